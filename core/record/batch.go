@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 )
 
 // Offset is a position in a partition's log: the offset of one record.
@@ -132,6 +133,9 @@ var (
 	ErrCorruptBatch = errors.New("record: corrupt batch")
 	// ErrUnsupportedMagic: a magic other than 2 (message format v0/v1 is not stored).
 	ErrUnsupportedMagic = errors.New("record: unsupported magic")
+	// ErrInvalidRecord: the bytes form a batch, but it breaks a rule Kafka enforces on what
+	// may be appended, such as consecutive offset deltas from a producer (INVALID_RECORD).
+	ErrInvalidRecord = errors.New("record: invalid record")
 )
 
 // ParseHeader decodes the header at the start of b. It checks only what is needed to know the
@@ -164,9 +168,15 @@ func ParseHeader(b []byte) (Header, error) {
 	return h, nil
 }
 
-// Validate checks a whole batch held exactly in b (len(b) == SizeBytes): header consistency
-// (the CRC does not cover the first 21 bytes, so they are checked for sense on every read) and
-// the CRC32C over the rest. It does not decompress; records are checked by Records.
+// Validate checks a whole batch held exactly in b (len(b) == SizeBytes): its extent, the sense
+// of the fields the CRC does not cover (base offset, length, magic: checked on every read), the
+// CRC32C over the rest, then the sense of the fields the CRC covers. It does not decompress;
+// ValidateRecords checks the records. It allocates nothing unless it fails.
+//
+// Any error means the batch is unusable; the sentinel says whose fault it is. Damaged bytes
+// (short, wrong lengths, CRC mismatch) are ErrCorruptBatch, Kafka's CORRUPT_MESSAGE, which
+// clients retry. A batch whose CRC holds but whose fields make no sense was written that way,
+// so it is ErrInvalidRecord, Kafka's INVALID_RECORD, which clients do not retry.
 func Validate(b []byte) (Header, error) {
 	h, err := ParseHeader(b)
 	if err != nil {
@@ -178,33 +188,39 @@ func Validate(b []byte) (Header, error) {
 		}
 		return h, fmt.Errorf("%w: %d bytes for a batch of %d", ErrCorruptBatch, len(b), h.SizeBytes())
 	}
-	if err := h.checkFields(); err != nil {
-		return h, err
+	if h.BaseOffset < 0 {
+		return h, fmt.Errorf("%w: negative base offset %d", ErrCorruptBatch, h.BaseOffset)
 	}
 	if got := crc32.Checksum(b[crcCoveredPos:], castagnoli); got != h.CRC {
 		return h, fmt.Errorf("%w: crc mismatch at base offset %d: stored %08x, computed %08x", ErrCorruptBatch, h.BaseOffset, h.CRC, got)
 	}
+	if h.LastOffsetDelta > 0 && h.BaseOffset > math.MaxInt64-Offset(h.LastOffsetDelta) {
+		// The base offset is outside the CRC: a damaged one is the likelier cause.
+		return h, fmt.Errorf("%w: offset overflow at base offset %d", ErrCorruptBatch, h.BaseOffset)
+	}
+	if err := h.checkFields(); err != nil {
+		return h, err
+	}
 	return h, nil
 }
 
-// checkFields checks header fields for values no valid batch has.
+// checkFields checks the CRC-covered header fields for values no valid batch has.
 func (h *Header) checkFields() error {
 	switch {
-	case h.BaseOffset < 0:
-		return fmt.Errorf("%w: negative base offset %d", ErrCorruptBatch, h.BaseOffset)
 	case h.LastOffsetDelta < 0:
-		return fmt.Errorf("%w: negative last offset delta %d at base offset %d", ErrCorruptBatch, h.LastOffsetDelta, h.BaseOffset)
+		return fmt.Errorf("%w: negative last offset delta %d at base offset %d", ErrInvalidRecord, h.LastOffsetDelta, h.BaseOffset)
 	case h.RecordCount < 0:
-		return fmt.Errorf("%w: negative record count %d at base offset %d", ErrCorruptBatch, h.RecordCount, h.BaseOffset)
+		return fmt.Errorf("%w: negative record count %d at base offset %d", ErrInvalidRecord, h.RecordCount, h.BaseOffset)
 	case h.Codec() > CodecZstd:
-		return fmt.Errorf("%w: unknown codec %d at base offset %d", ErrCorruptBatch, h.Codec(), h.BaseOffset)
-	case h.BaseOffset > h.BaseOffset+Offset(h.LastOffsetDelta):
-		return fmt.Errorf("%w: offset overflow at base offset %d", ErrCorruptBatch, h.BaseOffset)
+		return fmt.Errorf("%w: unknown codec %d at base offset %d", ErrInvalidRecord, h.Codec(), h.BaseOffset)
+	case int64(h.RecordCount) > int64(h.LastOffsetDelta)+1:
+		// Each record has its own offset in the batch's range (compaction only removes some).
+		return fmt.Errorf("%w: %d records in an offset range of %d at base offset %d", ErrInvalidRecord, h.RecordCount, int64(h.LastOffsetDelta)+1, h.BaseOffset)
 	}
 	// An uncompressed record takes at least 7 bytes (length, attributes, two deltas, key and
 	// value lengths, header count), so the count cannot exceed what the bytes could hold.
-	if h.Codec() == CodecNone && int64(h.RecordCount)*7 > int64(h.BatchLength)-(HeaderSizeBytes-LogOverheadBytes) {
-		return fmt.Errorf("%w: %d records cannot fit in %d bytes at base offset %d", ErrCorruptBatch, h.RecordCount, h.BatchLength, h.BaseOffset)
+	if h.Codec() == CodecNone && int64(h.RecordCount)*minRecordFramedSizeBytes > int64(h.BatchLength)-(HeaderSizeBytes-LogOverheadBytes) {
+		return fmt.Errorf("%w: %d records cannot fit in %d bytes at base offset %d", ErrInvalidRecord, h.RecordCount, h.BatchLength, h.BaseOffset)
 	}
 	return nil
 }
