@@ -1,0 +1,143 @@
+package log
+
+import (
+	"fmt"
+
+	"github.com/weirdata/weir/core/record"
+)
+
+// FileRange is a byte range of a segment file holding whole batches.
+type FileRange struct {
+	Path      string
+	Position  int64
+	SizeBytes int64
+}
+
+// ReadPlan answers a fetch: the driver reads Ranges in order (outside the loop), checks each
+// batch, and cuts at the last whole valid batch if a file shrank. FirstOffset is the first
+// batch's base offset (a compressed batch may start before the offset asked for: the client
+// skips what it did not ask for); NextOffset follows the last batch. An empty plan has both
+// equal to the offset asked for.
+type ReadPlan struct {
+	Ranges      []FileRange
+	FirstOffset record.Offset
+	NextOffset  record.Offset
+	SizeBytes   int64
+}
+
+// Read plans a read from offset `from` of at most maxBytes (and ReadPlanBytesMax), never
+// including a batch that ends past maxOffset (exclusive, e.g. the high watermark), with at
+// least one whole batch when minOneBatch even if it is larger than the limits (KIP-74).
+// ErrOffsetOutOfRange outside [StartOffset, EndOffset]; from == EndOffset is an empty plan.
+// Only batch headers and index entries are read inline.
+func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, minOneBatch bool) (ReadPlan, error) {
+	if err := l.check(); err != nil {
+		return ReadPlan{}, err
+	}
+	if from < l.startOffset || from > l.endOffset {
+		return ReadPlan{}, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, from, l.startOffset, l.endOffset)
+	}
+	plan := ReadPlan{FirstOffset: from, NextOffset: from}
+	if from == l.endOffset || from >= maxOffset {
+		return plan, nil
+	}
+	limit := min(maxBytes, l.cfg.ReadPlanBytesMax)
+	i := max(l.segmentIndex(from), 0)
+	for ; i < len(l.segments); i++ {
+		s := l.segments[i]
+		if s.sizeBytes == 0 {
+			continue
+		}
+		if _, err := l.files(s); err != nil {
+			return ReadPlan{}, err
+		}
+		position := int64(0)
+		if s.baseOffset < from {
+			var err error
+			if position, err = l.lookupPosition(s, from); err != nil {
+				return ReadPlan{}, err
+			}
+		}
+		rangeStart, done, jumped := int64(-1), false, false
+		for position < s.sizeBytes {
+			if rangeStart >= 0 && !jumped {
+				// Skip the headers of batches the index shows wholly inside the limits.
+				jumped = true
+				to, err := l.jumpPosition(s, position, position+limit-plan.SizeBytes, maxOffset)
+				if err != nil {
+					return ReadPlan{}, err
+				}
+				plan.SizeBytes += to - position
+				position = to
+			}
+			h, err := l.readHeader(s, position)
+			if err != nil {
+				return ReadPlan{}, err
+			}
+			if h.LastOffset() < from {
+				position += h.SizeBytes()
+				continue
+			}
+			if h.NextOffset() > maxOffset {
+				done = true
+				break
+			}
+			oversized := plan.SizeBytes+h.SizeBytes() > limit
+			if oversized && !(minOneBatch && plan.SizeBytes == 0) {
+				done = true
+				break
+			}
+			if rangeStart < 0 {
+				rangeStart = position
+				if plan.SizeBytes == 0 {
+					plan.FirstOffset = h.BaseOffset
+				}
+			}
+			plan.SizeBytes += h.SizeBytes()
+			plan.NextOffset = h.NextOffset()
+			position += h.SizeBytes()
+			if oversized {
+				done = true
+				break
+			}
+		}
+		if rangeStart >= 0 {
+			plan.Ranges = append(plan.Ranges, FileRange{Path: s.logPath, Position: rangeStart, SizeBytes: position - rangeStart})
+		}
+		if done {
+			break
+		}
+	}
+	return plan, nil
+}
+
+// jumpPosition returns a batch position at or after position such that every batch between
+// them, and the batch there, lies below limitPosition and below maxOffset — so a read plan
+// may take them without reading their headers. The sparse index gives it: the batch at entry
+// j-1 ends at or before entry j's position, and its last offset is below entry j's.
+func (l *Log) jumpPosition(s *segment, position, limitPosition int64, maxOffset record.Offset) (int64, error) {
+	lo, hi := int64(0), s.indexEntries // first entry not inside the limits
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		o, pos, err := l.readOffsetIndexEntry(s, mid)
+		if err != nil {
+			return 0, err
+		}
+		if pos <= limitPosition && o < maxOffset {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < 2 {
+		return position, nil
+	}
+	_, pos, err := l.readOffsetIndexEntry(s, lo-2)
+	if err != nil {
+		return 0, err
+	}
+	if pos > s.sizeBytes {
+		return 0, fmt.Errorf("%w: index %s points at %d past the log's %d bytes", ErrCorruptLog, s.indexPath, pos, s.sizeBytes)
+	}
+	return max(pos, position), nil
+}
