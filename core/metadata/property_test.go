@@ -1,0 +1,295 @@
+package metadata
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/weirdata/weir/core/uuid"
+
+	"github.com/weirdata/weir/core/record"
+	"github.com/weirdata/weir/diskio/memfs"
+	"pgregory.net/rapid"
+)
+
+var (
+	propTopicNames = []string{"a", "b", "c", "orders", "__consumer_offsets", "x.y_z-1"}
+	propBrokers    = []int32{0, 1, 2}
+)
+
+// genCommand draws one valid intent against img and returns its records.
+func genCommand(t *rapid.T, img *Image) []Record {
+	topics := img.Topics()
+	kinds := []string{"create", "config", "broker", "producer-ids", "feature"}
+	if len(topics) > 0 {
+		kinds = append(kinds, "delete", "isr", "leader", "leader", "isr")
+	}
+	switch rapid.SampledFrom(kinds).Draw(t, "kind") {
+	case "create":
+		name := rapid.SampledFrom(propTopicNames).Draw(t, "name")
+		if _, ok := img.TopicByName(name); ok {
+			return nil
+		}
+		var id UUID
+		for i := range id {
+			id[i] = rapid.Byte().Draw(t, "id")
+		}
+		if id == uuid.Zero || id == uuid.One {
+			id[3] = 7
+		}
+		if _, ok := img.TopicByID(id); ok {
+			return nil
+		}
+		partitions := rapid.IntRange(1, 3).Draw(t, "partitions")
+		replicas := make([][]int32, partitions)
+		for p := range replicas {
+			perm := rapid.Permutation(propBrokers).Draw(t, "perm")
+			replicas[p] = perm[:rapid.IntRange(1, 3).Draw(t, "rf")]
+		}
+		var configs map[string]string
+		if rapid.Bool().Draw(t, "with-config") {
+			configs = map[string]string{"retention.ms": fmt.Sprint(rapid.IntRange(1, 1e6).Draw(t, "retention"))}
+		}
+		records, err := NewTopicRecords(name, id, replicas, configs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return records
+	case "delete":
+		return NewRemoveTopicRecords(rapid.SampledFrom(topics).Draw(t, "topic").ID)
+	case "isr", "leader":
+		topic := rapid.SampledFrom(topics).Draw(t, "topic")
+		p := rapid.SampledFrom(topic.Partitions()).Draw(t, "partition")
+		if rapid.Bool().Draw(t, "leader-change") {
+			isr := p.ISR
+			if len(isr) == 0 {
+				isr = []int32{p.Replicas[0]}
+			}
+			leader := rapid.SampledFrom(append(slices.Clone(isr), NoLeader)).Draw(t, "leader")
+			if leader == NoLeader {
+				return []Record{NewLeaderChangeRecord(topic.ID, p.ID, NoLeader, nil)}
+			}
+			return []Record{NewLeaderChangeRecord(topic.ID, p.ID, leader, isr)}
+		}
+		// A new ISR: a subset of the replicas holding the leader.
+		var isr []int32
+		for _, r := range p.Replicas {
+			if r == p.Leader || rapid.Bool().Draw(t, "in-isr") {
+				isr = append(isr, r)
+			}
+		}
+		if len(isr) == 0 {
+			return nil
+		}
+		c := NewPartitionChangeRecord(topic.ID, p.ID)
+		c.ISR = isr
+		return []Record{c}
+	case "config":
+		resourceType, name := ResourceBroker, ""
+		if len(topics) > 0 && rapid.Bool().Draw(t, "topic-config") {
+			resourceType, name = ResourceTopic, rapid.SampledFrom(topics).Draw(t, "topic").Name
+		}
+		key := rapid.SampledFrom([]string{"retention.ms", "segment.bytes", "cleanup.policy"}).Draw(t, "key")
+		var records []Record
+		var err error
+		if rapid.Bool().Draw(t, "delete-config") {
+			records, err = NewConfigRecords(resourceType, name, nil, []string{key})
+		} else {
+			records, err = NewConfigRecords(resourceType, name, map[string]string{key: rapid.StringMatching(`[a-z0-9]{0,8}`).Draw(t, "value")}, nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return records
+	case "broker":
+		id := rapid.SampledFrom(propBrokers).Draw(t, "broker")
+		var rack *string
+		if rapid.Bool().Draw(t, "rack") {
+			rack = strPtr("r" + fmt.Sprint(id))
+		}
+		return []Record{NewRegisterBrokerRecord(id, rapid.Int64Range(0, 1<<40).Draw(t, "epoch"), UUID{0: byte(id), 1: 9},
+			[]BrokerEndpoint{{Name: "PLAINTEXT", Host: "h" + fmt.Sprint(id), Port: 9092}}, rack, []UUID{{5: 5}}, rapid.Bool().Draw(t, "fenced"))}
+	case "producer-ids":
+		return []Record{NewProducerIdsRecord(0, 0, img.NextProducerID()+int64(rapid.IntRange(1, 1000).Draw(t, "block")))}
+	case "feature":
+		return []Record{&FeatureLevelRecord{Name: "transaction.version", FeatureLevel: int16(rapid.IntRange(0, 2).Draw(t, "level"))}}
+	}
+	return nil
+}
+
+// genBatch draws 1 to 3 commands, each valid after the ones before it.
+func genBatch(t *rapid.T, img *Image) ([]Record, *Image) {
+	var out []Record
+	for n := rapid.IntRange(1, 3).Draw(t, "commands"); n > 0; n-- {
+		records := genCommand(t, img)
+		if len(records) == 0 {
+			continue
+		}
+		next, err := img.Apply(records)
+		if err != nil {
+			t.Fatalf("generated an invalid command %s: %v", dumpRecords(records), err)
+		}
+		out, img = append(out, records...), next
+	}
+	return out, img
+}
+
+func dumpRecords(records []Record) string {
+	s := ""
+	for _, r := range records {
+		s += dumpRecord(r) + "\n"
+	}
+	return s
+}
+
+// TestPropertySnapshotThenReplayEqualsFullReplay: for random valid records, the image from a
+// snapshot at X (encoded and decoded as a file) then replay of the rest equals full replay, and
+// every record survives its codec.
+func TestPropertySnapshotThenReplayEqualsFullReplay(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		img := apply(t, EmptyImage(), BootstrapRecords(MetadataVersionDefault)...)
+		var batches [][]Record
+		var images []*Image
+		for n := rapid.IntRange(1, 40).Draw(t, "batches"); n > 0; n-- {
+			var batch []Record
+			batch, img = genBatch(t, img)
+			if len(batch) == 0 {
+				continue
+			}
+			for i, r := range batch { // through the codec, as the log stores them
+				value, err := EncodeRecord(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if batch[i], err = DecodeRecord(value); err != nil {
+					t.Fatal(err)
+				}
+			}
+			batches = append(batches, batch)
+			images = append(images, img)
+		}
+		full := apply(t, EmptyImage(), BootstrapRecords(MetadataVersionDefault)...)
+		for _, b := range batches {
+			var err error
+			if full, err = full.Apply(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !full.Equal(img) {
+			t.Fatal("replay of the decoded records differs from the model")
+		}
+		if len(batches) == 0 {
+			return
+		}
+		x := rapid.IntRange(0, len(batches)-1).Draw(t, "snapshot-after")
+		data, err := EncodeSnapshot(images[x], SnapshotID{EndOffset: record.Offset(x + 1), Epoch: 1}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromSnapshot, _, err := DecodeSnapshot(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range batches[x+1:] {
+			if fromSnapshot, err = fromSnapshot.Apply(b); err != nil {
+				t.Fatalf("replay after the snapshot: %v", err)
+			}
+		}
+		if !fromSnapshot.Equal(full) {
+			t.Fatalf("snapshot at %d then replay differs from full replay", x)
+		}
+	})
+}
+
+// TestPropertyStoreCrashReopen drives a Store on memfs with random appends, syncs, snapshots,
+// clean reopens and crashes (random, worst-case and keep-all). After every reopen the image is
+// the model's image at the recovered end offset, and that offset is at least what was synced.
+func TestPropertyStoreCrashReopen(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := smallStoreConfig()
+		cfg.Log.SegmentBytes = int64(rapid.SampledFrom([]int{1 << 10, 4 << 10, 1 << 20}).Draw(t, "segment-bytes"))
+		cfg.SnapshotIntervalBytes = int64(rapid.SampledFrom([]int{512, 4 << 10, 1 << 20}).Draw(t, "snapshot-interval"))
+		cfg.SnapshotsRetained = rapid.IntRange(1, 3).Draw(t, "snapshots-retained")
+		fs := memfs.New()
+		d := openDriver(t, fs, cfg)
+		history := map[record.Offset]*Image{0: EmptyImage()}
+		d.append(BootstrapRecords(MetadataVersionDefault))
+		history[1] = d.store.Latest()
+		model := d.store.Latest()
+
+		for step := rapid.IntRange(1, 60).Draw(t, "steps"); step > 0; step-- {
+			switch rapid.SampledFrom([]string{"append", "append", "append", "sync", "snapshot", "reopen", "crash"}).Draw(t, "op") {
+			case "append":
+				batch, next := genBatch(t, model)
+				if len(batch) == 0 {
+					continue
+				}
+				if _, err := d.tryAppend(batch); err != nil {
+					if len(d.store.pending) >= cfg.PendingAppendsMax {
+						continue
+					}
+					t.Fatalf("append: %v", err)
+				}
+				model = next
+				history[d.store.LatestOffset()] = model
+				if !d.store.Latest().Equal(model) {
+					t.Fatal("Latest differs from the model")
+				}
+				d.syncMaybe(rapid.Bool().Draw(t, "sync-now"))
+			case "sync":
+				d.sync()
+				if !d.store.Committed().Equal(model) {
+					t.Fatal("Committed after a full sync differs from the model")
+				}
+			case "snapshot":
+				d.sync()
+				d.snapshot()
+			case "reopen":
+				d.sync()
+				want := d.store.LatestOffset()
+				d.store.Close()
+				d = openDriver(t, fs, cfg)
+				checkReopened(t, d, history, want, want)
+				model = history[d.store.LatestOffset()]
+			case "crash":
+				durable := d.store.CommittedOffset()
+				appended := d.store.LatestOffset()
+				mode := memfs.CrashMode(rapid.IntRange(0, 2).Draw(t, "crash-mode"))
+				fs = fs.CrashClone(memfs.CrashConfig{Seed: rapid.Uint64().Draw(t, "crash-seed"), Mode: mode})
+				d = openDriver(t, fs, cfg)
+				checkReopened(t, d, history, durable, appended)
+				model = history[d.store.LatestOffset()]
+				// Offsets past the recovered end will be reused by new appends.
+				for o := range history {
+					if o > d.store.LatestOffset() {
+						delete(history, o)
+					}
+				}
+			}
+		}
+	})
+}
+
+// syncMaybe runs the sync Append handed out now or leaves it for later.
+func (d *storeDriver) syncMaybe(now bool) {
+	if now {
+		d.sync()
+	}
+}
+
+func checkReopened(t *rapid.T, d *storeDriver, history map[record.Offset]*Image, durableMin, appendedMax record.Offset) {
+	end := d.store.LatestOffset()
+	if end < durableMin || end > appendedMax {
+		t.Fatalf("recovered to %d, synced %d, appended %d", end, durableMin, appendedMax)
+	}
+	want, ok := history[end]
+	if !ok {
+		t.Fatalf("recovered to %d, not the end of any append", end)
+	}
+	if !d.store.Latest().Equal(want) {
+		t.Fatalf("image recovered at %d differs from the model:\n%s\nwant\n%s", end, dumpRecords(d.store.Latest().Records()), dumpRecords(want.Records()))
+	}
+	if !d.store.Committed().Equal(want) || d.store.CommittedOffset() != end {
+		t.Fatalf("committed %d after reopen and sync, end %d", d.store.CommittedOffset(), end)
+	}
+}
