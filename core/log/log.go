@@ -106,7 +106,7 @@ func (l *Log) poison(err error) {
 	}
 }
 
-// Close trims the active segment's indexes (as Kafka does on a clean shutdown) and closes
+// Close finishes the active segment's indexes (as Kafka does on a clean shutdown) and closes
 // every file not held by a sync in flight; those close when Synced reports them. A poisoned
 // log still closes its files and returns the poison. Close does not sync: a clean shutdown
 // runs PendingSync/Synced first.
@@ -117,7 +117,10 @@ func (l *Log) Close() error {
 	var err error
 	if l.poisoned == nil {
 		if s := l.active(); s.files != nil {
-			err = l.trimIndexes(s)
+			// As Kafka's LogSegment.close: the max timestamp entry, then trimmed indexes.
+			if err = l.maybeAppendTimeIndexFinal(s); err == nil {
+				err = l.trimIndexes(s)
+			}
 		}
 	}
 	for _, s := range l.segments {

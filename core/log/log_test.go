@@ -751,14 +751,17 @@ func TestPartitionMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := diskio.ReadFile(fsys, diskio.Join(testDir, PartitionMetadataFileName))
-	if string(data) != "version: 0\ntopic_id: -wECAwQFBgcICQoLDA0O_w\n" {
+	if string(data) != "version: 0\ntopic_id: -wECAwQFBgcICQoLDA0O_w" {
 		t.Fatalf("%q", data)
+	}
+	if back, err := ParsePartitionMetadata([]byte("version:  0\ntopic_id:\t-wECAwQFBgcICQoLDA0O_w\n")); err != nil || back != id {
+		t.Fatalf("Kafka-style whitespace: %v %v", back, err)
 	}
 	back, err := ReadPartitionMetadata(fsys, testDir)
 	if err != nil || back != id {
 		t.Fatalf("%v %v", back, err)
 	}
-	for _, bad := range []string{"version: 1\ntopic_id: -wECAwQFBgcICQoLDA0O_w\n", "version: 0\n", "version: 0\ntopic_id: abc\n"} {
+	for _, bad := range []string{"version: 1\ntopic_id: -wECAwQFBgcICQoLDA0O_w\n", "version: 0\n", "version: 0\ntopic_id: abc\n", "version:0\ntopic_id: -wECAwQFBgcICQoLDA0O_w"} {
 		if _, err := ParsePartitionMetadata([]byte(bad)); err == nil {
 			t.Errorf("parsed %q", bad)
 		}

@@ -33,26 +33,35 @@ const partitionMetadataVersion = 0
 // partitionMetadataBytesMax bounds what ReadPartitionMetadata reads from a damaged file.
 const partitionMetadataBytesMax = 1024
 
-// EncodePartitionMetadata renders Kafka's partition.metadata text.
+// EncodePartitionMetadata renders Kafka's partition.metadata text, exactly as Kafka's
+// PartitionMetadataFileFormatter does: "version: 0\ntopic_id: <id>", no final newline.
 func EncodePartitionMetadata(id TopicID) []byte {
-	return []byte(fmt.Sprintf("version: %d\ntopic_id: %s\n", partitionMetadataVersion, id))
+	return []byte(fmt.Sprintf("version: %d\ntopic_id: %s", partitionMetadataVersion, id))
 }
 
-// ParsePartitionMetadata parses Kafka's partition.metadata text.
+// ParsePartitionMetadata parses partition.metadata as Kafka reads it: two lines of
+// "key:<whitespace>value" (a final newline tolerated), version 0.
 func ParsePartitionMetadata(data []byte) (TopicID, error) {
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(string(data), "\r\n"), "\n")
 	if len(lines) != 2 {
 		return TopicID{}, fmt.Errorf("log: %s: %d lines, want 2", PartitionMetadataFileName, len(lines))
 	}
-	version, ok := strings.CutPrefix(lines[0], "version: ")
-	if !ok || strings.TrimSpace(version) != "0" {
+	field := func(line, key string) (string, bool) {
+		k, v, ok := strings.Cut(strings.TrimSuffix(line, "\r"), ":")
+		if !ok || k != key || len(v) < 2 || (v[0] != ' ' && v[0] != '\t') {
+			return "", false
+		}
+		return strings.TrimSpace(v), true
+	}
+	version, ok := field(lines[0], "version")
+	if !ok || version != "0" {
 		return TopicID{}, fmt.Errorf("log: %s: unsupported version line %q", PartitionMetadataFileName, lines[0])
 	}
-	id, ok := strings.CutPrefix(lines[1], "topic_id: ")
+	id, ok := field(lines[1], "topic_id")
 	if !ok {
 		return TopicID{}, fmt.Errorf("log: %s: malformed topic id line %q", PartitionMetadataFileName, lines[1])
 	}
-	return ParseTopicID(strings.TrimSpace(id))
+	return ParseTopicID(id)
 }
 
 // WritePartitionMetadata writes dir/partition.metadata atomically and durably.

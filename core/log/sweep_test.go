@@ -200,7 +200,8 @@ func TestErrorSweep(t *testing.T) {
 	}
 }
 
-// TestCrashSweep crashes (a seeded crash clone) just before the k-th mutating file system call,
+// TestCrashSweep crashes (a seeded crash clone, and the worst case losing everything unsynced)
+// just before the k-th mutating file system call,
 // for every k, and checks the log recovered from that disk against the durable offset at
 // that moment.
 func TestCrashSweep(t *testing.T) {
@@ -210,6 +211,7 @@ func TestCrashSweep(t *testing.T) {
 		var (
 			w        *sweepWorkload
 			crashed  *memfs.FS
+			worst    *memfs.FS
 			durable  record.Offset
 			start    record.Offset
 			model    logModel
@@ -221,6 +223,7 @@ func TestCrashSweep(t *testing.T) {
 			}
 			if mutating == k {
 				crashed = mem.CrashClone(memfs.CrashConfig{Seed: uint64(k)})
+				worst = mem.CrashClone(memfs.CrashConfig{Mode: memfs.CrashLoseUnsynced})
 				if w.log != nil {
 					durable, start = w.log.DurableOffset(), w.log.StartOffset()
 				}
@@ -240,7 +243,10 @@ func TestCrashSweep(t *testing.T) {
 		w.durable, w.start = durable, start
 		model.history = w.model.history // everything written up to the crash, and more
 		w.model = model
-		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) { w.verify(t, crashed) })
+		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+			w.verify(t, crashed)
+			w.verify(t, worst)
+		})
 	}
 	if k < 100 {
 		t.Fatalf("the workload made only %d mutating calls", k)
