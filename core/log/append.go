@@ -105,16 +105,21 @@ func (l *Log) maybeRoll(h *record.Header, nowMs int64) error {
 	full := s.sizeBytes+h.SizeBytes() > l.cfg.SegmentBytes
 	old := s.firstAppendMs >= 0 && nowMs-s.firstAppendMs > l.cfg.SegmentMs
 	if full || old || l.indexFull(s) || !offsetsFit {
-		return l.roll(h.BaseOffset)
+		// The new segment starts at the log end, even for a follower batch starting past it
+		// (a compacted leader's gap), where Kafka starts it at the batch: segments stay
+		// contiguous, which recovery relies on to tell lost unsynced data from a gap (see
+		// Open). Only a jump of more than 2^31 offsets, which the index's relative offsets
+		// cannot span, leaves a gap between segments.
+		return l.roll(max(l.endOffset, h.LastOffset()-math.MaxInt32))
 	}
 	return nil
 }
 
-// roll makes a new active segment at max(base, end offset). The old one gets Kafka's final
-// time index entry, trimmed indexes, and joins the open-segment LRU.
+// roll makes a new active segment at base, which is at least the end offset. The old one gets
+// Kafka's final time index entry, trimmed indexes, and joins the open-segment LRU.
 func (l *Log) roll(base record.Offset) error {
 	if base < l.endOffset {
-		base = l.endOffset
+		panic(fmt.Sprintf("log: invariant: roll to %d below the log end offset %d", base, l.endOffset))
 	}
 	old := l.active()
 	if err := l.finishSegment(old); err != nil {

@@ -192,6 +192,23 @@ func (h *scriptHarness) run(t *testing.T, td *datadriven.TestData) string {
 			return errOut(err)
 		}
 		return h.state()
+	case "fsync":
+		// The OS writing one file (page cache writeback) and the directory back on its own:
+		// what then survives a crash whatever the log synced.
+		// Without file=, only the directory: new files survive, empty.
+		var name string
+		if td.MaybeScanArgs(t, "file", &name) {
+			f, err := h.fs.OpenReadWrite(diskio.Join(testDir, name))
+			if err != nil {
+				return errOut(err)
+			}
+			err = f.Sync()
+			f.Close()
+			if err != nil {
+				return errOut(err)
+			}
+		}
+		return errOut(diskio.SyncDir(h.fs, testDir)) + "ok\n"
 	case "corrupt":
 		var name string
 		var pos int64

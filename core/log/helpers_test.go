@@ -169,7 +169,10 @@ func newMemFS() *memfs.FS {
 // checkRecovered checks a log reopened after a crash or a failure against the model of what
 // was written: every batch the model holds below the durable offset (and at or above the
 // recovered start) is there unchanged, every batch above it is one that was once written at
-// its offset, and every batch read validates. The model becomes what survived.
+// its offset, and every batch read validates. The recovered offsets are contiguous: a gap
+// before a batch (after the previous one, or from the start) must be one the batch was
+// appended after (a follower's gap), not records lost while a later batch survived, and the
+// end follows the last record. The model becomes what survived.
 func checkRecovered(tb tester, l *Log, model *logModel, durable record.Offset) {
 	tb.Helper()
 	start := l.StartOffset()
@@ -193,7 +196,7 @@ func checkRecovered(tb tester, l *Log, model *logModel, durable record.Offset) {
 		} else {
 			found := false
 			for _, old := range model.history[h.BaseOffset] {
-				found = found || bytes.Equal(old, b)
+				found = found || bytes.Equal(old.data, b)
 			}
 			if !found {
 				tb.Fatalf("recovered batch at %d was never written", h.BaseOffset)
@@ -202,7 +205,28 @@ func checkRecovered(tb tester, l *Log, model *logModel, durable record.Offset) {
 		if n := len(survived); n > 0 && h.BaseOffset <= survived[n-1].last {
 			tb.Fatalf("recovered batch at %d not above the previous one", h.BaseOffset)
 		}
+		// Contiguity: the offsets between the previous record (or the start) and this batch.
+		gapFrom := start
+		if n := len(survived); n > 0 {
+			gapFrom = survived[n-1].last + 1
+		}
+		if h.BaseOffset > gapFrom {
+			followed := false
+			for _, old := range model.history[h.BaseOffset] {
+				followed = followed || (bytes.Equal(old.data, b) && old.prevEnd <= gapFrom)
+			}
+			if !followed {
+				tb.Fatalf("recovered log skips offsets [%d, %d): batch at %d was appended after them", gapFrom, h.BaseOffset, h.BaseOffset)
+			}
+		}
 		survived = append(survived, modelBatch{h.BaseOffset, h.LastOffset(), b})
+	}
+	wantEnd := start
+	if n := len(survived); n > 0 {
+		wantEnd = max(wantEnd, survived[n-1].last+1)
+	}
+	if l.EndOffset() != wantEnd {
+		tb.Fatalf("recovered end %d, want %d: the offset after the last record (start %d)", l.EndOffset(), wantEnd, start)
 	}
 	for _, b := range want {
 		if b.last < durable && (len(survived) == 0 || survived[len(survived)-1].last < b.last) {

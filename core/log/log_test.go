@@ -3,9 +3,14 @@ package log
 import (
 	"bytes"
 	"errors"
+	"math"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/weirdata/weir/core/record"
+	"github.com/weirdata/weir/core/uuid"
 	"github.com/weirdata/weir/diskio"
 	"github.com/weirdata/weir/diskio/memfs"
 )
@@ -144,8 +149,9 @@ func TestFollowerAppendFarPastEmptySegment(t *testing.T) {
 	if _, err := l.Append(makeBatch(t, 2*base, 1, 10, 1), AppendOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if l.SegmentCount() != 2 || l.active().baseOffset != 2*base {
-		t.Fatalf("no roll for relative offset overflow")
+	// The new segment starts as near the log end as the index's int32 relative offsets allow.
+	if l.SegmentCount() != 2 || l.active().baseOffset != 2*base-math.MaxInt32 {
+		t.Fatalf("no roll for relative offset overflow: %d segments, active at %d", l.SegmentCount(), l.active().baseOffset)
 	}
 }
 
@@ -413,6 +419,107 @@ func TestRecoverTruncatesCorruptTail(t *testing.T) {
 			res, err := l2.Append(makeBatch(t, 0, 1, 10, 1), AppendOptions{AssignOffsets: true})
 			if err != nil || res.BaseOffset != tc.want {
 				t.Fatalf("append after recovery: %+v %v", res, err)
+			}
+		})
+	}
+}
+
+// TestRecoverTruncatesAtLostSegmentTail: a crash loses a rolled segment's unsynced tail (or
+// all its unsynced data) while the next segment's file survives, as when the OS wrote back the
+// new file's pages but not the old one's. The offsets in between were never durable, so
+// recovery ends the log at the last surviving record instead of leaving a gap before the later
+// segment.
+func TestRecoverTruncatesAtLostSegmentTail(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		recovery  record.Offset // recovery point passed to Open
+		lostTail  bool          // false: every batch of the old segment was synced but the last
+		wantEnd   record.Offset
+		wantCount int // batches left
+	}{
+		{"tail lost, recovery point at durable", 4, true, 4, 2},
+		{"tail lost, full scan", 0, true, 4, 2},
+		{"whole segment data lost", 0, false, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := newMemFS()
+			cfg := testConfig()
+			cfg.SegmentBytes = 1 << 20
+			l := mustOpen(t, fsys, cfg, OpenOptions{})
+			appendN := func(n int) {
+				for i := 0; i < n; i++ {
+					if _, err := l.Append(makeBatch(t, 0, 2, 30, 1), AppendOptions{AssignOffsets: true, LeaderEpoch: 1}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if tc.lostTail {
+				appendN(2) // [0, 3], synced
+				syncAll(t, l)
+			}
+			appendN(2) // the old segment's unsynced tail
+			lostEnd := l.EndOffset()
+			if err := l.roll(l.EndOffset()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Append(makeBatch(t, 0, 2, 30, 1), AppendOptions{AssignOffsets: true, LeaderEpoch: 2}); err != nil {
+				t.Fatal(err)
+			}
+			// The new segment's data and directory entry reach the disk; the old tail does not.
+			newSeg := l.active()
+			f, err := fsys.OpenReadWrite(newSeg.logPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			if err := diskio.SyncDir(fsys, testDir); err != nil {
+				t.Fatal(err)
+			}
+			crashed := fsys.CrashClone(memfs.CrashConfig{Mode: memfs.CrashLoseUnsynced})
+			if info, err := crashed.Stat(newSeg.logPath); err != nil || info.Size() == 0 {
+				t.Fatalf("test setup: segment %d did not survive: %v", newSeg.baseOffset, err)
+			}
+			l2 := mustOpen(t, crashed, cfg, OpenOptions{RecoveryPoint: tc.recovery})
+			if l2.EndOffset() != tc.wantEnd {
+				t.Fatalf("recovered end %d, want %d (records [%d, %d) were lost)", l2.EndOffset(), tc.wantEnd, tc.wantEnd, lostEnd)
+			}
+			if l2.SegmentCount() != 1 {
+				t.Fatalf("%d segments survive, want 1: the one past the gap must go", l2.SegmentCount())
+			}
+			if _, err := crashed.Stat(newSeg.logPath); !isNotExist(err) {
+				t.Fatalf("segment past the gap still on disk: %v", err)
+			}
+			if got := readAllBatches(t, l2); len(got) != tc.wantCount {
+				t.Fatalf("read %d batches, want %d", len(got), tc.wantCount)
+			}
+			if plan, err := l2.Read(tc.wantEnd, 1<<20, tc.wantEnd+10, true); err != nil || len(plan.Ranges) != 0 || plan.NextOffset != tc.wantEnd {
+				t.Fatalf("read at the end: %+v %v", plan, err)
+			}
+			// Epoch 2 began in the dropped segment: the cache and its file forget it.
+			data, err := diskio.ReadFile(crashed, diskio.Join(testDir, EpochCheckpointFileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			onDisk, err := parseEpochCheckpoint(data, epochEntriesMax)
+			if err != nil || !slices.Equal(onDisk, l2.EpochEntries()) {
+				t.Fatalf("epoch checkpoint %v (%v), cache %v", onDisk, err, l2.EpochEntries())
+			}
+			for _, e := range l2.EpochEntries() {
+				if e.StartOffset >= tc.wantEnd {
+					t.Fatalf("epoch cache %v reaches past the end %d", l2.EpochEntries(), tc.wantEnd)
+				}
+			}
+			// A new append lands right after the last surviving record and reads back.
+			res, err := l2.Append(makeBatch(t, 0, 3, 10, 1), AppendOptions{AssignOffsets: true, LeaderEpoch: 3})
+			if err != nil || res.BaseOffset != tc.wantEnd {
+				t.Fatalf("append after recovery: %+v %v", res, err)
+			}
+			plan, err := l2.Read(tc.wantEnd, 1<<20, l2.EndOffset(), true)
+			if err != nil || plan.FirstOffset != tc.wantEnd || plan.NextOffset != tc.wantEnd+3 {
+				t.Fatalf("read of the new append: %+v %v", plan, err)
 			}
 		})
 	}
@@ -741,29 +848,74 @@ func TestEpochCache(t *testing.T) {
 	}
 }
 
+// TestPartitionMetadata checks the format against a file as Kafka writes it, byte for byte,
+// and Kafka's reading rules (PartitionMetadataReadBuffer).
 func TestPartitionMetadata(t *testing.T) {
+	sample, err := os.ReadFile("testdata/partition.metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := ParsePartitionMetadata(sample)
+	if err != nil || id.String() != "X6wn3fOXRgO0Gt4anI3Ysg" {
+		t.Fatalf("sample: %v %v", id, err)
+	}
+	if enc := EncodePartitionMetadata(id); !bytes.Equal(enc, sample) {
+		t.Fatalf("encoded %q, Kafka writes %q", enc, sample)
+	}
+
 	fsys := newMemFS()
-	id := TopicID{0xfb, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xff}
 	if err := fsys.MkdirAll(testDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := WritePartitionMetadata(fsys, testDir, id); err != nil {
+	if _, err := ReadPartitionMetadata(fsys, testDir); !errors.Is(err, diskio.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+	other := uuid.UUID{0xfb, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xff}
+	if err := WritePartitionMetadata(fsys, testDir, other); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := diskio.ReadFile(fsys, diskio.Join(testDir, PartitionMetadataFileName))
 	if string(data) != "version: 0\ntopic_id: -wECAwQFBgcICQoLDA0O_w" {
 		t.Fatalf("%q", data)
 	}
-	if back, err := ParsePartitionMetadata([]byte("version:  0\ntopic_id:\t-wECAwQFBgcICQoLDA0O_w\n")); err != nil || back != id {
-		t.Fatalf("Kafka-style whitespace: %v %v", back, err)
+	if back, err := ReadPartitionMetadata(fsys, testDir); err != nil || back != other {
+		t.Fatalf("read back %v %v", back, err)
 	}
-	back, err := ReadPartitionMetadata(fsys, testDir)
-	if err != nil || back != id {
-		t.Fatalf("%v %v", back, err)
+
+	for _, ok := range []string{
+		"version:  0\ntopic_id:\t-wECAwQFBgcICQoLDA0O_w\n", // any whitespace after the colon
+		"version: 0\r\ntopic_id: -wECAwQFBgcICQoLDA0O_w\r\n",
+		"version: 00\ntopic_id: -wECAwQFBgcICQoLDA0O_w",  // Integer.parseInt
+		"version: 0\ntopic_id: -wECAwQFBgcICQoLDA0O_w==", // Uuid.fromString takes padding
+	} {
+		if back, err := ParsePartitionMetadata([]byte(ok)); err != nil || back != other {
+			t.Errorf("%q: %v %v", ok, back, err)
+		}
 	}
-	for _, bad := range []string{"version: 1\ntopic_id: -wECAwQFBgcICQoLDA0O_w\n", "version: 0\n", "version: 0\ntopic_id: abc\n", "version:0\ntopic_id: -wECAwQFBgcICQoLDA0O_w"} {
+	for _, bad := range []string{
+		"", "version: 0", "version: 0\n",
+		"version: 1\ntopic_id: X6wn3fOXRgO0Gt4anI3Ysg", "version: -1\ntopic_id: X6wn3fOXRgO0Gt4anI3Ysg",
+		"version 0\ntopic_id: X6wn3fOXRgO0Gt4anI3Ysg", "version:0\ntopic_id: X6wn3fOXRgO0Gt4anI3Ysg",
+		"version: 0\ntopic: X6wn3fOXRgO0Gt4anI3Ysg", "version: 0\ntopic_id: zz", "version: 0\ntopic_id: abc\n",
+		"version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAA", // the zero UUID
+		"version: 0\ntopic_id: X6wn3fOXRgO0Gt4anI3Ysg\nextra: 1",
+	} {
 		if _, err := ParsePartitionMetadata([]byte(bad)); err == nil {
 			t.Errorf("parsed %q", bad)
+		}
+	}
+
+	// Read errors name the file; an oversized file is refused before it is read.
+	path := diskio.Join(testDir, PartitionMetadataFileName)
+	for _, content := range [][]byte{[]byte("version: 0\ntopic_id: zz"), bytes.Repeat([]byte("x"), partitionMetadataBytesMax+1)} {
+		f, err := fsys.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteAt(content, 0)
+		f.Close()
+		if _, err := ReadPartitionMetadata(fsys, testDir); err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%d bytes: %v", len(content), err)
 		}
 	}
 }

@@ -1,90 +1,102 @@
 package log
 
 import (
-	"encoding/base64"
+	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
+	"github.com/weirdata/weir/core/uuid"
 	"github.com/weirdata/weir/diskio"
 )
 
-// TopicID is a topic's 16-byte UUID.
-type TopicID [16]byte
-
-// String is Kafka's Uuid.toString: URL-safe base64 without padding, 22 characters.
-func (id TopicID) String() string { return base64.RawURLEncoding.EncodeToString(id[:]) }
-
-// ParseTopicID parses the 22-character form.
-func ParseTopicID(s string) (TopicID, error) {
-	var id TopicID
-	if len(s) != 22 {
-		return id, fmt.Errorf("log: topic id %q: want 22 characters", s)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != len(id) {
-		return id, fmt.Errorf("log: topic id %q: not URL-safe base64 of 16 bytes", s)
-	}
-	copy(id[:], b)
-	return id, nil
-}
-
+// partitionMetadataVersion is PartitionMetadataFile.CURRENT_VERSION, the only one Kafka reads.
 const partitionMetadataVersion = 0
 
 // partitionMetadataBytesMax bounds what ReadPartitionMetadata reads from a damaged file.
 const partitionMetadataBytesMax = 1024
 
+// partitionMetadataSeparator is Kafka's WHITE_SPACES_PATTERN, which splits each line.
+var partitionMetadataSeparator = regexp.MustCompile(`:\s+`)
+
 // EncodePartitionMetadata renders Kafka's partition.metadata text, exactly as Kafka's
-// PartitionMetadataFileFormatter does: "version: 0\ntopic_id: <id>", no final newline.
-func EncodePartitionMetadata(id TopicID) []byte {
-	return []byte(fmt.Sprintf("version: %d\ntopic_id: %s", partitionMetadataVersion, id))
+// PartitionMetadataFile writes it: "version: 0\ntopic_id: <id>", no final newline.
+func EncodePartitionMetadata(topicID uuid.UUID) []byte {
+	return []byte("version: " + strconv.Itoa(partitionMetadataVersion) + "\ntopic_id: " + topicID.String())
 }
 
-// ParsePartitionMetadata parses partition.metadata as Kafka reads it: two lines of
-// "key:<whitespace>value" (a final newline tolerated), version 0.
-func ParsePartitionMetadata(data []byte) (TopicID, error) {
+// ParsePartitionMetadata parses partition.metadata as Kafka's PartitionMetadataReadBuffer
+// does: two lines of "key:<whitespace>value" (a final newline tolerated), version 0, and a
+// topic id that is not the zero UUID.
+func ParsePartitionMetadata(data []byte) (uuid.UUID, error) {
+	id, err := parsePartitionMetadata(data)
+	if err != nil {
+		return uuid.Zero, fmt.Errorf("log: %s: %w", PartitionMetadataFileName, err)
+	}
+	return id, nil
+}
+
+func parsePartitionMetadata(data []byte) (uuid.UUID, error) {
 	lines := strings.Split(strings.TrimRight(string(data), "\r\n"), "\n")
 	if len(lines) != 2 {
-		return TopicID{}, fmt.Errorf("log: %s: %d lines, want 2", PartitionMetadataFileName, len(lines))
+		return uuid.Zero, fmt.Errorf("%d lines, want 2", len(lines))
 	}
-	field := func(line, key string) (string, bool) {
-		k, v, ok := strings.Cut(strings.TrimSuffix(line, "\r"), ":")
-		if !ok || k != key || len(v) < 2 || (v[0] != ' ' && v[0] != '\t') {
-			return "", false
+	field := func(line, key string) (string, error) {
+		parts := partitionMetadataSeparator.Split(strings.TrimSuffix(line, "\r"), -1)
+		if len(parts) != 2 || parts[0] != key {
+			return "", fmt.Errorf("malformed line %q", line)
 		}
-		return strings.TrimSpace(v), true
+		return parts[1], nil
 	}
-	version, ok := field(lines[0], "version")
-	if !ok || version != "0" {
-		return TopicID{}, fmt.Errorf("log: %s: unsupported version line %q", PartitionMetadataFileName, lines[0])
+	versionText, err := field(lines[0], "version")
+	if err != nil {
+		return uuid.Zero, err
 	}
-	id, ok := field(lines[1], "topic_id")
-	if !ok {
-		return TopicID{}, fmt.Errorf("log: %s: malformed topic id line %q", PartitionMetadataFileName, lines[1])
+	if version, err := strconv.Atoi(versionText); err != nil || version != partitionMetadataVersion {
+		return uuid.Zero, fmt.Errorf("unrecognized version %q", versionText)
 	}
-	return ParseTopicID(id)
+	idText, err := field(lines[1], "topic_id")
+	if err != nil {
+		return uuid.Zero, err
+	}
+	id, err := uuid.Parse(idText)
+	if err != nil {
+		return uuid.Zero, err
+	}
+	if id == uuid.Zero {
+		return uuid.Zero, errors.New("invalid topic id: the zero UUID")
+	}
+	return id, nil
 }
 
-// WritePartitionMetadata writes dir/partition.metadata atomically and durably.
-func WritePartitionMetadata(fsys diskio.FS, dir string, id TopicID) error {
-	if err := diskio.WriteFileAtomic(fsys, dir, PartitionMetadataFileName, EncodePartitionMetadata(id)); err != nil {
-		return fmt.Errorf("log: write %s: %w", PartitionMetadataFileName, err)
+// WritePartitionMetadata writes dir/partition.metadata atomically and durably (inline, as
+// Kafka does: once per partition).
+func WritePartitionMetadata(fsys diskio.FS, dir string, topicID uuid.UUID) error {
+	if err := diskio.WriteFileAtomic(fsys, dir, PartitionMetadataFileName, EncodePartitionMetadata(topicID)); err != nil {
+		return fmt.Errorf("log: write %s: %w", diskio.Join(dir, PartitionMetadataFileName), err)
 	}
 	return nil
 }
 
 // ReadPartitionMetadata reads dir/partition.metadata; a missing file is diskio.ErrNotExist.
-func ReadPartitionMetadata(fsys diskio.FS, dir string) (TopicID, error) {
+// Errors name the file.
+func ReadPartitionMetadata(fsys diskio.FS, dir string) (uuid.UUID, error) {
 	path := diskio.Join(dir, PartitionMetadataFileName)
 	info, err := fsys.Stat(path)
 	if err != nil {
-		return TopicID{}, fmt.Errorf("log: read %s: %w", path, err)
+		return uuid.Zero, fmt.Errorf("log: read %s: %w", path, err)
 	}
 	if info.Size() > partitionMetadataBytesMax {
-		return TopicID{}, fmt.Errorf("log: %s: %d bytes, more than %d", path, info.Size(), partitionMetadataBytesMax)
+		return uuid.Zero, fmt.Errorf("log: %s: %d bytes, more than %d", path, info.Size(), partitionMetadataBytesMax)
 	}
 	data, err := diskio.ReadFile(fsys, path)
 	if err != nil {
-		return TopicID{}, fmt.Errorf("log: read %s: %w", path, err)
+		return uuid.Zero, fmt.Errorf("log: read %s: %w", path, err)
 	}
-	return ParsePartitionMetadata(data)
+	id, err := parsePartitionMetadata(data)
+	if err != nil {
+		return uuid.Zero, fmt.Errorf("log: %s: %w", path, err)
+	}
+	return id, nil
 }

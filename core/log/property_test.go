@@ -15,7 +15,15 @@ type logModel struct {
 	batches []modelBatch
 	start   record.Offset
 	end     record.Offset
-	history map[record.Offset][][]byte // every batch ever appended, by base offset
+	history map[record.Offset][]written // every batch ever appended, by base offset
+}
+
+// written is one append as it was made.
+type written struct {
+	data []byte
+	// prevEnd is the log end offset before the append: below the batch's base when a follower
+	// append left a gap (a compacted leader's), equal to it otherwise.
+	prevEnd record.Offset
 }
 
 type modelBatch struct {
@@ -56,8 +64,8 @@ type propertyHarness struct {
 // (leader and follower, with gaps), syncs (interleaved with other operations), reads with
 // random limits, rolls (small segments), retention, DeleteRecords, TruncateTo,
 // TruncateFullyAndStartAt, clean reopens and crashes with random seeds. After a crash the log
-// must hold every batch below the durable offset exactly, and above it only batches that were
-// really written at those offsets.
+// must hold every batch below the durable offset exactly, above it only batches that were
+// really written at those offsets, and no gap that lost records left (checkRecovered).
 func TestPropertyModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := DefaultConfig()
@@ -67,7 +75,7 @@ func TestPropertyModel(t *testing.T) {
 		cfg.OpenSegmentsMax = rapid.IntRange(1, 3).Draw(t, "openSegmentsMax")
 		cfg.ReadPlanBytesMax = 1 << 20
 		cfg.SegmentMs = rapid.Int64Range(1, 1000).Draw(t, "segmentMs")
-		h := &propertyHarness{t: t, fs: newMemFS(), cfg: cfg, model: logModel{history: map[record.Offset][][]byte{}}}
+		h := &propertyHarness{t: t, fs: newMemFS(), cfg: cfg, model: logModel{history: map[record.Offset][]written{}}}
 		h.reopen(0, 0)
 		nowMs := int64(0)
 		t.Repeat(map[string]func(*rapid.T){
@@ -85,8 +93,8 @@ func TestPropertyModel(t *testing.T) {
 					t.Fatalf("append: %v", err)
 				}
 				h.model.batches = append(h.model.batches, modelBatch{res.BaseOffset, res.LastOffset, bytes.Clone(b)})
+				h.model.history[res.BaseOffset] = append(h.model.history[res.BaseOffset], written{bytes.Clone(b), h.model.end})
 				h.model.end = res.LastOffset + 1
-				h.model.history[res.BaseOffset] = append(h.model.history[res.BaseOffset], bytes.Clone(b))
 			},
 			"sync": func(t *rapid.T) {
 				if h.sync != nil {

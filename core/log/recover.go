@@ -31,6 +31,9 @@ const recoveryChunkBytes = 1 << 20
 //     increasing and inside the segment. The first bad or torn batch and everything after it
 //     (later segments too) is truncated away; the scanned segments' indexes are rebuilt. The
 //     active segment is always scanned;
+//   - a scanned segment followed by a gap reaching above the recovery point (the next
+//     segment's base past the offset after its last record) lost unsynced records: the log
+//     ends there too, and the later segments are deleted;
 //   - earlier segments, trusted to be synced, only have their indexes checked for sense
 //     (entry size, increasing entries, positions inside the log) and are recovered like the
 //     others when an index is missing or bad;
@@ -125,6 +128,18 @@ func (l *Log) open(opts OpenOptions) error {
 		if s.baseOffset <= prevLast {
 			// A segment overlapping the one before it: the tail of an interrupted truncation or
 			// roll. Like a corrupt batch, it ends the log.
+			if err := l.dropSegmentsFrom(i); err != nil {
+				return err
+			}
+			break
+		}
+		if s.baseOffset > prevLast+1 && s.baseOffset > recoveryPoint {
+			// Offsets [prevLast+1, s.baseOffset) are missing and reach above the recovery point,
+			// after a segment recovery scanned: that segment lost records never synced (its
+			// tail, or all its data) while this later file survived. A sync covers the whole
+			// log up to its end, so nothing at or after the gap was ever durable: like a torn
+			// tail, it ends the log. Segments are contiguous above the recovery point (doc.go),
+			// so this is no compaction gap. (Only i > first can get here.)
 			if err := l.dropSegmentsFrom(i); err != nil {
 				return err
 			}

@@ -30,7 +30,7 @@ func newSweepWorkload(fsys diskio.FS) *sweepWorkload {
 	cfg.SegmentBytes = 1024
 	cfg.IndexIntervalBytes = 150
 	cfg.OpenSegmentsMax = 1
-	return &sweepWorkload{fsys: fsys, cfg: cfg, model: logModel{history: map[record.Offset][][]byte{}}}
+	return &sweepWorkload{fsys: fsys, cfg: cfg, model: logModel{history: map[record.Offset][]written{}}}
 }
 
 // run returns nil when the whole workload ran.
@@ -48,7 +48,7 @@ func (w *sweepWorkload) run(tb tester) error {
 		res, err := w.log.Append(b, AppendOptions{AssignOffsets: true, LeaderEpoch: record.Epoch(i / 8), NowMs: int64(1000 * i)})
 		// Whatever happened, the bytes may be on disk at the offset stamped into b.
 		h, _ := record.ParseHeader(b)
-		w.model.history[h.BaseOffset] = append(w.model.history[h.BaseOffset], bytes.Clone(b))
+		w.model.history[h.BaseOffset] = append(w.model.history[h.BaseOffset], written{bytes.Clone(b), h.BaseOffset})
 		if err != nil {
 			return err
 		}

@@ -241,10 +241,9 @@ func (s *Store) recover(base imageState, snapshotErrs []error) error {
 
 // replayLog applies every batch from base.endOffset to the log end, one batch at a time.
 //
-// The metadata log is never compacted, so its offsets are contiguous. Recovery can still leave a
-// gap: a segment's unsynced tail lost while a later segment (rolled before the crash) survived.
-// Nothing after a gap was ever durable (a sync covers the whole log up to its end), so the log is
-// truncated at the gap, as recovery truncates a torn tail.
+// The metadata log is never compacted and its appends are contiguous, and log recovery
+// truncates at any gap a crash leaves (records lost while a later segment survived), so a
+// batch past the next offset means damage, not a state to repair.
 func (s *Store) replayLog(base imageState) (imageState, error) {
 	state := base
 	end := s.log.EndOffset()
@@ -254,7 +253,6 @@ func (s *Store) replayLog(base imageState) (imageState, error) {
 		if err != nil {
 			return state, fmt.Errorf("metadata: read log at %d: %w", state.endOffset, err)
 		}
-		gap := len(plan.Ranges) == 0
 		for _, r := range plan.Ranges {
 			data, err := s.readRange(r)
 			if err != nil {
@@ -263,8 +261,8 @@ func (s *Store) replayLog(base imageState) (imageState, error) {
 			it := record.NewBatchIterator(data)
 			for it.Next() {
 				if it.Header().BaseOffset > state.endOffset {
-					gap = true
-					break
+					return state, fmt.Errorf("metadata: log skips offsets [%d, %d) (%s at %d)",
+						state.endOffset, it.Header().BaseOffset, r.Path, r.Position)
 				}
 				if state, err = replayBatch(state, it.Header(), it.Batch()); err != nil {
 					return state, err
@@ -273,15 +271,6 @@ func (s *Store) replayLog(base imageState) (imageState, error) {
 			if err := it.Err(); err != nil {
 				return state, fmt.Errorf("metadata: %s at %d: %w", r.Path, r.Position, err)
 			}
-			if gap {
-				break
-			}
-		}
-		if gap {
-			if err := s.log.TruncateTo(state.endOffset); err != nil {
-				return state, fmt.Errorf("metadata: truncate log at the gap at %d: %w", state.endOffset, err)
-			}
-			break
 		}
 		if state.endOffset <= from {
 			return state, fmt.Errorf("metadata: log read at %d of [%d, %d) made no progress", from, s.log.StartOffset(), end)

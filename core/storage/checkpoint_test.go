@@ -118,27 +118,6 @@ func TestEncodeOffsetCheckpointPanicsOnBadTopic(t *testing.T) {
 	}
 }
 
-func TestPartitionMetadata(t *testing.T) {
-	sample := readTestdata(t, "partition.metadata")
-	id, err := DecodePartitionMetadata("p", sample)
-	if err != nil || id.String() != "X6wn3fOXRgO0Gt4anI3Ysg" {
-		t.Fatalf("%v %v", id, err)
-	}
-	if enc := EncodePartitionMetadata(id); !bytes.Equal(enc, sample) {
-		t.Fatalf("encoded %q", enc)
-	}
-	if _, err := DecodePartitionMetadata("p", append(sample, '\n')); err != nil {
-		t.Fatalf("trailing newline: %v", err)
-	}
-	for _, bad := range []string{"", "version: 0", "version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAA",
-		"version: -1\ntopic_id: X6wn3fOXRgO0Gt4anI3Ysg", "version 0\ntopic_id: X6wn3fOXRgO0Gt4anI3Ysg",
-		"version: 0\ntopic: X6wn3fOXRgO0Gt4anI3Ysg", "version: 0\ntopic_id: zz", "version: 0\ntopic_id: X6wn3fOXRgO0Gt4anI3Ysg\nextra: 1"} {
-		if _, err := DecodePartitionMetadata("/d/t-0/partition.metadata", []byte(bad)); err == nil || !strings.Contains(err.Error(), "/d/t-0/partition.metadata") {
-			t.Errorf("%q: %v", bad, err)
-		}
-	}
-}
-
 func TestParsePartitionDirName(t *testing.T) {
 	tests := []struct {
 		name      string

@@ -169,7 +169,7 @@ func (m *Manager) loadDir(logDir string) error {
 		if m.opts.PartitionsMax > 0 && len(m.logs) >= m.opts.PartitionsMax {
 			return fmt.Errorf("log dirs hold more than %d partitions (the configured maximum)", m.opts.PartitionsMax)
 		}
-		topicID, err := ReadPartitionMetadata(m.fsys, path)
+		topicID, err := log.ReadPartitionMetadata(m.fsys, path)
 		if errors.Is(err, fs.ErrNotExist) {
 			topicID, err = uuid.Zero, nil // Kafka tolerates a log without one; it is written on next assignment
 		}
@@ -324,8 +324,8 @@ func (m *Manager) CreateLog(tp TopicPartition, topicID UUID, cfg log.Config) (*l
 	if err := m.fsys.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: create %s: %w", dir, err)
 	}
-	if err := diskio.WriteFileAtomic(m.fsys, dir, PartitionMetadataFile, EncodePartitionMetadata(topicID)); err != nil {
-		return nil, fmt.Errorf("storage: write %s: %w", diskio.Join(dir, PartitionMetadataFile), err)
+	if err := log.WritePartitionMetadata(m.fsys, dir, topicID); err != nil {
+		return nil, fmt.Errorf("storage: create %s: %w", tp, err)
 	}
 	l, err := log.Open(m.fsys, dir, cfg, log.OpenOptions{NowMs: m.opts.NowMs})
 	if err != nil {

@@ -137,7 +137,7 @@ func TestCreateLogWritesPartitionMetadataAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := ReadPartitionMetadata(fsys, "/disk1/kafka/my.topic-with-dashes-3")
+	id, err := log.ReadPartitionMetadata(fsys, "/disk1/kafka/my.topic-with-dashes-3")
 	if err != nil || id != topicID(t, 5) {
 		t.Fatalf("partition.metadata: %v %v", id, err)
 	}
