@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 
 	"github.com/weirdata/weir/core/config"
@@ -55,7 +54,7 @@ func openNodeStorage(fsys diskio.FS, cfg config.BrokerConfig, random io.Reader, 
 	for _, w := range manager.Warnings() {
 		logger.Warn("log dir", "err", w)
 	}
-	if err := runFileOps(fsys, manager.StartupFileOps()); err != nil {
+	if err := log.RunFileOps(fsys, manager.StartupFileOps()); err != nil {
 		manager.Close()
 		return nil, err
 	}
@@ -104,7 +103,7 @@ func (ns *nodeStorage) register(cfg config.BrokerConfig, dirs []storage.LogDirId
 		return err
 	}
 	if res.SyncNeeded {
-		err := runSync(ns.fsys, res.Sync)
+		err := res.Sync.Run(ns.fsys)
 		ns.metadata.Synced(res.Sync, err)
 		if err != nil {
 			return fmt.Errorf("sync metadata log: %w", err)
@@ -129,7 +128,7 @@ func (ns *nodeStorage) syncMetadata() error {
 		if !ok {
 			return nil
 		}
-		err := runSync(ns.fsys, req)
+		err := req.Run(ns.fsys)
 		ns.metadata.Synced(req, err)
 		if err != nil {
 			return fmt.Errorf("sync metadata log: %w", err)
@@ -142,34 +141,4 @@ func (ns *nodeStorage) syncMetadata() error {
 func (ns *nodeStorage) close() error {
 	err := ns.manager.WriteCheckpoints()
 	return errors.Join(err, ns.metadata.Close(), ns.manager.Close())
-}
-
-// runSync does what a log's SyncRequest asks: fdatasync each file, then fsync each directory.
-// The production driver runs this on its flusher pool; at startup it runs inline.
-func runSync(fsys diskio.FS, req log.SyncRequest) error {
-	for _, f := range req.Files {
-		if err := f.SyncData(); err != nil {
-			return err
-		}
-	}
-	for _, dir := range req.Dirs {
-		if err := diskio.SyncDir(fsys, dir); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// runFileOps removes what the logs handed over for removal; a file already gone is fine (a
-// crash may have come between an earlier removal and its checkpoint).
-func runFileOps(fsys diskio.FS, ops []log.FileOp) error {
-	for _, op := range ops {
-		if op.Kind != log.FileOpRemove {
-			return fmt.Errorf("unknown file op %d on %s", op.Kind, op.Path)
-		}
-		if err := fsys.Remove(op.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
 }

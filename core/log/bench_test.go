@@ -58,13 +58,13 @@ func BenchmarkAppend(b *testing.B) {
 					i++
 					if syncEvery > 0 && i%syncEvery == 0 {
 						req, _ := l.PendingSync()
-						l.Synced(req, runSync(fsys, req))
+						l.Synced(req, req.Run(fsys))
 					}
 					if i%8192 == 0 {
 						if syncEvery == 0 {
 							// Let retention's unlinks free the memory of deleted segments.
 							req, _ := l.PendingSync()
-							l.Synced(req, runSync(fsys, req))
+							l.Synced(req, req.Run(fsys))
 						}
 						ops, err := l.ApplyRetention(opts.NowMs)
 						if err != nil {

@@ -100,7 +100,7 @@ func (h *scriptHarness) run(t *testing.T, td *datadriven.TestData) string {
 		}
 		err := diskio.ErrInjected // "fail": the sync never reached the disk
 		if !td.HasArg("fail") {
-			err = runSync(h.fs, req)
+			err = req.Run(h.fs)
 		}
 		l.Synced(req, err)
 		fmt.Fprintf(&out, "durable=%d\n", l.DurableOffset())
@@ -110,7 +110,7 @@ func (h *scriptHarness) run(t *testing.T, td *datadriven.TestData) string {
 		h.sync = nil
 		err := diskio.ErrInjected
 		if !td.HasArg("fail") {
-			err = runSync(h.fs, req)
+			err = req.Run(h.fs)
 		}
 		l.Synced(req, err)
 		return fmt.Sprintf("durable=%d\n", l.DurableOffset())

@@ -69,23 +69,8 @@ func syncAll(tb tester, l *Log) {
 		if !ok {
 			return
 		}
-		l.Synced(req, runSync(l.fs, req))
+		l.Synced(req, req.Run(l.fs))
 	}
-}
-
-// runSync executes a sync request as the driver does.
-func runSync(fsys diskio.FS, req SyncRequest) error {
-	for _, f := range req.Files {
-		if err := f.SyncData(); err != nil {
-			return err
-		}
-	}
-	for _, d := range req.Dirs {
-		if err := diskio.SyncDir(fsys, d); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // runFileOps executes retention's file operations.

@@ -255,7 +255,7 @@ func TestSyncAdvancesDurableOffset(t *testing.T) {
 	if l.DurableOffset() != 0 {
 		t.Fatalf("durable %d before the sync finished", l.DurableOffset())
 	}
-	l.Synced(req, runSync(fsys, req))
+	l.Synced(req, req.Run(fsys))
 	if l.DurableOffset() != 5 {
 		t.Fatalf("durable %d after sync up to 5", l.DurableOffset())
 	}
@@ -295,7 +295,7 @@ func TestNewSegmentNeedsDirSync(t *testing.T) {
 	if crashed.SegmentCount() != 1 {
 		t.Fatalf("new segment survived without a dir sync: %d segments", crashed.SegmentCount())
 	}
-	l.Synced(req, runSync(fsys, req))
+	l.Synced(req, req.Run(fsys))
 	crashed = mustOpen(t, fsys.CrashClone(memfs.CrashConfig{Mode: memfs.CrashLoseUnsynced}), cfg, OpenOptions{})
 	if crashed.EndOffset() != l.EndOffset() {
 		t.Fatalf("after dir sync: end %d, want %d", crashed.EndOffset(), l.EndOffset())
@@ -366,7 +366,7 @@ func TestFileInSyncNotClosedBeforeSynced(t *testing.T) {
 	if closed {
 		t.Fatal("file closed while its sync is in flight")
 	}
-	l.Synced(req, runSync(fsys, req))
+	l.Synced(req, req.Run(fsys))
 	// Appends after req dirtied the file again: it closes once a sync took that data too.
 	syncAll(t, l)
 	if !closed {

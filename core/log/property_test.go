@@ -98,7 +98,7 @@ func TestPropertyModel(t *testing.T) {
 			},
 			"sync": func(t *rapid.T) {
 				if h.sync != nil {
-					h.log.Synced(*h.sync, runSync(h.fs, *h.sync))
+					h.log.Synced(*h.sync, h.sync.Run(h.fs))
 					h.sync = nil
 					return
 				}
@@ -110,7 +110,7 @@ func TestPropertyModel(t *testing.T) {
 					h.sync = &req
 					return
 				}
-				h.log.Synced(req, runSync(h.fs, req))
+				h.log.Synced(req, req.Run(h.fs))
 				if h.log.DurableOffset() != req.UpTo {
 					t.Fatalf("durable %d after sync up to %d", h.log.DurableOffset(), req.UpTo)
 				}
@@ -216,7 +216,7 @@ func TestPropertyModel(t *testing.T) {
 			},
 			"reopen": func(t *rapid.T) {
 				if h.sync != nil {
-					h.log.Synced(*h.sync, runSync(h.fs, *h.sync))
+					h.log.Synced(*h.sync, h.sync.Run(h.fs))
 					h.sync = nil
 				}
 				h.reopen(h.log.DurableOffset(), h.model.start)

@@ -1,7 +1,11 @@
 package log
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+
+	"github.com/weirdata/weir/diskio"
 
 	"github.com/weirdata/weir/core/record"
 )
@@ -18,6 +22,20 @@ const (
 type FileOp struct {
 	Kind FileOpKind
 	Path string
+}
+
+// RunFileOps executes file operations as the driver does, off the loop. A file already gone
+// is fine: a crash may have come between an earlier removal and the state that named it.
+func RunFileOps(fsys diskio.FS, ops []FileOp) error {
+	for _, op := range ops {
+		if op.Kind != FileOpRemove {
+			return fmt.Errorf("log: unknown file op %d on %s", op.Kind, op.Path)
+		}
+		if err := fsys.Remove(op.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // ApplyRetention deletes the oldest segments that retention allows to go, as Kafka's

@@ -121,7 +121,7 @@ func (w *sweepWorkload) sync() error {
 	if !ok {
 		return nil
 	}
-	err := runSync(w.fsys, req)
+	err := req.Run(w.fsys)
 	w.log.Synced(req, err)
 	return err
 }
@@ -141,7 +141,7 @@ func (w *sweepWorkload) verify(tb tester, fsys *memfs.FS) {
 		tb.Fatalf("append after recovery: %v", err)
 	}
 	req, _ := l.PendingSync()
-	l.Synced(req, runSync(fsys, req))
+	l.Synced(req, req.Run(fsys))
 	end := l.EndOffset()
 	if err := l.Close(); err != nil {
 		tb.Fatal(err)

@@ -18,6 +18,22 @@ type SyncRequest struct {
 	UpTo  record.Offset // the log end offset this makes durable
 }
 
+// Run does what the request asks: SyncData each file, then sync each directory. The driver
+// calls it off the loop (the flusher pool in production, the simulated disk in the simulator).
+func (r SyncRequest) Run(fsys diskio.FS) error {
+	for _, f := range r.Files {
+		if err := f.SyncData(); err != nil {
+			return err
+		}
+	}
+	for _, dir := range r.Dirs {
+		if err := diskio.SyncDir(fsys, dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type inflightSync struct {
 	req     SyncRequest
 	handles []*handle

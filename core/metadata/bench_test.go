@@ -103,7 +103,7 @@ func BenchmarkStoreAppendTopic(b *testing.B) {
 		}
 		// Keep pending appends bounded as a driver would: sync with a no-op disk completion.
 		if req, ok := s.PendingSync(); ok {
-			s.Synced(req, runSync(s.fsys, req))
+			s.Synced(req, req.Run(s.fsys))
 		}
 		i++
 	}

@@ -148,7 +148,7 @@ func runFaultScenario(fsys diskio.FS, history map[record.Offset]*Image) (record.
 	rng := rand.New(rand.NewPCG(11, 12))
 	durable := record.Offset(0)
 	sync := func(req log.SyncRequest) bool {
-		err := runSync(fsys, req)
+		err := req.Run(fsys)
 		s.Synced(req, err)
 		if err != nil {
 			return false

@@ -51,33 +51,19 @@ func openDriver(t tb, fs *memfs.FS, cfg StoreConfig) *storeDriver {
 	return d
 }
 
-func runSync(fsys diskio.FS, req log.SyncRequest) error {
-	for _, f := range req.Files {
-		if err := f.SyncData(); err != nil {
-			return err
-		}
-	}
-	for _, dir := range req.Dirs {
-		if err := diskio.SyncDir(fsys, dir); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // sync runs every pending sync until the store has none.
 func (d *storeDriver) sync() {
 	if d.inflight != nil {
 		req := *d.inflight
 		d.inflight = nil
-		d.store.Synced(req, runSync(d.fs, req))
+		d.store.Synced(req, req.Run(d.fs))
 	}
 	for {
 		req, ok := d.store.PendingSync()
 		if !ok {
 			return
 		}
-		d.store.Synced(req, runSync(d.fs, req))
+		d.store.Synced(req, req.Run(d.fs))
 	}
 }
 
