@@ -1,7 +1,10 @@
 // Command weir is Weir's one binary. Its subcommands follow Kafka's tools and rpk's noun-verb
 // grammar: `weir broker` runs a broker, `weir storage format` prepares log directories as
-// kafka-storage.sh does, `weir dump-log` prints segment files as kafka-dump-log.sh does, and
-// `weir version` says what was built.
+// kafka-storage.sh does, `weir dump-log` prints segment files as kafka-dump-log.sh does,
+// `weir topic create|list|describe|delete|add-partitions|alter-config|produce|consume` are rpk's
+// topic commands, `weir bench produce|consume` are kafka-producer/consumer-perf-test, and
+// `weir version` says what was built. The client commands speak Kafka through franz-go's kgo,
+// so they work against any Kafka-compatible broker.
 //
 // The command layer only parses flags, reads files and prints; the work is done by core/
 // packages (storage, config, record, metadata), which never touch the operating system.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,7 +9,7 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // Exit codes.
@@ -34,12 +35,14 @@ type commandError struct {
 func (e commandError) Error() string { return e.path + ": " + e.err.Error() }
 func (e commandError) Unwrap() error { return e.err }
 
-// run executes the command line args, writing results to stdout and errors and logs to stderr,
-// and returns the process exit code.
-func run(args []string, stdout, stderr io.Writer) int {
+// run executes the command line args, reading stdin, writing results to stdout and errors and
+// logs to stderr, and returns the process exit code. ctx bounds client commands (tests pass a
+// deadline).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCommand(stdout, stderr)
+	root.SetIn(stdin)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -85,7 +86,7 @@ func TestBrokerCommandOnDisk(t *testing.T) {
 		[]byte(strings.Replace(singleNodeProperties, "./weir-data", logDir, 1)))
 	for start := 1; start <= 2; start++ {
 		var stdout, stderr bytes.Buffer
-		code := run([]string{"broker", "--config", configPath}, &stdout, &stderr)
+		code := run(context.Background(), []string{"broker", "--config", configPath}, strings.NewReader(""), &stdout, &stderr)
 		require.Equal(t, exitError, code, "the listener is not there yet: %s", stderr.String())
 		require.Contains(t, stderr.String(), "storage ready")
 		require.Contains(t, stderr.String(), "not yet implemented")

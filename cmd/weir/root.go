@@ -42,6 +42,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		a.brokerCommand(),
 		a.storageCommand(),
 		a.dumpLogCommand(),
+		a.topicCommand(),
+		a.benchCommand(),
 		a.versionCommand(),
 	)
 	wrapErrors(root)
