@@ -1,6 +1,34 @@
-// Package netio will hold the production network driver (DESIGN.md §1, §3): the Kafka TCP
-// server and the inter-broker transport — framing, bounded queues with byte budgets into the
-// state machine loop, in-order responses per connection, and the execution of read plans
-// (pread now, sendfile later). It drives core/ through the same entry points as sim/. Nothing
-// is here yet.
+// Package netio is the production network driver (DESIGN.md §1, §3): the Kafka TCP server
+// that frames and decodes requests off the state machine's loop, hands them to the loop
+// through one bounded queue with backpressure, and writes the loop's responses back strictly
+// in request order, executing fetch read plans (pread now, sendfile later) on the way out.
+//
+//   - config.go: Config, with Kafka's key names where Kafka has the setting.
+//   - server.go: Server: Listen, the accept loop, Events, Respond, RespondNext, Close,
+//     Shutdown.
+//   - conn.go: one connection: the reader goroutine (frames → wire.DecodeRequest → Events)
+//     and the writer goroutine (responses reordered by sequence, encoded, written).
+//   - budget.go: byteBudget, for QueuedBytesMax (requests) and FetchReadBytesMax (fetch
+//     records read and not yet written), shared by every connection.
+//   - readplan.go: PlanReader, which reads a log.ReadPlan with pread and cuts it at the last
+//     whole valid batch.
+//
+// Backpressure. A connection stops reading its socket (so TCP pushes back on the client)
+// while it has InFlightPerConnMax requests read but not yet answered, or while the requests
+// of all connections waiting for or held by the loop reach QueuedBytesMax. Kafka itself mutes
+// a connection while one request is being processed; franz-go and the Java client pipeline up
+// to five (max.in.flight.requests.per.connection), so the default here is 5 and responses are
+// still written in request order.
+//
+// Contract with the loop. Every EventRequest gets exactly one answer: Respond (by the event's
+// Seq) or RespondNext (the connection's oldest unanswered request, for a loop that answers
+// in order, as core/broker's Node does); a nil body writes nothing and frees the slot. Each
+// answer's header is checked against its request's (api key, correlation id): a mismatch is
+// a bug in the loop and panics there. EventClosed comes after a connection's last
+// EventRequest; answers for it afterwards are ignored. Close closes a connection after the
+// answers already given for it. After Shutdown the Events channel closes.
+//
+// netio never imports core/broker: the driver in cmd/weir glues Events to Node.Request and
+// Node.ConnClosed, and the Node's Responses to RespondNext (netio.PartitionRead has the
+// fields of broker.PartitionRead, so one converts to the other) and Closes to Close.
 package netio

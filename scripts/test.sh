@@ -26,7 +26,7 @@ else
 fi
 # Packages whose code may run on several goroutines (today: the diskio implementations, which
 # lock for concurrent readers, and the CLI). Add a package here when it starts a goroutine.
-race_patterns=(./diskio/... ./cmd/...)
+race_patterns=(./diskio/... ./netio/... ./cmd/...)
 
 results=()
 failed=0

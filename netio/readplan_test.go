@@ -1,0 +1,245 @@
+package netio
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/weirdata/weir/core/log"
+	"github.com/weirdata/weir/core/record"
+	"github.com/weirdata/weir/diskio/osfs"
+)
+
+// segment writes batches of three records each, from base offset base, to a file in dir, and
+// returns the file's path and the end position of each batch.
+func segment(t testing.TB, dir, name string, base record.Offset, batches int) (string, []int64) {
+	t.Helper()
+	var data []byte
+	var ends []int64
+	for i := range batches {
+		records := make([]record.Record, 3)
+		for j := range records {
+			records[j] = record.Record{OffsetDelta: int32(j), Value: bytes.Repeat([]byte{byte('a' + i)}, 100+j)}
+		}
+		var err error
+		data, err = record.AppendBatch(data, record.BatchOptions{
+			BaseOffset: base + record.Offset(3*i), PartitionLeaderEpoch: 1, FirstTimestamp: 1700000000000,
+			ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+		}, records)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, int64(len(data)))
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, ends
+}
+
+func wholePlan(path string, base record.Offset, ends []int64) log.ReadPlan {
+	return log.ReadPlan{
+		Ranges:      []log.FileRange{{Path: path, Position: 0, SizeBytes: ends[len(ends)-1]}},
+		FirstOffset: base,
+		NextOffset:  base + record.Offset(3*len(ends)),
+		SizeBytes:   ends[len(ends)-1],
+	}
+}
+
+func TestPlanReader(t *testing.T) {
+	dir := t.TempDir()
+	r := NewPlanReader(osfs.New())
+	read := func(plan log.ReadPlan) ([]byte, error) { return r.AppendPlan(nil, plan) }
+	fileBytes := func(path string) []byte {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	t.Run("whole", func(t *testing.T) {
+		path, ends := segment(t, dir, "whole.log", 0, 3)
+		got, err := read(wholePlan(path, 0, ends))
+		if err != nil || !bytes.Equal(got, fileBytes(path)) {
+			t.Fatalf("got %d bytes, err %v; want the file's %d", len(got), err, ends[2])
+		}
+	})
+	t.Run("middle range", func(t *testing.T) {
+		path, ends := segment(t, dir, "middle.log", 30, 3)
+		plan := log.ReadPlan{Ranges: []log.FileRange{{Path: path, Position: ends[0], SizeBytes: ends[2] - ends[0]}}, FirstOffset: 33, NextOffset: 39}
+		got, err := read(plan)
+		if err != nil || !bytes.Equal(got, fileBytes(path)[ends[0]:]) {
+			t.Fatalf("got %d bytes, err %v", len(got), err)
+		}
+	})
+	t.Run("corrupt batch", func(t *testing.T) {
+		path, ends := segment(t, dir, "corrupt.log", 0, 3)
+		data := fileBytes(path)
+		data[ends[1]+record.HeaderSizeBytes+5] ^= 0xff // a record byte of the third batch: CRC fails
+		os.WriteFile(path, data, 0o644)
+		got, err := read(wholePlan(path, 0, ends))
+		if !errors.Is(err, ErrPlanCut) || !errors.Is(err, record.ErrCorruptBatch) || !bytes.Equal(got, data[:ends[1]]) {
+			t.Fatalf("got %d bytes, err %v; want the first two batches (%d bytes) cut at a corrupt batch", len(got), err, ends[1])
+		}
+	})
+	t.Run("file shrank", func(t *testing.T) {
+		path, ends := segment(t, dir, "shrank.log", 0, 3)
+		plan := wholePlan(path, 0, ends)
+		if err := os.Truncate(path, ends[1]-10); err != nil {
+			t.Fatal(err)
+		}
+		got, err := read(plan)
+		if !errors.Is(err, ErrPlanCut) || !bytes.Equal(got, fileBytes(path)[:ends[0]]) {
+			t.Fatalf("got %d bytes, err %v; want the first batch (%d bytes)", len(got), err, ends[0])
+		}
+	})
+	t.Run("file gone", func(t *testing.T) {
+		plan := wholePlan(filepath.Join(dir, "gone.log"), 0, []int64{100})
+		got, err := read(plan)
+		if !errors.Is(err, ErrPlanCut) || !errors.Is(err, os.ErrNotExist) || len(got) != 0 {
+			t.Fatalf("got %d bytes, err %v", len(got), err)
+		}
+	})
+	t.Run("wrong offsets", func(t *testing.T) {
+		path, ends := segment(t, dir, "rewritten.log", 100, 2)
+		got, err := read(wholePlan(path, 90, ends)) // the plan was made for another file
+		if !errors.Is(err, ErrPlanCut) || len(got) != 0 {
+			t.Fatalf("got %d bytes, err %v", len(got), err)
+		}
+	})
+	t.Run("cut stops later ranges", func(t *testing.T) {
+		first, ends1 := segment(t, dir, "00.log", 0, 2)
+		second, ends2 := segment(t, dir, "06.log", 6, 2)
+		data := fileBytes(first)
+		data[ends1[1]-1] ^= 0xff // the last batch of the first file
+		os.WriteFile(first, data, 0o644)
+		plan := log.ReadPlan{Ranges: []log.FileRange{
+			{Path: first, SizeBytes: ends1[1]}, {Path: second, SizeBytes: ends2[1]},
+		}, FirstOffset: 0, NextOffset: 12}
+		got, err := read(plan)
+		if !errors.Is(err, ErrPlanCut) || !bytes.Equal(got, data[:ends1[0]]) {
+			t.Fatalf("got %d bytes, err %v; want only the first batch", len(got), err)
+		}
+		// Whole, the two files are served back to back.
+		segment(t, dir, "00.log", 0, 2)
+		got, err = read(plan)
+		if err != nil || !bytes.Equal(got, append(fileBytes(first), fileBytes(second)...)) {
+			t.Fatalf("got %d bytes, err %v", len(got), err)
+		}
+	})
+}
+
+// TestFetchReads: a fetch answered with read plans goes out with the files' batches in each
+// partition, cut at a corrupt batch, with the cut logged.
+func TestFetchReads(t *testing.T) {
+	dir := t.TempDir()
+	good, goodEnds := segment(t, dir, "good.log", 0, 2)
+	bad, badEnds := segment(t, dir, "bad.log", 10, 2)
+	badData, _ := os.ReadFile(bad)
+	badData[badEnds[1]-3] ^= 0x01
+	os.WriteFile(bad, badData, 0o644)
+
+	srv, logs := startServer(t, testConfig())
+	c := dialRaw(t, srv)
+	req := kmsg.NewPtrFetchRequest()
+	c.send(9, 11, req)
+	ev := nextEvent(t, srv)
+	if _, ok := ev.Request.Body.(*kmsg.FetchRequest); !ok {
+		t.Fatalf("request %T", ev.Request.Body)
+	}
+	resp := kmsg.NewPtrFetchResponse()
+	topic := kmsg.NewFetchResponseTopic()
+	topic.Topic = "orders"
+	for p := range 3 {
+		partition := kmsg.NewFetchResponseTopicPartition()
+		partition.Partition = int32(p)
+		partition.HighWatermark = 100
+		topic.Partitions = append(topic.Partitions, partition)
+	}
+	resp.Topics = append(resp.Topics, topic)
+	goodPlan := wholePlan(good, 0, goodEnds)
+	srv.Respond(Response{Conn: ev.Conn, Seq: ev.Seq, Header: ev.Request.Header, Body: resp, Reads: []PartitionRead{
+		{TopicIndex: 0, PartitionIndex: 2, Plan: goodPlan},
+		{TopicIndex: 0, PartitionIndex: 0, Plan: wholePlan(bad, 10, badEnds)},
+	}})
+	corr, got := c.recv(1, 11)
+	if corr != 9 {
+		t.Fatalf("correlation id %d", corr)
+	}
+	parts := got.(*kmsg.FetchResponse).Topics[0].Partitions
+	goodData, _ := os.ReadFile(good)
+	if !bytes.Equal(parts[2].RecordBatches, goodData) {
+		t.Fatalf("partition 2: %d bytes, want %d", len(parts[2].RecordBatches), len(goodData))
+	}
+	if !bytes.Equal(parts[0].RecordBatches, badData[:badEnds[0]]) {
+		t.Fatalf("partition 0: %d bytes, want the first batch's %d", len(parts[0].RecordBatches), badEnds[0])
+	}
+	if len(parts[1].RecordBatches) != 0 || parts[1].HighWatermark != 100 {
+		t.Fatalf("partition 1 changed: %+v", parts[1])
+	}
+	if text := logs.String(); !bytes.Contains([]byte(text), []byte("bad.log")) {
+		t.Fatalf("the cut is not logged:\n%s", text)
+	}
+}
+
+func wholePlanForBench(path string, data []byte) log.ReadPlan {
+	return log.ReadPlan{Ranges: []log.FileRange{{Path: path, SizeBytes: int64(len(data))}}, FirstOffset: 0, NextOffset: 16, SizeBytes: int64(len(data))}
+}
+
+// TestFetchReadBudget: a fetch's reads wait while FetchReadBytesMax is held elsewhere, then
+// go out; a fetch larger than the budget passes alone; nothing stays held.
+func TestFetchReadBudget(t *testing.T) {
+	dir := t.TempDir()
+	path, ends := segment(t, dir, "seg.log", 0, 2)
+	cfg := testConfig()
+	cfg.FetchReadBytesMax = ends[1] // exactly one plan's worth
+	srv, _ := startServer(t, cfg)
+	c := dialRaw(t, srv)
+	fetch := func(corr int32) {
+		c.send(corr, 11, kmsg.NewPtrFetchRequest())
+		ev := nextEvent(t, srv)
+		resp := kmsg.NewPtrFetchResponse()
+		topic := kmsg.NewFetchResponseTopic()
+		topic.Partitions = append(topic.Partitions, kmsg.NewFetchResponseTopicPartition())
+		resp.Topics = append(resp.Topics, topic)
+		srv.Respond(Response{Conn: ev.Conn, Seq: ev.Seq, Header: ev.Request.Header, Body: resp,
+			Reads: []PartitionRead{{Plan: wholePlan(path, 0, ends)}}})
+	}
+	want, _ := os.ReadFile(path)
+	check := func(corr int32) {
+		got, resp := c.recv(1, 11)
+		if got != corr || !bytes.Equal(resp.(*kmsg.FetchResponse).Topics[0].Partitions[0].RecordBatches, want) {
+			t.Fatalf("response %d: wrong correlation id or records", got)
+		}
+	}
+
+	never := make(chan struct{})
+	srv.readBudget.acquire(1, never) // another writer holds a byte
+	fetch(1)
+	c.nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := c.readFrame(); err == nil {
+		t.Fatalf("a fetch was written while its reads did not fit the budget")
+	}
+	c.nc.SetReadDeadline(time.Now().Add(testTimeout))
+	srv.readBudget.release(1)
+	check(1)
+
+	srv.readBudget.mu.Lock()
+	srv.readBudget.usedMax = 1 // now every plan is larger than the whole budget
+	srv.readBudget.mu.Unlock()
+	fetch(2)
+	check(2)
+	// The writer gives the bytes back once its write returns, which may be just after the
+	// client has read the response.
+	for deadline := time.Now().Add(testTimeout); srv.readBudget.usedBytes() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d read bytes still held", srv.readBudget.usedBytes())
+		}
+	}
+}
