@@ -1,0 +1,290 @@
+package broker
+
+// Produce, versions 3-11 (0-2 are advertised, for librdkafka's compression check, and
+// refused: the connection is closed, as Kafka 4 does since KAFKA-18659).
+//
+// Behaviour, in Kafka's order per partition: the batch checks of wire.ValidateProduce
+// (CORRUPT_MESSAGE, INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE); internal topics refuse
+// client writes (INVALID_TOPIC_EXCEPTION); an unknown topic or partition is
+// UNKNOWN_TOPIC_OR_PARTITION; a batch over the topic's max.message.bytes is MESSAGE_TOO_LARGE;
+// CreateTime timestamps outside message.timestamp.before/after.max.ms are INVALID_TIMESTAMP;
+// a keyless record on a compacted topic is INVALID_RECORD. Then the leader append assigns
+// offsets and the leader epoch and, for message.timestamp.type=LogAppendTime, stamps the wall
+// clock (log.Append). Acks must be 0, 1 or -1 (else INVALID_REQUIRED_ACKS).
+//
+// Durability: acks=1 and acks=-1 are answered only once a sync covering the batch completed
+// (on one node every replica that counts has it then). Syncs are group commits: one per log
+// in flight; appends made meanwhile ride the next. acks=-1 waits at most TimeoutMillis
+// (REQUEST_TIMED_OUT after, the data stays); acks=1 waits for its sync. acks=0 gets no
+// response; if any partition failed the connection is closed, as Kafka does, so the client
+// notices. The response carries the base offset, the log append time (-1 for CreateTime) and
+// the log start offset.
+//
+// A topic with Kafka's flush behaviour (flush.messages / flush.ms set, see flush.go) is
+// answered right after the append instead, as Kafka does.
+//
+// Left out: idempotence and transactions (the seam is checkProducerState, which
+// core/producer fills), throttling, record-level ErrorRecords, compression.type recompression
+// (batches are stored as sent).
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirdata/weir/core/log"
+	"github.com/weirdata/weir/core/record"
+	"github.com/weirdata/weir/core/storage"
+	"github.com/weirdata/weir/core/wire"
+)
+
+// produceWait is a produce waiting for its partitions' syncs.
+type produceWait struct {
+	conn       ConnID
+	slot       *slot
+	resp       *kmsg.ProduceResponse
+	parts      []producePending
+	deadlineMs int64 // 0 = none (acks=1)
+}
+
+// producePending is one partition of a waiting produce.
+type producePending struct {
+	tp                         storage.TopicPartition
+	upTo                       record.Offset // durable offset that covers the batch
+	topicIndex, partitionIndex int
+	done                       bool
+}
+
+func (w *produceWait) connID() ConnID { return w.conn }
+
+func (n *Node) handleProduce(cs *conn, s *slot, req *kmsg.ProduceRequest) {
+	if req.Version < 3 {
+		s.closes = true
+		n.finish(cs, s, nil, nil)
+		return
+	}
+	resp := kmsg.NewPtrProduceResponse()
+	for _, rt := range req.Topics {
+		t := kmsg.NewProduceResponseTopic()
+		t.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			p := kmsg.NewProduceResponseTopicPartition()
+			p.Partition = rp.Partition
+			t.Partitions = append(t.Partitions, p)
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	failAll := func(code int16) {
+		for ti := range resp.Topics {
+			for pi := range resp.Topics[ti].Partitions {
+				p := &resp.Topics[ti].Partitions[pi]
+				p.ErrorCode, p.BaseOffset = code, -1
+			}
+		}
+	}
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+		failAll(errInvalidRequiredAcks)
+		n.finish(cs, s, resp, nil)
+		return
+	}
+	if req.Acks != 0 && n.waitingCount >= n.cfg.WaitingRequestsMax {
+		// Nothing appended: the retriable answer costs no duplicate.
+		failAll(errRequestTimedOut)
+		n.finish(cs, s, resp, nil)
+		return
+	}
+	n.produceScratch = wire.ValidateProduce(req, n.decompressor, n.produceScratch[:0])
+	results := n.produceScratch
+	var pending []producePending
+	failed := false
+	for i := range results {
+		r := &results[i]
+		out := &resp.Topics[r.TopicIndex].Partitions[r.PartitionIndex]
+		res, l, code, err := n.appendPartition(r)
+		if code != errNone {
+			failed = true
+			out.ErrorCode, out.BaseOffset = code, -1
+			if err != nil {
+				out.ErrorMessage = strp(err.Error())
+			}
+			continue
+		}
+		out.BaseOffset = int64(res.BaseOffset)
+		out.LogStartOffset = int64(l.StartOffset())
+		ts := n.topics[r.Topic]
+		if ts.logAppendTime {
+			out.LogAppendTime = n.now.WallMs
+		}
+		tp := storage.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+		if ts.relaxed {
+			// Kafka's flush behaviour: acknowledged and visible after the page-cache write.
+			n.flushFor(tp).unflushedMessages += int64(r.Summary.Header.RecordCount)
+			n.wakeFetches(tp)
+			continue
+		}
+		pending = append(pending, producePending{
+			tp: tp, upTo: res.LastOffset + 1, topicIndex: r.TopicIndex, partitionIndex: r.PartitionIndex,
+		})
+	}
+	if req.Acks == 0 {
+		s.closes = failed
+		n.finish(cs, s, nil, nil)
+		return
+	}
+	if len(pending) == 0 {
+		n.finish(cs, s, resp, nil)
+		return
+	}
+	w := &produceWait{conn: cs.id, slot: s, resp: resp, parts: pending}
+	if req.Acks == -1 {
+		w.deadlineMs = n.now.MonotonicMs + max(int64(req.TimeoutMillis), 0)
+	}
+	n.waitingCount++
+	n.produceWaits = append(n.produceWaits, w)
+}
+
+// appendPartition makes the broker's checks on one validated partition and appends its
+// batch. A non-zero code is the partition's error.
+func (n *Node) appendPartition(r *wire.ProducePartition) (log.AppendResult, *log.Log, int16, error) {
+	if r.ErrorCode != wire.NoError {
+		return log.AppendResult{}, nil, r.ErrorCode, r.Err
+	}
+	if slices.Contains(internalTopics, r.Topic) {
+		return log.AppendResult{}, nil, errInvalidTopic, fmt.Errorf("Cannot append to internal topic %s", r.Topic)
+	}
+	ts, ok := n.topics[r.Topic]
+	l, okLog := n.logs.GetLog(storage.TopicPartition{Topic: r.Topic, Partition: r.Partition})
+	if !ok || !okLog {
+		return log.AppendResult{}, nil, errUnknownTopicOrPartition, nil
+	}
+	if len(r.Batch) > int(ts.cfg.MaxMessageBytes) {
+		return log.AppendResult{}, nil, errMessageTooLarge, fmt.Errorf(
+			"the record batch is %d bytes, larger than the topic's max.message.bytes %d", len(r.Batch), ts.cfg.MaxMessageBytes)
+	}
+	logAppendTime := ts.logAppendTime
+	if !logAppendTime && r.Summary.Header.RecordCount > 0 {
+		if err := checkTimestamps(&r.Summary, n.now.WallMs, &ts.cfg.MessageTimestampBeforeMaxMs, &ts.cfg.MessageTimestampAfterMaxMs); err != nil {
+			return log.AppendResult{}, nil, errInvalidTimestamp, err
+		}
+	}
+	if slices.Contains(ts.cfg.CleanupPolicy, "compact") && r.Summary.NullKeyCount > 0 {
+		return log.AppendResult{}, nil, errInvalidRecord, errors.New("Compacted topic cannot accept message without key in topic partition " + r.Topic)
+	}
+	if code, err := n.checkProducerState(r); code != errNone {
+		return log.AppendResult{}, nil, code, err
+	}
+	epoch := record.Epoch(0)
+	if p, ok := n.meta.Committed().Partition(ts.id, r.Partition); ok {
+		epoch = record.Epoch(p.LeaderEpoch)
+	}
+	res, err := l.Append(r.Batch, log.AppendOptions{AssignOffsets: true, LeaderEpoch: epoch, LogAppendTime: logAppendTime, NowMs: n.now.WallMs})
+	switch {
+	case err == nil:
+		return res, l, errNone, nil
+	case errors.Is(err, log.ErrInvalidBatch):
+		return log.AppendResult{}, nil, errCorruptMessage, err
+	case errors.Is(err, log.ErrBatchTooLarge):
+		return log.AppendResult{}, nil, errMessageTooLarge, err
+	default:
+		n.fail(fmt.Errorf("broker: append to %s-%d: %w", r.Topic, r.Partition, err))
+		return log.AppendResult{}, nil, errKafkaStorageError, err
+	}
+}
+
+// checkProducerState is the idempotence seam: core/producer checks an idempotent or
+// transactional batch's producer id, epoch and sequence here, before the append, and
+// records it after. Until then every batch is accepted as it comes.
+func (n *Node) checkProducerState(r *wire.ProducePartition) (int16, error) { return errNone, nil }
+
+// checkTimestamps applies message.timestamp.before.max.ms and after.max.ms (Kafka's
+// LogValidator.validateTimestamp) to the batch's earliest and latest record timestamps.
+func checkTimestamps(sum *record.RecordsSummary, nowMs int64, beforeMaxMs, afterMaxMs *int64) error {
+	if *beforeMaxMs < math.MaxInt64-sum.TimestampMinMs && nowMs-sum.TimestampMinMs > *beforeMaxMs {
+		return fmt.Errorf("Timestamp %d of message is before the time tolerated by message.timestamp.before.max.ms %d (now %d)", sum.TimestampMinMs, *beforeMaxMs, nowMs)
+	}
+	if *afterMaxMs < math.MaxInt64-nowMs && sum.TimestampMaxMs-nowMs > *afterMaxMs {
+		return fmt.Errorf("Timestamp %d of message is after the time tolerated by message.timestamp.after.max.ms %d (now %d)", sum.TimestampMaxMs, *afterMaxMs, nowMs)
+	}
+	return nil
+}
+
+// partitionDurable settles the produces waiting on tp after its sync, then wakes fetches.
+func (n *Node) partitionDurable(tp storage.TopicPartition, syncErr error) {
+	l, ok := n.logs.GetLog(tp)
+	if !ok {
+		n.partitionGone(tp)
+		return
+	}
+	durable := l.DurableOffset()
+	n.settleProduces(tp, func(p *producePending) (bool, int16, error) {
+		switch {
+		case syncErr != nil:
+			return true, errKafkaStorageError, syncErr
+		case durable >= p.upTo:
+			return true, errNone, nil
+		}
+		return false, errNone, nil
+	})
+	n.wakeFetches(tp)
+}
+
+// partitionGone answers the produces waiting on a partition whose log was deleted: their
+// data went with it.
+func (n *Node) partitionGone(tp storage.TopicPartition) {
+	n.settleProduces(tp, func(*producePending) (bool, int16, error) { return true, errUnknownTopicOrPartition, nil })
+	n.wakeFetches(tp)
+}
+
+// settleProduces applies verdict to every open part on tp of the waiting produces and
+// answers the produces left with no open part.
+func (n *Node) settleProduces(tp storage.TopicPartition, verdict func(p *producePending) (done bool, code int16, err error)) {
+	n.produceWaits = slices.DeleteFunc(n.produceWaits, func(w *produceWait) bool {
+		open := 0
+		for i := range w.parts {
+			p := &w.parts[i]
+			if !p.done && p.tp == tp {
+				done, code, err := verdict(p)
+				if done {
+					p.done = true
+					out := &w.resp.Topics[p.topicIndex].Partitions[p.partitionIndex]
+					if code != errNone {
+						out.ErrorCode = code
+						if err != nil {
+							out.ErrorMessage = strp(err.Error())
+						}
+					}
+				}
+			}
+			if !p.done {
+				open++
+			}
+		}
+		if open > 0 {
+			return false
+		}
+		n.waitingCount--
+		n.finish(n.conns[w.conn], w.slot, w.resp, nil)
+		return true
+	})
+}
+
+// expireProduces answers acks=-1 produces whose timeout passed: REQUEST_TIMED_OUT for the
+// partitions not yet durable.
+func (n *Node) expireProduces() {
+	n.produceWaits = slices.DeleteFunc(n.produceWaits, func(w *produceWait) bool {
+		if w.deadlineMs == 0 || w.deadlineMs > n.now.MonotonicMs {
+			return false
+		}
+		for _, p := range w.parts {
+			if !p.done {
+				w.resp.Topics[p.topicIndex].Partitions[p.partitionIndex].ErrorCode = errRequestTimedOut
+			}
+		}
+		n.waitingCount--
+		n.finish(n.conns[w.conn], w.slot, w.resp, nil)
+		return true
+	})
+}

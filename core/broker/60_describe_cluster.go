@@ -1,0 +1,40 @@
+package broker
+
+// DescribeCluster, versions 0-1.
+//
+// Behaviour: the unfenced brokers of the committed metadata image with their first endpoint,
+// the cluster id, and this node as controller id (as Metadata answers). v1 asks for broker
+// endpoints (EndpointType 1); controller endpoints (2) are UNSUPPORTED_ENDPOINT_TYPE, as a
+// Kafka broker answers them.
+//
+// Left out: authorized operations (Kafka's "not requested" value), racks.
+
+import "github.com/twmb/franz-go/pkg/kmsg"
+
+const (
+	errUnsupportedEndpointType int16 = 115
+	endpointTypeBrokers        int8  = 1
+)
+
+func (n *Node) handleDescribeCluster(cs *conn, s *slot, req *kmsg.DescribeClusterRequest) {
+	resp := kmsg.NewPtrDescribeClusterResponse()
+	resp.EndpointType = endpointTypeBrokers
+	if req.Version >= 1 && req.EndpointType != endpointTypeBrokers {
+		resp.EndpointType = req.EndpointType
+		resp.ErrorCode = errUnsupportedEndpointType
+		resp.ErrorMessage = strp("Only brokers are described by a broker")
+		n.finish(cs, s, resp, nil)
+		return
+	}
+	resp.ClusterID = n.logs.ClusterID()
+	resp.ControllerID = n.cfg.Broker.NodeID
+	for _, b := range n.meta.Committed().Brokers() {
+		if b.Fenced || len(b.EndPoints) == 0 {
+			continue
+		}
+		rb := kmsg.NewDescribeClusterResponseBroker()
+		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.ID, b.EndPoints[0].Host, int32(b.EndPoints[0].Port), b.Rack
+		resp.Brokers = append(resp.Brokers, rb)
+	}
+	n.finish(cs, s, resp, nil)
+}

@@ -1,0 +1,27 @@
+package broker
+
+// Kafka error codes the Node answers with (Kafka's Errors enum; the numbers are kerr's).
+const (
+	errNone                     int16 = 0
+	errOffsetOutOfRange         int16 = 1
+	errCorruptMessage           int16 = 2
+	errUnknownTopicOrPartition  int16 = 3
+	errLeaderNotAvailable       int16 = 5
+	errRequestTimedOut          int16 = 7
+	errMessageTooLarge          int16 = 10
+	errInvalidTopic             int16 = 17
+	errInvalidRequiredAcks      int16 = 21
+	errTopicAlreadyExists       int16 = 36
+	errInvalidPartitions        int16 = 37
+	errInvalidReplicationFactor int16 = 38
+	errInvalidReplicaAssignment int16 = 39
+	errInvalidConfig            int16 = 40
+	errInvalidRequest           int16 = 42
+	errPolicyViolation          int16 = 44
+	errKafkaStorageError        int16 = 56
+	errUnknownTopicID           int16 = 100
+	errInvalidTimestamp         int16 = 32
+	errInvalidRecord            int16 = 87
+)
+
+func strp(s string) *string { return &s }

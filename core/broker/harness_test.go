@@ -1,0 +1,429 @@
+package broker
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirdata/weir/core/config"
+	"github.com/weirdata/weir/core/log"
+	"github.com/weirdata/weir/core/metadata"
+	"github.com/weirdata/weir/core/record"
+	"github.com/weirdata/weir/core/storage"
+	"github.com/weirdata/weir/core/wire"
+	"github.com/weirdata/weir/diskio"
+	"github.com/weirdata/weir/diskio/memfs"
+)
+
+const (
+	testLogDir      = "/data"
+	testMetaDir     = "/meta"
+	testClusterID   = "MkU3OEVBNTcwNTJENDM2Qk"
+	testStartWallMs = 1_700_000_000_000
+)
+
+// harness plays the driver around one Node on a memfs: it encodes requests as a client would,
+// decodes them as netio does, holds the Syncs the Node asks for until told to run them, runs
+// read plans, encodes every response and prints what happened.
+type harness struct {
+	t     testing.TB
+	fs    *memfs.FS
+	cfg   Config
+	logs  *storage.Manager
+	meta  *metadata.Store
+	node  *Node
+	now   Clocks
+	corr  int32
+	syncs []Sync // handed out, not yet run, in order
+	// deadlineMs is the last NextDeadlineMs.
+	deadlineMs int64
+	out        strings.Builder
+}
+
+// newHarness starts a formatted single node; adjust may change the broker config first.
+func newHarness(t testing.TB, adjust func(b *config.BrokerConfig)) *harness {
+	t.Helper()
+	fsys := memfs.New()
+	if _, err := storage.Format(fsys, []string{testLogDir}, testClusterID, 1, rand.NewChaCha8([32]byte{1}), storage.FormatOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return openHarness(t, fsys, adjust)
+}
+
+// openHarness starts a node on a formatted fsys, e.g. one that went through a crash.
+func openHarness(t testing.TB, fsys *memfs.FS, adjust func(b *config.BrokerConfig)) *harness {
+	t.Helper()
+	random := rand.NewChaCha8([32]byte{2})
+	b := config.DefaultBrokerConfig()
+	b.NodeID = 1
+	b.ProcessRoles = []string{config.RoleBroker, config.RoleController}
+	b.LogDirs = []string{testLogDir}
+	b.MetadataLogDir = testMetaDir
+	b.AdvertisedListeners = []config.Listener{{Name: "PLAINTEXT", Host: "localhost", Port: 9092}}
+	if adjust != nil {
+		adjust(&b)
+	}
+	cfg, err := ConfigFromBroker(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, fs: fsys, cfg: cfg, now: Clocks{MonotonicMs: 1000, WallMs: testStartWallMs}}
+	h.logs, err = storage.OpenManager(fsys, storage.ManagerOptions{LogDirs: b.LogDirs, NodeID: 1, Random: random, NowMs: h.now.WallMs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.meta, err = metadata.OpenStore(fsys, testMetaDir, testStoreConfig, h.now.WallMs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, rd, err := NewNode(cfg, h.logs, h.meta, rand.New(rand.NewPCG(1, 2)), h.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.node = node
+	h.record(rd)
+	return h
+}
+
+// take returns what was printed since the last take.
+func (h *harness) take() string {
+	s := h.out.String()
+	h.out.Reset()
+	return s
+}
+
+func (h *harness) printf(format string, args ...any) { fmt.Fprintf(&h.out, format, args...) }
+
+// request sends req on conn at version, as a client would, through wire's codec.
+func (h *harness) request(conn ConnID, version int16, req kmsg.Request) {
+	h.corr++
+	frame := wire.AppendRequest(nil, wire.RequestHeader{APIKey: req.Key(), APIVersion: version, CorrelationID: h.corr, ClientID: strp("test")}, req)
+	decoded, err := wire.DecodeRequest(frame[wire.SizePrefixBytes:], &h.cfg.Versions)
+	if err != nil {
+		// netio passes only a too-new ApiVersions on to the Node; anything else closes.
+		if decoded.Header.APIKey != kmsg.ApiVersions.Int16() {
+			h.printf("decode error (driver closes conn %d): %v\n", conn, err)
+			return
+		}
+	}
+	h.record(h.node.Request(h.now, conn, decoded))
+}
+
+// runSyncs runs the held syncs with ids (all when ids is empty), reporting each to the Node.
+func (h *harness) runSyncs(ids []SyncID, failWith error) {
+	var run []Sync
+	h.syncs = slices.DeleteFunc(h.syncs, func(s Sync) bool {
+		if len(ids) == 0 || slices.Contains(ids, s.ID) {
+			run = append(run, s)
+			return true
+		}
+		return false
+	})
+	if len(run) == 0 {
+		h.printf("no syncs held\n")
+	}
+	for _, s := range run {
+		err := failWith
+		if err == nil {
+			err = s.Req.Run(h.fs)
+		}
+		h.printf("synced %d:\n", s.ID)
+		h.record(h.node.Synced(h.now, s.ID, err))
+	}
+}
+
+// syncAll runs syncs until none is held (later ones appear as earlier complete).
+func (h *harness) syncAll() {
+	for len(h.syncs) > 0 {
+		h.runSyncs(nil, nil)
+	}
+}
+
+// advance moves both clocks and fires Timer when the Node's deadline passed.
+func (h *harness) advance(ms int64) {
+	h.now.MonotonicMs += ms
+	h.now.WallMs += ms
+	if h.deadlineMs != 0 && h.now.MonotonicMs >= h.deadlineMs {
+		h.printf("timer at %d:\n", h.now.MonotonicMs)
+		h.record(h.node.Timer(h.now))
+	}
+}
+
+// record prints a Ready and keeps its syncs.
+func (h *harness) record(rd Ready) {
+	for _, s := range rd.Syncs {
+		h.printf("  sync %d: upTo=%d files=%d dirs=%v\n", s.ID, s.Req.UpTo, len(s.Req.Files), s.Req.Dirs)
+		h.syncs = append(h.syncs, s)
+	}
+	for _, op := range rd.FileOps {
+		h.printf("  fileop %d: %d ops\n", op.ID, len(op.Ops))
+	}
+	for _, c := range rd.Checkpoints {
+		h.printf("  checkpoint %s/%s\n", c.Dir, c.Name)
+		if err := diskio.WriteFileAtomic(h.fs, c.Dir, c.Name, c.Data); err != nil {
+			h.t.Fatalf("checkpoint: %v", err)
+		}
+	}
+	for _, w := range rd.Warnings {
+		h.printf("  warning: %v\n", w)
+	}
+	if rd.Snapshot != nil {
+		h.printf("  snapshot %s\n", rd.Snapshot.Path)
+	}
+	defer func() {
+		if rd.Snapshot != nil {
+			err := rd.Snapshot.Run(h.fs)
+			h.printf("snapshot written: err=%v\n", err)
+			h.record(h.node.SnapshotWritten(h.now, err))
+		}
+		// The driver runs file ops off the loop and reports each with Done.
+		for _, op := range rd.FileOps {
+			err := log.RunFileOps(h.fs, op.Ops)
+			h.printf("done %d: err=%v\n", op.ID, err)
+			h.record(h.node.Done(h.now, op.ID, err))
+		}
+	}()
+	for _, r := range rd.Responses {
+		h.printf("  %s\n", h.response(r))
+	}
+	for _, c := range rd.Closes {
+		h.printf("  close conn %d\n", c)
+	}
+	if rd.Fatal != nil {
+		h.printf("  fatal: %v\n", rd.Fatal)
+	}
+	if rd.NextDeadlineMs != h.deadlineMs {
+		h.printf("  deadline %d\n", rd.NextDeadlineMs)
+	}
+	h.deadlineMs = rd.NextDeadlineMs
+}
+
+func errName(code int16) string {
+	if code == 0 {
+		return "NONE"
+	}
+	if e, ok := kerr.ErrorForCode(code).(*kerr.Error); ok {
+		return e.Message
+	}
+	return fmt.Sprint(code)
+}
+
+// response runs a response's read plans, encodes it as netio would and summarises it.
+func (h *harness) response(r Response) string {
+	prefix := fmt.Sprintf("conn %d corr %d %s v%d:", r.Conn, r.Header.CorrelationID, kmsg.NameForKey(r.Header.APIKey), r.Header.APIVersion)
+	if r.Body == nil {
+		return prefix + " (no response)"
+	}
+	if fr, ok := r.Body.(*kmsg.FetchResponse); ok {
+		for _, rd := range r.Reads {
+			var data []byte
+			for _, fr := range rd.Plan.Ranges {
+				f, err := h.fs.Open(fr.Path)
+				if err != nil {
+					h.t.Fatalf("read plan: %v", err)
+				}
+				buf := make([]byte, fr.SizeBytes)
+				if _, err := f.ReadAt(buf, fr.Position); err != nil {
+					h.t.Fatalf("read plan: %v", err)
+				}
+				f.Close()
+				data = append(data, buf...)
+			}
+			fr.Topics[rd.TopicIndex].Partitions[rd.PartitionIndex].RecordBatches = data
+		}
+	}
+	encoded := wire.AppendResponse(nil, r.Header, r.Body)
+	if _, _, err := wire.DecodeResponse(encoded[wire.SizePrefixBytes:], r.Header.APIKey, r.Header.APIVersion); err != nil {
+		h.t.Errorf("response does not round-trip: %v", err)
+	}
+	return prefix + " " + summarize(r.Body)
+}
+
+func summarize(body kmsg.Response) string {
+	var b strings.Builder
+	switch resp := body.(type) {
+	case *kmsg.ApiVersionsResponse:
+		fmt.Fprintf(&b, "err=%s keys=%d", errName(resp.ErrorCode), len(resp.ApiKeys))
+		for _, k := range resp.ApiKeys {
+			if k.ApiKey == 0 || k.ApiKey == 1 || k.ApiKey == 18 {
+				fmt.Fprintf(&b, " %s=%d-%d", kmsg.NameForKey(k.ApiKey), k.MinVersion, k.MaxVersion)
+			}
+		}
+		for _, f := range resp.FinalizedFeatures {
+			fmt.Fprintf(&b, " finalized %s=%d", f.Name, f.MaxVersionLevel)
+		}
+	case *kmsg.MetadataResponse:
+		fmt.Fprintf(&b, "cluster=%s controller=%d brokers=[", deref(resp.ClusterID), resp.ControllerID)
+		for _, br := range resp.Brokers {
+			fmt.Fprintf(&b, "%d@%s:%d", br.NodeID, br.Host, br.Port)
+		}
+		b.WriteString("]")
+		for _, t := range resp.Topics {
+			fmt.Fprintf(&b, "\n    topic %s err=%s id=%v internal=%v", deref(t.Topic), errName(t.ErrorCode), t.TopicID != [16]byte{}, t.IsInternal)
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, "\n      p%d err=%s leader=%d epoch=%d replicas=%v isr=%v", p.Partition, errName(p.ErrorCode), p.Leader, p.LeaderEpoch, p.Replicas, p.ISR)
+			}
+		}
+	case *kmsg.CreateTopicsResponse:
+		for _, t := range resp.Topics {
+			fmt.Fprintf(&b, "\n    topic %s err=%s", t.Topic, errName(t.ErrorCode))
+			if t.ErrorMessage != nil {
+				fmt.Fprintf(&b, " msg=%q", *t.ErrorMessage)
+			}
+			if t.ErrorCode == 0 {
+				fmt.Fprintf(&b, " partitions=%d rf=%d configs=%d id=%v", t.NumPartitions, t.ReplicationFactor, len(t.Configs), t.TopicID != [16]byte{})
+			}
+		}
+	case *kmsg.ProduceResponse:
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, "\n    %s/%d err=%s base=%d appendTime=%d logStart=%d", t.Topic, p.Partition, errName(p.ErrorCode), p.BaseOffset, p.LogAppendTime, p.LogStartOffset)
+				if p.ErrorMessage != nil {
+					fmt.Fprintf(&b, " msg=%q", *p.ErrorMessage)
+				}
+			}
+		}
+	case *kmsg.FetchResponse:
+		fmt.Fprintf(&b, "err=%s session=%d", errName(resp.ErrorCode), resp.SessionID)
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, "\n    %s/%d err=%s hw=%d lso=%d logStart=%d batches=%s", t.Topic, p.Partition, errName(p.ErrorCode), p.HighWatermark, p.LastStableOffset, p.LogStartOffset, batches(p.RecordBatches))
+			}
+		}
+	case *kmsg.ListOffsetsResponse:
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, "\n    %s/%d err=%s offset=%d timestamp=%d epoch=%d", t.Topic, p.Partition, errName(p.ErrorCode), p.Offset, p.Timestamp, p.LeaderEpoch)
+			}
+		}
+	case *kmsg.DeleteTopicsResponse:
+		for _, t := range resp.Topics {
+			fmt.Fprintf(&b, "\n    topic %s err=%s", deref(t.Topic), errName(t.ErrorCode))
+			if t.ErrorMessage != nil {
+				fmt.Fprintf(&b, " msg=%q", *t.ErrorMessage)
+			}
+		}
+	case *kmsg.CreatePartitionsResponse:
+		for _, t := range resp.Topics {
+			fmt.Fprintf(&b, "\n    topic %s err=%s", t.Topic, errName(t.ErrorCode))
+			if t.ErrorMessage != nil {
+				fmt.Fprintf(&b, " msg=%q", *t.ErrorMessage)
+			}
+		}
+	case *kmsg.DescribeConfigsResponse:
+		for _, r := range resp.Resources {
+			fmt.Fprintf(&b, "\n    %d/%s err=%s", r.ResourceType, r.ResourceName, errName(r.ErrorCode))
+			if r.ErrorMessage != nil {
+				fmt.Fprintf(&b, " msg=%q", *r.ErrorMessage)
+			}
+			for _, c := range r.Configs {
+				fmt.Fprintf(&b, "\n      %s=%s source=%d readOnly=%v", c.Name, deref(c.Value), c.Source, c.ReadOnly)
+				for _, syn := range c.ConfigSynonyms {
+					fmt.Fprintf(&b, " [%s=%s %d]", syn.Name, deref(syn.Value), syn.Source)
+				}
+			}
+		}
+	case *kmsg.IncrementalAlterConfigsResponse:
+		for _, r := range resp.Resources {
+			fmt.Fprintf(&b, "\n    %d/%s err=%s", r.ResourceType, r.ResourceName, errName(r.ErrorCode))
+			if r.ErrorMessage != nil {
+				fmt.Fprintf(&b, " msg=%q", *r.ErrorMessage)
+			}
+		}
+	case *kmsg.DescribeClusterResponse:
+		fmt.Fprintf(&b, "err=%s cluster=%s controller=%d endpointType=%d brokers=[", errName(resp.ErrorCode), resp.ClusterID, resp.ControllerID, resp.EndpointType)
+		for _, br := range resp.Brokers {
+			fmt.Fprintf(&b, "%d@%s:%d", br.NodeID, br.Host, br.Port)
+		}
+		b.WriteString("]")
+	case *kmsg.DeleteRecordsResponse:
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, "\n    %s/%d err=%s lowWatermark=%d", t.Topic, p.Partition, errName(p.ErrorCode), p.LowWatermark)
+			}
+		}
+	case *kmsg.OffsetForLeaderEpochResponse:
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, "\n    %s/%d err=%s epoch=%d endOffset=%d", t.Topic, p.Partition, errName(p.ErrorCode), p.LeaderEpoch, p.EndOffset)
+			}
+		}
+	default:
+		fmt.Fprintf(&b, "%T", body)
+	}
+	return b.String()
+}
+
+// batches lists a fetch answer's batches as base-last offset ranges.
+func batches(data []byte) string {
+	var parts []string
+	for len(data) > 0 {
+		h, _, rest, err := record.NextBatch(data)
+		if err != nil {
+			parts = append(parts, "error:"+err.Error())
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%d-%d", h.BaseOffset, h.LastOffset()))
+		data = rest
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+// makeBatch builds a batch of count records with valueBytes-long values, timestamps at tsMs.
+func makeBatch(t testing.TB, count, valueBytes int, tsMs int64, codec record.Codec) []byte {
+	t.Helper()
+	recs := make([]record.Record, count)
+	for i := range recs {
+		recs[i] = record.Record{OffsetDelta: int32(i), Key: fmt.Appendf(nil, "k%d", i), Value: []byte(strings.Repeat("v", valueBytes))}
+	}
+	opts := record.BatchOptions{PartitionLeaderEpoch: -1, FirstTimestamp: tsMs, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Codec: codec}
+	b, err := record.AppendBatch(nil, opts, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var tpA = storage.TopicPartition{Topic: "a", Partition: 0}
+
+// testStoreConfig is the metadata store's config in every harness: small snapshot intervals,
+// so scripts and tests see metadata snapshots taken.
+var testStoreConfig = func() metadata.StoreConfig {
+	cfg := metadata.DefaultStoreConfig()
+	cfg.SnapshotIntervalBytes = 2048
+	return cfg
+}()
+
+func appendRequestFrame(corr int32, version int16, req kmsg.Request) []byte {
+	return wire.AppendRequest(nil, wire.RequestHeader{APIKey: req.Key(), APIVersion: version, CorrelationID: corr, ClientID: strp("test")}, req)
+}
+
+func decodeFrame(t testing.TB, h *harness, frame []byte) wire.Request {
+	t.Helper()
+	req, err := wire.DecodeRequest(frame[wire.SizePrefixBytes:], &h.cfg.Versions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,79 @@
+package broker
+
+import "fmt"
+
+// Housekeeping the Node schedules on the monotonic clock, as Kafka's log manager does:
+//   - retention every log.retention.check.interval.ms: each log drops the oldest segments
+//     that retention.ms / retention.bytes or a DeleteRecords allow to go, never one holding
+//     records at or above the high watermark. Segments are renamed away inline; their unlinks
+//     go to the driver as FileOps;
+//   - offset checkpoints every cfg.CheckpointIntervalMs (Kafka's
+//     log.flush.offset.checkpoint.interval.ms): recovery points and log start offsets, so a
+//     restart scans little and keeps deleted records deleted;
+//   - metadata snapshots whenever the Store says one is due (bounding the metadata log's
+//     replay), one at a time.
+
+// housekeeping runs whatever is due and schedules the first passes.
+func (n *Node) housekeeping() {
+	now := n.now.MonotonicMs
+	if interval := n.cfg.Broker.LogRetentionCheckIntervalMs; interval > 0 {
+		switch {
+		case n.retentionNextMs == 0:
+			n.retentionNextMs = now + interval
+		case now >= n.retentionNextMs:
+			n.retentionNextMs = now + interval
+			n.applyRetention()
+		}
+	}
+	if interval := n.cfg.CheckpointIntervalMs; interval > 0 {
+		switch {
+		case n.checkpointNextMs == 0:
+			n.checkpointNextMs = now + interval
+		case now >= n.checkpointNextMs:
+			n.checkpointNextMs = now + interval
+			n.out.Checkpoints = n.logs.Checkpoints()
+		}
+	}
+	if n.snapshot == nil && n.meta.SnapshotDue() {
+		w, err := n.meta.PrepareSnapshot()
+		switch {
+		case err != nil:
+			n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: preparing a metadata snapshot: %w", err))
+		case w != nil:
+			n.snapshot = w
+			n.out.Snapshot = w
+		}
+	}
+}
+
+func (n *Node) applyRetention() {
+	for _, tp := range n.logs.Partitions() {
+		l, ok := n.logs.GetLog(tp)
+		if !ok {
+			continue
+		}
+		ops, err := l.ApplyRetentionBelow(n.now.WallMs, n.highWatermark(tp, l))
+		if err != nil {
+			n.fail(fmt.Errorf("broker: retention of %s: %w", tp, err))
+			return
+		}
+		n.addFileOps(ops)
+	}
+}
+
+// SnapshotWritten reports the outcome of the Ready's Snapshot (Run off the loop). A failed
+// snapshot is not fatal: its temporary file is removed and a later one is tried.
+func (n *Node) SnapshotWritten(now Clocks, err error) Ready {
+	n.begin(now)
+	if n.snapshot == nil {
+		panic("broker: invariant: SnapshotWritten with no snapshot in flight")
+	}
+	w := n.snapshot
+	n.snapshot = nil
+	ops, serr := n.meta.SnapshotWritten(w, err, now.WallMs)
+	n.addFileOps(ops)
+	if serr != nil {
+		n.out.Warnings = append(n.out.Warnings, serr)
+	}
+	return n.ready()
+}
