@@ -23,9 +23,21 @@ package broker
 // A topic with Kafka's flush behaviour (flush.messages / flush.ms set, see flush.go) is
 // answered right after the append instead, as Kafka does.
 //
-// Left out: idempotence and transactions (the seam is checkProducerState, which
-// core/producer fills), throttling, record-level ErrorRecords, compression.type recompression
-// (batches are stored as sent).
+// Idempotence (core/producer, producers.go): a batch with a producer id is judged against the
+// partition's producer state before the append. A retry of one of the producer's last five
+// batches is not appended again: it is answered NONE with the original base offset and, as
+// Kafka's UnifiedLog.append does, the original batch's max timestamp as log_append_time —
+// under acks=1/-1 only once the original is durable. An older epoch is
+// INVALID_PRODUCER_EPOCH, a sequence gap (or a new epoch not starting at 0)
+// OUT_OF_ORDER_SEQUENCE_NUMBER, a non-transactional batch inside an open transaction
+// INVALID_TXN_STATE. A new producer id on a partition already holding the configured maximum
+// of producers (Config.Producer.ProducersMax; Kafka has no bound) is
+// THROTTLING_QUOTA_EXCEEDED: retriable, so the producer succeeds once idle producers expire.
+// Every appended batch, with a producer id or not, is recorded in the state, and a segment
+// roll writes the state's snapshot (inline, two syncs, as Kafka's roll does).
+//
+// Left out: transactions, throttling, record-level ErrorRecords, compression.type
+// recompression (batches are stored as sent).
 
 import (
 	"errors"
@@ -36,6 +48,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirdata/weir/core/log"
+	"github.com/weirdata/weir/core/producer"
 	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/core/wire"
@@ -115,10 +128,16 @@ func (n *Node) handleProduce(cs *conn, s *slot, req *kmsg.ProduceRequest) {
 		out.BaseOffset = int64(res.BaseOffset)
 		out.LogStartOffset = int64(l.StartOffset())
 		ts := n.topics[r.Topic]
-		if ts.logAppendTime {
+		switch {
+		case res.duplicate:
+			out.LogAppendTime = res.duplicateTimestampMs
+		case ts.logAppendTime:
 			out.LogAppendTime = n.now.WallMs
 		}
 		tp := storage.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+		if res.duplicate && (ts.relaxed || l.DurableOffset() > res.LastOffset) {
+			continue // the original is acknowledged already, or as durable as it will be
+		}
 		if ts.relaxed {
 			// Kafka's flush behaviour: acknowledged and visible after the page-cache write.
 			n.flushFor(tp).unflushedMessages += int64(r.Summary.Header.RecordCount)
@@ -146,58 +165,108 @@ func (n *Node) handleProduce(cs *conn, s *slot, req *kmsg.ProduceRequest) {
 	n.produceWaits = append(n.produceWaits, w)
 }
 
+// appended is one partition's append: the batch's offsets, or for a retried duplicate the
+// original's offsets and max timestamp.
+type appended struct {
+	log.AppendResult
+	duplicate            bool
+	duplicateTimestampMs int64
+}
+
 // appendPartition makes the broker's checks on one validated partition and appends its
 // batch. A non-zero code is the partition's error.
-func (n *Node) appendPartition(r *wire.ProducePartition) (log.AppendResult, *log.Log, int16, error) {
+func (n *Node) appendPartition(r *wire.ProducePartition) (appended, *log.Log, int16, error) {
 	if r.ErrorCode != wire.NoError {
-		return log.AppendResult{}, nil, r.ErrorCode, r.Err
+		return appended{}, nil, r.ErrorCode, r.Err
 	}
 	if slices.Contains(internalTopics, r.Topic) {
-		return log.AppendResult{}, nil, errInvalidTopic, fmt.Errorf("Cannot append to internal topic %s", r.Topic)
+		return appended{}, nil, errInvalidTopic, fmt.Errorf("Cannot append to internal topic %s", r.Topic)
 	}
+	tp := storage.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 	ts, ok := n.topics[r.Topic]
-	l, okLog := n.logs.GetLog(storage.TopicPartition{Topic: r.Topic, Partition: r.Partition})
+	l, okLog := n.logs.GetLog(tp)
 	if !ok || !okLog {
-		return log.AppendResult{}, nil, errUnknownTopicOrPartition, nil
+		return appended{}, nil, errUnknownTopicOrPartition, nil
 	}
 	if len(r.Batch) > int(ts.cfg.MaxMessageBytes) {
-		return log.AppendResult{}, nil, errMessageTooLarge, fmt.Errorf(
+		return appended{}, nil, errMessageTooLarge, fmt.Errorf(
 			"the record batch is %d bytes, larger than the topic's max.message.bytes %d", len(r.Batch), ts.cfg.MaxMessageBytes)
 	}
 	logAppendTime := ts.logAppendTime
 	if !logAppendTime && r.Summary.Header.RecordCount > 0 {
 		if err := checkTimestamps(&r.Summary, n.now.WallMs, &ts.cfg.MessageTimestampBeforeMaxMs, &ts.cfg.MessageTimestampAfterMaxMs); err != nil {
-			return log.AppendResult{}, nil, errInvalidTimestamp, err
+			return appended{}, nil, errInvalidTimestamp, err
 		}
 	}
 	if slices.Contains(ts.cfg.CleanupPolicy, "compact") && r.Summary.NullKeyCount > 0 {
-		return log.AppendResult{}, nil, errInvalidRecord, errors.New("Compacted topic cannot accept message without key in topic partition " + r.Topic)
+		return appended{}, nil, errInvalidRecord, errors.New("Compacted topic cannot accept message without key in topic partition " + r.Topic)
 	}
-	if code, err := n.checkProducerState(r); code != errNone {
-		return log.AppendResult{}, nil, code, err
+	st, err := n.producerState(tp, l)
+	if err != nil {
+		n.fail(err)
+		return appended{}, nil, errKafkaStorageError, err
+	}
+	verdict, code, err := checkProducerState(st, r, n.now.WallMs)
+	if code != errNone {
+		return appended{}, nil, code, err
+	}
+	if verdict.Kind == producer.VerdictDuplicate {
+		return appended{
+			AppendResult:         log.AppendResult{BaseOffset: verdict.BaseOffset, LastOffset: verdict.LastOffset},
+			duplicate:            true,
+			duplicateTimestampMs: verdict.TimestampMs,
+		}, l, errNone, nil
 	}
 	epoch := record.Epoch(0)
 	if p, ok := n.meta.Committed().Partition(ts.id, r.Partition); ok {
 		epoch = record.Epoch(p.LeaderEpoch)
 	}
+	segments := l.SegmentCount()
 	res, err := l.Append(r.Batch, log.AppendOptions{AssignOffsets: true, LeaderEpoch: epoch, LogAppendTime: logAppendTime, NowMs: n.now.WallMs})
 	switch {
 	case err == nil:
-		return res, l, errNone, nil
 	case errors.Is(err, log.ErrInvalidBatch):
-		return log.AppendResult{}, nil, errCorruptMessage, err
+		return appended{}, nil, errCorruptMessage, err
 	case errors.Is(err, log.ErrBatchTooLarge):
-		return log.AppendResult{}, nil, errMessageTooLarge, err
+		return appended{}, nil, errMessageTooLarge, err
 	default:
-		n.fail(fmt.Errorf("broker: append to %s-%d: %w", r.Topic, r.Partition, err))
-		return log.AppendResult{}, nil, errKafkaStorageError, err
+		n.fail(fmt.Errorf("broker: append to %s: %w", tp, err))
+		return appended{}, nil, errKafkaStorageError, err
 	}
+	if l.SegmentCount() > segments {
+		// The batch rolled a new segment: snapshot the state at the new segment's base offset
+		// (the state does not include the batch yet), as Kafka's roll does.
+		n.snapshotProducerState(tp, l, st)
+	}
+	written, err := record.ParseHeader(r.Batch) // as stamped by the append
+	if err != nil {
+		panic(fmt.Sprintf("broker: invariant: an appended batch no longer parses: %v", err))
+	}
+	st.Update(written, res.BaseOffset, n.now.WallMs)
+	return appended{AppendResult: res}, l, errNone, nil
 }
 
-// checkProducerState is the idempotence seam: core/producer checks an idempotent or
-// transactional batch's producer id, epoch and sequence here, before the append, and
-// records it after. Until then every batch is accepted as it comes.
-func (n *Node) checkProducerState(r *wire.ProducePartition) (int16, error) { return errNone, nil }
+// checkProducerState judges a batch against the partition's producer state and maps
+// core/producer's errors to Kafka's codes.
+func checkProducerState(st *producer.State, r *wire.ProducePartition, nowMs int64) (producer.Verdict, int16, error) {
+	v, err := st.CheckAppend(r.Summary.Header, nowMs)
+	switch {
+	case err == nil:
+		return v, errNone, nil
+	case errors.Is(err, producer.ErrInvalidProducerEpoch):
+		return v, errInvalidProducerEpoch, err
+	case errors.Is(err, producer.ErrOutOfOrderSequence):
+		return v, errOutOfOrderSequenceNumber, err
+	case errors.Is(err, producer.ErrInvalidTxnState):
+		return v, errInvalidTxnState, err
+	case errors.Is(err, producer.ErrTooManyProducers):
+		return v, errThrottlingQuotaExceeded, err
+	case errors.Is(err, record.ErrInvalidRecord):
+		return v, errInvalidRecord, err
+	default:
+		return v, errUnknownServerError, err
+	}
+}
 
 // checkTimestamps applies message.timestamp.before.max.ms and after.max.ms (Kafka's
 // LogValidator.validateTimestamp) to the batch's earliest and latest record timestamps.

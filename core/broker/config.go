@@ -6,8 +6,10 @@ import (
 
 	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/log"
+	"github.com/weirdata/weir/core/producer"
 	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/wire"
+	"github.com/weirdata/weir/diskio"
 )
 
 // Config configures a Node.
@@ -45,11 +47,20 @@ type Config struct {
 	CheckpointIntervalMs int64
 	// TopicsCreateMax bounds the topics one CreateTopics or auto-creating Metadata may create.
 	TopicsCreateMax int
+	// FS is the file system of the log directories (the one storage.Manager was opened on):
+	// the Node reads and writes the partitions' producer snapshots through it.
+	FS diskio.FS
+	// Producer bounds each partition's idempotent-producer state (producer.id.expiration.ms
+	// and the per-partition producer bound).
+	Producer producer.Config
+	// ProducerExpirationCheckIntervalMs is producer.id.expiration.check.interval.ms (Kafka's
+	// default 600000): how often idle producers are forgotten.
+	ProducerExpirationCheckIntervalMs int64
 }
 
 // ConfigFromBroker derives a Node config from server.properties: the advertised listener is
 // the first of advertised.listeners (a missing host is "localhost"), and the bounds take
-// their defaults.
+// their defaults. The caller sets FS.
 func ConfigFromBroker(b config.BrokerConfig) (Config, error) {
 	if len(b.AdvertisedListeners) == 0 {
 		return Config{}, errors.New("broker config: no advertised listener")
@@ -76,6 +87,9 @@ func ConfigFromBroker(b config.BrokerConfig) (Config, error) {
 		TopicsCreateMax:      1000,
 		MetadataWaitMs:       30_000,
 		CheckpointIntervalMs: 60_000,
+		Producer:             producer.DefaultConfig(),
+
+		ProducerExpirationCheckIntervalMs: 600_000,
 	}, nil
 }
 
@@ -100,6 +114,13 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("broker config: MetadataWaitMs %d must be positive", c.MetadataWaitMs)
 	case c.TopicsCreateMax < 1:
 		return fmt.Errorf("broker config: TopicsCreateMax %d must be at least 1", c.TopicsCreateMax)
+	case c.FS == nil:
+		return errors.New("broker config: FS must be the file system of the log directories")
+	case c.ProducerExpirationCheckIntervalMs < 1:
+		return fmt.Errorf("broker config: ProducerExpirationCheckIntervalMs %d must be positive", c.ProducerExpirationCheckIntervalMs)
+	}
+	if err := c.Producer.Validate(); err != nil {
+		return fmt.Errorf("broker config: %w", err)
 	}
 	if err := checkServed(&c.Versions); err != nil {
 		return err

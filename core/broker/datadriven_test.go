@@ -22,7 +22,10 @@ import (
 //	create-topics [conn=1] [version=7] topics=(a,b) [partitions=N] [replication=N]
 //	    [config=(k=v,...)] [validate-only] [timeout=ms]
 //	produce [conn=1] [version=11] topic=a [partition=N] [acks=-1] [records=N] [value-bytes=N]
-//	    [timestamp=ms] [timeout=ms] [corrupt]
+//	    [timestamp=ms] [timeout=ms] [corrupt] [producer-id=N [epoch=0] [seq=0]]
+//	init-producer-id [conn=1] [version=5] [transactional-id=x|empty] [producer-id=N] [epoch=N]
+//	restart [clean]           crash the memfs (unsynced data lost) and open a new node on it;
+//	                          clean syncs and writes producer snapshots and checkpoints first
 //	fetch [conn=1] [version=16] topic=a [partition=N] [offset=N] [max-wait=ms] [min-bytes=N]
 //	    [max-bytes=N] [partition-max-bytes=N] [session=N] [leader-epoch=N]
 //	list-offsets [conn=1] [version=10] topic=a [partition=N] timestamp=N
@@ -109,7 +112,15 @@ func TestNode(t *testing.T) {
 				if d.HasArg("timestamp") {
 					d.ScanArgs(t, "timestamp", &ts)
 				}
-				batch := makeBatch(t, int(count), int(valueBytes), ts, record.CodecNone)
+				var producerID int64 = -1
+				var epoch, seq int32 = -1, -1
+				if d.HasArg("producer-id") {
+					d.ScanArgs(t, "producer-id", &producerID)
+					epoch, seq = 0, 0
+				}
+				scanInt32(t, d, "epoch", &epoch)
+				scanInt32(t, d, "seq", &seq)
+				batch := makeProducerBatch(t, int(count), int(valueBytes), ts, record.CodecNone, producerID, int16(epoch), seq)
 				if d.HasArg("corrupt") {
 					batch[len(batch)-1] ^= 0xff
 				}
@@ -247,6 +258,26 @@ func TestNode(t *testing.T) {
 				rt.Partitions = append(rt.Partitions, rp)
 				req.Topics = append(req.Topics, rt)
 				h.request(connArg(t, d), version(t, d, 4), req)
+			case "init-producer-id":
+				req := kmsg.NewPtrInitProducerIDRequest()
+				req.TransactionTimeoutMillis = 60000
+				if d.HasArg("transactional-id") {
+					var id string
+					d.ScanArgs(t, "transactional-id", &id)
+					if id == "empty" {
+						id = ""
+					}
+					req.TransactionalID = &id
+				}
+				if d.HasArg("producer-id") {
+					d.ScanArgs(t, "producer-id", &req.ProducerID)
+				}
+				var epoch int32 = -1
+				scanInt32(t, d, "epoch", &epoch)
+				req.ProducerEpoch = int16(epoch)
+				h.request(connArg(t, d), version(t, d, 5), req)
+			case "restart":
+				h = h.restart(d.HasArg("clean"))
 			case "sync":
 				var ids []SyncID
 				for _, id := range intList(t, d, "ids") {

@@ -10,6 +10,10 @@
 //   - conn.go: per-connection response slots, released strictly in request order.
 //   - topics.go: topic name rules, topic planning, per-topic config, log creation/deletion.
 //   - housekeeping.go: retention, offset checkpoints and metadata snapshots on timers.
+//   - producers.go: each partition's idempotent-producer state (core/producer): loaded with
+//     its log, updated on every append, snapshotted at segment rolls and clean shutdown
+//     (WriteProducerSnapshots), expired on a timer; 22_init_producer_id.go hands out
+//     producer ids from blocks reserved in the metadata log.
 //   - flush.go: the flush policy (fsync before ack by default; Kafka's flush.messages /
 //     flush.ms behaviour for topics that set them).
 //   - errors.go: the Kafka error codes answered.

@@ -22,6 +22,14 @@ const (
 	errUnknownTopicID           int16 = 100
 	errInvalidTimestamp         int16 = 32
 	errInvalidRecord            int16 = 87
+
+	errCoordinatorLoadInProgress int16 = 14
+	errOutOfOrderSequenceNumber  int16 = 45
+	errInvalidProducerEpoch      int16 = 47
+	errInvalidTxnState           int16 = 48
+	errTransactionalIDAuthFailed int16 = 53
+	errUnknownServerError        int16 = -1
+	errThrottlingQuotaExceeded   int16 = 89
 )
 
 func strp(s string) *string { return &s }

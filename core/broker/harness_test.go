@@ -42,7 +42,9 @@ type harness struct {
 	syncs []Sync // handed out, not yet run, in order
 	// deadlineMs is the last NextDeadlineMs.
 	deadlineMs int64
-	out        strings.Builder
+	// adjust is the broker config change the harness started with, kept for restarts.
+	adjust func(b *config.BrokerConfig)
+	out    strings.Builder
 }
 
 // newHarness starts a formatted single node; adjust may change the broker config first.
@@ -72,7 +74,8 @@ func openHarness(t testing.TB, fsys *memfs.FS, adjust func(b *config.BrokerConfi
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, fs: fsys, cfg: cfg, now: Clocks{MonotonicMs: 1000, WallMs: testStartWallMs}}
+	cfg.FS = fsys
+	h := &harness{t: t, fs: fsys, cfg: cfg, adjust: adjust, now: Clocks{MonotonicMs: 1000, WallMs: testStartWallMs}}
 	h.logs, err = storage.OpenManager(fsys, storage.ManagerOptions{LogDirs: b.LogDirs, NodeID: 1, Random: random, NowMs: h.now.WallMs})
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +91,27 @@ func openHarness(t testing.TB, fsys *memfs.FS, adjust func(b *config.BrokerConfi
 	h.node = node
 	h.record(rd)
 	return h
+}
+
+// restart crashes the node's file system (unsynced data lost) and opens a new node on what
+// survived, with the same config and clocks. clean first syncs everything and writes the
+// producer snapshots and checkpoints, as a SIGTERM shutdown does.
+func (h *harness) restart(clean bool) *harness {
+	h.t.Helper()
+	if clean {
+		h.syncAll()
+		if err := h.node.WriteProducerSnapshots(); err != nil {
+			h.t.Fatalf("producer snapshots: %v", err)
+		}
+		if err := h.logs.WriteCheckpoints(); err != nil {
+			h.t.Fatalf("checkpoints: %v", err)
+		}
+	}
+	crashed := h.fs.CrashClone(memfs.CrashConfig{Mode: memfs.CrashLoseUnsynced})
+	h2 := openHarness(h.t, crashed, h.adjust)
+	h2.out.WriteString(h.take())
+	h2.now, h2.corr = Clocks{MonotonicMs: max(h.now.MonotonicMs, h2.now.MonotonicMs), WallMs: h.now.WallMs}, h.corr
+	return h2
 }
 
 // take returns what was printed since the last take.
@@ -347,6 +371,8 @@ func summarize(body kmsg.Response) string {
 				fmt.Fprintf(&b, "\n    %s/%d err=%s lowWatermark=%d", t.Topic, p.Partition, errName(p.ErrorCode), p.LowWatermark)
 			}
 		}
+	case *kmsg.InitProducerIDResponse:
+		fmt.Fprintf(&b, "err=%s producerID=%d epoch=%d", errName(resp.ErrorCode), resp.ProducerID, resp.ProducerEpoch)
 	case *kmsg.OffsetForLeaderEpochResponse:
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
@@ -384,11 +410,17 @@ func deref(s *string) string {
 // makeBatch builds a batch of count records with valueBytes-long values, timestamps at tsMs.
 func makeBatch(t testing.TB, count, valueBytes int, tsMs int64, codec record.Codec) []byte {
 	t.Helper()
+	return makeProducerBatch(t, count, valueBytes, tsMs, codec, -1, -1, -1)
+}
+
+// makeProducerBatch is makeBatch from an idempotent producer (producerID -1: none).
+func makeProducerBatch(t testing.TB, count, valueBytes int, tsMs int64, codec record.Codec, producerID int64, epoch int16, baseSequence int32) []byte {
+	t.Helper()
 	recs := make([]record.Record, count)
 	for i := range recs {
 		recs[i] = record.Record{OffsetDelta: int32(i), Key: fmt.Appendf(nil, "k%d", i), Value: []byte(strings.Repeat("v", valueBytes))}
 	}
-	opts := record.BatchOptions{PartitionLeaderEpoch: -1, FirstTimestamp: tsMs, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Codec: codec}
+	opts := record.BatchOptions{PartitionLeaderEpoch: -1, FirstTimestamp: tsMs, ProducerID: producerID, ProducerEpoch: epoch, BaseSequence: baseSequence, Codec: codec}
 	b, err := record.AppendBatch(nil, opts, recs)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import "fmt"
 //   - offset checkpoints every cfg.CheckpointIntervalMs (Kafka's
 //     log.flush.offset.checkpoint.interval.ms): recovery points and log start offsets, so a
 //     restart scans little and keeps deleted records deleted;
+//   - idle producers forgotten every producer.id.expiration.check.interval.ms (producers.go);
 //   - metadata snapshots whenever the Store says one is due (bounding the metadata log's
 //     replay), one at a time.
 
@@ -34,6 +35,15 @@ func (n *Node) housekeeping() {
 			n.out.Checkpoints = n.logs.Checkpoints()
 		}
 	}
+	if interval := n.cfg.ProducerExpirationCheckIntervalMs; interval > 0 {
+		switch {
+		case n.expireNextMs == 0:
+			n.expireNextMs = now + interval
+		case now >= n.expireNextMs:
+			n.expireNextMs = now + interval
+			n.expireProducers()
+		}
+	}
 	if n.snapshot == nil && n.meta.SnapshotDue() {
 		w, err := n.meta.PrepareSnapshot()
 		switch {
@@ -56,6 +66,9 @@ func (n *Node) applyRetention() {
 		if err != nil {
 			n.fail(fmt.Errorf("broker: retention of %s: %w", tp, err))
 			return
+		}
+		if len(ops) > 0 {
+			n.retainProducerSnapshots(tp, l)
 		}
 		n.addFileOps(ops)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
+	"github.com/weirdata/weir/core/producer"
 	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/core/uuid"
@@ -43,6 +44,12 @@ type Node struct {
 	// metaActions is log work waiting for the metadata log to commit, in log order.
 	metaActions []metaAction
 
+	// producers is the idempotent-producer state of each open log (producers.go).
+	producers map[storage.TopicPartition]*producer.State
+	// pids hands out producer ids; pidBlock is its block awaiting the metadata commit.
+	pids     *producer.Allocator
+	pidBlock *pidBlock
+
 	// Parked requests; waitingCount is their total, bounded by cfg.WaitingRequestsMax.
 	produceWaits []*produceWait
 	fetchWaits   []*fetchWait
@@ -53,6 +60,7 @@ type Node struct {
 	// metadata snapshot in flight.
 	retentionNextMs  int64
 	checkpointNextMs int64
+	expireNextMs     int64
 	snapshot         *metadata.SnapshotWrite
 
 	closing []ConnID // closed during this event; dropped when it ends
@@ -90,6 +98,8 @@ func NewNode(cfg Config, logs *storage.Manager, meta *metadata.Store, rng *rand.
 		syncs:        make(map[SyncID]pendingSync),
 		topics:       make(map[string]*topicState),
 		flushes:      make(map[storage.TopicPartition]*flushState),
+		producers:    make(map[storage.TopicPartition]*producer.State),
+		pids:         producer.NewAllocator(),
 	}
 	var records []metadata.Record
 	latest := meta.Latest()
@@ -110,6 +120,9 @@ func NewNode(cfg Config, logs *storage.Manager, meta *metadata.Store, rng *rand.
 		}
 	}
 	if err := n.deleteStrayLogs(); err != nil {
+		return nil, Ready{}, err
+	}
+	if err := n.loadAllProducerStates(); err != nil {
 		return nil, Ready{}, err
 	}
 	committed := meta.Committed()
@@ -234,6 +247,8 @@ func (n *Node) Request(now Clocks, c ConnID, req wire.Request) Ready {
 		n.handleDescribeConfigs(cs, s, body)
 	case *kmsg.DescribeClusterRequest:
 		n.handleDescribeCluster(cs, s, body)
+	case *kmsg.InitProducerIDRequest:
+		n.handleInitProducerID(cs, s, body)
 	default:
 		// Config.Versions lists only served keys; a driver decoding with a wider table (it
 		// must use Config.Versions) let this through. Kafka closes a connection that sends a
@@ -349,6 +364,7 @@ func (n *Node) nextDeadlineMs() int64 {
 	}
 	consider(n.retentionNextMs)
 	consider(n.checkpointNextMs)
+	consider(n.expireNextMs)
 	consider(n.nextFlushMs())
 	for _, w := range n.fetchWaits {
 		consider(w.deadlineMs)
@@ -385,6 +401,7 @@ func (n *Node) metadataCommitted() {
 		}
 	}
 	n.metaActions = slices.Delete(n.metaActions, 0, done)
+	n.pidBlockCommitted(committed)
 	n.metaWaits = slices.DeleteFunc(n.metaWaits, func(w *metaWait) bool {
 		if w.upTo > committed {
 			return false

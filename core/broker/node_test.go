@@ -95,6 +95,8 @@ func TestFetchLongPollExpiry(t *testing.T) {
 	h := newTopicHarness(t, noRetention)
 	h.node.cfg.CheckpointIntervalMs = 0
 	h.node.checkpointNextMs = 0
+	h.node.cfg.ProducerExpirationCheckIntervalMs = 0
+	h.node.expireNextMs = 0
 	fetch := func() *kmsg.FetchRequest {
 		req := kmsg.NewPtrFetchRequest()
 		req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.SessionEpoch = 300, 1, 1<<20, -1

@@ -82,8 +82,12 @@ func (n *Node) createLogs(img *metadata.Image, name string) error {
 			}
 			continue
 		}
-		if _, err := n.logs.CreateLog(tp, t.ID, logCfg); err != nil {
+		l, err := n.logs.CreateLog(tp, t.ID, logCfg)
+		if err != nil {
 			return fmt.Errorf("broker: creating the log of %s: %w", tp, err)
+		}
+		if _, err := n.loadProducerState(tp, l); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -103,6 +107,7 @@ func (n *Node) deleteLogs(topic string, tps []storage.TopicPartition) error {
 		}
 		n.addFileOps(ops)
 		delete(n.flushes, tp)
+		delete(n.producers, tp)
 		n.partitionGone(tp)
 	}
 	return nil

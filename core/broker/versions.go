@@ -17,7 +17,7 @@ var servedKeys = []kmsg.Key{
 	kmsg.Produce, kmsg.Fetch, kmsg.ListOffsets, kmsg.Metadata, kmsg.ApiVersions,
 	kmsg.CreateTopics, kmsg.DeleteTopics, kmsg.DeleteRecords, kmsg.OffsetForLeaderEpoch,
 	kmsg.DescribeConfigs, kmsg.AlterConfigs, kmsg.CreatePartitions,
-	kmsg.IncrementalAlterConfigs, kmsg.DescribeCluster,
+	kmsg.IncrementalAlterConfigs, kmsg.DescribeCluster, kmsg.InitProducerID,
 }
 
 // ServedVersions returns t without the keys the Node does not serve: the table to advertise
