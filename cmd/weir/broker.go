@@ -1,11 +1,12 @@
 package main
 
 import (
-	"crypto/rand"
-	"errors"
 	"fmt"
+	"log/slog"
 	"os"
-	"time"
+	"os/signal"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -13,44 +14,53 @@ import (
 	"github.com/weirdata/weir/diskio/osfs"
 )
 
-// errBrokerNotYet is what `weir broker` answers once its storage is open, until the Kafka
-// listener lands: a clear failure, not a process that pretends to serve.
-var errBrokerNotYet = errors.New("storage is ready, but the Kafka listener is not yet implemented (next milestone)")
-
 func (a *app) brokerCommand() *cobra.Command {
-	var configPath string
+	var configPath, logFormat string
 	cmd := &cobra.Command{
 		Use:   "broker",
-		Short: "Run a broker: opens (formatting on first start) and recovers its storage; serving comes next",
+		Short: "Run a broker: serve Kafka clients from durable storage",
 		Long: `Run a broker. With no flags it is the embedded single-node default: node 1, broker and
 controller in one process, 127.0.0.1:9092, data in ./weir-data, formatted on first start.
---config reads a server.properties with Kafka's key names instead.
+--config reads a server.properties with Kafka's key names instead; unknown keys are warned
+about, bad values stop the start with a message naming the key.
 
-Today it formats and recovers the log directories and the metadata log, registers the broker
-in the metadata log, shuts down cleanly and exits 1: the Kafka listener is the next milestone.`,
+It recovers the log directories and the metadata log, registers the broker, and serves Kafka
+clients on the PLAINTEXT listener. A produce with acks=1 or all is answered once it is
+fsynced. SIGTERM or SIGINT stops it cleanly: no new connections, requests already read are
+answered, pending syncs run, checkpoints are written, exit 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setLogFormat(logFormat); err != nil {
+				return err
+			}
 			cfg, err := a.loadBrokerConfig(configPath)
 			if err != nil {
 				return err
 			}
-			ns, err := openNodeStorage(osfs.New(), cfg, rand.Reader, time.Now().UnixMilli(), a.logger)
-			if err != nil {
-				return err
-			}
-			image := ns.metadata.Committed()
-			a.logger.Info("storage ready",
-				"cluster_id", ns.clusterID, "node_id", cfg.NodeID, "log_dirs", cfg.LogDirs,
-				"partitions", len(ns.manager.Partitions()), "topics", len(image.Topics()),
-				"metadata_offset", int64(ns.metadata.CommittedOffset()))
-			if err := ns.close(); err != nil {
-				return fmt.Errorf("shut down storage: %w", err)
-			}
-			return errBrokerNotYet
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return runBroker(ctx, driverOptions{fsys: osfs.New(), cfg: cfg, logger: a.logger})
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "server.properties with Kafka's key names (default: the embedded single-node config)")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
 	return cmd
+}
+
+// setLogFormat rebuilds the logger as JSON lines for --log-format json, at the same level.
+func (a *app) setLogFormat(format string) error {
+	switch format {
+	case "text":
+		return nil
+	case "json":
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(strings.ToUpper(a.logLevel))); err != nil {
+			return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", a.logLevel)}
+		}
+		a.logger = slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+		return nil
+	}
+	return usageError{fmt.Errorf("--log-format %q: want text or json", format)}
 }
 
 // loadBrokerConfig reads server.properties, or the embedded single-node default.
@@ -63,11 +73,14 @@ func (a *app) loadBrokerConfig(path string) (config.BrokerConfig, error) {
 		}
 	}
 	cfg, warnings, err := config.ParseServerProperties(data)
-	if err != nil {
-		return config.BrokerConfig{}, err
-	}
 	for _, w := range warnings {
-		a.logger.Warn("config", "key", w.Key, "line", w.Line, "msg", w.Message)
+		a.logger.Warn("config key not acted on", "key", w.Key, "line", w.Line, "reason", w.Message)
+	}
+	if err != nil {
+		if path != "" {
+			return config.BrokerConfig{}, fmt.Errorf("%s: %w", path, err)
+		}
+		return config.BrokerConfig{}, err
 	}
 	return cfg, nil
 }

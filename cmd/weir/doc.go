@@ -7,5 +7,8 @@
 // so they work against any Kafka-compatible broker.
 //
 // The command layer only parses flags, reads files and prints; the work is done by core/
-// packages (storage, config, record, metadata), which never touch the operating system.
+// packages (storage, config, record, metadata, broker), which never touch the operating system.
+// The exception is the production driver (driver.go): the loop that owns `weir broker`'s
+// broker.Node and connects it to netio's sockets, a pool of flusher goroutines running its
+// fdatasyncs, a background goroutine for file ops, snapshots and checkpoints, and a timer.
 package main

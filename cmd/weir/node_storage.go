@@ -2,15 +2,14 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/storage"
-	"github.com/weirdata/weir/core/uuid"
 	"github.com/weirdata/weir/diskio"
 )
 
@@ -24,12 +23,10 @@ controller.quorum.voters=1@127.0.0.1:9093
 log.dirs=./weir-data
 `
 
-// metadataLeaderEpoch stamps the single node's metadata batches; the quorum issue replaces it
-// with the Raft epoch.
-const metadataLeaderEpoch = 1
-
 // nodeStorage is what a node opens before it serves: its log directories with every partition
-// log recovered, and the metadata log replayed into the image.
+// log recovered, and the metadata log replayed into the image. Bootstrapping the metadata log
+// and registering the broker are the Node's (broker.NewNode), which knows the listener's
+// address only once it is bound.
 type nodeStorage struct {
 	fsys      diskio.FS
 	clusterID string
@@ -38,10 +35,11 @@ type nodeStorage struct {
 }
 
 // openNodeStorage formats missing or empty log directories (the embedded default formats itself
-// on first start), refuses directories of another cluster, opens every partition log, replays
-// the metadata log and registers this broker in it, durably.
+// on first start), refuses directories of another cluster, opens every partition log, removes
+// what an interrupted deletion left behind and replays the metadata log.
 func openNodeStorage(fsys diskio.FS, cfg config.BrokerConfig, random io.Reader, nowMs int64, logger *slog.Logger) (*nodeStorage, error) {
-	dirs, clusterID, err := storage.EnsureFormatted(fsys, cfg.AllLogDirs(), cfg.NodeID, random)
+	cfg = withCleanPaths(cfg)
+	_, clusterID, err := storage.EnsureFormatted(fsys, cfg.AllLogDirs(), cfg.NodeID, random)
 	if err != nil {
 		return nil, err
 	}
@@ -63,82 +61,57 @@ func openNodeStorage(fsys diskio.FS, cfg config.BrokerConfig, random io.Reader, 
 		manager.Close()
 		return nil, err
 	}
-	ns := &nodeStorage{fsys: fsys, clusterID: clusterID, manager: manager, metadata: store}
-	if err := ns.register(cfg, dirs, random, nowMs); err != nil {
-		ns.close()
-		return nil, err
-	}
-	return ns, nil
+	return &nodeStorage{fsys: fsys, clusterID: clusterID, manager: manager, metadata: store}, nil
 }
 
-// register appends what a first start bootstraps (metadata.version) and this start's broker
-// registration, and waits until they are durable: the single node is its own controller, and a
-// controller acknowledges a registration only once it is committed.
-func (ns *nodeStorage) register(cfg config.BrokerConfig, dirs []storage.LogDirIdentity, random io.Reader, nowMs int64) error {
-	// Records recovered past the recovery point become committed once synced.
-	if err := ns.syncMetadata(); err != nil {
-		return err
+// withCleanPaths returns cfg with its log directories as diskio wants paths: clean and
+// slash-separated ("./weir-data" becomes "weir-data").
+func withCleanPaths(cfg config.BrokerConfig) config.BrokerConfig {
+	dirs := make([]string, len(cfg.LogDirs))
+	for i, dir := range cfg.LogDirs {
+		dirs[i] = filepath.ToSlash(filepath.Clean(dir))
 	}
-	var records []metadata.Record
-	if ns.metadata.LatestOffset() == 0 {
-		records = append(records, metadata.BootstrapRecords(metadata.MetadataVersionDefault)...)
+	cfg.LogDirs = dirs
+	if cfg.MetadataLogDir != "" {
+		cfg.MetadataLogDir = filepath.ToSlash(filepath.Clean(cfg.MetadataLogDir))
 	}
-	incarnation, err := uuid.Random(random)
-	if err != nil {
-		return err
-	}
-	var endpoints []metadata.BrokerEndpoint
-	for _, l := range cfg.AdvertisedListeners {
-		endpoints = append(endpoints, metadata.BrokerEndpoint{Name: l.Name, Host: l.Host, Port: uint16(l.Port), SecurityProtocol: securityProtocolPlaintext})
-	}
-	var dirIDs []metadata.UUID
-	for _, d := range dirs {
-		dirIDs = append(dirIDs, d.Meta.DirectoryID)
-	}
-	// Kafka's broker epoch is the offset of the registration record.
-	epoch := int64(ns.metadata.LatestOffset()) + int64(len(records))
-	records = append(records, metadata.NewRegisterBrokerRecord(cfg.NodeID, epoch, incarnation, endpoints, nil, dirIDs, false))
-	res, err := ns.metadata.Append(records, metadataLeaderEpoch, nowMs)
-	if err != nil {
-		return err
-	}
-	if res.SyncNeeded {
-		err := res.Sync.Run(ns.fsys)
-		ns.metadata.Synced(res.Sync, err)
-		if err != nil {
-			return fmt.Errorf("sync metadata log: %w", err)
-		}
-	}
-	if err := ns.syncMetadata(); err != nil {
-		return err
-	}
-	if ns.metadata.CommittedOffset() != ns.metadata.LatestOffset() {
-		return fmt.Errorf("metadata log: registration not committed (committed %d, appended %d)", ns.metadata.CommittedOffset(), ns.metadata.LatestOffset())
-	}
-	return nil
+	return cfg
 }
 
-// securityProtocolPlaintext is Kafka's SecurityProtocol id for PLAINTEXT, the only one Weir has.
-const securityProtocolPlaintext = 0
-
-// syncMetadata runs the metadata log's pending syncs until everything appended is committed.
-func (ns *nodeStorage) syncMetadata() error {
+// syncAll makes everything appended durable: the partition logs' pending syncs (those of
+// topics with Kafka's flush behaviour, which the Node syncs only on their schedule) and the
+// metadata log's. The driver calls it on a clean shutdown, once no sync is in flight.
+func (ns *nodeStorage) syncAll() error {
+	var errs []error
+	for _, ps := range ns.manager.PendingSyncs() {
+		err := ps.Request.Run(ns.fsys)
+		ns.manager.Synced(ps, err)
+		errs = append(errs, err)
+	}
 	for {
 		req, ok := ns.metadata.PendingSync()
 		if !ok {
-			return nil
+			break
 		}
 		err := req.Run(ns.fsys)
 		ns.metadata.Synced(req, err)
 		if err != nil {
-			return fmt.Errorf("sync metadata log: %w", err)
+			errs = append(errs, err)
+			break
 		}
 	}
+	return errors.Join(errs...)
 }
 
-// close writes the recovery-point and log-start checkpoints (a clean shutdown) and closes
-// every log.
+// close writes the recovery-point and log-start checkpoints (a clean shutdown: call syncAll
+// first so that they cover everything) and closes every log.
 func (ns *nodeStorage) close() error {
 	err := ns.manager.WriteCheckpoints()
-	return errors.Join(err, ns.metadata.Close(), ns.manager.Close())
+	return errors.Join(err, ns.closeWithoutCheckpoints())
+}
+
+// closeWithoutCheckpoints closes every log and releases the directory locks, leaving the
+// checkpoints as they were: after a storage failure nothing unsynced may be vouched for.
+func (ns *nodeStorage) closeWithoutCheckpoints() error {
+	return errors.Join(ns.metadata.Close(), ns.manager.Close())
 }

@@ -1,14 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -31,33 +34,27 @@ func parseConfig(t *testing.T, properties string) config.BrokerConfig {
 	return cfg
 }
 
-// TestFirstStartFormatsAndRegisters: the embedded default formats its empty log dir, bootstraps
-// the metadata log and registers the broker; a restart keeps the cluster id and registers again
-// with a new broker epoch; a crash keeps every committed registration.
-func TestFirstStartFormatsAndRegisters(t *testing.T) {
+// TestFirstStartFormats: the embedded default formats its empty log dir on first start; a
+// restart (here after a crash that lost everything unsynced) keeps the cluster id.
+func TestFirstStartFormats(t *testing.T) {
 	fsys := memfs.New()
-	cfg := parseConfig(t, strings.Replace(singleNodeProperties, "./weir-data", "data", 1))
+	cfg := parseConfig(t, strings.Replace(singleNodeProperties, "./weir-data", "./data", 1))
 
 	ns, err := openNodeStorage(fsys, cfg, seededRandom(1), 1000, quietLogger())
 	require.NoError(t, err)
 	clusterID := ns.clusterID
 	require.NotEmpty(t, clusterID)
-	image := ns.metadata.Committed()
-	broker, ok := image.Broker(1)
-	require.True(t, ok, "broker 1 is registered")
-	require.EqualValues(t, 1, broker.Epoch, "the broker epoch is the registration record's offset")
-	require.EqualValues(t, 2, ns.metadata.CommittedOffset())
+	meta, found, err := storage.ReadMetaProperties(fsys, "data")
+	require.NoError(t, err)
+	require.True(t, found, "./data is formatted as data")
+	require.Equal(t, clusterID, meta.ClusterID)
+	require.NoError(t, ns.syncAll())
 	require.NoError(t, ns.close())
 
-	// Crash with nothing unsynced kept: the registration was committed, so it is durable.
 	crashed := fsys.CrashClone(memfs.CrashConfig{Mode: memfs.CrashLoseUnsynced})
 	ns, err = openNodeStorage(crashed, cfg, seededRandom(2), 2000, quietLogger())
 	require.NoError(t, err)
 	require.Equal(t, clusterID, ns.clusterID, "a restart keeps the cluster")
-	broker, ok = ns.metadata.Committed().Broker(1)
-	require.True(t, ok)
-	require.EqualValues(t, 2, broker.Epoch, "each start registers with a new epoch")
-	require.EqualValues(t, 3, ns.metadata.CommittedOffset())
 	require.NoError(t, ns.close())
 }
 
@@ -78,21 +75,73 @@ func TestStartRefusesAnotherClustersLogDir(t *testing.T) {
 	require.Contains(t, err.Error(), "cluster")
 }
 
-// TestBrokerCommandOnDisk runs `weir broker --config` twice against a real directory.
+// TestBrokerCommandOnDisk runs `weir broker --config` twice against a real directory: it
+// serves until its context ends, then stops cleanly (exit 0), and each start registers the
+// broker at the port it listens on.
 func TestBrokerCommandOnDisk(t *testing.T) {
 	dir := t.TempDir()
 	logDir := filepath.Join(dir, "data")
-	configPath := writeFile(t, filepath.Join(dir, "server.properties"),
-		[]byte(strings.Replace(singleNodeProperties, "./weir-data", logDir, 1)))
+	props := strings.Replace(singleNodeProperties, "./weir-data", logDir, 1)
+	props = strings.Replace(props, "127.0.0.1:9092", "127.0.0.1:0", 1)
+	configPath := writeFile(t, filepath.Join(dir, "server.properties"), []byte(props))
 	for start := 1; start <= 2; start++ {
-		var stdout, stderr bytes.Buffer
-		code := run(context.Background(), []string{"broker", "--config", configPath}, strings.NewReader(""), &stdout, &stderr)
-		require.Equal(t, exitError, code, "the listener is not there yet: %s", stderr.String())
-		require.Contains(t, stderr.String(), "storage ready")
-		require.Contains(t, stderr.String(), "not yet implemented")
+		stderr := &syncBuffer{}
+		ctx, cancel := context.WithCancel(context.Background())
+		exit := make(chan int, 1)
+		go func() {
+			exit <- run(ctx, []string{"broker", "--config", configPath, "--log-format", "json"}, strings.NewReader(""), io.Discard, stderr)
+		}()
+		deadline := time.After(e2eTimeout)
+		for !strings.Contains(stderr.String(), `"msg":"listening"`) {
+			select {
+			case code := <-exit:
+				t.Fatalf("broker exited with %d before listening; stderr: %s", code, stderr)
+			case <-deadline:
+				t.Fatalf("broker not listening within %v; stderr: %s", e2eTimeout, stderr)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		cancel()
+		select {
+		case code := <-exit:
+			require.Equal(t, exitOK, code, "stderr: %s", stderr)
+		case <-time.After(e2eTimeout):
+			t.Fatalf("broker did not stop; stderr: %s", stderr)
+		}
+		require.Contains(t, stderr.String(), `"msg":"stopped"`)
+
+		// The broker registered itself at the address it listened on.
+		var line struct{ Addr string }
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			if strings.Contains(l, `"msg":"listening"`) {
+				require.NoError(t, json.Unmarshal([]byte(l), &line))
+			}
+		}
+		cfg := parseConfig(t, props)
+		ns, err := openNodeStorage(osfs.New(), cfg, seededRandom(uint64(start)), 1000, quietLogger())
+		require.NoError(t, err)
+		require.NoError(t, ns.syncAll(), "records recovered past the recovery point are committed once synced")
+		broker, ok := ns.metadata.Committed().Broker(1)
+		require.True(t, ok, "broker 1 is registered")
+		require.Len(t, broker.EndPoints, 1)
+		require.Equal(t, line.Addr, net.JoinHostPort(broker.EndPoints[0].Host, strconv.Itoa(int(broker.EndPoints[0].Port))))
+		require.NoError(t, ns.close())
 	}
 	meta, found, err := storage.ReadMetaProperties(osfs.New(), logDir)
 	require.NoError(t, err)
 	require.True(t, found)
 	require.EqualValues(t, 1, meta.NodeID)
+}
+
+// TestBrokerCommandBadConfig: a bad value stops the start with a message naming the key; a bad
+// --log-format is a usage error.
+func TestBrokerCommandBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	props := strings.Replace(singleNodeProperties, "./weir-data", filepath.Join(dir, "data"), 1) + "num.partitions=zero\n"
+	configPath := writeFile(t, filepath.Join(dir, "server.properties"), []byte(props))
+	code, _, stderr := runWeir(t, "broker", "--config", configPath)
+	require.Equal(t, exitError, code)
+	require.Contains(t, stderr, "num.partitions")
+	code, _, stderr = runWeir(t, "broker", "--config", configPath, "--log-format", "yaml")
+	require.Equal(t, exitUsage, code, stderr)
 }

@@ -76,6 +76,9 @@ func (a *app) newClient(o *clientOptions, opts ...kgo.Opt) (*kgo.Client, error) 
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("weir"),
 		kgo.WithLogger(kgoLogger{a.logger}),
+		// A topic the broker just auto-created answers LEADER_NOT_AVAILABLE until it is durable
+		// in the metadata log; a short-lived CLI should ask again soon, not after kgo's 5 s.
+		kgo.MetadataMinAge(250 * time.Millisecond),
 	}, opts...)
 	cl, err := kgo.NewClient(all...)
 	if err != nil {

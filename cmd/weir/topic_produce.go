@@ -101,7 +101,9 @@ func (p *produceOptions) clientOpts(o *clientOptions) ([]kgo.Opt, error) {
 	if p.lineBytesMax < 1 {
 		return nil, usageError{fmt.Errorf("--max-line-bytes %d: must be at least 1", p.lineBytesMax)}
 	}
-	opts := append(acks, kgo.ProducerBatchCompression(codec))
+	// Like Kafka's console producer (and rpk), producing to a missing topic asks the broker to
+	// create it; the broker decides (auto.create.topics.enable).
+	opts := append(acks, kgo.ProducerBatchCompression(codec), kgo.AllowAutoTopicCreation())
 	if p.partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
