@@ -4,6 +4,7 @@
 #   1. go vet ./...
 #   2. go test ./...                    unit, property and data-driven tests, the purity test
 #   3. go test -race <concurrent pkgs>  the race detector where code runs goroutines
+#      (both with -count=1: results cached from an earlier run on this machine never count)
 #   4. each fuzz target for FUZZTIME    found with `go test -list '^Fuzz'`, so new ones run
 #
 # Needs only Go. The race detector also needs cgo and a C compiler; without one the race step is
@@ -59,7 +60,7 @@ fi
 echo "go: $(go version)"
 
 step "vet" go vet ./...
-step "test" go test -timeout "$test_timeout" ./...
+step "test" go test -count=1 -timeout "$test_timeout" ./...
 
 # The race detector: only patterns that match a package (a package may not exist yet).
 race_packages=()
@@ -85,7 +86,7 @@ fi
 if [ ${#race_packages[@]} -eq 0 ]; then
   skip "race" "no concurrent packages yet"
 elif [ -z "$race_missing" ]; then
-  step "race" go test -race -timeout "$test_timeout" "${race_packages[@]}"
+  step "race" go test -count=1 -race -timeout "$test_timeout" "${race_packages[@]}"
 elif [ "$require_race" = 1 ]; then
   results+=("FAIL  race: WEIR_REQUIRE_RACE=1 but the race detector cannot run: $race_missing")
   failed=1
