@@ -71,16 +71,9 @@ if any topic failed.`,
 				r.Configs = configs
 				req.Resources = append(req.Resources, r)
 			}
-			cl, err := a.newClient(o)
+			resp, err := adminRequest[*kmsg.IncrementalAlterConfigsResponse](cmd.Context(), a, o, req)
 			if err != nil {
 				return err
-			}
-			defer cl.Close()
-			ctx, cancel := o.stepContext(cmd.Context())
-			defer cancel()
-			resp, err := req.RequestWith(ctx, cl)
-			if err != nil {
-				return fmt.Errorf("incremental alter configs request: %w", err)
 			}
 			byName := make(map[string]*kmsg.IncrementalAlterConfigsResponseResource, len(resp.Resources))
 			for i := range resp.Resources {

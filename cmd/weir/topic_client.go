@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Output formats of the client commands (--format).
@@ -93,6 +94,28 @@ func (o *clientOptions) stepContext(ctx context.Context) (context.Context, conte
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, o.timeout)
+}
+
+// adminRequest sends one request on a new client, bounded by --timeout, and returns its
+// response as the type the request answers with.
+func adminRequest[Resp kmsg.Response](ctx context.Context, a *app, o *clientOptions, req kmsg.Request) (Resp, error) {
+	var zero Resp
+	cl, err := a.newClient(o)
+	if err != nil {
+		return zero, err
+	}
+	defer cl.Close()
+	ctx, cancel := o.stepContext(ctx)
+	defer cancel()
+	resp, err := cl.Request(ctx, req)
+	if err != nil {
+		return zero, fmt.Errorf("%s request: %w", kmsg.NameForKey(req.Key()), err)
+	}
+	typed, ok := resp.(Resp)
+	if !ok {
+		return zero, fmt.Errorf("%s request: unexpected response %T", kmsg.NameForKey(req.Key()), resp)
+	}
+	return typed, nil
 }
 
 // kgoLogger sends franz-go's logs to slog. franz-go's info level narrates every connection and

@@ -58,16 +58,9 @@ STATUS is OK or the error (ERROR_NAME: message). JSON: one line, an array of
 				rt.Configs = topicConfigs
 				req.Topics = append(req.Topics, rt)
 			}
-			cl, err := a.newClient(o)
+			resp, err := adminRequest[*kmsg.CreateTopicsResponse](cmd.Context(), a, o, req)
 			if err != nil {
 				return err
-			}
-			defer cl.Close()
-			ctx, cancel := o.stepContext(cmd.Context())
-			defer cancel()
-			resp, err := req.RequestWith(ctx, cl)
-			if err != nil {
-				return fmt.Errorf("create topics request: %w", err)
 			}
 			byName := make(map[string]*kmsg.CreateTopicsResponseTopic, len(resp.Topics))
 			for i := range resp.Topics {

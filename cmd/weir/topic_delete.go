@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -30,16 +28,9 @@ if any topic failed.`,
 				req.Topics = append(req.Topics, rt)
 				req.TopicNames = append(req.TopicNames, t) // v0-5 name topics here
 			}
-			cl, err := a.newClient(o)
+			resp, err := adminRequest[*kmsg.DeleteTopicsResponse](cmd.Context(), a, o, req)
 			if err != nil {
 				return err
-			}
-			defer cl.Close()
-			ctx, cancel := o.stepContext(cmd.Context())
-			defer cancel()
-			resp, err := req.RequestWith(ctx, cl)
-			if err != nil {
-				return fmt.Errorf("delete topics request: %w", err)
 			}
 			byName := make(map[string]*kmsg.DeleteTopicsResponseTopic, len(resp.Topics))
 			for i := range resp.Topics {
