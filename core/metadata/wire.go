@@ -247,65 +247,43 @@ func (r *reader) compactString(field string) string {
 
 // compactNullableInt32s returns nil for null and a non-nil slice (maybe empty) otherwise.
 func (r *reader) compactNullableInt32s(field string) []int32 {
-	n := r.compactLength(4)
-	if r.err != nil || n < 0 {
-		return nil
-	}
-	a := make([]int32, n)
-	for i := range a {
-		a[i] = r.int32()
-	}
-	return a
+	return compactArray(r, field, 4, true, r.int32)
 }
 
 // compactInt32s reads a non-nullable array; empty decodes to nil, the zero value.
 func (r *reader) compactInt32s(field string) []int32 {
-	n := r.compactLength(4)
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 {
-		r.fail("non-nullable field %s was null", field)
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	a := make([]int32, n)
-	for i := range a {
-		a[i] = r.int32()
-	}
-	return a
+	return compactArray(r, field, 4, false, r.int32)
 }
 
 func (r *reader) compactNullableUUIDs(field string) []UUID {
-	n := r.compactLength(16)
-	if r.err != nil || n < 0 {
-		return nil
-	}
-	a := make([]UUID, n)
-	for i := range a {
-		a[i] = r.uuid()
-	}
-	return a
+	return compactArray(r, field, 16, true, r.uuid)
 }
 
 // compactUUIDs reads a non-nullable array; empty decodes to nil, the zero value.
 func (r *reader) compactUUIDs(field string) []UUID {
-	n := r.compactLength(16)
+	return compactArray(r, field, 16, false, r.uuid)
+}
+
+// compactArray reads a compact array of fixed-size elements. A nullable array decodes null to
+// nil and empty to a non-nil empty slice; a non-nullable one refuses null and decodes empty to
+// nil, the zero value.
+func compactArray[T any](r *reader, field string, elementBytes int, nullable bool, read func() T) []T {
+	n := r.compactLength(elementBytes)
 	if r.err != nil {
 		return nil
 	}
 	if n < 0 {
-		r.fail("non-nullable field %s was null", field)
+		if !nullable {
+			r.fail("non-nullable field %s was null", field)
+		}
 		return nil
 	}
-	if n == 0 {
+	if n == 0 && !nullable {
 		return nil
 	}
-	a := make([]UUID, n)
+	a := make([]T, n)
 	for i := range a {
-		a[i] = r.uuid()
+		a[i] = read()
 	}
 	return a
 }
