@@ -112,23 +112,44 @@ func (l *Log) readTimeIndexEntry(s *segment, i int64) (int64, record.Offset, err
 	return ts, s.baseOffset + record.Offset(rel), nil
 }
 
-// lookupPosition returns the position of the last indexed batch whose last offset is ≤
-// target, or 0: a batch holding target starts there or later (Kafka's OffsetIndex.lookup).
-func (l *Log) lookupPosition(s *segment, target record.Offset) (int64, error) {
-	lo, hi := int64(0), s.indexEntries // find the first entry with offset > target
-	position := int64(0)
+// searchEntries returns the number of leading entries in [0, n) for which below is true, as
+// sort.Search does, for a below that is true then false and may fail (each probe reads an index
+// entry through the FS).
+func searchEntries(n int64, below func(i int64) (bool, error)) (int64, error) {
+	lo, hi := int64(0), n
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		o, pos, err := l.readOffsetIndexEntry(s, mid)
+		ok, err := below(mid)
 		if err != nil {
 			return 0, err
 		}
-		if o <= target {
+		if ok {
 			lo = mid + 1
-			position = pos
 		} else {
 			hi = mid
 		}
+	}
+	return lo, nil
+}
+
+// offsetEntriesBelow is the number of offset index entries whose offset is below offset.
+func (l *Log) offsetEntriesBelow(s *segment, offset record.Offset) (int64, error) {
+	return searchEntries(s.indexEntries, func(i int64) (bool, error) {
+		o, _, err := l.readOffsetIndexEntry(s, i)
+		return o < offset, err
+	})
+}
+
+// lookupPosition returns the position of the last indexed batch whose last offset is ≤
+// target, or 0: a batch holding target starts there or later (Kafka's OffsetIndex.lookup).
+func (l *Log) lookupPosition(s *segment, target record.Offset) (int64, error) {
+	n, err := l.offsetEntriesBelow(s, target+1)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	_, position, err := l.readOffsetIndexEntry(s, n-1)
+	if err != nil {
+		return 0, err
 	}
 	if position > s.sizeBytes {
 		return 0, fmt.Errorf("%w: index %s points at %d past the log's %d bytes", ErrCorruptLog, s.indexPath, position, s.sizeBytes)
@@ -139,20 +160,13 @@ func (l *Log) lookupPosition(s *segment, target record.Offset) (int64, error) {
 // lookupTimestamp returns the offset of the last time index entry whose timestamp is ≤
 // targetMs, or the segment's base offset (Kafka's TimeIndex.lookup).
 func (l *Log) lookupTimestamp(s *segment, targetMs int64) (record.Offset, error) {
-	lo, hi := int64(0), s.timeIndexEntries
-	offset := s.baseOffset
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		ts, o, err := l.readTimeIndexEntry(s, mid)
-		if err != nil {
-			return 0, err
-		}
-		if ts <= targetMs {
-			lo = mid + 1
-			offset = o
-		} else {
-			hi = mid
-		}
+	n, err := searchEntries(s.timeIndexEntries, func(i int64) (bool, error) {
+		ts, _, err := l.readTimeIndexEntry(s, i)
+		return ts <= targetMs, err
+	})
+	if err != nil || n == 0 {
+		return s.baseOffset, err
 	}
-	return offset, nil
+	_, offset, err := l.readTimeIndexEntry(s, n-1)
+	return offset, err
 }

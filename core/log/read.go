@@ -116,18 +116,12 @@ func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, 
 // may take them without reading their headers. The sparse index gives it: the batch at entry
 // j-1 ends at or before entry j's position, and its last offset is below entry j's.
 func (l *Log) jumpPosition(s *segment, position, limitPosition int64, maxOffset record.Offset) (int64, error) {
-	lo, hi := int64(0), s.indexEntries // first entry not inside the limits
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		o, pos, err := l.readOffsetIndexEntry(s, mid)
-		if err != nil {
-			return 0, err
-		}
-		if pos <= limitPosition && o < maxOffset {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
+	lo, err := searchEntries(s.indexEntries, func(i int64) (bool, error) { // first entry not inside the limits
+		o, pos, err := l.readOffsetIndexEntry(s, i)
+		return pos <= limitPosition && o < maxOffset, err
+	})
+	if err != nil {
+		return 0, err
 	}
 	if lo < 2 {
 		return position, nil

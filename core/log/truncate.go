@@ -86,18 +86,9 @@ func (l *Log) cutPosition(s *segment, offset record.Offset) (int64, record.Offse
 	position, dataEnd := int64(0), s.baseOffset
 	if s.indexEntries > 0 {
 		// Start at an indexed batch below offset: its last offset is the entry's.
-		lo, hi := int64(0), s.indexEntries
-		for lo < hi {
-			mid := lo + (hi-lo)/2
-			o, _, err := l.readOffsetIndexEntry(s, mid)
-			if err != nil {
-				return 0, 0, err
-			}
-			if o < offset {
-				lo = mid + 1
-			} else {
-				hi = mid
-			}
+		lo, err := l.offsetEntriesBelow(s, offset)
+		if err != nil {
+			return 0, 0, err
 		}
 		if lo > 0 {
 			o, pos, err := l.readOffsetIndexEntry(s, lo-1)
@@ -133,18 +124,9 @@ func (l *Log) cutPosition(s *segment, offset record.Offset) (int64, record.Offse
 // the batches up to the last offset index entry, a header scan covers the rest.
 func (l *Log) truncateIndexes(s *segment, offset record.Offset) error {
 	// Entries are sorted by offset: keep those below offset (binary searches).
-	lo, hi := int64(0), s.indexEntries
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		o, _, err := l.readOffsetIndexEntry(s, mid)
-		if err != nil {
-			return err
-		}
-		if o < offset {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
+	lo, err := l.offsetEntriesBelow(s, offset)
+	if err != nil {
+		return err
 	}
 	s.indexEntries = lo
 	if lo > 0 {
@@ -154,18 +136,12 @@ func (l *Log) truncateIndexes(s *segment, offset record.Offset) error {
 		}
 		s.indexLastOffset = o
 	}
-	lo, hi = 0, s.timeIndexEntries
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		_, o, err := l.readTimeIndexEntry(s, mid)
-		if err != nil {
-			return err
-		}
-		if o < offset {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
+	lo, err = searchEntries(s.timeIndexEntries, func(i int64) (bool, error) {
+		_, o, err := l.readTimeIndexEntry(s, i)
+		return o < offset, err
+	})
+	if err != nil {
+		return err
 	}
 	s.timeIndexEntries = lo
 	if lo > 0 {
