@@ -7,7 +7,8 @@
 #      (both with -count=1: results cached from an earlier run on this machine never count)
 #   4. each fuzz target for FUZZTIME    found with `go test -list '^Fuzz'`, so new ones run
 #
-# Needs only Go. The race detector also needs cgo and a C compiler; without one the race step is
+# Needs Go; the client end-to-end tests also need kcat, python3-confluent-kafka and python3-kafka
+# (installed when run as root with apt-get). The race detector also needs cgo and a C compiler; without one the race step is
 # skipped and the summary says so, except under CI=true (or WEIR_REQUIRE_RACE=1), where a
 # missing tool fails the run.
 #
@@ -58,6 +59,25 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 echo "go: $(go version)"
+
+# The third-party Kafka clients the end-to-end tests run (cmd/weir/e2e_clients_test.go):
+# installed where we may; under CI=true those tests fail rather than skip without them.
+clients_missing() {
+  command -v kcat >/dev/null 2>&1 && /usr/bin/python3 -c 'import confluent_kafka, kafka' >/dev/null 2>&1 && return 1
+  return 0
+}
+if clients_missing && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "==> installing kcat, python3-confluent-kafka, python3-kafka for the client tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat python3-confluent-kafka python3-kafka >/dev/null
+fi
+if clients_missing; then
+  if [ "${CI:-}" = true ]; then
+    results+=("FAIL  clients: CI=true but kcat or /usr/bin/python3 with confluent_kafka and kafka is missing")
+    failed=1
+  else
+    skip "clients" "kcat or /usr/bin/python3 with confluent_kafka and kafka is missing; the client tests skip"
+  fi
+fi
 
 step "vet" go vet ./...
 step "test" go test -count=1 -timeout "$test_timeout" ./...
