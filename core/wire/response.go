@@ -23,6 +23,9 @@ func AppendResponse(dst []byte, header RequestHeader, resp kmsg.Response) []byte
 		version = 0
 	}
 	resp.SetVersion(version)
+	if fetch, ok := resp.(*kmsg.FetchResponse); ok {
+		emptyRecordsNotNull(fetch)
+	}
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(header.CorrelationID))
@@ -31,6 +34,20 @@ func AppendResponse(dst []byte, header RequestHeader, resp kmsg.Response) []byte
 	}
 	dst = resp.AppendTo(dst)
 	return putSizePrefix(dst, start)
+}
+
+// emptyRecordsNotNull gives every fetch partition without data empty records rather than null:
+// Kafka's schema allows null, but Kafka's broker always sends empty records and librdkafka
+// rejects null ("invalid MessageSetSize -1"), so no fetch response of ours may carry one.
+func emptyRecordsNotNull(fetch *kmsg.FetchResponse) {
+	for t := range fetch.Topics {
+		partitions := fetch.Topics[t].Partitions
+		for p := range partitions {
+			if partitions[p].RecordBatches == nil {
+				partitions[p].RecordBatches = []byte{}
+			}
+		}
+	}
 }
 
 // UnsupportedApiVersionsResponse is the answer to an ApiVersions request whose version is
