@@ -48,7 +48,7 @@ func (w *sweepWorkload) run(tb tester) error {
 		res, err := w.log.Append(b, AppendOptions{AssignOffsets: true, LeaderEpoch: record.Epoch(i / 8), NowMs: int64(1000 * i)})
 		// Whatever happened, the bytes may be on disk at the offset stamped into b.
 		h, _ := record.ParseHeader(b)
-		w.model.history[h.BaseOffset] = append(w.model.history[h.BaseOffset], written{bytes.Clone(b), h.BaseOffset})
+		w.model.history[h.BaseOffset] = append(w.model.history[h.BaseOffset], written{data: bytes.Clone(b), prevStart: w.model.start, prevEnd: h.BaseOffset})
 		if err != nil {
 			return err
 		}
