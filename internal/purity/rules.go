@@ -154,7 +154,7 @@ var coreLayers = map[string]int{
 	"log":        1, // one partition's log over diskio
 	"config":     2, // Kafka configs; maps topic configs to log.Config
 	"check":      2, // histories and checkers
-	"client":     2, // sans-I/O Kafka client over wire
+	"client":     3, // sans-I/O Kafka client over wire; records check histories
 	"compact":    2, // the log cleaner
 	"storage":    3, // log dirs: meta.properties, checkpoints, format
 	"metadata":   3, // the metadata image from metadata records

@@ -1,0 +1,106 @@
+package check
+
+// OpKind is what a client operation did.
+type OpKind uint8
+
+const (
+	// OpProduce sent records to one partition in one produce request (one batch). Jepsen's
+	// queue workload calls it a send.
+	OpProduce OpKind = iota + 1
+	// OpFetch read records of one partition from FetchOffset (Jepsen's poll).
+	OpFetch
+)
+
+func (k OpKind) String() string {
+	switch k {
+	case OpProduce:
+		return "produce"
+	case OpFetch:
+		return "fetch"
+	}
+	return "unknown-op"
+}
+
+// Outcome is what the client knows about an operation when it completes.
+type Outcome uint8
+
+const (
+	// OutcomeOK: the broker answered without error (a produce was acknowledged).
+	OutcomeOK Outcome = iota + 1
+	// OutcomeFailed: the broker answered with an error that means the operation did not take
+	// effect (a produce refused before it was appended).
+	OutcomeFailed
+	// OutcomeUnknown: the client cannot know whether the operation took effect (a connection
+	// reset with the request in flight, a timeout). Checkers keep such an operation open to
+	// the end of the history: it may take effect at any later time, or never.
+	OutcomeUnknown
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeOK:
+		return "ok"
+	case OutcomeFailed:
+		return "failed"
+	case OutcomeUnknown:
+		return "unknown"
+	}
+	return "invalid-outcome"
+}
+
+// Record is one record sent or read. Values are unique across a history (clients generate
+// them, e.g. "c3-17"), which is what lets checkers tell a duplicate from a second write.
+type Record struct {
+	// Offset is the record's offset: for a fetch, where it was read; for an acknowledged
+	// produce, base offset + index in the batch; -1 when not known.
+	Offset int64
+	Key    string
+	Value  string
+}
+
+// Op is one client operation: its invocation, completion and outcome. Simulated clients
+// (core/client) and real ones (chaos/) record the same format.
+type Op struct {
+	// Index is the operation's position in its History (set by History.Add).
+	Index int
+	// Client names the client process; a client's operations never overlap in time unless it
+	// pipelines, and Seq orders them as the client issued them.
+	Client int
+	Seq    int64
+	Kind   OpKind
+	Topic  string
+	// Partition is the partition written or read.
+	Partition int32
+	// InvokeNs and CompleteNs are on one monotonic clock shared by every client of the
+	// history (virtual time in the simulator). For OutcomeUnknown CompleteNs is when the
+	// client gave up; checkers treat the operation as open to the end of the history.
+	InvokeNs   int64
+	CompleteNs int64
+	Outcome    Outcome
+	// Err is the Kafka error name or the reason for a failed or unknown outcome.
+	Err string
+	// Idempotent marks a produce from an idempotent producer (a duplicate is then an anomaly).
+	Idempotent bool
+	// Records: for a produce, the records sent (Offsets set when acknowledged); for a fetch,
+	// the records returned, in offset order.
+	Records []Record
+	// FetchOffset is the offset a fetch asked for.
+	FetchOffset int64
+	// HighWatermark is the partition's high watermark in a fetch answer (-1 if unknown).
+	HighWatermark int64
+	// LogStartOffset is the partition's log start offset in a fetch answer (-1 if unknown):
+	// records below it may have been deleted by retention or DeleteRecords.
+	LogStartOffset int64
+}
+
+// History is every operation of a run, in the order they were recorded (completion order).
+type History struct {
+	Ops []Op
+}
+
+// Add appends op, setting its Index, and returns the index.
+func (h *History) Add(op Op) int {
+	op.Index = len(h.Ops)
+	h.Ops = append(h.Ops, op)
+	return op.Index
+}
