@@ -222,6 +222,10 @@ func (d *driver) run(ctx context.Context) error {
 			stop = nil
 			d.logger.Info("shutting down: answering requests already read, then syncing and writing checkpoints")
 			d.beginShutdown(d.shutdownTimeout)
+			if d.fatal == nil {
+				// Parked long polls are answered now rather than held to their max wait.
+				d.execute(d.node.Drain(d.clocks()))
+			}
 		}
 	}
 	d.timer.Stop()

@@ -242,3 +242,78 @@ func TestE2ESyncFailureStops(t *testing.T) {
 	}
 	sameRecords(t, got[:min(len(got), len(acked))], acked)
 }
+
+// TestE2EShutdownAnswersLongPoll: a clean shutdown answers a parked long-poll fetch at once
+// (Node.Drain) instead of cutting its connection when the drain times out.
+func TestE2EShutdownAnswersLongPoll(t *testing.T) {
+	b := startTestBroker(t, t.TempDir())
+	client := newTestClient(t, b.addr)
+	acked := produceAll(t, client, makeRecords("poll", 1))
+	if len(acked) != 1 || acked[0].Offset != 0 {
+		t.Fatalf("produce: acknowledged %+v", acked)
+	}
+
+	// kgo sends the highest version both sides support (v13+ names topics by id).
+	mreq := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr("poll")
+	mreq.Topics = append(mreq.Topics, mt)
+	mresp, err := mreq.RequestWith(context.Background(), client)
+	if err != nil || len(mresp.Topics) != 1 || mresp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("metadata: %+v, %v", mresp, err)
+	}
+
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = -1
+	req.MaxWaitMillis = 60_000 // far past the test broker's 10 s drain timeout
+	req.MinBytes = 1
+	req.MaxBytes = 1 << 20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "poll"
+	rt.TopicID = mresp.Topics[0].TopicID
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition = acked[0].Partition
+	rp.FetchOffset = 1 // the log end: nothing to answer with until the wait ends
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	type answer struct {
+		resp kmsg.Response
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
+		defer cancel()
+		resp, err := client.Request(ctx, req)
+		answered <- answer{resp, err}
+	}()
+	// Let the fetch reach the broker and park: a request not yet read when the drain starts is
+	// never read (the connection closes), which is not what this test is about.
+	time.Sleep(time.Second)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- b.stop() }()
+	select {
+	case a := <-answered:
+		if a.err != nil {
+			t.Fatalf("long-poll fetch during shutdown: %v", a.err)
+		}
+		resp := a.resp.(*kmsg.FetchResponse)
+		if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("long-poll fetch during shutdown: %+v", resp)
+		}
+		p := resp.Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.HighWatermark != 1 || len(p.RecordBatches) != 0 {
+			t.Fatalf("long-poll fetch during shutdown: partition error %d, hw %d, %d bytes", p.ErrorCode, p.HighWatermark, len(p.RecordBatches))
+		}
+	case err := <-stopped:
+		t.Fatalf("broker stopped (%v) before answering the parked fetch\n%s", err, b.logs)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("stop: %v\n%s", err, b.logs)
+	}
+	if strings.Contains(b.logs.String(), "connections closed before their requests were answered") {
+		t.Errorf("shutdown cut connections:\n%s", b.logs)
+	}
+}

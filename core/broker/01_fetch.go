@@ -71,7 +71,7 @@ func (n *Node) handleFetch(cs *conn, s *slot, req *kmsg.FetchRequest) {
 	}
 	resp, reads, sizeBytes, hasError := n.evaluateFetch(req)
 	waitMs := min(req.MaxWaitMillis, n.cfg.FetchWaitMsMax)
-	if hasError || sizeBytes >= int64(req.MinBytes) || waitMs <= 0 || n.waitingCount >= n.cfg.WaitingRequestsMax {
+	if hasError || sizeBytes >= int64(req.MinBytes) || waitMs <= 0 || n.draining || n.waitingCount >= n.cfg.WaitingRequestsMax {
 		n.finish(cs, s, resp, reads)
 		return
 	}

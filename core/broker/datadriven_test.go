@@ -32,6 +32,7 @@ import (
 //	sync [ids=(1,2)] [fail]   run held syncs (all by default); `sync-all` until none is left
 //	advance ms=N              move both clocks, firing Timer at the Node's deadline
 //	close conn=N
+//	drain                     begin a clean shutdown (Node.Drain)
 func TestNode(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		var h *harness
@@ -296,6 +297,8 @@ func TestNode(t *testing.T) {
 				h.advance(ms)
 			case "close":
 				h.record(h.node.ConnClosed(h.now, connArg(t, d)))
+			case "drain":
+				h.record(h.node.Drain(h.now))
 			default:
 				t.Fatalf("%s: unknown command %q", d.Pos, d.Cmd)
 			}

@@ -53,6 +53,8 @@ type Node struct {
 	// Parked requests; waitingCount is their total, bounded by cfg.WaitingRequestsMax.
 	produceWaits []*produceWait
 	fetchWaits   []*fetchWait
+	// draining is set by Drain: no fetch parks any more.
+	draining     bool
 	metaWaits    []*metaWait
 	waitingCount int
 
@@ -294,6 +296,20 @@ func (n *Node) Synced(now Clocks, id SyncID, err error) Ready {
 // next start removes; nothing waits on it.
 func (n *Node) Done(now Clocks, op OpID, err error) Ready {
 	n.begin(now)
+	return n.ready()
+}
+
+// Drain begins a clean shutdown (SIGTERM): every parked fetch is answered now with what it
+// has, and fetches that arrive later are answered at once instead of parking, so the driver's
+// drain is not held up by long polls (up to fetch.max.wait). Produces waiting for their sync
+// still wait for it: their records are acknowledged only once durable.
+func (n *Node) Drain(now Clocks) Ready {
+	n.begin(now)
+	n.draining = true
+	for _, w := range n.fetchWaits {
+		w.deadlineMs = n.now.MonotonicMs
+	}
+	n.expireFetches()
 	return n.ready()
 }
 
