@@ -15,7 +15,8 @@ package broker
 // Long poll: when fewer than MinBytes are available and no partition has an error, the fetch
 // waits up to MaxWaitMillis (capped by cfg.FetchWaitMsMax), re-evaluated whenever a log's
 // durable offset advances, and answered with what there is at its deadline. Parked fetches
-// are bounded by cfg.WaitingRequestsMax; past it a fetch is answered at once.
+// are bounded by cfg.WaitingRequestsMax; past it a fetch is answered at once. Once the Node
+// drains for shutdown (Drain) nothing parks: a clean stop never waits out a long poll.
 //
 // Sessions are declined (KIP-227 allows it): session id 0 in every answer, so clients send
 // full fetches; a session id we never gave is FETCH_SESSION_ID_NOT_FOUND, a session epoch
