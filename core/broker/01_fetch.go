@@ -200,7 +200,7 @@ func (n *Node) wakeFetches(tp storage.TopicPartition) {
 			continue
 		}
 		resp, reads, sizeBytes, hasError := n.evaluateFetch(w.req)
-		if !hasError && sizeBytes < int64(w.req.MinBytes) {
+		if !hasError && sizeBytes < int64(w.req.MinBytes) && !n.cfg.Buggify.Fire("broker/fetch-wake-early") {
 			kept = append(kept, w)
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/producer"
@@ -47,6 +48,9 @@ type Config struct {
 	CheckpointIntervalMs int64
 	// TopicsCreateMax bounds the topics one CreateTopics or auto-creating Metadata may create.
 	TopicsCreateMax int
+	// Buggify turns on rare legal paths (broker/... sites, and log/... through LogBase) in
+	// the simulator; nil in production.
+	Buggify *buggify.B
 	// FS is the file system of the log directories (the one storage.Manager was opened on):
 	// the Node reads and writes the partitions' producer snapshots through it.
 	FS diskio.FS

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
@@ -44,7 +45,9 @@ type harness struct {
 	deadlineMs int64
 	// adjust is the broker config change the harness started with, kept for restarts.
 	adjust func(b *config.BrokerConfig)
-	out    strings.Builder
+	// buggify, when set, is the Node's and its logs' (kept for restarts).
+	buggify *buggify.B
+	out     strings.Builder
 }
 
 // newHarness starts a formatted single node; adjust may change the broker config first.
@@ -59,6 +62,12 @@ func newHarness(t testing.TB, adjust func(b *config.BrokerConfig)) *harness {
 
 // openHarness starts a node on a formatted fsys, e.g. one that went through a crash.
 func openHarness(t testing.TB, fsys *memfs.FS, adjust func(b *config.BrokerConfig)) *harness {
+	t.Helper()
+	return openHarnessBuggify(t, fsys, adjust, nil)
+}
+
+// openHarnessBuggify is openHarness with bug's rare paths on in the Node and every log.
+func openHarnessBuggify(t testing.TB, fsys *memfs.FS, adjust func(b *config.BrokerConfig), bug *buggify.B) *harness {
 	t.Helper()
 	random := rand.NewChaCha8([32]byte{2})
 	b := config.DefaultBrokerConfig()
@@ -75,8 +84,18 @@ func openHarness(t testing.TB, fsys *memfs.FS, adjust func(b *config.BrokerConfi
 		t.Fatal(err)
 	}
 	cfg.FS = fsys
-	h := &harness{t: t, fs: fsys, cfg: cfg, adjust: adjust, now: Clocks{MonotonicMs: 1000, WallMs: testStartWallMs}}
-	h.logs, err = storage.OpenManager(fsys, storage.ManagerOptions{LogDirs: b.LogDirs, NodeID: 1, Random: random, NowMs: h.now.WallMs})
+	cfg.Buggify = bug
+	h := &harness{t: t, fs: fsys, cfg: cfg, adjust: adjust, buggify: bug, now: Clocks{MonotonicMs: 1000, WallMs: testStartWallMs}}
+	opts := storage.ManagerOptions{LogDirs: b.LogDirs, NodeID: 1, Random: random, NowMs: h.now.WallMs}
+	if bug != nil {
+		// Recovery at open is a log/... site too.
+		opts.ConfigFor = func(storage.TopicPartition) log.Config {
+			c := log.DefaultConfig()
+			c.Buggify = bug
+			return c
+		}
+	}
+	h.logs, err = storage.OpenManager(fsys, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +127,7 @@ func (h *harness) restart(clean bool) *harness {
 		}
 	}
 	crashed := h.fs.CrashClone(memfs.CrashConfig{Mode: memfs.CrashLoseUnsynced})
-	h2 := openHarness(h.t, crashed, h.adjust)
+	h2 := openHarnessBuggify(h.t, crashed, h.adjust, h.buggify)
 	h2.out.WriteString(h.take())
 	h2.now, h2.corr = Clocks{MonotonicMs: max(h.now.MonotonicMs, h2.now.MonotonicMs), WallMs: h.now.WallMs}, h.corr
 	return h2
@@ -245,20 +264,7 @@ func (h *harness) response(r Response) string {
 	}
 	if fr, ok := r.Body.(*kmsg.FetchResponse); ok {
 		for _, rd := range r.Reads {
-			var data []byte
-			for _, fr := range rd.Plan.Ranges {
-				f, err := h.fs.Open(fr.Path)
-				if err != nil {
-					h.t.Fatalf("read plan: %v", err)
-				}
-				buf := make([]byte, fr.SizeBytes)
-				if _, err := f.ReadAt(buf, fr.Position); err != nil {
-					h.t.Fatalf("read plan: %v", err)
-				}
-				f.Close()
-				data = append(data, buf...)
-			}
-			fr.Topics[rd.TopicIndex].Partitions[rd.PartitionIndex].RecordBatches = data
+			fr.Topics[rd.TopicIndex].Partitions[rd.PartitionIndex].RecordBatches = readPlanData(h.t, h, rd.Plan.Ranges)
 		}
 	}
 	encoded := wire.AppendResponse(nil, r.Header, r.Body)
@@ -266,6 +272,24 @@ func (h *harness) response(r Response) string {
 		h.t.Errorf("response does not round-trip: %v", err)
 	}
 	return prefix + " " + summarize(r.Body)
+}
+
+// readPlanData reads a read plan's ranges from the harness's file system.
+func readPlanData(t testing.TB, h *harness, ranges []log.FileRange) []byte {
+	var data []byte
+	for _, fr := range ranges {
+		f, err := h.fs.Open(fr.Path)
+		if err != nil {
+			t.Fatalf("read plan: %v", err)
+		}
+		buf := make([]byte, fr.SizeBytes)
+		if _, err := f.ReadAt(buf, fr.Position); err != nil {
+			t.Fatalf("read plan: %v", err)
+		}
+		f.Close()
+		data = append(data, buf...)
+	}
+	return data
 }
 
 func summarize(body kmsg.Response) string {

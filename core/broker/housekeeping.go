@@ -21,7 +21,7 @@ func (n *Node) housekeeping() {
 		switch {
 		case n.retentionNextMs == 0:
 			n.retentionNextMs = now + interval
-		case now >= n.retentionNextMs:
+		case now >= n.retentionNextMs || n.cfg.Buggify.Fire("broker/retention-now"):
 			n.retentionNextMs = now + interval
 			n.applyRetention()
 		}
@@ -30,7 +30,7 @@ func (n *Node) housekeeping() {
 		switch {
 		case n.checkpointNextMs == 0:
 			n.checkpointNextMs = now + interval
-		case now >= n.checkpointNextMs:
+		case now >= n.checkpointNextMs || n.cfg.Buggify.Fire("broker/checkpoint-now"):
 			n.checkpointNextMs = now + interval
 			n.out.Checkpoints = n.logs.Checkpoints()
 		}
@@ -39,12 +39,12 @@ func (n *Node) housekeeping() {
 		switch {
 		case n.expireNextMs == 0:
 			n.expireNextMs = now + interval
-		case now >= n.expireNextMs:
+		case now >= n.expireNextMs || n.cfg.Buggify.Fire("broker/producer-expire-now"):
 			n.expireNextMs = now + interval
 			n.expireProducers()
 		}
 	}
-	if n.snapshot == nil && n.meta.SnapshotDue() {
+	if n.snapshot == nil && (n.meta.SnapshotDue() || n.meta.SnapshotPossible() && n.cfg.Buggify.Fire("broker/metadata-snapshot-now")) {
 		w, err := n.meta.PrepareSnapshot()
 		switch {
 		case err != nil:

@@ -89,6 +89,7 @@ func NewNode(cfg Config, logs *storage.Manager, meta *metadata.Store, rng *rand.
 	if logs == nil || meta == nil || rng == nil {
 		return nil, Ready{}, errors.New("broker: NewNode needs a log manager, a metadata store and a PRNG")
 	}
+	cfg.LogBase.Buggify = cfg.Buggify // every log the Node configures gets the node's sites
 	n := &Node{
 		cfg:          cfg,
 		logs:         logs,

@@ -62,6 +62,9 @@ func (n *Node) loadAllProducerStates() error {
 // before the rolling batch is recorded, so the snapshot is named after the new segment's base
 // offset as Kafka's. A failed write costs only a longer replay at the next start: a warning.
 func (n *Node) snapshotProducerState(tp storage.TopicPartition, l *log.Log, st *producer.State) {
+	if n.cfg.Buggify.Fire("broker/producer-snapshot-skip") {
+		return // as if the write failed: recovery rebuilds the state from an older snapshot and the log
+	}
 	if _, err := st.WriteSnapshot(n.cfg.FS, l.Dir()); err != nil {
 		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: producer snapshot of %s: %w", tp, err))
 	}

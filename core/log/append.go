@@ -104,7 +104,8 @@ func (l *Log) maybeRoll(h *record.Header, nowMs int64) error {
 	}
 	full := s.sizeBytes+h.SizeBytes() > l.cfg.SegmentBytes
 	old := s.firstAppendMs >= 0 && nowMs-s.firstAppendMs > l.cfg.SegmentMs
-	if full || old || l.indexFull(s) || !offsetsFit {
+	early := offsetsFit && l.cfg.Buggify.Fire("log/roll-early")
+	if full || old || early || l.indexFull(s) || !offsetsFit {
 		// The new segment starts at the log end, even for a follower batch starting past it
 		// (a compacted leader's gap), where Kafka starts it at the batch: segments stay
 		// contiguous, which recovery relies on to tell lost unsynced data from a gap (see

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/record"
 )
 
@@ -17,6 +18,8 @@ type Config struct {
 	RetentionMs        int64 // retention.ms, -1 = unbounded
 	OpenSegmentsMax    int   // open inactive segments per log (LRU); bounds file handles
 	ReadPlanBytesMax   int64 // the largest read plan one Read returns (one oversized batch excepted)
+	// Buggify turns on rare legal paths in the simulator (log/... sites); nil in production.
+	Buggify *buggify.B
 }
 
 // DefaultConfig returns Kafka's defaults.

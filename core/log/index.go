@@ -33,7 +33,7 @@ func (l *Log) indexBatch(s *segment, h *record.Header, position int64) error {
 		s.maxTimestampMs = h.MaxTimestamp
 		s.offsetOfMaxTimestamp = h.LastOffset()
 	}
-	if s.bytesSinceIndexEntry > l.cfg.IndexIntervalBytes {
+	if s.bytesSinceIndexEntry > l.cfg.IndexIntervalBytes || (s.bytesSinceIndexEntry > 0 && l.cfg.Buggify.Fire("log/index-every-batch")) {
 		if err := l.appendOffsetIndex(s, h.LastOffset(), position); err != nil {
 			return err
 		}

@@ -42,6 +42,9 @@ func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, 
 		return plan, nil
 	}
 	limit := min(maxBytes, l.cfg.ReadPlanBytesMax)
+	if l.cfg.Buggify.Fire("log/read-short") {
+		limit = min(limit, 1) // one whole batch if minOneBatch, else nothing: a reader must come back
+	}
 	i := max(l.segmentIndex(from), 0)
 	for ; i < len(l.segments); i++ {
 		s := l.segments[i]

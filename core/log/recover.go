@@ -108,6 +108,9 @@ func (l *Log) open(opts OpenOptions) error {
 	}
 
 	recoveryPoint := max(opts.RecoveryPoint, 0)
+	if l.cfg.Buggify.Fire("log/recover-from-start") {
+		recoveryPoint = 0 // as after a lost checkpoint file: every segment is checked
+	}
 	first := max(l.segmentIndex(recoveryPoint-1), 0)
 	for i := 0; i < first; i++ {
 		next := l.segments[i+1].baseOffset

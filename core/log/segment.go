@@ -108,7 +108,13 @@ func (l *Log) files(s *segment) (*segmentFiles, error) {
 
 // evict closes least recently used inactive segments until at most OpenSegmentsMax are open.
 func (l *Log) evict() {
-	for len(l.lru) > l.cfg.OpenSegmentsMax {
+	keep := l.cfg.OpenSegmentsMax
+	if l.cfg.Buggify.Fire("log/evict-segments") {
+		// Every inactive segment but the one used last (a read may be about to use it)
+		// reopens its files on its next read.
+		keep = 1
+	}
+	for len(l.lru) > keep {
 		oldest := 0
 		for i, s := range l.lru {
 			if s.lruTick < l.lru[oldest].lruTick {

@@ -422,6 +422,12 @@ func (s *Store) SnapshotDue() bool {
 	return s.bytesSinceSnapshot >= s.cfg.SnapshotIntervalBytes && s.snapshotInFlight == nil && s.newSnapshotPossible()
 }
 
+// SnapshotPossible reports whether a snapshot could be taken now: none is in flight and the
+// committed log has grown since the last one.
+func (s *Store) SnapshotPossible() bool {
+	return s.snapshotInFlight == nil && s.newSnapshotPossible()
+}
+
 func (s *Store) newSnapshotPossible() bool {
 	return len(s.snapshots) == 0 && s.committed.endOffset > 0 ||
 		len(s.snapshots) > 0 && s.committed.endOffset > s.snapshots[len(s.snapshots)-1].EndOffset

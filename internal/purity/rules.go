@@ -150,6 +150,7 @@ var sortingFuncs = map[string]bool{"Sorted": true, "SortedFunc": true, "SortedSt
 var coreLayers = map[string]int{
 	"record":     0, // record batch v2
 	"uuid":       0, // Kafka's Uuid (cluster, directory, topic ids)
+	"buggify":    0, // rare-path switches the simulator turns on
 	"wire":       1, // Kafka framing and codec over kmsg; batch validation
 	"log":        1, // one partition's log over diskio
 	"config":     2, // Kafka configs; maps topic configs to log.Config
