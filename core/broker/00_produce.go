@@ -47,6 +47,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/producer"
 	"github.com/weirdata/weir/core/record"
@@ -137,6 +138,9 @@ func (n *Node) handleProduce(cs *conn, s *slot, req *kmsg.ProduceRequest) {
 		tp := storage.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 		if res.duplicate && (ts.relaxed || l.DurableOffset() > res.LastOffset) {
 			continue // the original is acknowledged already, or as durable as it will be
+		}
+		if n.cfg.Buggify.Planted(buggify.BugAckBeforeFsync) {
+			continue // planted bug: answered before the sync covering the batch
 		}
 		if ts.relaxed {
 			// Kafka's flush behaviour: acknowledged and visible after the page-cache write.

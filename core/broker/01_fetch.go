@@ -31,6 +31,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/record"
@@ -176,11 +177,15 @@ func (n *Node) fetchPartition(img *metadata.Image, name string, topicCode int16,
 	if from < l.StartOffset() || from > l.EndOffset() {
 		return errOffsetOutOfRange, log.ReadPlan{}
 	}
-	if from >= hw || (remainingBytes <= 0 && !first) {
+	readTo := hw
+	if n.cfg.Buggify.Planted(buggify.BugServeAboveHW) {
+		readTo = l.EndOffset() // planted bug: unsynced records served, hw still reported
+	}
+	if from >= readTo || (remainingBytes <= 0 && !first) {
 		return errNone, log.ReadPlan{}
 	}
 	limit := max(min(int64(rp.PartitionMaxBytes), remainingBytes), 0)
-	plan, err := l.Read(from, limit, hw, first)
+	plan, err := l.Read(from, limit, readTo, first)
 	switch {
 	case err == nil:
 		return errNone, plan

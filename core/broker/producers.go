@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/producer"
 	"github.com/weirdata/weir/core/storage"
@@ -29,7 +30,12 @@ func (n *Node) loadProducerState(tp storage.TopicPartition, l *log.Log) (*produc
 	for _, c := range res.Corrupt {
 		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: %s: deleted a producer snapshot: %w", tp, c))
 	}
-	if err := producer.Rebuild(n.cfg.FS, l, st); err != nil {
+	if n.cfg.Buggify.Planted(buggify.BugLoseProducerState) {
+		// Planted bug: the state starts empty, as if snapshots and the log replay were lost.
+		if st, err = producer.NewState(n.cfg.Producer, l.EndOffset()); err != nil {
+			return nil, err
+		}
+	} else if err := producer.Rebuild(n.cfg.FS, l, st); err != nil {
 		return nil, fmt.Errorf("broker: rebuilding the producer state of %s: %w", tp, err)
 	}
 	n.producers[tp] = st

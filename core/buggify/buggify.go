@@ -15,6 +15,7 @@ type B struct {
 	enableOneIn int
 	fireOneIn   int
 	sites       map[string]*siteState
+	planted     []Bug
 }
 
 type siteState struct {
@@ -31,6 +32,9 @@ type Options struct {
 	EnableOneIn int
 	// FireOneIn: an enabled site fires with probability 1/FireOneIn at each use (1: always).
 	FireOneIn int
+	// Planted are the deliberate bugs switched on (plant.go): only tests that prove the
+	// simulator catches them set this.
+	Planted []Bug
 }
 
 // DefaultOptions are FoundationDB's odds.
@@ -42,7 +46,13 @@ func New(rng *rand.Rand, opts Options) *B {
 	if rng == nil || opts.EnableOneIn < 1 || opts.FireOneIn < 1 {
 		panic("buggify: invariant: New needs a PRNG and odds of at least 1 in 1")
 	}
-	return &B{rng: rng, enableOneIn: opts.EnableOneIn, fireOneIn: opts.FireOneIn, sites: make(map[string]*siteState)}
+	for _, bug := range opts.Planted {
+		if !slices.Contains(Bugs, bug) {
+			panic("buggify: invariant: unknown planted bug " + string(bug))
+		}
+	}
+	return &B{rng: rng, enableOneIn: opts.EnableOneIn, fireOneIn: opts.FireOneIn, sites: make(map[string]*siteState),
+		planted: slices.Clone(opts.Planted)}
 }
 
 // Fire reports whether the rare path at site is taken now. A nil B never fires.

@@ -6,6 +6,8 @@
 //
 //   - buggify.go: B, its per-run site enablement and per-use firing, and the counts the run
 //     summary prints.
+//   - plant.go: the deliberate bugs (Bug) a B can plant, for tests proving the simulator
+//     catches each; never planted outside those tests.
 //
 // The sites, by name (each is a legal behaviour; a site that could break a guarantee does not
 // belong here):

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/record"
 )
 
@@ -147,7 +148,11 @@ func (l *Log) lookupPosition(s *segment, target record.Offset) (int64, error) {
 	if err != nil || n == 0 {
 		return 0, err
 	}
-	_, position, err := l.readOffsetIndexEntry(s, n-1)
+	entry := n - 1
+	if l.cfg.Buggify.Planted(buggify.BugIndexOffByOne) && n < s.indexEntries {
+		entry = n // planted bug: the entry after the last one at or below target
+	}
+	_, position, err := l.readOffsetIndexEntry(s, entry)
 	if err != nil {
 		return 0, err
 	}

@@ -2,10 +2,12 @@ package log
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/diskio"
 )
@@ -311,7 +313,7 @@ func (l *Log) recoverSegment(s *segment, prevLast, next record.Offset, active bo
 			return 0, false, fmt.Errorf("log: read %s at %d: %w", s.logPath, position, err)
 		}
 		if ok {
-			if _, verr := record.Validate(batch); verr != nil {
+			if _, verr := record.Validate(batch); verr != nil && !(errors.Is(verr, record.ErrCorruptBatch) && l.cfg.Buggify.Planted(buggify.BugRecoverySkipsCRC)) {
 				ok = false
 			}
 		}

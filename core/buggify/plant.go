@@ -1,0 +1,61 @@
+package buggify
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Bug names a deliberate bug core can be built to have at run time. The simulator's power is
+// shown by planting each one and watching a checker catch it (DESIGN §8, "proof of power").
+// Planted bugs draw nothing from the PRNG: a planted run replays exactly like any other.
+type Bug string
+
+const (
+	// BugAckBeforeFsync: acks=1/-1 produces are answered after the page-cache write, before
+	// the sync covering them (a crash then loses acknowledged records).
+	BugAckBeforeFsync Bug = "ack-before-fsync"
+	// BugRecoverySkipsCRC: log recovery keeps a batch its checks find corrupt (a CRC
+	// mismatch) instead of truncating the log there.
+	BugRecoverySkipsCRC Bug = "recovery-skips-crc"
+	// BugIndexOffByOne: the offset index lookup takes the entry after the last one at or below
+	// the offset wanted, so a read of an indexed batch's last offset starts past it.
+	BugIndexOffByOne Bug = "index-off-by-one"
+	// BugServeAboveHW: fetches read up to the log end, past the high watermark they report.
+	BugServeAboveHW Bug = "serve-above-hw"
+	// BugLoseProducerState: a partition's idempotent-producer state starts empty when its log
+	// is opened, as if snapshots and the log replay were lost.
+	BugLoseProducerState Bug = "lose-producer-state"
+)
+
+// Bugs lists every bug that can be planted.
+var Bugs = []Bug{BugAckBeforeFsync, BugRecoverySkipsCRC, BugIndexOffByOne, BugServeAboveHW, BugLoseProducerState}
+
+// ParseBugs reads a comma-separated list of bug names ("" is none).
+func ParseBugs(list string) ([]Bug, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var out []Bug
+	for name := range strings.SplitSeq(list, ",") {
+		bug := Bug(strings.TrimSpace(name))
+		if !slices.Contains(Bugs, bug) {
+			return nil, fmt.Errorf("buggify: unknown bug %q (known: %s)", bug, joinBugs(Bugs))
+		}
+		out = append(out, bug)
+	}
+	return out, nil
+}
+
+func joinBugs(bugs []Bug) string {
+	names := make([]string, len(bugs))
+	for i, b := range bugs {
+		names[i] = string(b)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Planted reports whether bug is planted in this run. A nil B plants nothing.
+func (b *B) Planted(bug Bug) bool {
+	return b != nil && slices.Contains(b.planted, bug)
+}
