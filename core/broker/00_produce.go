@@ -226,6 +226,7 @@ func (n *Node) appendPartition(r *wire.ProducePartition) (appended, *log.Log, in
 		epoch = record.Epoch(p.LeaderEpoch)
 	}
 	segments := l.SegmentCount()
+	n.mayNeedSync(tp)
 	res, err := l.Append(r.Batch, log.AppendOptions{AssignOffsets: true, LeaderEpoch: epoch, LogAppendTime: logAppendTime, NowMs: n.now.WallMs})
 	switch {
 	case err == nil:

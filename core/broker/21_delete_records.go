@@ -57,6 +57,7 @@ func (n *Node) deleteRecords(topic string, partition int32, offset int64, p *kms
 		return errOffsetOutOfRange
 	}
 	if target > l.StartOffset() {
+		n.mayNeedSync(tp)
 		if err := l.DeleteRecordsBefore(target); err != nil {
 			return errKafkaStorageError
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/record"
 )
 
@@ -101,5 +102,31 @@ func BenchmarkProduceAcksAll(b *testing.B) {
 			}
 			b.ReportMetric(float64(tc.records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 		})
+	}
+}
+
+// BenchmarkProduceManyPartitions is BenchmarkProduceAcksAll's 10 x 1 KiB case on a node with
+// 2000 partitions, producing to one: the loop's cost per event must not grow with partitions.
+func BenchmarkProduceManyPartitions(b *testing.B) {
+	h := newHarness(b, func(c *config.BrokerConfig) {
+		noRetention(c)
+		c.LogIndexSizeMaxBytes = 4096 // memfs holds every preallocated index in memory
+	})
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "a", 2000, 1
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 1000
+	h.request(1, 7, req)
+	h.syncAll()
+	h.take()
+	frames := produceFrames(b, "a", 1, 10, 1024, h.now.WallMs, -1)
+	b.SetBytes(int64(len(frames[0])))
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		frame := append([]byte(nil), frames[0]...)
+		b.StartTimer()
+		produceOne(b, h, frame)
 	}
 }

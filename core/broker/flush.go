@@ -1,7 +1,10 @@
 package broker
 
 import (
+	"cmp"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/record"
@@ -78,7 +81,22 @@ func (n *Node) flushDue(ts *topicState, tp storage.TopicPartition) bool {
 // policy (group commit: one in flight per log, later appends ride the next), when its flush
 // is due for a relaxed topic.
 func (n *Node) partitionSyncs() {
-	for _, tp := range n.logs.Partitions() {
+	tps := n.syncScratch[:0]
+	if n.syncCheckAll {
+		tps = append(tps, n.logs.Partitions()...)
+	} else {
+		//purity:allow-map-range the candidates are sorted below
+		for tp := range n.syncCandidates {
+			tps = append(tps, tp)
+		}
+		slices.SortFunc(tps, func(a, b storage.TopicPartition) int {
+			return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+		})
+	}
+	n.syncCheckAll = false
+	clear(n.syncCandidates)
+	n.syncScratch = tps
+	for _, tp := range tps {
 		ts, ok := n.topics[tp.Topic]
 		relaxed := ok && ts.relaxed
 		if relaxed && !n.flushDue(ts, tp) {
@@ -92,6 +110,11 @@ func (n *Node) partitionSyncs() {
 			}
 		}
 	}
+}
+
+// mayNeedSync makes tp a candidate for a sync at the next ready().
+func (n *Node) mayNeedSync(tp storage.TopicPartition) {
+	n.syncCandidates[tp] = struct{}{}
 }
 
 // nextFlushMs is the earliest flush.ms deadline of a relaxed log with unflushed records.

@@ -62,6 +62,7 @@ func (n *Node) applyRetention() {
 		if !ok {
 			continue
 		}
+		n.mayNeedSync(tp) // retention may roll the active segment
 		ops, err := l.ApplyRetentionBelow(n.now.WallMs, n.highWatermark(tp, l))
 		if err != nil {
 			n.fail(fmt.Errorf("broker: retention of %s: %w", tp, err))

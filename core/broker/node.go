@@ -54,9 +54,17 @@ type Node struct {
 	produceWaits []*produceWait
 	fetchWaits   []*fetchWait
 	// draining is set by Drain: no fetch parks any more.
-	draining     bool
-	metaWaits    []*metaWait
-	waitingCount int
+	draining bool
+	// syncCandidates are the partitions that may want a sync at the next ready(): appended
+	// to, synced, created, trimmed. syncCheckAll makes ready() look at every partition
+	// instead (at start and on timers: flush.ms deadlines, and a net for any path that
+	// dirtied a log without saying so), so the per-event cost does not grow with the
+	// partition count.
+	syncCandidates map[storage.TopicPartition]struct{}
+	syncScratch    []storage.TopicPartition
+	syncCheckAll   bool
+	metaWaits      []*metaWait
+	waitingCount   int
 
 	// Housekeeping (housekeeping.go): next passes (monotonic, 0 until scheduled) and the
 	// metadata snapshot in flight.
@@ -103,6 +111,9 @@ func NewNode(cfg Config, logs *storage.Manager, meta *metadata.Store, rng *rand.
 		flushes:      make(map[storage.TopicPartition]*flushState),
 		producers:    make(map[storage.TopicPartition]*producer.State),
 		pids:         producer.NewAllocator(),
+
+		syncCandidates: make(map[storage.TopicPartition]struct{}),
+		syncCheckAll:   true,
 	}
 	var records []metadata.Record
 	latest := meta.Latest()
@@ -286,6 +297,7 @@ func (n *Node) Synced(now Clocks, id SyncID, err error) Ready {
 		return n.ready()
 	}
 	n.logs.Synced(ps.partition, err)
+	n.mayNeedSync(ps.partition.TopicPartition) // appends that rode behind this sync want the next
 	if err != nil {
 		n.fail(fmt.Errorf("broker: sync of %s: %w", ps.partition.TopicPartition, err))
 	}
@@ -317,6 +329,7 @@ func (n *Node) Drain(now Clocks) Ready {
 // Timer expires parked requests whose deadline passed.
 func (n *Node) Timer(now Clocks) Ready {
 	n.begin(now)
+	n.syncCheckAll = true
 	n.expireFetches()
 	n.expireProduces()
 	n.expireMetaWaits()

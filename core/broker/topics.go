@@ -74,6 +74,7 @@ func (n *Node) createLogs(img *metadata.Image, name string) error {
 			continue
 		}
 		tp := storage.TopicPartition{Topic: name, Partition: p.ID}
+		n.mayNeedSync(tp) // a new log's directory entries want a sync
 		if l, ok := n.logs.GetLog(tp); ok {
 			if l.Config() != logCfg {
 				if err := l.SetConfig(logCfg); err != nil {
