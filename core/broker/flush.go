@@ -89,9 +89,7 @@ func (n *Node) partitionSyncs() {
 		for tp := range n.syncCandidates {
 			tps = append(tps, tp)
 		}
-		slices.SortFunc(tps, func(a, b storage.TopicPartition) int {
-			return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
-		})
+		slices.SortFunc(tps, compareTopicPartitions)
 	}
 	n.syncCheckAll = false
 	clear(n.syncCandidates)
@@ -110,6 +108,11 @@ func (n *Node) partitionSyncs() {
 			}
 		}
 	}
+}
+
+// compareTopicPartitions orders partitions by topic, then partition.
+func compareTopicPartitions(a, b storage.TopicPartition) int {
+	return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 }
 
 // mayNeedSync makes tp a candidate for a sync at the next ready().

@@ -197,8 +197,11 @@ func (h *harness) advance(ms int64) {
 	}
 }
 
-// record prints a Ready and keeps its syncs.
+// record prints a Ready and keeps its syncs, after checking the Node's invariants.
 func (h *harness) record(rd Ready) {
+	if err := h.node.CheckInvariants(); err != nil {
+		h.t.Fatal(err)
+	}
 	for _, s := range rd.Syncs {
 		h.printf("  sync %d: upTo=%d files=%d dirs=%v\n", s.ID, s.Req.UpTo, len(s.Req.Files), s.Req.Dirs)
 		h.syncs = append(h.syncs, s)

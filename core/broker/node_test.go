@@ -18,6 +18,9 @@ func sendQuiet(t *testing.T, h *harness, c ConnID, version int16, req kmsg.Reque
 	frame := appendRequestFrame(h.corr, version, req)
 	decoded := decodeFrame(t, h, frame)
 	got = h.node.Request(h.now, c, decoded)
+	if err := h.node.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
 	h.syncs = append(h.syncs, got.Syncs...)
 	return got
 }

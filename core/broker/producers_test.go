@@ -62,6 +62,9 @@ func produceIdempotent(t *testing.T, h *harness, producerID int64, epoch int16, 
 		s := h.syncs[0]
 		h.syncs = h.syncs[1:]
 		rd := h.node.Synced(h.now, s.ID, s.Req.Run(h.fs))
+		if err := h.node.CheckInvariants(); err != nil {
+			t.Fatal(err)
+		}
 		h.syncs = append(h.syncs, rd.Syncs...)
 		responses = append(responses, rd.Responses...)
 	}

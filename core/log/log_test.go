@@ -1047,3 +1047,24 @@ func TestOpenRejectsMalformedEpochCheckpoint(t *testing.T) {
 		t.Fatalf("EndOffsetForEpoch(3) = %d %d %v", e, o, err)
 	}
 }
+
+// TestOpenDurableNotBelowLogStart: a log opened with a recovery point below its log start (a
+// lost recovery-point checkpoint) must not report a durable offset — the single-node high
+// watermark — below its log start: log start ≤ high watermark ≤ log end.
+func TestOpenDurableNotBelowLogStart(t *testing.T) {
+	fsys := newMemFS()
+	cfg := testConfig()
+	l := mustOpen(t, fsys, cfg, OpenOptions{})
+	for i := range 10 {
+		if _, err := l.Append(makeBatch(t, 0, 1, 10, int64(i)), AppendOptions{AssignOffsets: true, LeaderEpoch: 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncAll(t, l)
+	l.Close()
+	l = mustOpen(t, fsys, cfg, OpenOptions{RecoveryPoint: 0, LogStartOffset: 5})
+	defer l.Close()
+	if l.StartOffset() != 5 || l.DurableOffset() < l.StartOffset() {
+		t.Fatalf("opened with log start %d and durable offset %d", l.StartOffset(), l.DurableOffset())
+	}
+}

@@ -320,6 +320,9 @@ func (h *propertyHarness) checkCrash(durable record.Offset) {
 
 func (h *propertyHarness) checkInvariants() {
 	l := h.log
+	if err := l.CheckInvariants(); err != nil {
+		h.t.Fatal(err)
+	}
 	if len(l.segments) == 0 {
 		h.t.Fatal("no segments")
 	}

@@ -186,7 +186,9 @@ func (l *Log) open(opts OpenOptions) error {
 		}
 		return l.writeEpochCheckpointIfChanged(nil)
 	}
-	l.durableOffset = min(max(recoveryPoint, l.segments[0].baseOffset), l.endOffset)
+	// Offsets below the log start are never read, so they count as durable: the durable
+	// offset (a single node's high watermark) never starts below the log start.
+	l.durableOffset = min(max(recoveryPoint, l.startOffset), l.endOffset)
 	l.epochs.truncateFromEnd(l.endOffset)
 	l.epochs.truncateFromStart(l.startOffset)
 	return l.writeEpochCheckpointIfChanged(saved)

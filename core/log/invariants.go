@@ -1,0 +1,84 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvariant is a broken log invariant found by CheckInvariants.
+var ErrInvariant = errors.New("log: invariant broken")
+
+// CheckInvariants verifies what must hold between any two operations on an open, healthy log
+// (a closed or poisoned one has nothing to promise): the offsets are ordered (first segment
+// base ≤ log start ≤ log end, durable offset ≤ log end; DeleteRecords may move the log start
+// past unsynced records, so the durable offset may lie below it), the segments are in offset order and the active one
+// starts at or below the log end, the open-segment LRU is within its bound, the leader-epoch
+// cache is ordered and within the log, and every offset index entry of the active segment
+// points at the start of the batch whose last offset it names. The simulator calls it after
+// every event; it reads the active segment's index entries and the batch headers they point
+// at (page-cache reads), so it is not for the production path.
+func (l *Log) CheckInvariants() error {
+	if l.closed || l.poisoned != nil {
+		return nil
+	}
+	if len(l.segments) == 0 {
+		return fmt.Errorf("%w: %s has no segments", ErrInvariant, l.dir)
+	}
+	first, active := l.segments[0], l.active()
+	switch {
+	case l.startOffset < first.baseOffset:
+		return fmt.Errorf("%w: %s: log start %d below the first segment's base %d", ErrInvariant, l.dir, l.startOffset, first.baseOffset)
+	case l.startOffset > l.endOffset:
+		return fmt.Errorf("%w: %s: log start %d above the log end %d", ErrInvariant, l.dir, l.startOffset, l.endOffset)
+	case l.durableOffset > l.endOffset:
+		return fmt.Errorf("%w: %s: durable offset %d above the log end %d", ErrInvariant, l.dir, l.durableOffset, l.endOffset)
+	case active.baseOffset > l.endOffset:
+		return fmt.Errorf("%w: %s: active segment base %d above the log end %d", ErrInvariant, l.dir, active.baseOffset, l.endOffset)
+	case len(l.lru) > l.cfg.OpenSegmentsMax:
+		return fmt.Errorf("%w: %s: %d open inactive segments, bound %d", ErrInvariant, l.dir, len(l.lru), l.cfg.OpenSegmentsMax)
+	}
+	for i, s := range l.segments {
+		if i > 0 && s.baseOffset <= l.segments[i-1].baseOffset {
+			return fmt.Errorf("%w: %s: segment %d follows segment %d", ErrInvariant, l.dir, s.baseOffset, l.segments[i-1].baseOffset)
+		}
+		if s.sizeBytes < 0 {
+			return fmt.Errorf("%w: %s: segment %d has %d bytes", ErrInvariant, l.dir, s.baseOffset, s.sizeBytes)
+		}
+	}
+	epochs := l.epochs.entries
+	for i, e := range epochs {
+		if e.StartOffset > l.endOffset || (i > 0 && (e.Epoch <= epochs[i-1].Epoch || e.StartOffset < epochs[i-1].StartOffset)) {
+			return fmt.Errorf("%w: %s: leader-epoch cache %v with log end %d", ErrInvariant, l.dir, epochs, l.endOffset)
+		}
+	}
+	return l.checkActiveIndex(active)
+}
+
+// checkActiveIndex checks that each offset index entry of s names the last offset of the batch
+// starting at its position, in increasing order.
+func (l *Log) checkActiveIndex(s *segment) error {
+	if s.files == nil {
+		return fmt.Errorf("%w: %s: the active segment %d has no open files", ErrInvariant, l.dir, s.baseOffset)
+	}
+	prevOffset, prevPosition := s.baseOffset-1, int64(-1)
+	for i := range s.indexEntries {
+		offset, position, err := l.readOffsetIndexEntry(s, i)
+		if err != nil {
+			return err
+		}
+		if offset <= prevOffset || position <= prevPosition || position >= s.sizeBytes {
+			return fmt.Errorf("%w: %s: index entry %d (offset %d, position %d) after (%d, %d) in %d bytes",
+				ErrInvariant, s.indexPath, i, offset, position, prevOffset, prevPosition, s.sizeBytes)
+		}
+		h, err := l.readHeader(s, position)
+		if err != nil {
+			return fmt.Errorf("%w: %s: index entry %d: %w", ErrInvariant, s.indexPath, i, err)
+		}
+		if h.LastOffset() != offset {
+			return fmt.Errorf("%w: %s: index entry %d names offset %d but the batch at %d ends at %d",
+				ErrInvariant, s.indexPath, i, offset, position, h.LastOffset())
+		}
+		prevOffset, prevPosition = offset, position
+	}
+	return nil
+}
