@@ -1,0 +1,604 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/weirdata/weir/core/broker"
+	"github.com/weirdata/weir/core/config"
+	"github.com/weirdata/weir/core/log"
+	"github.com/weirdata/weir/core/storage"
+	"github.com/weirdata/weir/core/wire"
+	"github.com/weirdata/weir/diskio"
+	"github.com/weirdata/weir/diskio/errorfs"
+	"github.com/weirdata/weir/diskio/memfs"
+	"github.com/weirdata/weir/netio"
+)
+
+// NodeConfig describes one simulated broker process and its machine.
+type NodeConfig struct {
+	// ID is node.id; Host the machine's name on the simulated network; Port and
+	// ControllerPort the PLAINTEXT and CONTROLLER listeners' ports.
+	ID                   int32
+	Host                 string
+	Port, ControllerPort int
+	// Adjust, when set, changes the broker config after the single-node defaults (segment
+	// sizes, flush settings, ...).
+	Adjust func(b *config.BrokerConfig)
+	// StartWallMs and DriftPpm set the machine's wall clock (see WallClock).
+	StartWallMs, DriftPpm int64
+	// Flushers is the flusher pool's size (cmd/weir's defaultFlushers).
+	Flushers int
+	// SyncNsMin and SyncNsMax bound one fdatasync's latency on the simulated disk.
+	SyncNsMin, SyncNsMax int64
+	// BackgroundNsMin and BackgroundNsMax bound one background job (a file-op batch, a
+	// snapshot, a set of checkpoints) on the one background worker.
+	BackgroundNsMin, BackgroundNsMax int64
+	// WriteNsMax bounds how long after a response is handed over its connection's writer
+	// runs (goroutine scheduling); read plans execute then.
+	WriteNsMax int64
+	// TimerLateNsMax bounds how late a timer fires after its deadline.
+	TimerLateNsMax int64
+	// UnreadBytesMax bounds the bytes a connection has received and not yet framed (held
+	// while its requests in flight are at the bound); past it the connection is closed.
+	UnreadBytesMax int
+	// IdleTimeoutNs is connections.max.idle.ms: a connection that delivers no byte for this
+	// long while no request of it awaits an answer is closed, as netio closes it.
+	IdleTimeoutNs int64
+	// DiskBytesMax is the disk's capacity (memfs.SetCapacityBytes); 0 means unbounded.
+	DiskBytesMax int64
+	// Injector, when set, fails the disk operations it picks (diskio/errorfs wraps the disk).
+	Injector errorfs.Injector
+}
+
+// DefaultNodeConfig is node id on host "node<id>", ports 9092 and 9093, a wall clock in
+// November 2023, four flushers, 0.5-5 ms syncs, 0.1-2 ms background jobs.
+func DefaultNodeConfig(id int32) NodeConfig {
+	return NodeConfig{
+		ID:              id,
+		Host:            "node" + strconv.Itoa(int(id)),
+		Port:            9092,
+		ControllerPort:  9093,
+		StartWallMs:     1_700_000_000_000,
+		Flushers:        4,
+		SyncNsMin:       500_000,
+		SyncNsMax:       5_000_000,
+		BackgroundNsMin: 100_000,
+		BackgroundNsMax: 2_000_000,
+		WriteNsMax:      100_000,
+		TimerLateNsMax:  1_000_000,
+		UnreadBytesMax:  2 * wire.DefaultRequestBytesMax,
+		IdleTimeoutNs:   netio.DefaultIdleTimeout.Nanoseconds(),
+	}
+}
+
+// NodeStats counts what a node host did.
+type NodeStats struct {
+	Starts, Crashes   int64
+	Requests          int64
+	Responses         int64
+	SyncsRun          int64
+	SyncErrors        int64
+	FileOps           int64
+	Snapshots         int64
+	CheckpointWrites  int64
+	CheckpointErrors  int64
+	PlanCuts          int64 // read plans served short (log.ErrPlanCut)
+	ConnectionsClosed int64 // by the node: decode errors, Closes, send failures
+}
+
+// Node hosts one simulated broker: a crashable disk (memfs, optionally behind errorfs), the
+// storage opened on it as cmd/weir opens it, and a core/broker.Node whose every Ready it
+// executes as cmd/weir's driver does — syncs on a flusher pool with virtual latency, file ops,
+// snapshots and checkpoints on one background worker in order, responses written per
+// connection in request order with read plans executed at write time, closes after them, one
+// timer for NextDeadlineMs. A Fatal crashes the node. Crash and Restart model a power loss.
+type Node struct {
+	w   *World
+	net *Network
+	cfg NodeConfig
+
+	delays *rand.Rand // driver latencies
+	disk   *rand.Rand // crash-clone seeds
+	faults *rand.Rand // crash points
+
+	clock       *WallClock
+	mem         *memfs.FS // the machine's disk: survives crashes as a crash clone
+	brokerCfg   config.BrokerConfig
+	addr        string
+	incarnation int
+	inc         *incarnation // nil while down
+	lastFatal   error
+	stats       NodeStats
+
+	// crashCountdown is how many more effects run before an armed crash; -1 is unarmed.
+	crashCountdown int
+}
+
+// incarnation is one process lifetime: everything a crash throws away.
+type incarnation struct {
+	n        *Node
+	dead     bool
+	fsys     diskio.FS
+	storage  *nodeStorage
+	node     *broker.Node
+	versions wire.VersionTable
+	// requestBytesMax and inFlightMax are netio's socket.request.max.bytes and max in-flight
+	// per connection, as cmd/weir configures them.
+	requestBytesMax int32
+	inFlightMax     int
+	originNs        int64 // the monotonic clock's origin: process start
+
+	conns    map[broker.ConnID]*nodeConn // lookup; iterated only in id order
+	nextConn broker.ConnID
+
+	jobs          map[EventID]bool // scheduled job and timer events, cancelled by a crash
+	flusherFreeNs []int64          // when each flusher is free
+	backgroundNs  int64            // when the background worker is free
+	outstanding   int
+
+	checkpoints      []storage.CheckpointFile
+	checkpointQueued bool
+
+	timer      EventID
+	deadlineMs int64
+}
+
+// NewNode creates a node host with an empty disk and starts it (formatting the disk, as the
+// embedded single-node default does on first start).
+func NewNode(w *World, network *Network, cfg NodeConfig) (*Node, error) {
+	if cfg.Flushers < 1 || cfg.SyncNsMin < 0 || cfg.SyncNsMax < cfg.SyncNsMin || cfg.BackgroundNsMin < 0 ||
+		cfg.BackgroundNsMax < cfg.BackgroundNsMin || cfg.WriteNsMax < 0 || cfg.TimerLateNsMax < 0 || cfg.UnreadBytesMax < 1 || cfg.IdleTimeoutNs <= 0 {
+		return nil, fmt.Errorf("sim: invalid node config %+v", cfg)
+	}
+	props := fmt.Sprintf(`node.id=%[1]d
+process.roles=broker,controller
+listeners=PLAINTEXT://%[2]s:%[3]d,CONTROLLER://%[2]s:%[4]d
+controller.listener.names=CONTROLLER
+controller.quorum.voters=%[1]d@%[2]s:%[4]d
+log.dirs=/weir-data
+`, cfg.ID, cfg.Host, cfg.Port, cfg.ControllerPort)
+	b, _, err := config.ParseServerProperties([]byte(props))
+	if err != nil {
+		return nil, fmt.Errorf("sim: node %d config: %w", cfg.ID, err)
+	}
+	if cfg.Adjust != nil {
+		cfg.Adjust(&b)
+	}
+	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("sim: node %d config: %w", cfg.ID, err)
+	}
+	listener, err := brokerListenAddress(b)
+	if err != nil {
+		return nil, err
+	}
+	prefix := fmt.Sprintf("node/%d/", cfg.ID)
+	n := &Node{
+		w:              w,
+		net:            network,
+		cfg:            cfg,
+		delays:         w.Rand(prefix + "driver"),
+		disk:           w.Rand(prefix + "disk"),
+		faults:         w.Rand(prefix + "faults"),
+		clock:          w.NewWallClock(cfg.StartWallMs, cfg.DriftPpm),
+		mem:            memfs.New(),
+		brokerCfg:      withCleanPaths(b),
+		addr:           net.JoinHostPort(listener.Host, strconv.Itoa(listener.Port)),
+		crashCountdown: -1,
+	}
+	if cfg.DiskBytesMax > 0 {
+		n.mem.SetCapacityBytes(cfg.DiskBytesMax)
+	}
+	if err := n.Restart(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// ID is node.id.
+func (n *Node) ID() int32 { return n.cfg.ID }
+
+// Host is the machine's name on the simulated network.
+func (n *Node) Host() string { return n.cfg.Host }
+
+// Addr is the broker listener's "host:port" on the simulated network.
+func (n *Node) Addr() string { return n.addr }
+
+// Up reports whether the process runs.
+func (n *Node) Up() bool { return n.inc != nil }
+
+// Clock is the machine's wall clock (jump or drift it for clock faults).
+func (n *Node) Clock() *WallClock { return n.clock }
+
+// Disk is the machine's disk as it is now (page cache included).
+func (n *Node) Disk() *memfs.FS { return n.mem }
+
+// Stats returns the counters so far.
+func (n *Node) Stats() NodeStats { return n.stats }
+
+// LastFatal is the last storage failure that crashed the node, if any.
+func (n *Node) LastFatal() error { return n.lastFatal }
+
+// Outstanding is how many syncs, file ops and snapshots the running process has handed out
+// and not yet reported to its Node.
+func (n *Node) Outstanding() int {
+	if n.inc == nil {
+		return 0
+	}
+	return n.inc.outstanding
+}
+
+// ArmCrash makes the node crash right before an effect, once afterEffects more effects have
+// run (0: before the next one): between two effects of one Ready, or between two Readies.
+// Effects count in execution order: each sync, each file-op batch, each response, each close,
+// a Ready's checkpoint set, its snapshot.
+func (n *Node) ArmCrash(afterEffects int) {
+	if afterEffects < 0 {
+		panic("sim: invariant: ArmCrash needs a count of effects >= 0")
+	}
+	n.crashCountdown = afterEffects
+}
+
+// ArmCrashRandom is ArmCrash after a number of effects drawn from [0, effectsMax) with the
+// node's fault PRNG: a seeded crash point.
+func (n *Node) ArmCrashRandom(effectsMax int) { n.ArmCrash(n.faults.IntN(effectsMax)) }
+
+// Crash is a power loss: every connection resets, everything in flight in the process is
+// gone, and the disk keeps what a seeded crash keeps (memfs.CrashRandom: synced data, and
+// unsynced data whole, torn or not at all).
+func (n *Node) Crash() { n.CrashWith(memfs.CrashRandom) }
+
+// CrashWith is Crash with the given treatment of unsynced data.
+func (n *Node) CrashWith(mode memfs.CrashMode) {
+	inc := n.inc
+	if inc == nil {
+		return
+	}
+	n.stats.Crashes++
+	inc.dead = true
+	n.inc = nil
+	n.crashCountdown = -1
+	n.net.Unlisten(n.addr)
+	for _, id := range sortedKeys(inc.conns) {
+		c := inc.conns[id]
+		c.cancelTimers()
+		if !c.closed {
+			c.closed = true
+			c.conn.Abort()
+		}
+	}
+	for _, id := range sortedKeys(inc.jobs) {
+		n.w.Cancel(id)
+	}
+	n.mem = n.mem.CrashClone(memfs.CrashConfig{Seed: n.disk.Uint64(), Mode: mode}) // keeps the capacity
+	n.w.Tracef("node%d crash (incarnation %d): disk after %x", n.cfg.ID, n.incarnation, n.mem.Digest())
+}
+
+// Restart starts a new process on the disk as the last crash left it: storage recovery, then a
+// new broker.Node, listening again. An error (recovery failed) leaves the node down.
+func (n *Node) Restart() error {
+	if n.inc != nil {
+		return fmt.Errorf("sim: node %d is running", n.cfg.ID)
+	}
+	n.incarnation++
+	n.stats.Starts++
+	inc := &incarnation{
+		n:             n,
+		fsys:          diskio.FS(n.mem),
+		originNs:      n.w.NowNs(),
+		conns:         map[broker.ConnID]*nodeConn{},
+		jobs:          map[EventID]bool{},
+		flusherFreeNs: make([]int64, n.cfg.Flushers),
+	}
+	if n.cfg.Injector != nil {
+		inc.fsys = errorfs.Wrap(n.mem, n.cfg.Injector)
+	}
+	prefix := fmt.Sprintf("node/%d/incarnation/%d/", n.cfg.ID, n.incarnation)
+	random := randReader{n.w.Rand(prefix + "storage")}
+	n.w.Tracef("node%d start (incarnation %d)", n.cfg.ID, n.incarnation)
+	ns, err := openNodeStorage(inc.fsys, n.brokerCfg, random, n.clock.NowMs())
+	if err != nil {
+		return fmt.Errorf("sim: node %d: open storage: %w", n.cfg.ID, err)
+	}
+	for _, w := range ns.warnings {
+		n.w.Tracef("node%d storage warning: %v", n.cfg.ID, w)
+	}
+	nodeCfg, err := broker.ConfigFromBroker(n.brokerCfg)
+	if err != nil {
+		return errors.Join(err, ns.close())
+	}
+	nodeCfg.FS = inc.fsys
+	inc.storage = ns
+	inc.versions = nodeCfg.Versions
+	inc.requestBytesMax = wire.DefaultRequestBytesMax
+	if n.brokerCfg.SocketRequestMaxBytes > 0 {
+		inc.requestBytesMax = n.brokerCfg.SocketRequestMaxBytes
+	}
+	inc.inFlightMax = min(netio.DefaultInFlightPerConnMax, nodeCfg.ConnRequestsMax)
+	node, ready, err := broker.NewNode(nodeCfg, ns.manager, ns.metadata, n.w.Rand(prefix+"broker"), inc.clocks())
+	if err != nil {
+		return errors.Join(fmt.Errorf("sim: node %d: %w", n.cfg.ID, err), ns.close())
+	}
+	inc.node = node
+	if err := n.net.Listen(n.addr, inc.accept); err != nil {
+		return errors.Join(err, ns.close())
+	}
+	n.inc = inc
+	inc.execute("start", ready)
+	return nil
+}
+
+// clocks are the driver's clocks for an event: monotonic since the process started, and the
+// machine's wall clock.
+func (inc *incarnation) clocks() broker.Clocks {
+	n := inc.n
+	return broker.Clocks{MonotonicMs: (n.w.NowNs() - inc.originNs) / 1e6, WallMs: n.clock.NowMs()}
+}
+
+func (inc *incarnation) tracef(format string, args ...any) {
+	inc.n.w.Tracef("node%d "+format, append([]any{inc.n.cfg.ID}, args...)...)
+}
+
+// draw is a latency in [lo, hi] from the driver's PRNG.
+func (n *Node) draw(lo, hi int64) int64 { return lo + n.delays.Int64N(hi-lo+1) }
+
+// schedule runs a job event that a crash cancels.
+func (inc *incarnation) schedule(atNs int64, what string, fn func()) {
+	var id EventID
+	id = inc.n.w.At(atNs, fmt.Sprintf("node%d %s", inc.n.cfg.ID, what), func() {
+		delete(inc.jobs, id)
+		fn()
+	})
+	inc.jobs[id] = true
+}
+
+// effectCount is how many effects ArmCrash counts in r.
+func effectCount(r broker.Ready) int {
+	count := len(r.Syncs) + len(r.FileOps) + len(r.Responses) + len(r.Closes)
+	if len(r.Checkpoints) > 0 {
+		count++
+	}
+	if r.Snapshot != nil {
+		count++
+	}
+	return count
+}
+
+// execute carries out a Ready in field order, as cmd/weir's driver.execute does: syncs and
+// file ops start before any response is written, responses go out in the order listed,
+// closes after them; then checkpoints, the snapshot, warnings, a Fatal, the next deadline.
+// It traces the Ready first, so the trace hashes every Ready.
+func (inc *incarnation) execute(cause string, r broker.Ready) {
+	n := inc.n
+	if inc.dead {
+		return
+	}
+	inc.traceReady(cause, r)
+	if err := inc.node.CheckInvariants(); err != nil {
+		// A broken invariant is a bug in core: the seed fails with it (DESIGN §8).
+		panic(fmt.Sprintf("sim: node %d after %s: %v", n.cfg.ID, cause, err))
+	}
+	done := 0
+	// effect reports whether the next effect may run; at an armed crash point it crashes the
+	// node instead.
+	effect := func() bool {
+		switch {
+		case n.crashCountdown == 0:
+			inc.tracef("armed crash before effect %d of %d", done, effectCount(r))
+			n.Crash()
+			return false
+		case n.crashCountdown > 0:
+			n.crashCountdown--
+		}
+		done++
+		return true
+	}
+	for _, s := range r.Syncs {
+		if !effect() {
+			return
+		}
+		inc.submitSync(s)
+	}
+	for _, op := range r.FileOps {
+		if !effect() {
+			return
+		}
+		inc.submitBackground(fmt.Sprintf("fileop %d", op.ID), func() {
+			err := log.RunFileOps(inc.fsys, op.Ops)
+			n.stats.FileOps++
+			inc.tracef("fileop %d done: %v", op.ID, err)
+			inc.execute("done", inc.node.Done(inc.clocks(), op.ID, err))
+		})
+	}
+	for _, resp := range r.Responses {
+		if !effect() {
+			return
+		}
+		inc.respond(resp)
+	}
+	for _, c := range r.Closes {
+		if !effect() {
+			return
+		}
+		if nc, ok := inc.conns[c]; ok {
+			nc.requestClose()
+		}
+	}
+	if len(r.Checkpoints) > 0 {
+		if !effect() {
+			return
+		}
+		inc.queueCheckpoints(r.Checkpoints)
+	}
+	if w := r.Snapshot; w != nil {
+		if !effect() {
+			return
+		}
+		inc.submitBackground("snapshot", func() {
+			err := w.Run(inc.fsys)
+			n.stats.Snapshots++
+			inc.tracef("snapshot %s written: %v", w.Path, err)
+			inc.execute("snapshot", inc.node.SnapshotWritten(inc.clocks(), err))
+		})
+	}
+	if r.Fatal != nil {
+		// The page cache is not trusted after a storage failure: the process stops and
+		// restarts with recovery. A power loss covers every outcome a process exit could
+		// leave (unsynced data kept, lost or torn).
+		n.lastFatal = r.Fatal
+		n.Crash()
+		return
+	}
+	inc.setDeadline(r.NextDeadlineMs)
+}
+
+// traceReady adds one line naming the Ready's effects.
+func (inc *incarnation) traceReady(cause string, r broker.Ready) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ready (%s)", cause)
+	for _, s := range r.Syncs {
+		fmt.Fprintf(&b, " sync:%d/upto=%d", s.ID, s.Req.UpTo)
+	}
+	for _, op := range r.FileOps {
+		fmt.Fprintf(&b, " fileop:%d/%d", op.ID, len(op.Ops))
+	}
+	for _, resp := range r.Responses {
+		fmt.Fprintf(&b, " resp:c%d/key=%d/corr=%d", resp.Conn, resp.Header.APIKey, resp.Header.CorrelationID)
+		if resp.Body == nil {
+			b.WriteString("/none")
+		}
+		for _, rd := range resp.Reads {
+			fmt.Fprintf(&b, "/read=%d-%d/ranges=%d", rd.Plan.FirstOffset, rd.Plan.NextOffset, len(rd.Plan.Ranges))
+		}
+	}
+	for _, c := range r.Closes {
+		fmt.Fprintf(&b, " close:c%d", c)
+	}
+	for _, c := range r.Checkpoints {
+		fmt.Fprintf(&b, " checkpoint:%s/%s", c.Dir, c.Name)
+	}
+	if r.Snapshot != nil {
+		fmt.Fprintf(&b, " snapshot:%s", r.Snapshot.Path)
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, " warning:%q", w.Error())
+	}
+	if r.Fatal != nil {
+		fmt.Fprintf(&b, " fatal:%q", r.Fatal.Error())
+	}
+	fmt.Fprintf(&b, " deadline=%d", r.NextDeadlineMs)
+	inc.tracef("%s", b.String())
+}
+
+// submitSync runs a sync on the flusher that frees up first (the pool's queue), after the
+// disk's latency, then reports it: Req.Run happens at completion, so a crash before then
+// leaves the data unsynced.
+func (inc *incarnation) submitSync(s broker.Sync) {
+	n := inc.n
+	worker := 0
+	for i, free := range inc.flusherFreeNs {
+		if free < inc.flusherFreeNs[worker] {
+			worker = i
+		}
+	}
+	start := max(n.w.NowNs(), inc.flusherFreeNs[worker])
+	doneNs := start + n.draw(n.cfg.SyncNsMin, n.cfg.SyncNsMax)
+	inc.flusherFreeNs[worker] = doneNs
+	inc.outstanding++
+	inc.schedule(doneNs, fmt.Sprintf("sync %d", s.ID), func() {
+		inc.outstanding--
+		err := s.Req.Run(inc.fsys)
+		n.stats.SyncsRun++
+		if err != nil {
+			n.stats.SyncErrors++
+		}
+		inc.tracef("synced %d: %v", s.ID, err)
+		inc.execute("synced", inc.node.Synced(inc.clocks(), s.ID, err))
+	})
+}
+
+// submitBackground queues a job on the one background worker: jobs run in order.
+func (inc *incarnation) submitBackground(what string, run func()) {
+	n := inc.n
+	start := max(n.w.NowNs(), inc.backgroundNs)
+	doneNs := start + n.draw(n.cfg.BackgroundNsMin, n.cfg.BackgroundNsMax)
+	inc.backgroundNs = doneNs
+	inc.outstanding++
+	inc.schedule(doneNs, what, func() {
+		inc.outstanding--
+		run()
+	})
+}
+
+// queueCheckpoints hands a set of checkpoint files to the background worker, replacing a set
+// it has not picked up yet (each set is complete), as cmd/weir's queueCheckpoints does.
+// Nothing waits on checkpoints, so the job is not outstanding.
+func (inc *incarnation) queueCheckpoints(files []storage.CheckpointFile) {
+	inc.checkpoints = files
+	if inc.checkpointQueued {
+		return
+	}
+	inc.checkpointQueued = true
+	n := inc.n
+	start := max(n.w.NowNs(), inc.backgroundNs)
+	doneNs := start + n.draw(n.cfg.BackgroundNsMin, n.cfg.BackgroundNsMax)
+	inc.backgroundNs = doneNs
+	inc.schedule(doneNs, "checkpoints", func() {
+		files := inc.checkpoints
+		inc.checkpoints, inc.checkpointQueued = nil, false
+		for _, f := range files {
+			err := diskio.WriteFileAtomic(inc.fsys, f.Dir, f.Name, f.Data)
+			n.stats.CheckpointWrites++
+			if err != nil {
+				// Nothing waits on a checkpoint: a stale one only makes recovery scan more.
+				n.stats.CheckpointErrors++
+				inc.tracef("checkpoint %s/%s: %v", f.Dir, f.Name, err)
+			}
+		}
+	})
+}
+
+// setDeadline arms the timer for the Node's next deadline (monotonic ms; 0 = none), at least a
+// millisecond away as cmd/weir arms it, and fired up to TimerLateNsMax late.
+func (inc *incarnation) setDeadline(deadlineMs int64) {
+	if deadlineMs == inc.deadlineMs {
+		return
+	}
+	inc.deadlineMs = deadlineMs
+	n := inc.n
+	if inc.timer != 0 {
+		n.w.Cancel(inc.timer)
+		delete(inc.jobs, inc.timer)
+		inc.timer = 0
+	}
+	if deadlineMs == 0 {
+		return
+	}
+	waitMs := max(deadlineMs-inc.clocks().MonotonicMs, 1)
+	at := n.w.NowNs() + waitMs*1e6 + n.draw(0, n.cfg.TimerLateNsMax)
+	var id EventID
+	id = n.w.At(at, fmt.Sprintf("node%d timer %d", n.cfg.ID, deadlineMs), func() {
+		delete(inc.jobs, id)
+		inc.timer = 0
+		inc.deadlineMs = 0
+		inc.execute("timer", inc.node.Timer(inc.clocks()))
+	})
+	inc.jobs[id] = true
+	inc.timer = id
+}
+
+// sortedKeys returns a map's keys in ascending order, for deterministic iteration.
+func sortedKeys[K ~uint64, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	//purity:allow-map-range the keys are sorted below
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
