@@ -10,8 +10,8 @@
 //     and the writer goroutine (responses reordered by sequence, encoded, written).
 //   - budget.go: byteBudget, for QueuedBytesMax (requests) and FetchReadBytesMax (fetch
 //     records read and not yet written), shared by every connection.
-//   - readplan.go: PlanReader, which reads a log.ReadPlan with pread and cuts it at the last
-//     whole valid batch.
+//   - readplan.go: PlanReader, a thin wrapper over core/log's AppendPlan (pread, then every
+//     batch checked, cut at the last whole valid batch), which the simulator runs too.
 //
 // Backpressure. A connection stops reading its socket (so TCP pushes back on the client)
 // while it has InFlightPerConnMax requests read but not yet answered, or while the requests
