@@ -53,44 +53,60 @@ func (o Outcome) String() string {
 type Record struct {
 	// Offset is the record's offset: for a fetch, where it was read; for an acknowledged
 	// produce, base offset + index in the batch; -1 when not known.
-	Offset int64
-	Key    string
-	Value  string
+	Offset int64 `json:"offset"`
+	// Key and Value are valid UTF-8 (the JSON-lines encoding carries them as strings).
+	Key   string `json:"key,omitempty"`
+	Value string `json:"value"`
 }
 
 // Op is one client operation: its invocation, completion and outcome. Simulated clients
 // (core/client) and real ones (chaos/) record the same format.
 type Op struct {
 	// Index is the operation's position in its History (set by History.Add).
-	Index int
+	Index int `json:"index"`
 	// Client names the client process; a client's operations never overlap in time unless it
 	// pipelines, and Seq orders them as the client issued them.
-	Client int
-	Seq    int64
-	Kind   OpKind
-	Topic  string
+	Client int    `json:"client"`
+	Seq    int64  `json:"seq"`
+	Kind   OpKind `json:"kind"`
+	Topic  string `json:"topic"`
 	// Partition is the partition written or read.
-	Partition int32
+	Partition int32 `json:"partition"`
 	// InvokeNs and CompleteNs are on one monotonic clock shared by every client of the
 	// history (virtual time in the simulator). For OutcomeUnknown CompleteNs is when the
-	// client gave up; checkers treat the operation as open to the end of the history.
-	InvokeNs   int64
-	CompleteNs int64
-	Outcome    Outcome
+	// client gave up; checkers treat the operation as open to the end of the history (until
+	// a fetch that returned its records, which cannot precede the append).
+	InvokeNs   int64   `json:"invoke_ns"`
+	CompleteNs int64   `json:"complete_ns"`
+	Outcome    Outcome `json:"outcome"`
 	// Err is the Kafka error name or the reason for a failed or unknown outcome.
-	Err string
+	Err string `json:"err,omitempty"`
 	// Idempotent marks a produce from an idempotent producer (a duplicate is then an anomaly).
-	Idempotent bool
+	Idempotent bool `json:"idempotent,omitempty"`
 	// Records: for a produce, the records sent (Offsets set when acknowledged); for a fetch,
-	// the records returned, in offset order.
-	Records []Record
+	// the records returned, in offset order. A fetch records what the client delivers: Kafka
+	// clients drop the records of the first batch below FetchOffset, and so must the history
+	// (the poll checks take a record at or below the previous fetch's last one as going back).
+	Records []Record `json:"records"`
 	// FetchOffset is the offset a fetch asked for.
-	FetchOffset int64
+	FetchOffset int64 `json:"fetch_offset"`
 	// HighWatermark is the partition's high watermark in a fetch answer (-1 if unknown).
-	HighWatermark int64
+	HighWatermark int64 `json:"high_watermark"`
 	// LogStartOffset is the partition's log start offset in a fetch answer (-1 if unknown):
 	// records below it may have been deleted by retention or DeleteRecords.
-	LogStartOffset int64
+	LogStartOffset int64 `json:"log_start_offset"`
+	// Final marks a fetch the harness made after the faults stopped and the cluster healed,
+	// to read the partition back whole. The OutcomeOK Final fetches of a partition together
+	// must cover it from the highest LogStartOffset they report to the highest HighWatermark
+	// (both must be known, not -1); the lost-write and unseen checks hold the run to what they
+	// read. A harness pages through the partition with as many Final fetches as it needs.
+	Final bool `json:"final,omitempty"`
+	// ProducerID and ProducerEpoch name an idempotent produce's producer session (-1 when
+	// unknown). Kafka deduplicates retries within one session only: a value sent again after
+	// an epoch bump or by a new producer id may legitimately land twice. Equal values, unknown
+	// ones included, count as one session (the strict reading).
+	ProducerID    int64 `json:"producer_id"`
+	ProducerEpoch int16 `json:"producer_epoch"`
 }
 
 // History is every operation of a run, in the order they were recorded (completion order).

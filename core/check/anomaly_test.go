@@ -1,0 +1,672 @@
+package check
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// plain builds the common clean history: client 1 (idempotent) sends a,b (0..1) and d (3),
+// client 2 sends c (2); client 3 reads 0..1 then 2..3. The caller adds the final read.
+func plain() *builder {
+	b := newBuilder()
+	b.idempotent[1] = true
+	b.produce(1, OutcomeOK, 0, "a", "b")
+	b.produce(2, OutcomeOK, 2, "c")
+	b.produce(1, OutcomeOK, 3, "d")
+	b.fetch(3, 0, 4, recs(0, "a", "b")...)
+	b.fetch(3, 2, 4, recs(2, "c", "d")...)
+	return b
+}
+
+// plainFinal is plain with a complete final read.
+func plainFinal() *builder {
+	b := plain()
+	b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+	return b
+}
+
+// anomalyCases plant each anomaly class in an otherwise clean history. want lists every class
+// the dirty history must report, exactly; the clean history must report nothing at all.
+var anomalyCases = []struct {
+	name    string
+	want    []Anomaly
+	opts    Options
+	history func(dirty bool) History
+}{
+	{
+		name: "lost-write: acknowledged and read, then truncated below the final high watermark",
+		want: []Anomaly{LostWrite},
+		history: func(dirty bool) History {
+			b := plain()
+			if dirty {
+				b.final(0, 3, 0, recs(0, "a", "b", "c")...)
+			} else {
+				b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "lost-write: an unknown produce's value read below the high watermark, then gone",
+		want: []Anomaly{LostWrite},
+		history: func(dirty bool) History {
+			b := plain()
+			b.produce(2, OutcomeUnknown, -1, "x")
+			b.fetch(3, 4, 5, rec(4, "x"))
+			if dirty {
+				b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+			} else {
+				b.final(0, 5, 0, recs(0, "a", "b", "c", "d", "x")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "lost-write: the final read holds another value at an acknowledged offset",
+		want: []Anomaly{LostWrite, InconsistentOffsets},
+		history: func(dirty bool) History {
+			b := plain()
+			b.produce(2, OutcomeUnknown, -1, "x")
+			b.produce(2, OutcomeUnknown, -1, "x") // a non-idempotent retry: x's place is not inferred
+			if dirty {
+				b.final(0, 4, 0, join(recs(0, "a", "b", "c"), recs(3, "x"))...)
+			} else {
+				b.final(0, 5, 0, recs(0, "a", "b", "c", "d", "x")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "duplicate: an idempotent producer's value at two offsets",
+		want: []Anomaly{Duplicate},
+		history: func(dirty bool) History {
+			b := plain()
+			if dirty {
+				b.fetch(3, 4, 5, rec(4, "a"))
+				b.final(0, 5, 0, recs(0, "a", "b", "c", "d", "a")...)
+			} else {
+				b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "inconsistent-offsets: a read disagrees with an acknowledged produce",
+		want: []Anomaly{InconsistentOffsets},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			b.produce(1, OutcomeOK, 0, "a", "b")
+			b.produce(2, OutcomeUnknown, -1, "x")
+			b.produce(2, OutcomeUnknown, -1, "x")
+			if dirty {
+				b.fetch(3, 0, 2, recs(0, "a", "x")...)
+			} else {
+				b.fetch(3, 0, 2, recs(0, "a", "b")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "nonmonotonic-send: pipelined idempotent produces acknowledged out of order",
+		want: []Anomaly{NonmonotonicSend},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			b.idempotent[1] = true
+			first, second := int64(0), int64(1)
+			if dirty {
+				first, second = 1, 0
+			}
+			p1 := b.produceOp(1, OutcomeOK, first, "a")
+			p1.InvokeNs, p1.CompleteNs = 1, 10
+			b.add(p1)
+			p2 := b.produceOp(1, OutcomeOK, second, "b")
+			p2.InvokeNs, p2.CompleteNs = 2, 11
+			b.add(p2)
+			values := []string{"a", "b"}
+			if dirty {
+				values = []string{"b", "a"}
+			}
+			b.fetch(3, 0, 2, recs(0, values...)...)
+			b.final(0, 2, 0, recs(0, values...)...)
+			return b.h
+		},
+	},
+	{
+		name: "nonmonotonic-send: a client's later produce lands below its earlier, completed one",
+		want: []Anomaly{NonmonotonicSend, NotLinearizable},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			first, second := int64(0), int64(1)
+			if dirty {
+				first, second = 1, 0
+			}
+			b.produce(1, OutcomeOK, first, "a")
+			b.produce(1, OutcomeOK, second, "b")
+			if dirty {
+				b.final(0, 2, 0, recs(0, "b", "a")...)
+			} else {
+				b.final(0, 2, 0, recs(0, "a", "b")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "poll-skip: the client's fetch offset jumps forward over a record",
+		want: []Anomaly{PollSkip},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			b.produce(1, OutcomeOK, 0, "a", "b", "c", "d")
+			b.fetch(3, 0, 4, recs(0, "a", "b")...)
+			if dirty {
+				b.fetch(3, 3, 4, recs(3, "d")...)
+			} else {
+				b.fetch(3, 2, 4, recs(2, "c", "d")...)
+			}
+			b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+			return b.h
+		},
+	},
+	{
+		name: "nonmonotonic-poll: a fetch goes back below the previous fetch's last offset",
+		want: []Anomaly{NonmonotonicPoll},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			b.produce(1, OutcomeOK, 0, "a", "b", "c", "d")
+			b.fetch(3, 0, 4, recs(0, "a", "b")...)
+			if dirty {
+				b.fetch(3, 2, 4, recs(1, "b", "c", "d")...)
+			} else {
+				b.fetch(3, 2, 4, recs(2, "c", "d")...)
+			}
+			b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+			return b.h
+		},
+	},
+	{
+		name: "int-nonmonotonic-poll: one fetch's offsets go back",
+		want: []Anomaly{IntNonmonotonicPoll},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			b.produce(1, OutcomeOK, 0, "a", "b", "c")
+			if dirty {
+				b.fetch(3, 0, 3, rec(0, "a"), rec(1, "b"), rec(2, "c"), rec(1, "b"))
+			} else {
+				b.fetch(3, 0, 3, recs(0, "a", "b", "c")...)
+			}
+			b.final(0, 3, 0, recs(0, "a", "b", "c")...)
+			return b.h
+		},
+	},
+	{
+		name: "poll-skip: the next fetch starts above the client's position over a record",
+		want: []Anomaly{PollSkip},
+		history: func(dirty bool) History {
+			b := plain()
+			if dirty {
+				b.fetch(4, 0, 4, recs(0, "a", "b")...)
+				b.fetch(4, 2, 4, rec(3, "d"))
+			}
+			b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+			return b.h
+		},
+	},
+	{
+		name: "int-poll-skip: one fetch jumps over a record",
+		want: []Anomaly{IntPollSkip},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			b.produce(1, OutcomeOK, 0, "a", "b", "c")
+			if dirty {
+				b.fetch(3, 0, 3, rec(0, "a"), rec(2, "c"))
+			} else {
+				b.fetch(3, 0, 3, recs(0, "a", "b", "c")...)
+			}
+			b.final(0, 3, 0, recs(0, "a", "b", "c")...)
+			return b.h
+		},
+	},
+	{
+		name: "unseen: an acknowledged value no fetch returned, the final read complete",
+		want: []Anomaly{LostWrite, Unseen},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			b.produce(1, OutcomeOK, 0, "a", "b")
+			b.produce(2, OutcomeOK, 2, "c")
+			if dirty {
+				b.final(0, 2, 0, recs(0, "a", "b")...)
+			} else {
+				b.final(0, 3, 0, recs(0, "a", "b", "c")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "read-above-hw: a fetch returns a record at its own high watermark",
+		want: []Anomaly{ReadAboveHW},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			b.produce(1, OutcomeOK, 0, "a", "b")
+			hw := int64(2)
+			if dirty {
+				hw = 1
+			}
+			b.fetch(3, 0, hw, recs(0, "a", "b")...)
+			b.final(0, 2, 0, recs(0, "a", "b")...)
+			return b.h
+		},
+	},
+	{
+		name: "G1a: a failed produce's value is read",
+		want: []Anomaly{AbortedRead},
+		history: func(dirty bool) History {
+			b := plain()
+			b.produce(2, OutcomeFailed, -1, "x")
+			if dirty {
+				b.final(0, 5, 0, recs(0, "a", "b", "c", "d", "x")...)
+			} else {
+				b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "unwritten-read: a fetch returns a value nobody sent to the partition",
+		want: []Anomaly{UnwrittenRead},
+		history: func(dirty bool) History {
+			b := plain()
+			if dirty {
+				b.final(0, 5, 0, recs(0, "a", "b", "c", "d", "garbage")...)
+			} else {
+				b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "not-linearizable: a later produce lands below an earlier, completed one",
+		want: []Anomaly{NotLinearizable},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			b.produce(1, OutcomeOK, 0, "a")
+			if dirty {
+				b.produce(2, OutcomeOK, 2, "b") // completes first, at 2
+				b.produce(3, OutcomeOK, 1, "c") // invoked later, lands at 1
+				b.final(0, 3, 0, recs(0, "a", "c", "b")...)
+			} else {
+				b.produce(2, OutcomeOK, 1, "b")
+				b.produce(3, OutcomeOK, 2, "c")
+				b.final(0, 3, 0, recs(0, "a", "b", "c")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "not-linearizable: an unknown produce lands below one completed before it began",
+		want: []Anomaly{NotLinearizable},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			b.produce(1, OutcomeOK, 0, "a")
+			if dirty {
+				b.produce(1, OutcomeOK, 2, "b")
+				b.produce(2, OutcomeUnknown, -1, "x")
+				b.final(0, 3, 0, recs(0, "a", "x", "b")...)
+			} else {
+				b.produce(1, OutcomeOK, 1, "b")
+				b.produce(2, OutcomeUnknown, -1, "x")
+				b.final(0, 3, 0, recs(0, "a", "b", "x")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "incomplete-final-read: the final reads stop short of the high watermark",
+		want: []Anomaly{IncompleteFinalRead},
+		history: func(dirty bool) History {
+			b := plain()
+			b.final(0, 4, 0, recs(0, "a", "b")...)
+			if !dirty {
+				b.final(2, 4, 0, recs(2, "c", "d")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "incomplete-final-read: final reads required, none made",
+		want: []Anomaly{IncompleteFinalRead},
+		opts: Options{RequireFinalReads: true},
+		history: func(dirty bool) History {
+			b := plain()
+			if !dirty {
+				b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+			}
+			return b.h
+		},
+	},
+	{
+		name: "invalid-history: an op out of place",
+		want: []Anomaly{InvalidHistory},
+		history: func(dirty bool) History {
+			h := plainFinal().h
+			if dirty {
+				h.Ops[1].Index = 7
+			}
+			return h
+		},
+	},
+}
+
+func TestAnomalyPlanted(t *testing.T) {
+	for _, tc := range anomalyCases {
+		t.Run(tc.name, func(t *testing.T) {
+			clean := Check(tc.history(false), tc.opts)
+			if !clean.Valid() || len(clean.Info) > 0 {
+				t.Fatalf("clean history: %s", clean.Details())
+			}
+			dirty := Check(tc.history(true), tc.opts)
+			if got := anomalyNames(dirty); !slices.Equal(got, sortedAnomalies(tc.want)) {
+				t.Fatalf("dirty history reported %v, want %v:\n%s", got, sortedAnomalies(tc.want), dirty.Details())
+			}
+			if dirty.Valid() {
+				t.Fatal("dirty history is Valid")
+			}
+			for _, f := range dirty.Anomalies {
+				if f.Count == 0 || len(f.Examples) == 0 {
+					t.Fatalf("%s: no count or example: %s", f.Anomaly, dirty.Details())
+				}
+				if !strings.Contains(dirty.String(), string(f.Anomaly)) {
+					t.Fatalf("String() %q does not name %s", dirty.String(), f.Anomaly)
+				}
+			}
+		})
+	}
+}
+
+func sortedAnomalies(as []Anomaly) []Anomaly {
+	out := slices.Clone(as)
+	slices.Sort(out)
+	return out
+}
+
+// TestAllowed holds histories Kafka's semantics allow, each near an anomaly's boundary.
+func TestAllowed(t *testing.T) {
+	cases := []struct {
+		name     string
+		wantInfo []Anomaly
+		history  func() History
+	}{
+		{
+			name: "records below the final log start are not lost (retention, DeleteRecords)",
+			history: func() History {
+				b := plain()
+				b.final(2, 4, 2, recs(2, "c", "d")...)
+				return b.h
+			},
+		},
+		{
+			name: "a fetch may skip records below its answer's log start (offset reset after deletion)",
+			history: func() History {
+				b := plain()
+				b.add(Op{Client: 4, Kind: OpFetch, Outcome: OutcomeOK, FetchOffset: 0, HighWatermark: 4, LogStartOffset: 0, Records: recs(0, "a")})
+				b.add(Op{Client: 4, Kind: OpFetch, Outcome: OutcomeOK, FetchOffset: 3, HighWatermark: 4, LogStartOffset: 3, Records: recs(3, "d")})
+				b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+				return b.h
+			},
+		},
+		{
+			name: "a client that rewinds may read offsets again",
+			history: func() History {
+				b := plain()
+				b.fetch(3, 1, 4, recs(1, "b", "c")...)
+				b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+				return b.h
+			},
+		},
+		{
+			name: "a client that seeks forward past gaps (control records) skips nothing",
+			history: func() History {
+				b := newBuilder()
+				b.produce(1, OutcomeOK, 0, "a")
+				b.produce(1, OutcomeOK, 2, "b") // offset 1 is a gap
+				b.fetch(3, 0, 3, rec(0, "a"))
+				b.fetch(3, 2, 3, rec(2, "b"))
+				b.final(0, 3, 0, rec(0, "a"), rec(2, "b"))
+				return b.h
+			},
+		},
+		{
+			name:     "a non-idempotent producer's retry may duplicate",
+			wantInfo: []Anomaly{Duplicate},
+			history: func() History {
+				b := plain()
+				b.produce(2, OutcomeUnknown, -1, "x")
+				b.produce(2, OutcomeOK, 5, "x")
+				b.final(0, 6, 0, recs(0, "a", "b", "c", "d", "x", "x")...)
+				return b.h
+			},
+		},
+		{
+			name:     "an idempotent value resent in a new producer session may duplicate",
+			wantInfo: []Anomaly{Duplicate},
+			history: func() History {
+				b := plain()
+				b.idempotent[5] = true
+				b.produce(5, OutcomeUnknown, -1, "x")
+				op := b.produceOp(5, OutcomeOK, 5, "x")
+				op.ProducerEpoch = 1
+				b.add(op)
+				b.final(0, 6, 0, recs(0, "a", "b", "c", "d", "x", "x")...)
+				return b.h
+			},
+		},
+		{
+			name: "overlapping produces of a non-idempotent client may be reordered",
+			history: func() History {
+				b := newBuilder()
+				p1 := b.produceOp(1, OutcomeOK, 1, "a")
+				p1.InvokeNs, p1.CompleteNs = 1, 10
+				b.add(p1)
+				p2 := b.produceOp(1, OutcomeOK, 0, "b")
+				p2.InvokeNs, p2.CompleteNs = 2, 11
+				b.add(p2)
+				b.final(0, 2, 0, recs(0, "b", "a")...)
+				return b.h
+			},
+		},
+		{
+			name:     "without final reads an unread acknowledged value is only information",
+			wantInfo: []Anomaly{Unseen},
+			history: func() History {
+				b := newBuilder()
+				b.produce(1, OutcomeOK, 0, "a")
+				return b.h
+			},
+		},
+		{
+			name: "an unknown produce that never landed, and a failed one, are fine",
+			history: func() History {
+				b := plain()
+				b.produce(2, OutcomeUnknown, -1, "x")
+				b.produce(2, OutcomeFailed, -1, "y")
+				b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+				return b.h
+			},
+		},
+		{
+			name: "a stale high watermark (deposed leader) is no anomaly",
+			history: func() History {
+				b := plain()
+				b.fetch(4, 0, 1, rec(0, "a"))
+				b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+				return b.h
+			},
+		},
+		{
+			name: "an empty partition read back empty",
+			history: func() History {
+				b := newBuilder()
+				b.produce(1, OutcomeFailed, -1, "a")
+				b.final(0, 0, 0)
+				return b.h
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Check(tc.history(), Options{})
+			if !r.Valid() {
+				t.Fatalf("%s", r.Details())
+			}
+			var info []Anomaly
+			for _, f := range r.Info {
+				info = append(info, f.Anomaly)
+			}
+			if !slices.Equal(info, tc.wantInfo) {
+				t.Fatalf("info %v, want %v:\n%s", info, tc.wantInfo, r.Details())
+			}
+		})
+	}
+}
+
+// adversarial is n concurrent produces acknowledged in the reverse of their invocation order:
+// linearizable, and exponential for porcupine with the unpruned specification (25 such
+// produces take it over 20 s).
+func adversarial(n int) *builder {
+	b := newBuilder()
+	for i := range n {
+		op := b.produceOp(i, OutcomeOK, int64(n-1-i), "v"+strconv.Itoa(i))
+		op.InvokeNs, op.CompleteNs = int64(i+1), int64(10*n)
+		b.add(op)
+	}
+	return b
+}
+
+func TestPrunedModelDecidesAdversarialHistories(t *testing.T) {
+	if r := Check(adversarial(2000).h, Options{}); !r.Valid() {
+		t.Fatalf("%s", r.Details())
+	}
+	// The same with every base doubled (gaps between), and one more produce, invoked after
+	// every other completed, landing in the gap at 1.
+	b := adversarial(2000)
+	for i := range b.h.Ops {
+		b.h.Ops[i].Records[0].Offset *= 2
+	}
+	b.produce(5000, OutcomeOK, 1, "late")
+	ops := linearOps(newPartitionView(splitPartitions(b.h)[0]))
+	if got := porcupine.CheckOperationsTimeout(offsetModel(ops), porcupineOps(ops), 10*time.Second); got != porcupine.Illegal {
+		t.Fatalf("porcupine: %s", got)
+	}
+	if r := Check(b.h, Options{}); !slices.Equal(anomalyNames(r), []Anomaly{NotLinearizable}) {
+		t.Fatalf("%s", r.Details())
+	}
+}
+
+// undecided stands for a porcupine search that ran out of time.
+func undecided(porcupine.Model, []porcupine.Operation, time.Duration) porcupine.CheckResult {
+	return porcupine.Unknown
+}
+
+func checkLinearizableUndecided(h History) Report {
+	c := newCollector(DefaultExamplesMax)
+	for _, p := range splitPartitions(h) {
+		checkLinearizableWith(c, newPartitionView(p), time.Second, undecided)
+	}
+	return Report{Anomalies: c.findings(c.anomalies), Info: c.findings(c.info)}
+}
+
+func TestLinearizabilityTimeoutIsAFailure(t *testing.T) {
+	r := checkLinearizableUndecided(adversarial(10).h)
+	if got := anomalyNames(r); !slices.Equal(got, []Anomaly{LinearizabilityTimeout}) || r.Valid() {
+		t.Fatalf("want only %s: %s", LinearizabilityTimeout, r.Details())
+	}
+}
+
+func TestLinearizabilityWitnessSettlesATimeout(t *testing.T) {
+	b := adversarial(10)
+	b.produce(500, OutcomeOK, 0, "late")
+	r := checkLinearizableUndecided(b.h)
+	if got := anomalyNames(r); !slices.Equal(got, []Anomaly{NotLinearizable}) {
+		t.Fatalf("want only %s: %s", NotLinearizable, r.Details())
+	}
+}
+
+func TestReportStrings(t *testing.T) {
+	b := plain()
+	b.final(0, 3, 0, recs(0, "a", "b", "c")...)
+	r := Check(b.h, Options{})
+	const wantLine = `invalid: 6 ops, 1 partitions; lost-write x1 e.g. t/0@3 value "d" ops 2,4: at or above the final high watermark 3`
+	if r.String() != wantLine {
+		t.Fatalf("String()\n got %s\nwant %s", r.String(), wantLine)
+	}
+	const wantDetails = "invalid: 6 ops, 1 partitions\n" +
+		"anomaly lost-write x1\n" +
+		`    t/0@3 value "d" ops 2,4: at or above the final high watermark 3` + "\n"
+	if r.Details() != wantDetails {
+		t.Fatalf("Details()\n got %q\nwant %q", r.Details(), wantDetails)
+	}
+	if got := Check(plainFinal().h, Options{}).String(); got != "valid: 6 ops, 1 partitions" {
+		t.Fatalf("valid String() = %q", got)
+	}
+}
+
+func TestExamplesAreBoundedCountsAreNot(t *testing.T) {
+	b := newBuilder()
+	for i := range 20 {
+		b.produce(1, OutcomeOK, int64(i), "v"+strconv.Itoa(i))
+	}
+	b.final(0, 0, 0)
+	r := Check(b.h, Options{ExamplesMax: 3})
+	if r.Count(LostWrite) != 20 || r.Count(Unseen) != 20 {
+		t.Fatalf("counts: %s", r.Details())
+	}
+	for _, f := range r.Anomalies {
+		if len(f.Examples) != 3 {
+			t.Fatalf("%s kept %d examples", f.Anomaly, len(f.Examples))
+		}
+		if f.Examples[0].Offset != 0 || f.Examples[2].Offset != 2 {
+			t.Fatalf("%s examples not the first in offset order: %+v", f.Anomaly, f.Examples)
+		}
+	}
+}
+
+func TestPartitionsAreCheckedApart(t *testing.T) {
+	b := newBuilder()
+	b.produce(1, OutcomeOK, 0, "a")
+	op := b.produceOp(1, OutcomeOK, 0, "b")
+	op.Partition = 1
+	b.add(op)
+	b.final(0, 1, 0, rec(0, "a"))
+	fin := Op{Client: 99, Kind: OpFetch, Outcome: OutcomeOK, Partition: 1, FetchOffset: 0, HighWatermark: 1,
+		LogStartOffset: 0, Final: true, Records: recs(0, "b")}
+	b.add(fin)
+	if r := Check(b.h, Options{}); !r.Valid() || r.PartitionCount != 2 {
+		t.Fatalf("%s", r.Details())
+	}
+	// The same value read from the other partition was never sent there.
+	b.h.Ops[len(b.h.Ops)-1].Records = recs(0, "a")
+	r := Check(b.h, Options{})
+	if !r.Has(UnwrittenRead) {
+		t.Fatalf("%s", r.Details())
+	}
+}
+
+func TestVisualize(t *testing.T) {
+	var buf strings.Builder
+	b := newBuilder()
+	b.produce(1, OutcomeOK, 0, "a")
+	b.produce(2, OutcomeOK, 2, "b")
+	b.produce(3, OutcomeOK, 1, "c")
+	if err := Visualize(&buf, b.h, "t", 0, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "<html") || !strings.Contains(buf.String(), "op 2: produce 1 at 1") {
+		t.Fatalf("no visualization of op 2 in %d bytes of output", buf.Len())
+	}
+	if err := Visualize(&buf, b.h, "t", 1, time.Second); err == nil {
+		t.Fatal("visualized a partition the history does not hold")
+	}
+}

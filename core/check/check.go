@@ -1,0 +1,203 @@
+package check
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"time"
+)
+
+// DefaultLinearizabilityTimeout bounds porcupine per partition when Options leave it zero.
+const DefaultLinearizabilityTimeout = 10 * time.Second
+
+// DefaultExamplesMax is how many examples a Finding keeps when Options leave it zero.
+const DefaultExamplesMax = 5
+
+// Options tune Check.
+type Options struct {
+	// LinearizabilityTimeout bounds the porcupine search of each partition (zero:
+	// DefaultLinearizabilityTimeout). A partition not decided in time is reported as
+	// LinearizabilityTimeout, never passed. It is the one place where the machine's speed can
+	// change a result.
+	LinearizabilityTimeout time.Duration
+	// ExamplesMax bounds the examples kept per class (zero: DefaultExamplesMax); counts are
+	// always complete.
+	ExamplesMax int
+	// RequireFinalReads makes a partition without final reads an IncompleteFinalRead: set it
+	// when the harness promises to read every partition back after the faults stop.
+	RequireFinalReads bool
+}
+
+// Check holds h to DESIGN §8's contract and reports every anomaly class found. The result
+// depends only on h and opts (apart from a porcupine timeout): partitions, ops and examples
+// are visited in sorted order.
+func Check(h History, opts Options) Report {
+	if opts.LinearizabilityTimeout <= 0 {
+		opts.LinearizabilityTimeout = DefaultLinearizabilityTimeout
+	}
+	if opts.ExamplesMax <= 0 {
+		opts.ExamplesMax = DefaultExamplesMax
+	}
+	c := newCollector(opts.ExamplesMax)
+	parts := splitPartitions(h)
+	report := func() Report {
+		return Report{
+			Anomalies:      c.findings(c.anomalies),
+			Info:           c.findings(c.info),
+			OpCount:        len(h.Ops),
+			PartitionCount: len(parts),
+		}
+	}
+	if problems := h.problems(); len(problems) > 0 {
+		for _, p := range problems {
+			c.add(InvalidHistory, Example{Offset: -1, Ops: []int{p.op}, Note: p.msg}, false)
+		}
+		return report()
+	}
+	for _, p := range parts {
+		v := newPartitionView(p)
+		checkValues(c, v)
+		checkReadAboveHW(c, v)
+		checkSends(c, v)
+		checkPolls(c, v)
+		checkDurability(c, v, opts.RequireFinalReads)
+		checkLinearizable(c, v, opts.LinearizabilityTimeout)
+	}
+	return report()
+}
+
+// partitionKey names one partition of one topic.
+type partitionKey struct {
+	topic     string
+	partition int32
+}
+
+func comparePartitionKeys(a, b partitionKey) int {
+	if c := cmp.Compare(a.topic, b.topic); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.partition, b.partition)
+}
+
+// partitionOps is one partition's operations in history order.
+type partitionOps struct {
+	key partitionKey
+	ops []*Op
+}
+
+// splitPartitions groups h's operations by partition, partitions sorted by (topic, partition).
+func splitPartitions(h History) []partitionOps {
+	byKey := map[partitionKey][]*Op{}
+	for i := range h.Ops {
+		op := &h.Ops[i]
+		k := partitionKey{op.Topic, op.Partition}
+		byKey[k] = append(byKey[k], op)
+	}
+	keys := slices.SortedFunc(maps.Keys(byKey), comparePartitionKeys)
+	out := make([]partitionOps, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, partitionOps{key: k, ops: byKey[k]})
+	}
+	return out
+}
+
+// observation is one sighting of a value at an offset: a record an OutcomeOK fetch returned,
+// or a record of an acknowledged produce with known offsets.
+type observation struct {
+	value string
+	op    int
+	fetch bool
+}
+
+// partitionView indexes one partition's operations for the checks.
+type partitionView struct {
+	key partitionKey
+	ops []*Op
+	// opsByIndex maps Op.Index to the op, for this partition's ops.
+	opsByIndex map[int]*Op
+	// byOffset maps each observed offset to its observations, in op order.
+	byOffset map[int64][]observation
+	// offsets are byOffset's keys, ascending.
+	offsets []int64
+	// offsetsOf maps a value to the distinct offsets it was observed at, ascending.
+	offsetsOf map[string][]int64
+	// writers maps a value to the produces (any outcome) that sent it to this partition.
+	writers map[string][]*Op
+	// fetchedBy maps each value some OutcomeOK fetch returned to the first such fetch.
+	fetchedBy map[string]int
+}
+
+func newPartitionView(p partitionOps) *partitionView {
+	v := &partitionView{
+		key:        p.key,
+		ops:        p.ops,
+		opsByIndex: make(map[int]*Op, len(p.ops)),
+		byOffset:   map[int64][]observation{},
+		offsetsOf:  map[string][]int64{},
+		writers:    map[string][]*Op{},
+		fetchedBy:  map[string]int{},
+	}
+	observe := func(r Record, op *Op) {
+		if r.Offset < 0 {
+			return
+		}
+		v.byOffset[r.Offset] = append(v.byOffset[r.Offset], observation{value: r.Value, op: op.Index, fetch: op.Kind == OpFetch})
+		offs := v.offsetsOf[r.Value]
+		if i, found := slices.BinarySearch(offs, r.Offset); !found {
+			v.offsetsOf[r.Value] = slices.Insert(offs, i, r.Offset)
+		}
+	}
+	for _, op := range p.ops {
+		v.opsByIndex[op.Index] = op
+		switch op.Kind {
+		case OpProduce:
+			for _, r := range op.Records {
+				if ws := v.writers[r.Value]; len(ws) == 0 || ws[len(ws)-1] != op {
+					v.writers[r.Value] = append(ws, op)
+				}
+				if op.Outcome == OutcomeOK {
+					observe(r, op)
+				}
+			}
+		case OpFetch:
+			if op.Outcome != OutcomeOK {
+				continue
+			}
+			for _, r := range op.Records {
+				if _, seen := v.fetchedBy[r.Value]; !seen {
+					v.fetchedBy[r.Value] = op.Index
+				}
+				observe(r, op)
+			}
+		}
+	}
+	v.offsets = slices.Sorted(maps.Keys(v.byOffset))
+	return v
+}
+
+// valuesAt returns the distinct values observed at offset, sorted.
+func (v *partitionView) valuesAt(offset int64) []string {
+	obs := v.byOffset[offset]
+	out := make([]string, 0, 1)
+	for _, o := range obs {
+		out = append(out, o.value)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// existingIn returns the observed offsets in [from, to) at or above floor, ascending.
+func (v *partitionView) existingIn(from, to, floor int64) []int64 {
+	from = max(from, floor)
+	if from >= to {
+		return nil
+	}
+	lo, _ := slices.BinarySearch(v.offsets, from)
+	hi, _ := slices.BinarySearch(v.offsets, to)
+	return v.offsets[lo:hi]
+}
+
+// example starts an Example in this partition.
+func (v *partitionView) example(offset int64, value string, note string, ops ...int) Example {
+	return Example{Topic: v.key.topic, Partition: v.key.partition, Offset: offset, Value: value, Ops: ops, Note: note}
+}

@@ -1,0 +1,276 @@
+package check
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// checkValues reports, for one partition, the classes that follow from which values were seen
+// at which offsets: InconsistentOffsets, Duplicate, AbortedRead (G1a) and UnwrittenRead.
+func checkValues(c *collector, v *partitionView) {
+	for _, off := range v.offsets {
+		values := v.valuesAt(off)
+		if len(values) < 2 {
+			continue
+		}
+		// One op per distinct value: the first that saw it.
+		var ops []int
+		for _, val := range values {
+			for _, o := range v.byOffset[off] {
+				if o.value == val {
+					ops = append(ops, o.op)
+					break
+				}
+			}
+		}
+		c.add(InconsistentOffsets, v.example(off, "", "values "+quoteAll(values), ops...), false)
+	}
+
+	for _, val := range slices.Sorted(maps.Keys(v.offsetsOf)) {
+		offs := v.offsetsOf[val]
+		if len(offs) < 2 {
+			continue
+		}
+		var ops []int
+		for _, w := range v.writers[val] {
+			ops = append(ops, w.Index)
+		}
+		for _, off := range offs {
+			for _, o := range v.byOffset[off] {
+				if o.value == val {
+					ops = append(ops, o.op)
+					break
+				}
+			}
+		}
+		note := "at offsets " + joinInt64s(offs)
+		info := !duplicateIsAnomaly(v.writers[val])
+		if info {
+			note += " (sent by a non-idempotent producer or in more than one producer session)"
+		}
+		c.add(Duplicate, v.example(offs[0], val, note, ops...), info)
+	}
+
+	for _, val := range slices.Sorted(maps.Keys(v.fetchedBy)) {
+		reader := v.fetchedBy[val]
+		offset := int64(-1)
+		for _, off := range v.offsetsOf[val] {
+			for _, o := range v.byOffset[off] {
+				if o.op == reader && o.value == val {
+					offset = off
+				}
+			}
+			if offset >= 0 {
+				break
+			}
+		}
+		writers := v.writers[val]
+		if len(writers) == 0 {
+			c.add(UnwrittenRead, v.example(offset, val, "no produce sent this value to the partition", reader), false)
+			continue
+		}
+		failed := true
+		ops := []int{reader}
+		for _, w := range writers {
+			failed = failed && w.Outcome == OutcomeFailed
+			ops = append(ops, w.Index)
+		}
+		if failed {
+			c.add(AbortedRead, v.example(offset, val, "read a value whose every produce failed", ops...), false)
+		}
+	}
+}
+
+// duplicateIsAnomaly reports whether a value written more than once breaks the contract: only
+// when every producer of it was idempotent and in one producer session, the scope in which
+// Kafka deduplicates retries. A value with no producer at all is an anomaly too.
+func duplicateIsAnomaly(writers []*Op) bool {
+	for _, w := range writers {
+		if !w.Idempotent {
+			return false
+		}
+		if w.ProducerID != writers[0].ProducerID || w.ProducerEpoch != writers[0].ProducerEpoch {
+			return false
+		}
+	}
+	return true
+}
+
+// checkReadAboveHW reports each OutcomeOK fetch that returned a record at or above its own
+// answer's HighWatermark.
+func checkReadAboveHW(c *collector, v *partitionView) {
+	for _, op := range v.ops {
+		if op.Kind != OpFetch || op.Outcome != OutcomeOK || op.HighWatermark < 0 {
+			continue
+		}
+		above := 0
+		first := -1
+		for i, r := range op.Records {
+			if r.Offset >= op.HighWatermark {
+				above++
+				if first < 0 {
+					first = i
+				}
+			}
+		}
+		if above > 0 {
+			r := op.Records[first]
+			note := strconv.Itoa(above) + " records at or above high watermark " + strconv.FormatInt(op.HighWatermark, 10)
+			c.add(ReadAboveHW, v.example(r.Offset, r.Value, note, op.Index), false)
+		}
+	}
+}
+
+// sentRange is an acknowledged produce with known offsets: [base, last].
+type sentRange struct {
+	op         *Op
+	base, last int64
+}
+
+// checkSends reports NonmonotonicSend: per client, an acknowledged produce whose base offset is
+// at or below the last offset of an earlier acknowledged produce that completed before it was
+// invoked, or that preceded it (Seq) in the same idempotent producer session.
+func checkSends(c *collector, v *partitionView) {
+	byClient := map[int][]sentRange{}
+	for _, op := range v.ops {
+		if op.Kind != OpProduce || op.Outcome != OutcomeOK || op.Records[0].Offset < 0 {
+			continue
+		}
+		base := op.Records[0].Offset
+		byClient[op.Client] = append(byClient[op.Client], sentRange{op: op, base: base, last: base + int64(len(op.Records)) - 1})
+	}
+	for _, client := range slices.Sorted(maps.Keys(byClient)) {
+		sends := byClient[client]
+		slices.SortFunc(sends, func(a, b sentRange) int { return cmp.Compare(a.op.Seq, b.op.Seq) })
+
+		// Real time: the highest last offset among sends completed before each invocation.
+		byComplete := slices.Clone(sends)
+		slices.SortStableFunc(byComplete, func(a, b sentRange) int { return cmp.Compare(a.op.CompleteNs, b.op.CompleteNs) })
+		prefixMax := make([]int, len(byComplete)) // index into byComplete of the max last so far
+		for i := range byComplete {
+			prefixMax[i] = i
+			if i > 0 && byComplete[prefixMax[i-1]].last >= byComplete[i].last {
+				prefixMax[i] = prefixMax[i-1]
+			}
+		}
+		type session struct {
+			id    int64
+			epoch int16
+		}
+		lastInSession := map[session]sentRange{}
+
+		for _, b := range sends {
+			var witness *sentRange
+			n, _ := slices.BinarySearchFunc(byComplete, b.op.InvokeNs, func(s sentRange, t int64) int { return cmp.Compare(s.op.CompleteNs, t) })
+			if n > 0 {
+				if a := byComplete[prefixMax[n-1]]; a.last >= b.base {
+					witness = &a
+				}
+			}
+			if b.op.Idempotent {
+				s := session{b.op.ProducerID, b.op.ProducerEpoch}
+				if a, ok := lastInSession[s]; ok && witness == nil && a.last >= b.base {
+					witness = &a
+				}
+				lastInSession[s] = b
+			}
+			if witness != nil {
+				note := "offsets " + rangeString(b.base, b.last) + " after " + rangeString(witness.base, witness.last)
+				c.add(NonmonotonicSend, v.example(b.base, b.op.Records[0].Value, note, witness.op.Index, b.op.Index), false)
+			}
+		}
+	}
+}
+
+// checkPolls reports, per client and in Seq order over the OutcomeOK fetches that returned
+// records: NonmonotonicPoll, PollSkip, IntNonmonotonicPoll and IntPollSkip, as the Anomaly
+// constants define them.
+func checkPolls(c *collector, v *partitionView) {
+	byClient := map[int][]*Op{}
+	for _, op := range v.ops {
+		if op.Kind == OpFetch && op.Outcome == OutcomeOK && len(op.Records) > 0 {
+			byClient[op.Client] = append(byClient[op.Client], op)
+		}
+	}
+	for _, client := range slices.Sorted(maps.Keys(byClient)) {
+		fetches := byClient[client]
+		slices.SortFunc(fetches, func(a, b *Op) int { return cmp.Compare(a.Seq, b.Seq) })
+		var prev *Op
+		for _, f := range fetches {
+			checkPollInternal(c, v, f)
+			first := f.Records[0]
+			position := f.FetchOffset
+			if prev != nil {
+				last := prev.Records[len(prev.Records)-1].Offset
+				// FetchOffset <= last: the client moved back on its own; nothing to compare.
+				if f.FetchOffset > last {
+					position = last + 1
+					if first.Offset <= last {
+						note := "returned offset " + strconv.FormatInt(first.Offset, 10) + " after the previous fetch ended at " +
+							strconv.FormatInt(last, 10) + ", fetch offset " + strconv.FormatInt(f.FetchOffset, 10)
+						c.add(NonmonotonicPoll, v.example(first.Offset, first.Value, note, prev.Index, f.Index), false)
+					}
+				}
+			}
+			if skipped := v.existingIn(position, first.Offset, f.LogStartOffset); len(skipped) > 0 {
+				note := "position " + strconv.FormatInt(position, 10) + ", first record returned at " +
+					strconv.FormatInt(first.Offset, 10) + ", skipped " + strconv.Itoa(len(skipped)) + " existing records"
+				ops := []int{f.Index}
+				if prev != nil && position != f.FetchOffset {
+					ops = append(ops, prev.Index)
+				}
+				c.add(PollSkip, v.example(skipped[0], v.valuesAt(skipped[0])[0], note, ops...), false)
+			}
+			prev = f
+		}
+	}
+}
+
+// checkPollInternal reports IntNonmonotonicPoll and IntPollSkip within one fetch, at most one
+// of each.
+func checkPollInternal(c *collector, v *partitionView, f *Op) {
+	nonmonotonic, skip := false, false
+	for i := 1; i < len(f.Records); i++ {
+		a, b := f.Records[i-1], f.Records[i]
+		if b.Offset <= a.Offset {
+			if !nonmonotonic {
+				note := "offset " + strconv.FormatInt(b.Offset, 10) + " after " + strconv.FormatInt(a.Offset, 10)
+				c.add(IntNonmonotonicPoll, v.example(b.Offset, b.Value, note, f.Index), false)
+				nonmonotonic = true
+			}
+			continue
+		}
+		if skipped := v.existingIn(a.Offset+1, b.Offset, f.LogStartOffset); len(skipped) > 0 && !skip {
+			note := "returned " + strconv.FormatInt(a.Offset, 10) + " then " + strconv.FormatInt(b.Offset, 10) +
+				", skipping " + strconv.Itoa(len(skipped)) + " existing records"
+			c.add(IntPollSkip, v.example(skipped[0], v.valuesAt(skipped[0])[0], note, f.Index), false)
+			skip = true
+		}
+	}
+}
+
+func quoteAll(values []string) string {
+	q := make([]string, len(values))
+	for i, s := range values {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+func joinInt64s(xs []int64) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.FormatInt(x, 10)
+	}
+	return strings.Join(s, ", ")
+}
+
+func rangeString(first, last int64) string {
+	if first == last {
+		return strconv.FormatInt(first, 10)
+	}
+	return strconv.FormatInt(first, 10) + ".." + strconv.FormatInt(last, 10)
+}
