@@ -1,0 +1,4 @@
+package client
+
+// ErrorRetriable exposes errorRetriable to the table test.
+var ErrorRetriable = errorRetriable
