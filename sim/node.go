@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/weirdata/weir/core/broker"
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/storage"
@@ -52,6 +53,9 @@ type NodeConfig struct {
 	IdleTimeoutNs int64
 	// DiskBytesMax is the disk's capacity (memfs.SetCapacityBytes); 0 means unbounded.
 	DiskBytesMax int64
+	// Buggify, when set, turns on core's rare paths and planted bugs in this node (its Node
+	// and every log, recovery included); it lives across restarts, as a seed's choice.
+	Buggify *buggify.B
 	// Injector, when set, fails the disk operations it picks (diskio/errorfs wraps the disk).
 	Injector errorfs.Injector
 }
@@ -301,7 +305,7 @@ func (n *Node) Restart() error {
 	prefix := fmt.Sprintf("node/%d/incarnation/%d/", n.cfg.ID, n.incarnation)
 	random := randReader{n.w.Rand(prefix + "storage")}
 	n.w.Tracef("node%d start (incarnation %d)", n.cfg.ID, n.incarnation)
-	ns, err := openNodeStorage(inc.fsys, n.brokerCfg, random, n.clock.NowMs())
+	ns, err := openNodeStorage(inc.fsys, n.brokerCfg, random, n.clock.NowMs(), n.cfg.Buggify)
 	if err != nil {
 		return fmt.Errorf("sim: node %d: open storage: %w", n.cfg.ID, err)
 	}
@@ -313,6 +317,7 @@ func (n *Node) Restart() error {
 		return errors.Join(err, ns.close())
 	}
 	nodeCfg.FS = inc.fsys
+	nodeCfg.Buggify = n.cfg.Buggify
 	inc.storage = ns
 	inc.versions = nodeCfg.Versions
 	inc.requestBytesMax = wire.DefaultRequestBytesMax

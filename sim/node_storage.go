@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
@@ -28,15 +29,23 @@ type nodeStorage struct {
 // openNodeStorage mirrors cmd/weir/node_storage.go's openNodeStorage step for step; random
 // is the node's seeded stream instead of crypto/rand, and warnings are returned for the
 // trace instead of logged.
-func openNodeStorage(fsys diskio.FS, cfg config.BrokerConfig, random io.Reader, nowMs int64) (*nodeStorage, error) {
+func openNodeStorage(fsys diskio.FS, cfg config.BrokerConfig, random io.Reader, nowMs int64, bug *buggify.B) (*nodeStorage, error) {
 	cfg = withCleanPaths(cfg)
 	_, clusterID, err := storage.EnsureFormatted(fsys, cfg.AllLogDirs(), cfg.NodeID, random)
 	if err != nil {
 		return nil, err
 	}
-	manager, err := storage.OpenManager(fsys, storage.ManagerOptions{
-		LogDirs: cfg.LogDirs, NodeID: cfg.NodeID, ClusterID: clusterID, NowMs: nowMs, Random: random,
-	})
+	opts := storage.ManagerOptions{LogDirs: cfg.LogDirs, NodeID: cfg.NodeID, ClusterID: clusterID, NowMs: nowMs, Random: random}
+	if bug != nil {
+		// Recovery runs before the Node configures the logs: its buggify sites and planted
+		// bugs need the node's B from the start.
+		opts.ConfigFor = func(storage.TopicPartition) log.Config {
+			c := log.DefaultConfig()
+			c.Buggify = bug
+			return c
+		}
+	}
+	manager, err := storage.OpenManager(fsys, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		a.dumpLogCommand(),
 		a.topicCommand(),
 		a.benchCommand(),
+		a.simCommand(),
 		a.versionCommand(),
 	)
 	wrapErrors(root)

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weirdata/weir/core/buggify"
+	"github.com/weirdata/weir/core/check"
+	"github.com/weirdata/weir/sim"
+)
+
+// errSimFailed is a failing seed: the summary says why; the exit code is 1.
+var errSimFailed = errors.New("the run failed")
+
+// simOptions are the flags a run and a sweep share.
+type simOptions struct {
+	duration time.Duration
+	plant    string
+}
+
+func (o *simOptions) addFlags(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&o.duration, "duration", 20*time.Second, "virtual time the workload and faults run, before faults heal and the checkers run")
+	cmd.Flags().StringVar(&o.plant, "plant", "", "plant deliberate bugs (comma-separated: "+bugNames()+"), to see the simulator catch them")
+}
+
+// runOptions builds a run of seed from the flags.
+func (o *simOptions) runOptions(seed uint64) (sim.RunOptions, error) {
+	opts := sim.DefaultRunOptions(seed)
+	if o.duration <= 0 {
+		return opts, usageError{fmt.Errorf("--duration %v: must be positive", o.duration)}
+	}
+	opts.DurationNs = o.duration.Nanoseconds()
+	planted, err := buggify.ParseBugs(o.plant)
+	if err != nil {
+		return opts, usageError{fmt.Errorf("--plant: %w", err)}
+	}
+	opts.Planted = planted
+	return opts, nil
+}
+
+func bugNames() string {
+	names := ""
+	for i, b := range buggify.Bugs {
+		if i > 0 {
+			names += ", "
+		}
+		names += string(b)
+	}
+	return names
+}
+
+// simCommand replays one seed: `weir sim --seed N`.
+func (a *app) simCommand() *cobra.Command {
+	var (
+		o       simOptions
+		seed    uint64
+		trace   bool
+		history string
+	)
+	cmd := &cobra.Command{
+		Use:   "sim --seed N",
+		Short: "Run the deterministic simulator: one seed, replayed exactly",
+		Long: `Run one seed of the simulator: a cluster of the real broker core under virtual time,
+clients producing and fetching, faults drawn from the seed, then the checkers (durability,
+linearizable produces, Jepsen's queue anomalies) over the history. The same seed on the same
+commit replays every event exactly; --trace prints each with its virtual time.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("seed") {
+				return usageError{errors.New("--seed is required (or use `weir sim sweep`)")}
+			}
+			opts, err := o.runOptions(seed)
+			if err != nil {
+				return err
+			}
+			if trace {
+				opts.Trace = a.stdout
+			}
+			fmt.Fprintf(a.stdout, "weir sim: commit %s\n", simCommit())
+			res := sim.Run(opts)
+			fmt.Fprintln(a.stdout, res.Summary())
+			if !res.Passed() {
+				fmt.Fprintln(a.stdout, res.Report.Details())
+			}
+			if history != "" {
+				if err := writeHistory(history, res.History); err != nil {
+					return err
+				}
+			}
+			if !res.Passed() {
+				return errSimFailed
+			}
+			return nil
+		},
+	}
+	cmd.Flags().Uint64Var(&seed, "seed", 0, "the seed to run")
+	cmd.Flags().BoolVar(&trace, "trace", false, "print every event with its virtual time")
+	cmd.Flags().StringVar(&history, "history", "", "write the run's history (JSON lines, core/check's format) to this file")
+	o.addFlags(cmd)
+	cmd.AddCommand(a.simSweepCommand())
+	return cmd
+}
+
+// simSweepCommand runs many seeds: `weir sim sweep --seeds N --parallel P`.
+func (a *app) simSweepCommand() *cobra.Command {
+	var (
+		o        simOptions
+		seeds    uint64
+		start    uint64
+		parallel int
+	)
+	cmd := &cobra.Command{
+		Use:   "sweep",
+		Short: "Run many seeds in parallel; print each failing seed, why, and how to replay it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if seeds == 0 || parallel < 1 {
+				return usageError{errors.New("--seeds and --parallel must be positive")}
+			}
+			if _, err := o.runOptions(start); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "weir sim sweep: commit %s, seeds %d..%d, %d in parallel\n", simCommit(), start, start+seeds-1, parallel)
+			failed, err := sweep(a.stdout, o, start, seeds, parallel)
+			if err != nil {
+				return err
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d seeds failed: %w", failed, seeds, errSimFailed)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().Uint64Var(&seeds, "seeds", 100, "how many seeds to run")
+	cmd.Flags().Uint64Var(&start, "start", 1, "the first seed")
+	cmd.Flags().IntVar(&parallel, "parallel", runtime.GOMAXPROCS(0), "runs at a time (each run is one goroutine)")
+	o.addFlags(cmd)
+	return cmd
+}
+
+// sweep runs seeds [start, start+count) on parallel workers, printing failures as they come
+// and a summary at the end; it returns how many failed.
+func sweep(out io.Writer, o simOptions, start, count uint64, parallel int) (int, error) {
+	var (
+		mu                   sync.Mutex
+		failed               int
+		virtualNs, operation int64
+		wg                   sync.WaitGroup
+	)
+	began := time.Now()
+	next := make(chan uint64)
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seed := range next {
+				opts, _ := o.runOptions(seed) // validated before the sweep started
+				res := sim.Run(opts)
+				mu.Lock()
+				virtualNs += res.VirtualNs
+				operation += int64(res.Ops)
+				if !res.Passed() {
+					failed++
+					replay := fmt.Sprintf("weir sim --seed %d", seed)
+					if o.duration != 20*time.Second {
+						replay += " --duration " + o.duration.String()
+					}
+					if o.plant != "" {
+						replay += " --plant " + o.plant
+					}
+					fmt.Fprintf(out, "FAIL seed %d: %s\n  replay: %s\n", seed, res.Failure, replay)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for seed := start; seed < start+count; seed++ {
+		next <- seed
+	}
+	close(next)
+	wg.Wait()
+	wall := time.Since(began)
+	fmt.Fprintf(out, "%d of %d seeds passed in %v: %.0f virtual s per wall s, %d operations checked\n",
+		int(count)-failed, count, wall.Round(time.Millisecond), float64(virtualNs)/float64(wall.Nanoseconds()), operation)
+	return failed, nil
+}
+
+// simCommit names the code a run ran on, for replaying it later: the binary's stamped VCS
+// revision, or, under `go run` (which stamps none), the working tree's HEAD as git reports it.
+func simCommit() string {
+	v := buildVersion()
+	if strings.Contains(v, " ") { // a revision was stamped
+		return v
+	}
+	head, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return v + " (no revision: not built from a git checkout)"
+	}
+	rev := strings.TrimSpace(string(head))
+	if dirty, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(dirty) > 0 {
+		rev += "+dirty"
+	}
+	return rev + " (working tree)"
+}
+
+// writeHistory saves a run's history as JSON lines.
+func writeHistory(path string, h check.History) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--history: %w", err)
+	}
+	if err := check.Encode(f, h); err != nil {
+		f.Close()
+		return fmt.Errorf("--history %s: %w", path, err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,85 @@
+package sim
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/weirdata/weir/core/check"
+	"github.com/weirdata/weir/core/client"
+)
+
+// TestClientHost: core/client on a simulated host creates a topic, produces 60 records
+// idempotently in 12 batches with acks=all and fetches them back: the history holds every
+// operation, acknowledged at consecutive offsets, and the fetches return exactly those
+// records.
+func TestClientHost(t *testing.T) {
+	w, network, node := newTestNode(t, 7)
+	var history check.History
+	cfg := client.DefaultConfig(node.Addr())
+	cfg.ClientIndex, cfg.Idempotent, cfg.Acks = 1, true, client.AcksAll
+	h, err := NewClientHost(w, network, "client1", cfg, &history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.CreateTopic(client.TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1})
+	if !w.RunUntilTrue(func() bool { return h.Pending() == 0 }, waitNs) {
+		t.Fatal("create topic did not complete")
+	}
+	if r := h.AdminResults(); len(r) != 1 || r[0].ErrorCode != 0 {
+		t.Fatalf("create topic: %+v", r)
+	}
+	var want []check.Record
+	for b := range 12 {
+		var records []check.Record
+		for i := range 5 {
+			records = append(records, check.Record{Offset: -1, Key: fmt.Sprintf("k%d", b), Value: fmt.Sprintf("c1-%d", b*5+i)})
+		}
+		h.Produce("t", 0, records)
+		for i, r := range records {
+			r.Offset = int64(len(want) + i)
+			records[i] = r
+		}
+		want = append(want, records...)
+	}
+	if !w.RunUntilTrue(func() bool { return h.Pending() == 0 }, waitNs) {
+		t.Fatal("produces did not complete")
+	}
+	var got []check.Record
+	for len(got) < len(want) {
+		h.Fetch("t", 0, int64(len(got)))
+		if !w.RunUntilTrue(func() bool { return h.Pending() == 0 }, waitNs) {
+			t.Fatal("fetch did not complete")
+		}
+		op := history.Ops[len(history.Ops)-1]
+		if op.Kind != check.OpFetch || op.Outcome != check.OutcomeOK || len(op.Records) == 0 {
+			t.Fatalf("fetch at %d: %+v", len(got), op)
+		}
+		got = append(got, op.Records...)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("record %d: read %+v, produced %+v", i, got[i], want[i])
+		}
+	}
+	produced := 0
+	for _, op := range history.Ops {
+		if op.Kind != check.OpProduce {
+			continue
+		}
+		if op.Outcome != check.OutcomeOK || !op.Idempotent {
+			t.Fatalf("produce %+v", op)
+		}
+		for _, r := range op.Records {
+			if r != want[produced] {
+				t.Fatalf("produce acknowledged %+v, want %+v", r, want[produced])
+			}
+			produced++
+		}
+	}
+	if produced != len(want) {
+		t.Fatalf("%d records acknowledged, want %d", produced, len(want))
+	}
+	if report := check.Check(history, check.Options{}); !report.Valid() {
+		t.Fatalf("checker: %s", report.Details())
+	}
+}

@@ -1,0 +1,106 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/weirdata/weir/core/check"
+)
+
+// workloadTopic is the topic every run writes and reads.
+const workloadTopic = "sim"
+
+// workload drives the clients of a run: at a steady rate each issues a produce of unique
+// values to a random partition or a fetch from its own position in a random partition, as a
+// consumer does (the position advances past what it read; an out-of-range answer sends it to
+// the log start), and stops at stopNs.
+type workload struct {
+	w       *World
+	history *check.History
+	r       *rand.Rand
+	k       Knobs
+	clients []*workloadClient
+	stopNs  int64
+	// intervalNs is the time between two operations of one client.
+	intervalNs int64
+	produced   int64
+}
+
+type workloadClient struct {
+	index    int
+	host     *ClientHost
+	next     int64           // values produced so far: the next one is "c<index>-<next>"
+	position map[int32]int64 // per partition, the next offset to fetch
+	fetching map[int32]int   // per partition, fetches in flight: a consumer has at most one
+	seen     int             // history length already folded into position
+}
+
+func newWorkload(w *World, history *check.History, k Knobs, clients []*ClientHost, opsPerSecond int, stopNs int64) *workload {
+	wl := &workload{w: w, history: history, r: w.Rand("workload"), k: k, stopNs: stopNs}
+	wl.intervalNs = int64(len(clients)) * 1_000_000_000 / int64(max(opsPerSecond, 1))
+	for i, c := range clients {
+		wl.clients = append(wl.clients, &workloadClient{index: i + 1, host: c, position: map[int32]int64{}, fetching: map[int32]int{}})
+	}
+	return wl
+}
+
+// start schedules each client's first operation at a random point of its interval.
+func (wl *workload) start() {
+	for _, c := range wl.clients {
+		wl.w.After(wl.r.Int64N(wl.intervalNs)+1, fmt.Sprintf("workload c%d", c.index), func() { wl.step(c) })
+	}
+}
+
+// step issues one operation of c and schedules the next.
+func (wl *workload) step(c *workloadClient) {
+	if wl.w.NowNs() >= wl.stopNs {
+		return
+	}
+	if c.host.Pending() < wl.k.PendingPerClient {
+		partition := int32(wl.r.IntN(int(wl.k.Partitions)))
+		if wl.r.IntN(100) < wl.k.ProducePct {
+			n := 1 + wl.r.IntN(wl.k.RecordsPerOpMax)
+			records := make([]check.Record, n)
+			for i := range records {
+				records[i] = check.Record{
+					Offset: -1,
+					Key:    fmt.Sprintf("k%d", wl.r.IntN(10)),
+					Value:  fmt.Sprintf("c%d-%d-%s", c.index, c.next, strings.Repeat("v", wl.r.IntN(wl.k.ValueBytesMax))),
+				}
+				c.next++
+			}
+			wl.produced += int64(n)
+			c.host.Produce(workloadTopic, partition, records)
+		} else if wl.observe(); c.fetching[partition] == 0 {
+			// Like a Kafka consumer, one fetch per partition at a time, from where the last
+			// one left off: the checker's poll rules (poll-skip, nonmonotonic-poll) read a
+			// client's fetches of a partition as one sequence.
+			c.fetching[partition]++
+			c.host.Fetch(workloadTopic, partition, c.position[partition])
+		}
+	}
+	jitter := wl.r.Int64N(wl.intervalNs/2+1) - wl.intervalNs/4
+	wl.w.After(max(wl.intervalNs+jitter, 1), fmt.Sprintf("workload c%d", c.index), func() { wl.step(c) })
+}
+
+// observe folds the fetches the history gained since the last call into each client's
+// position, as a consumer advances after a poll.
+func (wl *workload) observe() {
+	h := wl.history
+	for _, c := range wl.clients {
+		for ; c.seen < len(h.Ops); c.seen++ {
+			op := h.Ops[c.seen]
+			if op.Kind != check.OpFetch || op.Client != c.index {
+				continue
+			}
+			c.fetching[op.Partition]--
+			switch {
+			case op.Outcome == check.OutcomeOK && len(op.Records) > 0:
+				c.position[op.Partition] = max(c.position[op.Partition], op.Records[len(op.Records)-1].Offset+1)
+			case op.Outcome == check.OutcomeFailed && strings.HasPrefix(op.Err, "OFFSET_OUT_OF_RANGE") && op.LogStartOffset >= 0:
+				c.position[op.Partition] = op.LogStartOffset
+			}
+		}
+	}
+}
