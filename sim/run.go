@@ -82,96 +82,144 @@ const runNode = 1
 // in the simulator ends the run as a failure naming it.
 func Run(opts RunOptions) (res RunResult) {
 	res.Seed = opts.Seed
-	w := NewWorld(opts.Seed)
-	if opts.Trace != nil {
-		w.SetTraceWriter(opts.Trace)
-	}
-	var history check.History
+	c := newCluster(opts)
 	defer func() {
-		res.TraceHash, res.Events, res.VirtualNs = w.TraceHash(), w.Executed(), w.NowNs()
-		res.Ops, res.History = len(history.Ops), history
 		if p := recover(); p != nil {
 			res.Failure = fmt.Sprintf("panic: %v", p)
-			w.Tracef("panic: %v\n%s", p, debug.Stack())
+			c.w.Tracef("panic: %v\n%s", p, debug.Stack())
 		}
+		c.result(&res)
 	}()
-	res.Knobs = drawKnobs(w.Rand("knobs"))
-	w.Tracef("run seed %d knobs %s", opts.Seed, res.Knobs)
-
-	network := NewNetwork(w, DefaultNetworkConfig())
-	nodeCfg := DefaultNodeConfig(runNode)
-	nodeCfg.Adjust = res.Knobs.adjust
-	bugOpts := buggify.DefaultOptions()
-	bugOpts.Planted = opts.Planted
-	bug := buggify.New(w.Rand("buggify"), bugOpts)
-	nodeCfg.Buggify = bug
-	defer func() { res.Buggify = bug.String() }()
-	node, err := NewNode(w, network, nodeCfg)
-	if err != nil {
-		res.Failure = fmt.Sprintf("setup: %v", err)
+	if res.Failure = c.setUp(); res.Failure != "" {
 		return res
 	}
+	c.startWorkload(c.w.NowNs() + opts.DurationNs)
+	c.w.RunUntil(c.stopNs)
+	res.Failure = c.finish()
+	return res
+}
+
+// cluster is one run's world: the broker, its clients and their history. Run drives it from
+// the seed alone; scenarios (scenario_test.go) drive it step by step.
+type cluster struct {
+	opts    RunOptions
+	w       *World
+	network *Network
+	node    *Node
+	knobs   Knobs
+	bug     *buggify.B
+	clients []*ClientHost
+	wl      *workload
+	history check.History
+	report  check.Report
+	stopNs  int64
+}
+
+// newCluster draws the run's knobs and buggify from the seed; adjust, when set, changes the
+// knobs before anything is built (a scenario pins what it needs).
+func newCluster(opts RunOptions, adjust ...func(*Knobs)) *cluster {
+	c := &cluster{opts: opts, w: NewWorld(opts.Seed)}
+	if opts.Trace != nil {
+		c.w.SetTraceWriter(opts.Trace)
+	}
+	c.knobs = drawKnobs(c.w.Rand("knobs"))
+	for _, f := range adjust {
+		f(&c.knobs)
+	}
+	bugOpts := buggify.DefaultOptions()
+	bugOpts.Planted = opts.Planted
+	c.bug = buggify.New(c.w.Rand("buggify"), bugOpts)
+	return c
+}
+
+// result fills in what the run did.
+func (c *cluster) result(res *RunResult) {
+	res.Knobs, res.Buggify, res.Report = c.knobs, c.bug.String(), c.report
+	res.TraceHash, res.Events, res.VirtualNs = c.w.TraceHash(), c.w.Executed(), c.w.NowNs()
+	res.Ops, res.History = len(c.history.Ops), c.history
+	if c.wl != nil {
+		res.Produced = c.wl.produced
+	}
+}
+
+// setUp starts the broker, creates the topic and starts the clients; it returns a failure
+// line or "".
+func (c *cluster) setUp() string {
+	c.w.Tracef("run seed %d knobs %s", c.opts.Seed, c.knobs)
+	c.network = NewNetwork(c.w, DefaultNetworkConfig())
+	nodeCfg := DefaultNodeConfig(runNode)
+	nodeCfg.Adjust = c.knobs.adjust
+	nodeCfg.Buggify = c.bug
+	node, err := NewNode(c.w, c.network, nodeCfg)
+	if err != nil {
+		return fmt.Sprintf("setup: %v", err)
+	}
+	c.node = node
 
 	// The topic, created by an admin client before the workload starts.
 	var adminHistory check.History
-	admin, err := NewClientHost(w, network, "admin", runClientConfig(node.Addr(), 0, false, res.Knobs), &adminHistory)
+	admin, err := NewClientHost(c.w, c.network, "admin", runClientConfig(node.Addr(), 0, false, c.knobs), &adminHistory)
 	if err != nil {
-		res.Failure = fmt.Sprintf("setup: %v", err)
-		return res
+		return fmt.Sprintf("setup: %v", err)
 	}
-	admin.CreateTopic(client.TopicSpec{Name: workloadTopic, Partitions: res.Knobs.Partitions, ReplicationFactor: 1})
-	if !w.RunUntilTrue(func() bool { return admin.Pending() == 0 }, w.NowNs()+opts.LivenessNs) {
-		res.Failure = "setup: topic creation did not complete"
-		return res
+	admin.CreateTopic(client.TopicSpec{Name: workloadTopic, Partitions: c.knobs.Partitions, ReplicationFactor: 1})
+	if !c.w.RunUntilTrue(func() bool { return admin.Pending() == 0 }, c.w.NowNs()+c.opts.LivenessNs) {
+		return "setup: topic creation did not complete"
 	}
 	if r := admin.AdminResults(); len(r) != 1 || r[0].ErrorCode != 0 {
-		res.Failure = fmt.Sprintf("setup: topic creation: %+v", r)
-		return res
+		return fmt.Sprintf("setup: topic creation: %+v", r)
 	}
 
-	r := w.Rand("run")
-	var clients []*ClientHost
-	for i := 1; i <= res.Knobs.Clients; i++ {
-		idempotent := r.IntN(100) < res.Knobs.IdempotentPct
-		c, err := NewClientHost(w, network, fmt.Sprintf("client%d", i), runClientConfig(node.Addr(), i, idempotent, res.Knobs), &history)
+	r := c.w.Rand("run")
+	for i := 1; i <= c.knobs.Clients; i++ {
+		idempotent := r.IntN(100) < c.knobs.IdempotentPct
+		host, err := NewClientHost(c.w, c.network, fmt.Sprintf("client%d", i), runClientConfig(node.Addr(), i, idempotent, c.knobs), &c.history)
 		if err != nil {
-			res.Failure = fmt.Sprintf("setup: %v", err)
-			return res
+			return fmt.Sprintf("setup: %v", err)
 		}
-		clients = append(clients, c)
+		c.clients = append(c.clients, host)
 	}
-	stopNs := w.NowNs() + opts.DurationNs
-	wl := newWorkload(w, &history, res.Knobs, clients, opts.OpsPerSecond, stopNs)
-	wl.start()
-	w.RunUntil(stopNs)
+	return ""
+}
 
-	// Liveness: once faults stop, every operation completes in bounded virtual time.
-	pending := func() int {
-		n := 0
-		for _, c := range clients {
-			n += c.Pending()
-		}
-		return n
-	}
-	if !w.RunUntilTrue(func() bool { return pending() == 0 }, w.NowNs()+opts.LivenessNs) {
-		res.Failure = fmt.Sprintf("liveness: %d operations unanswered %.0f s after the faults stopped", pending(), float64(opts.LivenessNs)/1e9)
-		return res
-	}
-	res.Produced = wl.produced
+// startWorkload starts the clients' operations until stopNs.
+func (c *cluster) startWorkload(stopNs int64) {
+	c.stopNs = stopNs
+	c.wl = newWorkload(c.w, &c.history, c.knobs, c.clients, c.opts.OpsPerSecond, stopNs)
+	c.wl.start()
+}
 
-	if failure := finalReads(w, network, node.Addr(), res.Knobs, len(clients)+1, &history, opts.LivenessNs); failure != "" {
-		res.Failure = failure
-		return res
+// pending is how many client operations have not completed.
+func (c *cluster) pending() int {
+	n := 0
+	for _, h := range c.clients {
+		n += h.Pending()
 	}
-	timeout := opts.LinearizabilityTimeout
+	return n
+}
+
+// finish stops the workload, then checks liveness (every operation completes within
+// LivenessNs), reads every partition to its high watermark and runs the checkers; it returns
+// a failure line or "".
+func (c *cluster) finish() string {
+	if c.wl != nil {
+		c.wl.stopNs = min(c.wl.stopNs, c.w.NowNs())
+	}
+	if !c.w.RunUntilTrue(func() bool { return c.pending() == 0 }, c.w.NowNs()+c.opts.LivenessNs) {
+		return fmt.Sprintf("liveness: %d operations unanswered %.0f s after the faults stopped", c.pending(), float64(c.opts.LivenessNs)/1e9)
+	}
+	if failure := finalReads(c.w, c.network, c.node.Addr(), c.knobs, len(c.clients)+1, &c.history, c.opts.LivenessNs); failure != "" {
+		return failure
+	}
+	timeout := c.opts.LinearizabilityTimeout
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
-	res.Report = check.Check(history, check.Options{LinearizabilityTimeout: timeout, RequireFinalReads: true})
-	if !res.Report.Valid() {
-		res.Failure = "checker: " + res.Report.String()
+	c.report = check.Check(c.history, check.Options{LinearizabilityTimeout: timeout, RequireFinalReads: true})
+	if !c.report.Valid() {
+		return "checker: " + c.report.String()
 	}
-	return res
+	return ""
 }
 
 // runClientConfig is a workload client's configuration: Kafka's defaults with the run's knobs

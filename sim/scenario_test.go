@@ -1,0 +1,164 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/datadriven"
+
+	"github.com/weirdata/weir/core/buggify"
+	"github.com/weirdata/weir/core/check"
+	"github.com/weirdata/weir/diskio/memfs"
+)
+
+// TestScenarios runs testdata/scenarios/*.txt (datadriven, like etcd raft's interaction
+// tests): each names a cluster, a workload and the faults at given virtual times, and expects
+// the checkers' verdict. Every bug the simulator finds becomes one, because seeds drift as
+// the code changes and a scenario does not. The language:
+//
+//	cluster seed=N [partitions=P] [clients=C] [idempotent=PCT] [produce=PCT] [rate=OPS]
+//	        [segment-bytes=B] [plant=bug,...]   build the world; knobs not named come from the seed
+//	workload for=D        start the clients' operations for D (virtual) from now
+//	run for=D             advance virtual time by D
+//	crash [mode=lose|keep|random]   power loss of the broker (default: lose unsynced data)
+//	restart               start the broker again on what its disk kept (recovery)
+//	reset-connections     reset every connection of the broker, requests in flight lost
+//	partition a=H,H b=H,H / heal     cut hosts apart both ways / remove every cut
+//	clog host=H / unclog host=H       stall every link of a host / release it
+//	check                 stop the workload, wait for every operation, read every partition to
+//	                      its high watermark and run the checkers: "pass", or FAIL and the
+//	                      anomalies by name
+func TestScenarios(t *testing.T) {
+	datadriven.Walk(t, "../testdata/scenarios", func(t *testing.T, path string) {
+		var c *cluster
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) (out string) {
+			if d.Cmd != "cluster" && c == nil {
+				t.Fatalf("%s: cluster first", d.Pos)
+			}
+			defer func() {
+				if p := recover(); p != nil {
+					out = fmt.Sprintf("panic: %v\n", p)
+				}
+			}()
+			switch d.Cmd {
+			case "cluster":
+				return scenarioCluster(t, d, &c)
+			case "workload":
+				c.startWorkload(c.w.NowNs() + durationArg(t, d, "for"))
+			case "run":
+				c.w.RunFor(durationArg(t, d, "for"))
+			case "crash":
+				mode := memfs.CrashLoseUnsynced
+				if d.HasArg("mode") {
+					var m string
+					d.ScanArgs(t, "mode", &m)
+					switch m {
+					case "lose":
+					case "keep":
+						mode = memfs.CrashKeepUnsynced
+					case "random":
+						mode = memfs.CrashRandom
+					default:
+						t.Fatalf("%s: crash mode %q: want lose, keep or random", d.Pos, m)
+					}
+				}
+				c.node.CrashWith(mode)
+			case "restart":
+				if err := c.node.Restart(); err != nil {
+					return fmt.Sprintf("restart: %v\n", err)
+				}
+			case "reset-connections":
+				c.network.ResetHost(c.node.Host())
+			case "partition":
+				c.network.Partition(hostsArg(t, d, "a"), hostsArg(t, d, "b"))
+			case "heal":
+				c.network.HealAll()
+			case "clog", "unclog":
+				var host string
+				d.ScanArgs(t, "host", &host)
+				if d.Cmd == "clog" {
+					c.network.Clog(host)
+				} else {
+					c.network.Unclog(host)
+				}
+			case "check":
+				if failure := c.finish(); failure != "" && c.report.Valid() {
+					return "FAIL " + failure + "\n"
+				}
+				return verdictNames(c.report)
+			default:
+				t.Fatalf("%s: unknown command %q", d.Pos, d.Cmd)
+			}
+			return ""
+		})
+	})
+}
+
+// scenarioCluster handles `cluster`.
+func scenarioCluster(t *testing.T, d *datadriven.TestData, c **cluster) string {
+	var seed uint64
+	d.ScanArgs(t, "seed", &seed)
+	opts := DefaultRunOptions(seed)
+	if d.HasArg("rate") {
+		d.ScanArgs(t, "rate", &opts.OpsPerSecond)
+	}
+	if d.HasArg("plant") {
+		var list string
+		d.ScanArgs(t, "plant", &list)
+		bugs, err := buggify.ParseBugs(list)
+		if err != nil {
+			t.Fatalf("%s: %v", d.Pos, err)
+		}
+		opts.Planted = bugs
+	}
+	*c = newCluster(opts, func(k *Knobs) {
+		scanOptional(t, d, "partitions", &k.Partitions)
+		scanOptional(t, d, "clients", &k.Clients)
+		scanOptional(t, d, "idempotent", &k.IdempotentPct)
+		scanOptional(t, d, "produce", &k.ProducePct)
+		scanOptional(t, d, "segment-bytes", &k.SegmentBytes)
+	})
+	if failure := (*c).setUp(); failure != "" {
+		return failure + "\n"
+	}
+	return ""
+}
+
+func scanOptional[T any](t *testing.T, d *datadriven.TestData, key string, dst *T) {
+	if d.HasArg(key) {
+		d.ScanArgs(t, key, dst)
+	}
+}
+
+func durationArg(t *testing.T, d *datadriven.TestData, key string) int64 {
+	var s string
+	d.ScanArgs(t, key, &s)
+	dur, err := time.ParseDuration(s)
+	if err != nil || dur <= 0 {
+		t.Fatalf("%s: %s=%q: want a positive duration", d.Pos, key, s)
+	}
+	return dur.Nanoseconds()
+}
+
+func hostsArg(t *testing.T, d *datadriven.TestData, key string) []string {
+	var s string
+	d.ScanArgs(t, key, &s)
+	return strings.Split(s, ",")
+}
+
+// verdictNames is a report as a scenario prints it: pass, or the anomaly names (counts and
+// examples change with the code; which anomalies a scenario shows should not).
+func verdictNames(r check.Report) string {
+	if r.Valid() {
+		return "pass\n"
+	}
+	var names []string
+	for _, f := range r.Anomalies {
+		names = append(names, string(f.Anomaly))
+	}
+	slices.Sort(names)
+	return "FAIL " + strings.Join(slices.Compact(names), " ") + "\n"
+}
