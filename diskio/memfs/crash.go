@@ -137,15 +137,15 @@ func (c *crasher) cloneNode(n *node, clone *FS) *node {
 		return cn
 	}
 	data := c.crashData(n)
-	cn := &node{data: data, synced: slices.Clone(data), reservedBytes: n.reservedBytes}
+	cn := &node{data: data, synced: data.clone(), reservedBytes: n.reservedBytes}
 	c.clones[n] = cn
 	return cn
 }
 
 // crashData returns the content file n has after the crash.
-func (c *crasher) crashData(n *node) []byte {
+func (c *crasher) crashData(n *node) content {
 	if !n.dirty {
-		return slices.Clone(n.synced)
+		return n.synced.clone()
 	}
 	fate := fateLost
 	switch c.mode {
@@ -156,9 +156,9 @@ func (c *crasher) crashData(n *node) []byte {
 	}
 	switch fate {
 	case fateLost:
-		return slices.Clone(n.synced)
+		return n.synced.clone()
 	case fateKept:
-		return slices.Clone(n.data)
+		return n.data.clone()
 	}
 	return c.tear(n)
 }
@@ -166,14 +166,17 @@ func (c *crasher) crashData(n *node) []byte {
 // tear mixes old and new content sector by sector over the unsynced region. The size is the
 // synced one or the new one (it is metadata, written separately from the data). Old bytes past
 // the synced size, and new bytes past the new size, read as zeros, as unwritten extents do.
-func (c *crasher) tear(n *node) []byte {
-	oldSize, newSize := int64(len(n.synced)), int64(len(n.data))
+func (c *crasher) tear(n *node) content {
+	oldSize, newSize := n.synced.size, n.data.size
 	size := newSize
 	if oldSize != newSize && c.rng.IntN(2) == 0 {
 		size = oldSize
 	}
-	out := make([]byte, size)
-	copy(out, n.synced)
+	out := n.synced.clone()
+	out.truncate(min(out.size, size))
+	out.size = size
+	// A sector taking its new content gets the page cache's bytes, zeros past the new size.
+	fresh := content{b: n.data.b[:min(int64(len(n.data.b)), newSize)], size: size}
 	low := min(n.dirtyLowBytes, oldSize, newSize) / SectorBytes * SectorBytes
 	high := min(max(n.dirtyHighBytes, oldSize, newSize), size)
 	for start := low; start < high; start += SectorBytes {
@@ -181,11 +184,7 @@ func (c *crasher) tear(n *node) []byte {
 		if c.rng.IntN(2) == 0 {
 			continue // this sector keeps its old content
 		}
-		copied := int64(0)
-		if start < newSize {
-			copied = int64(copy(out[start:end], n.data[start:min(end, newSize)]))
-		}
-		clear(out[start+copied : end])
+		out.copyRange(fresh, start, end)
 	}
 	return out
 }

@@ -26,9 +26,14 @@ func (fs *FS) Digest() [sha256.Size]byte {
 		binary.BigEndian.PutUint64(scratch[:], uint64(len(p)))
 		h.Write(scratch[:])
 		h.Write([]byte(p))
-		binary.BigEndian.PutUint64(scratch[:], uint64(len(n.data)))
+		binary.BigEndian.PutUint64(scratch[:], uint64(n.data.size))
 		h.Write(scratch[:])
-		h.Write(n.data)
+		h.Write(n.data.b)
+		// The sparse tail hashes as the zeros it reads as.
+		var zeros [4096]byte
+		for left := n.data.size - int64(len(n.data.b)); left > 0; left -= int64(len(zeros)) {
+			h.Write(zeros[:min(left, int64(len(zeros)))])
+		}
 	})
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
@@ -50,7 +55,7 @@ func (fs *FS) String() string {
 		if n.dirty {
 			unsynced = n.dirtyHighBytes - n.dirtyLowBytes
 		}
-		fmt.Fprintf(&b, "%s %d bytes (dirty range %d bytes)\n", p, len(n.data), unsynced)
+		fmt.Fprintf(&b, "%s %d bytes (dirty range %d bytes)\n", p, n.data.size, unsynced)
 	})
 	return b.String()
 }

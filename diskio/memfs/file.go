@@ -60,10 +60,7 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, pathError("read", f.name, syscall.EINVAL)
 	}
-	if off >= int64(len(f.n.data)) {
-		return 0, io.EOF
-	}
-	n := copy(p, f.n.data[off:])
+	n := f.n.data.readAt(p, off)
 	if n < len(p) {
 		return n, io.EOF
 	}
@@ -87,15 +84,14 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	if end > FileBytesMax {
 		return 0, pathError("write", f.name, syscall.EFBIG)
 	}
-	oldSize := int64(len(n.data))
+	oldSize := n.data.size
 	if end > oldSize {
 		// The whole write fails when it does not fit; a real disk may write a prefix first.
 		if err := f.fs.charge(n, max(end, n.reservedBytes)); err != nil {
 			return 0, pathError("write", f.name, err)
 		}
-		n.data = growZeroed(n.data, end)
 	}
-	copy(n.data[off:], p)
+	n.data.writeAt(p, off)
 	// A write past the end also changes the zero gap before it.
 	n.markDirty(min(off, oldSize), end)
 	return len(p), nil
@@ -154,7 +150,7 @@ func (f *file) Preallocate(offset, length int64) error {
 	}
 	n := f.n
 	reserved := max(n.reservedBytes, offset+length)
-	if err := f.fs.charge(n, max(reserved, int64(len(n.data)))); err != nil {
+	if err := f.fs.charge(n, max(reserved, n.data.size)); err != nil {
 		return pathError("preallocate", f.name, err)
 	}
 	n.reservedBytes = reserved
@@ -173,7 +169,7 @@ func (f *file) Stat() (iofs.FileInfo, error) {
 // truncate sets n's size; growing fills with zeros, shrinking also frees preallocated space
 // beyond the new size, as ftruncate does.
 func (fs *FS) truncate(n *node, sizeBytes int64) error {
-	oldSize := int64(len(n.data))
+	oldSize := n.data.size
 	if sizeBytes == oldSize {
 		return nil
 	}
@@ -182,13 +178,8 @@ func (fs *FS) truncate(n *node, sizeBytes int64) error {
 		return err
 	}
 	n.reservedBytes = reserved
-	if sizeBytes < oldSize {
-		n.data = n.data[:sizeBytes]
-		n.markDirty(sizeBytes, oldSize)
-	} else {
-		n.data = growZeroed(n.data, sizeBytes)
-		n.markDirty(oldSize, sizeBytes)
-	}
+	n.data.truncate(sizeBytes)
+	n.markDirty(min(oldSize, sizeBytes), max(oldSize, sizeBytes))
 	return nil
 }
 
@@ -207,13 +198,7 @@ func (fs *FS) charge(n *node, newUsageBytes int64) error {
 }
 
 func (n *node) usageBytes() int64 {
-	return max(int64(len(n.data)), n.reservedBytes)
-}
-
-// growZeroed extends b to sizeBytes with zero bytes (appending zeros, never exposing stale
-// bytes left in the backing array by an earlier shrink).
-func growZeroed(b []byte, sizeBytes int64) []byte {
-	return append(b, make([]byte, sizeBytes-int64(len(b)))...)
+	return max(n.data.size, n.reservedBytes)
 }
 
 func (n *node) markDirty(lowBytes, highBytes int64) {
@@ -230,14 +215,7 @@ func (n *node) syncData() {
 	if !n.dirty {
 		return
 	}
-	size := int64(len(n.data))
-	if int64(len(n.synced)) > size {
-		n.synced = n.synced[:size]
-	} else {
-		n.synced = growZeroed(n.synced, size)
-	}
-	low, high := min(n.dirtyLowBytes, size), min(n.dirtyHighBytes, size)
-	copy(n.synced[low:high], n.data[low:high])
+	n.synced.copyRange(n.data, n.dirtyLowBytes, n.dirtyHighBytes)
 	n.dirty = false
 }
 
@@ -246,7 +224,7 @@ func (n *node) info(name string) iofs.FileInfo {
 	if n.isDir {
 		return fileInfo{name: base, mode: iofs.ModeDir | 0o755}
 	}
-	return fileInfo{name: base, sizeBytes: int64(len(n.data)), mode: 0o644}
+	return fileInfo{name: base, sizeBytes: n.data.size, mode: 0o644}
 }
 
 // fileInfo is a deterministic fs.FileInfo: the modification time is always zero.

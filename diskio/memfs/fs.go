@@ -35,8 +35,8 @@ type node struct {
 	// Regular files. data is what readers see (the page cache); synced is what a crash keeps
 	// for sure. Bytes outside [dirtyLowBytes, dirtyHighBytes) are equal in both (up to the
 	// shorter length) whenever dirty is set, and everywhere when it is not.
-	data           []byte
-	synced         []byte
+	data           content
+	synced         content
 	dirty          bool
 	dirtyLowBytes  int64
 	dirtyHighBytes int64
