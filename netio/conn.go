@@ -173,24 +173,25 @@ func (c *conn) readLoop() (err error) {
 	buf := make([]byte, cfg.ReadBufferBytes)
 	fr := wire.NewRequestFrameReader(cfg.RequestBytesMax)
 	var p []byte // read and not yet fed
-	fill := func() error {
+	// readInto reads what the socket has into dst (at least one byte), under the idle
+	// deadline, until the connection is told to stop reading.
+	readInto := func(dst []byte) (int, error) {
 		for {
 			c.nc.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
 			// stopReading sets a past deadline after closing stopRead; checking here, after
 			// setting ours, keeps ours from overriding it.
 			select {
 			case <-c.stopRead:
-				return errStopped
+				return 0, errStopped
 			default:
 			}
-			n, err := c.nc.Read(buf)
+			n, err := c.nc.Read(dst)
 			if n > 0 {
-				p = buf[:n]
-				return nil
+				return n, nil
 			}
 			select {
 			case <-c.stopRead:
-				return errStopped
+				return 0, errStopped
 			default:
 			}
 			var netErr net.Error
@@ -203,8 +204,13 @@ func (c *conn) readLoop() (err error) {
 			if errors.As(err, &netErr) && netErr.Timeout() {
 				err = fmt.Errorf("netio: idle for %v: %w", cfg.IdleTimeout, err)
 			}
-			return err
+			return 0, err
 		}
+	}
+	fill := func() error {
+		n, err := readInto(buf)
+		p = buf[:n]
+		return err
 	}
 	for {
 		select {
@@ -230,6 +236,24 @@ func (c *conn) readLoop() (err error) {
 			return errStopped
 		}
 		var frame []byte
+		if size > int64(len(buf)) {
+			// A frame larger than the read buffer (a produce) is read straight into a buffer
+			// of its size, already charged to the budget: one copy (the kernel's) instead of
+			// two, and no growing.
+			frame = make([]byte, size)
+			filled := copy(frame, fr.Detach())
+			k := copy(frame[filled:], p)
+			filled += k
+			p = p[k:]
+			for filled < int(size) {
+				n, err := readInto(frame[filled:])
+				if err != nil {
+					c.s.budget.release(size)
+					return c.readFailed(err)
+				}
+				filled += n
+			}
+		}
 		for frame == nil {
 			if len(p) == 0 {
 				if err := fill(); err != nil {

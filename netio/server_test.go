@@ -559,3 +559,50 @@ func TestConcurrentShuffled(t *testing.T) {
 		t.Fatalf("%d bytes still charged", got)
 	}
 }
+
+// TestLargeFramesReadDirectly: frames larger than the read buffer (read straight into a
+// buffer of their size) and small ones, pipelined and written in odd-sized pieces that split
+// frames and prefixes anywhere, all arrive whole and in order.
+func TestLargeFramesReadDirectly(t *testing.T) {
+	cfg := testConfig()
+	cfg.ReadBufferBytes = 1 << 10
+	srv, _ := startServer(t, cfg)
+	c := dialRaw(t, srv)
+	var stream []byte
+	var wantCorr []int32
+	for i := range 4 {
+		var req kmsg.Request = kmsg.NewPtrApiVersionsRequest()
+		if i%2 == 0 {
+			// A CreateTopics request padded to several read buffers by a long topic config.
+			ct := kmsg.NewPtrCreateTopicsRequest()
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "t", 1, 1
+			cfgEntry := kmsg.NewCreateTopicsRequestTopicConfig()
+			cfgEntry.Name, cfgEntry.Value = "x", kmsg.StringPtr(strings.Repeat("v", 5000+i))
+			rt.Configs = append(rt.Configs, cfgEntry)
+			ct.Topics = append(ct.Topics, rt)
+			req = ct
+		}
+		version := int16(3)
+		if _, ok := req.(*kmsg.CreateTopicsRequest); ok {
+			version = 7
+		}
+		stream = wire.AppendRequest(stream, wire.RequestHeader{APIKey: req.Key(), APIVersion: version, CorrelationID: int32(200 + i), ClientID: kmsg.StringPtr("t")}, req)
+		wantCorr = append(wantCorr, int32(200+i))
+	}
+	for off, step := 0, 1; off < len(stream); off, step = off+step, step*3%997+1 {
+		c.write(stream[off:min(off+step, len(stream))])
+	}
+	for i, corr := range wantCorr {
+		ev := nextEvent(t, srv)
+		if ev.Request.Header.CorrelationID != corr {
+			t.Fatalf("request %d: correlation %d, want %d", i, ev.Request.Header.CorrelationID, corr)
+		}
+		if ct, ok := ev.Request.Body.(*kmsg.CreateTopicsRequest); ok {
+			if v := ct.Topics[0].Configs[0].Value; v == nil || len(*v) != 5000+i {
+				t.Fatalf("request %d: config value of %d bytes arrived", i, len(*v))
+			}
+		}
+		srv.Respond(Response{Conn: ev.Conn, Seq: ev.Seq, Header: ev.Request.Header, Body: nil})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -15,7 +16,7 @@ import (
 )
 
 func (a *app) brokerCommand() *cobra.Command {
-	var configPath, logFormat string
+	var configPath, logFormat, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "broker",
 		Short: "Run a broker: serve Kafka clients from durable storage",
@@ -39,11 +40,23 @@ answered, pending syncs run, checkpoints are written, exit 0.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpu-profile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpu-profile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return runBroker(ctx, driverOptions{fsys: osfs.New(), cfg: cfg, logger: a.logger})
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "server.properties with Kafka's key names (default: the embedded single-node config)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
+	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a Go CPU profile (pprof) of the whole run to this file, for performance work")
 	return cmd
 }
 

@@ -139,6 +139,20 @@ func (r *FrameReader) BufferedBytes() int {
 	return SizePrefixBytes + len(r.frame)
 }
 
+// Detach hands the pending frame to the caller, who reads its PendingFrameBytes itself (into a
+// buffer of that size, straight from the socket, saving a copy): the reader forgets it and
+// expects the next size prefix. It returns the frame bytes already fed, which the caller's
+// frame starts with. Call it only after the prefix is complete (PendingFrameBytes > 0).
+func (r *FrameReader) Detach() (fed []byte) {
+	if r.frame == nil {
+		panic("wire: invariant: Detach without a pending frame")
+	}
+	fed = r.frame
+	r.frame = nil
+	r.prefixLen = 0
+	return fed
+}
+
 // PendingFrameBytes is the declared size of the frame being read, 0 while reading a prefix; a
 // driver may use it to charge a connection's byte budget before the frame arrives.
 func (r *FrameReader) PendingFrameBytes() int32 {

@@ -124,3 +124,36 @@ func TestFrameReaderBoundsItsBuffer(t *testing.T) {
 	require.Equal(t, SizePrefixBytes+3, fr.BufferedBytes())
 	require.Panics(t, func() { NewRequestFrameReader(RequestHeaderMinBytes - 1) })
 }
+
+// TestFrameReaderDetach: after Detach the caller owns the pending frame and the reader reads
+// the next prefix.
+func TestFrameReaderDetach(t *testing.T) {
+	fr := NewRequestFrameReader(1 << 20)
+	stream := []byte{0, 0, 0, 20}
+	stream = append(stream, bytes.Repeat([]byte{7}, 20)...)
+	stream = append(stream, 0, 0, 0, 12)
+	stream = append(stream, bytes.Repeat([]byte{9}, 12)...)
+	n, frame, err := fr.Feed(stream[:7]) // the prefix and 3 bytes of the first frame
+	if err != nil || frame != nil || n != 7 || fr.PendingFrameBytes() != 20 {
+		t.Fatalf("Feed: %d, %v, %v, pending %d", n, frame, err, fr.PendingFrameBytes())
+	}
+	if fed := fr.Detach(); !bytes.Equal(fed, []byte{7, 7, 7}) {
+		t.Fatalf("Detach returned %v", fed)
+	}
+	if fr.PendingFrameBytes() != 0 || fr.BufferedBytes() != 0 {
+		t.Fatalf("after Detach: pending %d, buffered %d", fr.PendingFrameBytes(), fr.BufferedBytes())
+	}
+	// The caller read the other 17 bytes itself; the next frame comes through Feed.
+	rest := stream[24:]
+	for len(rest) > 0 {
+		n, f, err := fr.Feed(rest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+		frame = f
+	}
+	if !bytes.Equal(frame, bytes.Repeat([]byte{9}, 12)) {
+		t.Fatalf("next frame %v", frame)
+	}
+}
