@@ -446,6 +446,7 @@ func (c *conn) flush(taken int) error {
 		}
 	}
 	if cap(c.out) > c.s.cfg.IdleBufferBytesMax {
+		c.s.bufs.put(c.out)
 		c.out = nil
 	} else {
 		c.out = c.out[:0]
@@ -467,7 +468,12 @@ func (c *conn) encode(r Response) {
 		if !ok {
 			panic(fmt.Sprintf("netio: read plans attached to a %T, not a fetch response", r.Body))
 		}
-		// Read everything first: c.records may move as it grows.
+		// Read everything first: c.records may move as it grows. Sized once from the plans,
+		// so a large answer is not copied again and again by doubling.
+		if need := int(readPlansBytes(r.Reads)); cap(c.records) < need {
+			c.s.bufs.put(c.records)
+			c.records = c.s.bufs.get(need)
+		}
 		c.records, c.spans = c.records[:0], c.spans[:0]
 		for _, rd := range r.Reads {
 			start := len(c.records)
@@ -484,11 +490,26 @@ func (c *conn) encode(r Response) {
 			p.RecordBatches = c.records[c.spans[i][0]:c.spans[i][1]:c.spans[i][1]]
 		}
 	}
+	// The encoded answer is the record bytes plus a little per partition: grow once.
+	if extra := len(c.records) + responseOverheadBytes + partitionOverheadBytes*len(r.Reads); cap(c.out)-len(c.out) < extra {
+		grown := append(c.s.bufs.get(len(c.out)+extra), c.out...)
+		c.s.bufs.put(c.out)
+		c.out = grown
+	}
 	c.out = wire.AppendResponse(c.out, r.Header, r.Body)
 	if cap(c.records) > c.s.cfg.IdleBufferBytesMax {
+		c.s.bufs.put(c.records)
 		c.records = nil
 	}
 }
+
+// responseOverheadBytes and partitionOverheadBytes estimate a fetch response's bytes besides
+// its records (headers, topic names, offsets, tagged fields), for sizing the output buffer
+// once; an underestimate only costs one more growth.
+const (
+	responseOverheadBytes  = 4 << 10
+	partitionOverheadBytes = 256
+)
 
 func (c *conn) releaseReadBytes() {
 	if c.readBytesHeld > 0 {

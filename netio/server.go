@@ -69,6 +69,8 @@ type Server struct {
 	// readBudget bounds fetch record bytes read and not yet written, across connections.
 	readBudget *byteBudget
 	plans      *PlanReader
+	// bufs recycles the large fetch-answer buffers of every connection.
+	bufs bufPool
 
 	mu       sync.Mutex
 	conns    map[ConnID]*conn
