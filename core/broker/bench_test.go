@@ -15,11 +15,19 @@ import (
 func produceFrames(t testing.TB, topic string, count, records, valueBytes int, wallMs, producerID int64) [][]byte {
 	frames := make([][]byte, count)
 	for i := range frames {
-		var batch []byte
+		recs := make([]record.Record, records)
+		for j := range recs {
+			// Two headers per record, as tracing and schema-registry clients add.
+			recs[j] = record.Record{OffsetDelta: int32(j), Key: fmt.Appendf(nil, "k%d", j), Value: make([]byte, valueBytes),
+				Headers: []record.RecordHeader{{Key: "trace-id", Value: []byte("abc")}, {Key: "schema", Value: []byte("7")}}}
+		}
+		opts := record.BatchOptions{PartitionLeaderEpoch: -1, FirstTimestamp: wallMs, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
 		if producerID >= 0 {
-			batch = makeProducerBatch(t, records, valueBytes, wallMs, record.CodecNone, producerID, 0, int32(i*records))
-		} else {
-			batch = makeBatch(t, records, valueBytes, wallMs, record.CodecNone)
+			opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = producerID, 0, int32(i*records)
+		}
+		batch, err := record.AppendBatch(nil, opts, recs)
+		if err != nil {
+			t.Fatal(err)
 		}
 		req := kmsg.NewPtrProduceRequest()
 		req.Acks, req.TimeoutMillis = -1, 30000

@@ -15,7 +15,7 @@ func ForEachRecord(batch []byte, fn func(r *Record) error) error {
 	}
 	if h.Codec() == CodecNone {
 		var r Record
-		return forEachRecord(&h, batch[HeaderSizeBytes:], &r, fn)
+		return forEachRecord(&h, batch[HeaderSizeBytes:], &r, false, fn)
 	}
 	return NewDecompressor(DefaultDecompressedBytesMax).forEachValidated(&h, batch, fn)
 }
@@ -36,7 +36,7 @@ func (d *Decompressor) forEachValidated(h *Header, batch []byte, fn func(r *Reco
 	if err != nil {
 		return err
 	}
-	return forEachRecord(h, records, &d.record, fn)
+	return forEachRecord(h, records, &d.record, false, fn)
 }
 
 // records returns the batch's records section, decompressed.
@@ -49,12 +49,14 @@ func (d *Decompressor) records(h *Header, batch []byte) ([]byte, error) {
 }
 
 // forEachRecord decodes h.RecordCount records from b, which they must fill exactly.
-func forEachRecord(h *Header, b []byte, r *Record, fn func(r *Record) error) error {
+// forEachRecord decodes b's records into r one by one, calling fn for each; with skipHeaders
+// the headers are checked but not decoded into r.Headers (left empty).
+func forEachRecord(h *Header, b []byte, r *Record, skipHeaders bool, fn func(r *Record) error) error {
 	// Bound the count by what the bytes can hold before looping on a forged count.
 	if int64(h.RecordCount)*minRecordFramedSizeBytes > int64(len(b)) {
 		return fmt.Errorf("%w: %d records cannot fit in %d bytes at base offset %d", ErrInvalidRecord, h.RecordCount, len(b), h.BaseOffset)
 	}
-	rd := recordReader{b: b}
+	rd := recordReader{b: b, skipHeaders: skipHeaders}
 	for i := int32(0); i < h.RecordCount; i++ {
 		if err := rd.readRecord(r); err != nil {
 			return fmt.Errorf("record %d of batch at base offset %d: %w", i, h.BaseOffset, err)

@@ -119,9 +119,17 @@ func appendRecord(dst []byte, r *Record) []byte {
 type recordReader struct {
 	b   []byte
 	pos int
+	// skipHeaders checks each header's framing without decoding it (no allocation).
+	skipHeaders bool
 }
 
 func (rd *recordReader) varlong() (int64, bool) {
+	if rd.pos < len(rd.b) && rd.b[rd.pos] < 0x80 {
+		// One byte, the common case (small deltas and lengths): zigzag-decode it inline.
+		u := int64(rd.b[rd.pos])
+		rd.pos++
+		return u>>1 ^ -(u & 1), true
+	}
 	v, n := binary.Varint(rd.b[rd.pos:])
 	if n <= 0 {
 		return 0, false
@@ -132,6 +140,11 @@ func (rd *recordReader) varlong() (int64, bool) {
 
 // varint reads a zigzag varint that must fit an int32, as Kafka's ByteUtils.readVarint requires.
 func (rd *recordReader) varint() (int32, bool) {
+	if rd.pos < len(rd.b) && rd.b[rd.pos] < 0x80 {
+		u := int32(rd.b[rd.pos])
+		rd.pos++
+		return u>>1 ^ -(u & 1), true
+	}
 	v, n := binary.Varint(rd.b[rd.pos:])
 	if n <= 0 || n > varintLenMax || v < math.MinInt32 || v > math.MaxInt32 {
 		return 0, false
@@ -169,7 +182,7 @@ func (rd *recordReader) readRecord(r *Record) error {
 	if length < minRecordSizeBytes || int(length) > len(rd.b)-rd.pos {
 		return fmt.Errorf("%w: record length %d at byte %d with %d bytes left", ErrInvalidRecord, length, start, len(rd.b)-rd.pos)
 	}
-	body := recordReader{b: rd.b[rd.pos : rd.pos+int(length)]}
+	body := recordReader{b: rd.b[rd.pos : rd.pos+int(length)], skipHeaders: rd.skipHeaders}
 	rd.pos += int(length)
 	if err := body.readBody(r); err != nil {
 		return fmt.Errorf("%w (record at byte %d)", err, start)
@@ -214,7 +227,9 @@ func (rd *recordReader) readBody(r *Record) error {
 		if !ok {
 			return fmt.Errorf("%w: bad value length of header %d", ErrInvalidRecord, i)
 		}
-		r.Headers = append(r.Headers, RecordHeader{Key: string(key), Value: value})
+		if !rd.skipHeaders {
+			r.Headers = append(r.Headers, RecordHeader{Key: string(key), Value: value})
+		}
 	}
 	return nil
 }

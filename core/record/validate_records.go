@@ -107,7 +107,9 @@ func validateRecords(h *Header, b []byte, r *Record, rule RecordsRule) (RecordsS
 	}
 	var index int32
 	prevDelta := int32(-1)
-	err := forEachRecord(h, b, r, func(r *Record) error {
+	// Headers are checked for framing but not kept: validation needs none of them, and
+	// building their strings would allocate per record.
+	err := forEachRecord(h, b, r, true, func(r *Record) error {
 		switch {
 		case rule == ProducedRecords && r.OffsetDelta != index:
 			return fmt.Errorf("%w: record %d of batch at base offset %d has offset delta %d", ErrInvalidRecord, index, h.BaseOffset, r.OffsetDelta)
