@@ -140,10 +140,18 @@ func (rd *recordReader) varlong() (int64, bool) {
 
 // varint reads a zigzag varint that must fit an int32, as Kafka's ByteUtils.readVarint requires.
 func (rd *recordReader) varint() (int32, bool) {
-	if rd.pos < len(rd.b) && rd.b[rd.pos] < 0x80 {
-		u := int32(rd.b[rd.pos])
-		rd.pos++
-		return u>>1 ^ -(u & 1), true
+	if b := rd.b[rd.pos:]; len(b) >= 2 || len(b) == 1 && b[0] < 0x80 {
+		// One or two bytes, the common cases (deltas, lengths up to 8 KiB): inline.
+		if b[0] < 0x80 {
+			u := int32(b[0])
+			rd.pos++
+			return u>>1 ^ -(u & 1), true
+		}
+		if b[1] < 0x80 {
+			u := int32(b[0]&0x7f) | int32(b[1])<<7
+			rd.pos += 2
+			return u>>1 ^ -(u & 1), true
+		}
 	}
 	v, n := binary.Varint(rd.b[rd.pos:])
 	if n <= 0 || n > varintLenMax || v < math.MinInt32 || v > math.MaxInt32 {

@@ -2,8 +2,10 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 )
 
@@ -143,5 +145,36 @@ func TestAppendBatchRejectsBadOffsetDeltas(t *testing.T) {
 		if _, err := AppendBatch(nil, BatchOptions{}, records); !errors.Is(err, ErrInvalidRecord) {
 			t.Errorf("%s: err %v, want ErrInvalidRecord", name, err)
 		}
+	}
+}
+
+// TestVarintFastPaths: the inline one- and two-byte decoders agree with encoding/binary on
+// every input of up to two bytes and on longer encodings.
+func TestVarintFastPaths(t *testing.T) {
+	check := func(b []byte) {
+		t.Helper()
+		want, n := binary.Varint(b)
+		wantOK := n > 0 && n <= varintLenMax && want >= math.MinInt32 && want <= math.MaxInt32
+		rd := recordReader{b: b}
+		got, ok := rd.varint()
+		if ok != wantOK || (ok && (int64(got) != want || rd.pos != n)) {
+			t.Fatalf("varint(%x) = %d, %v, pos %d; binary.Varint gives %d, %d", b, got, ok, rd.pos, want, n)
+		}
+		wantLong, nLong := binary.Varint(b)
+		rl := recordReader{b: b}
+		gotLong, okLong := rl.varlong()
+		if okLong != (nLong > 0) || (okLong && (gotLong != wantLong || rl.pos != nLong)) {
+			t.Fatalf("varlong(%x) = %d, %v; binary.Varint gives %d, %d", b, gotLong, okLong, wantLong, nLong)
+		}
+	}
+	check(nil)
+	for a := range 256 {
+		check([]byte{byte(a)})
+		for b := range 256 {
+			check([]byte{byte(a), byte(b)})
+		}
+	}
+	for _, v := range []int64{300, -300, 1 << 20, -(1 << 20), math.MaxInt32, math.MinInt32, math.MaxInt32 + 1, math.MinInt64} {
+		check(binary.AppendVarint(nil, v))
 	}
 }
