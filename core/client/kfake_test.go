@@ -113,10 +113,14 @@ func TestKfakeProduceFetch(t *testing.T) {
 	}
 }
 
-// TestKfakeThreeBrokers routes produces and fetches of three partitions to their leaders
-// among three kfake brokers.
+// spreadPartitions is TestKfakeThreeBrokers' partition count: kfake places leaders at random,
+// so enough partitions that all landing on one of the three brokers (3·3^-16) never happens.
+const spreadPartitions = 16
+
+// TestKfakeThreeBrokers routes produces and fetches of spreadPartitions partitions to their
+// leaders among three kfake brokers.
 func TestKfakeThreeBrokers(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "spread"))
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(spreadPartitions, "spread"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,13 +133,13 @@ func TestKfakeThreeBrokers(t *testing.T) {
 	d := newTCPDriver(t, c, start)
 	const perPartition = 30
 	for i := range perPartition {
-		for p := range int32(3) {
+		for p := range int32(spreadPartitions) {
 			_, r := c.Produce("spread", p, []check.Record{{Value: fmt.Sprintf("p%d-%d", p, i)}}, d.nowNs())
 			d.apply(r)
 		}
 	}
-	d.runUntil(20*time.Second, func() bool { return len(d.completed) == 3*perPartition })
-	next := [3]int64{}
+	d.runUntil(20*time.Second, func() bool { return len(d.completed) == spreadPartitions*perPartition })
+	next := [spreadPartitions]int64{}
 	for _, op := range d.completed {
 		if op.Outcome != check.OutcomeOK {
 			t.Fatalf("produce %d: %v %q", op.Seq, op.Outcome, op.Err)
@@ -147,7 +151,7 @@ func TestKfakeThreeBrokers(t *testing.T) {
 		next[op.Partition]++
 	}
 	leaders := map[string]bool{}
-	for p := range int32(3) {
+	for p := range int32(spreadPartitions) {
 		d.completed = nil
 		_, r := c.Fetch("spread", p, 0, d.nowNs())
 		d.apply(r)
