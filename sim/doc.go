@@ -27,6 +27,41 @@
 //     by a writer that runs a little later and executes read plans (log.AppendPlan) then,
 //     connections.max.idle.ms.
 //   - node_storage.go: the simulator's copy of cmd/weir's openNodeStorage.
+//   - node.go also has the process faults' hooks: Pause/Resume (the process runs nothing; every
+//     event for it — received bytes, sync and job completions, timers, writers — is held and
+//     runs in arrival order when it resumes, late), SetSyncSlowdown, SetDiskCapacityBytes /
+//     RestoreDiskCapacity, Disarm, NodeConfig.Corruptor, and NodeHooks (Crashed, BeforeRestart,
+//     AfterRestart) for a fault schedule to follow a node's life. Invariant checks read the
+//     disk through the Corruptor's Inspect: they judge what the broker wrote, not what the
+//     disk then did to it.
+//   - faults.go: FaultPlan — a run's faults drawn from the seed, every draw from
+//     w.Rand("faults/<class>") or "faults/node/<id>/...". Classes (FaultClass; ParseFaults
+//     reads a --faults list "net,disk,crash,pause,clock,corrupt,full,slowsync,clog", "all",
+//     "none"), each enabled per seed with its own chance unless overridden, each a chain of
+//     events over [StartNs, HealAtNs) a seeded gap apart:
+//     crash (power loss now, or armed at a seeded point between two effects), followed — for
+//     any crash, a Fatal after a failed sync or write included — by a restart after a seeded
+//     downtime, retried while recovery fails; pause (1 ms to 9 s); clock (wall-clock jumps
+//     of up to an hour either way, drift changes within ±500 ppm); net (resets of a host's
+//     or one connection, a host isolated, random halves, one-way cuts); clog (swizzle: the
+//     node's links cut one at a time in a shuffled order, restored in another); disk (EIO on
+//     reads, writes or syncs through errorfs toggles, a seeded rate per window); full (the
+//     capacity drops to what is used plus a little); slowsync (syncs 100× slower);
+//     corrupt (errorfs.Corruptor on partition segment files: bit flips on write, misdirected
+//     writes, latent sector errors — at most CorruptionsMax per node). At HealAtNs, Heal
+//     stops everything: cuts healed, armed crashes disarmed, paused nodes resumed, disk
+//     faults off, bad sectors readable again, capacity and sync speed restored, down nodes
+//     restarted; Settled says when every node is up again. FaultStats counts each fault and
+//     prints in one line.
+//   - disk_damage.go: the contract with corruption (a single-replica broker cannot keep data
+//     its disk silently destroyed; Weir promises "detected, truncated or refused, never
+//     served"). DamageLog records each damage a Corruptor reports; DamagedOffsets maps a
+//     damage to partition offsets by walking the segment's batch headers (a damaged batch
+//     excuses itself; a damaged or unreadable header excuses the rest of its segment); a
+//     recovery that truncated a damaged batch excuses the rest of the partition for produces
+//     invoked before it (NoteRecovery). FaultPlan.Excused gives the durability checker the
+//     ExcusedRanges: offsets plus the time before which a produce must have been invoked;
+//     SkipExcused tells a final reader stuck at a refused batch where to go on.
 //
 // Plugging in a client (core/client, sans-I/O): a client host implements Handler per
 // connection, turns the client's Dials{Conn, Addr} into Network.Dial(host, addr, handler),
@@ -34,14 +69,14 @@
 // Closed back as the client's events; client timers are World events.
 //
 // Left for later:
-//   - faults beyond the above: disk faults during a run (bit flips, latent read errors,
-//     misdirected writes, full disk, slow syncs — memfs and errorfs hooks exist), process
-//     pauses, wall-clock jumps and drift as scheduled faults, swizzle-clogging as a fault
-//     schedule, acknowledgement loss on one-way cuts;
-//   - buggify sites in core driven by a per-seed PRNG;
-//   - workloads (simulated clients through core/client), histories, and the core/check
-//     checkers after every event; a clean shutdown (Drain, syncAll, producer snapshots,
-//     checkpoints) alongside Crash;
+//   - faults: acknowledgement loss on one-way cuts; corruption of indexes, checkpoints,
+//     producer snapshots and the metadata log (only partition segment files are corrupted,
+//     since only their loss maps to excusable offsets); torn writes inside a running process
+//     (only crashes tear); clock faults on client hosts; swizzle cuts share the network's
+//     cut map with partitions, so one healing may release the other's link early;
+//   - the core/check durability checker does not take ExcusedRanges yet (run.go must pass
+//     FaultPlan.Excused to it, and final reads must step over refused batches);
+//   - a clean shutdown (Drain, syncAll, producer snapshots, checkpoints) alongside Crash;
 //   - netio bounds not modelled: QueuedBytesMax, FetchReadBytesMax, ConnectionsMax;
 //   - multi-node clusters (replication, the metadata quorum) once core has them;
 //   - the `weir sim --seed N [--trace]` command (wired by the lead) and datadriven scenarios

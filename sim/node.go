@@ -58,6 +58,9 @@ type NodeConfig struct {
 	Buggify *buggify.B
 	// Injector, when set, fails the disk operations it picks (diskio/errorfs wraps the disk).
 	Injector errorfs.Injector
+	// Corruptor, when set, damages writes and fails reads silently (bit flips, misdirected
+	// writes, latent sector errors); it lives across restarts, as the disk's bad sectors do.
+	Corruptor *errorfs.Corruptor
 }
 
 // DefaultNodeConfig is node id on host "node<id>", ports 9092 and 9093, a wall clock in
@@ -94,6 +97,19 @@ type NodeStats struct {
 	CheckpointErrors  int64
 	PlanCuts          int64 // read plans served short (log.ErrPlanCut)
 	ConnectionsClosed int64 // by the node: decode errors, Closes, send failures
+	Pauses            int64 // Pause calls
+	Deferred          int64 // events held by a pause and run when it ended
+}
+
+// NodeHooks let a fault schedule follow a node's life. Each is optional; a hook may schedule
+// World events but must not crash or restart the node itself.
+type NodeHooks struct {
+	// Crashed runs after every crash: Crash, an armed crash point, or a Fatal.
+	Crashed func(n *Node)
+	// BeforeRestart runs before recovery reads the disk (the disk a crash left).
+	BeforeRestart func(n *Node)
+	// AfterRestart runs after a restart, with its error (nil: the node is up).
+	AfterRestart func(n *Node, err error)
 }
 
 // Node hosts one simulated broker: a crashable disk (memfs, optionally behind errorfs), the
@@ -122,6 +138,16 @@ type Node struct {
 
 	// crashCountdown is how many more effects run before an armed crash; -1 is unarmed.
 	crashCountdown int
+
+	hooks NodeHooks
+	// pausedUntilNs: until then the process runs nothing (a GC pause, SIGSTOP); its events
+	// are held and run, in order, when it resumes.
+	pausedUntilNs int64
+	// syncSlowdown multiplies every sync's latency (slow-sync faults); 1 is normal.
+	syncSlowdown int64
+	// inspector is the disk's Corruptor when faults wrap it: invariant checks read through
+	// its Inspect, seeing what the broker wrote rather than what the disk did to it.
+	inspector *errorfs.Corruptor
 }
 
 // incarnation is one process lifetime: everything a crash throws away.
@@ -150,7 +176,13 @@ type incarnation struct {
 	checkpointQueued bool
 
 	timer      EventID
+	timerGen   uint64 // bumped whenever the timer is re-armed: a held timer event of an older one is void
 	deadlineMs int64
+
+	// heldFns are the events a pause held, in arrival order; resumeEvent runs them.
+	heldFns     []func()
+	resumeEvent EventID
+	draining    bool
 }
 
 // NewNode creates a node host with an empty disk and starts it (formatting the disk, as the
@@ -194,6 +226,7 @@ log.dirs=/weir-data
 		brokerCfg:      withCleanPaths(b),
 		addr:           net.JoinHostPort(listener.Host, strconv.Itoa(listener.Port)),
 		crashCountdown: -1,
+		syncSlowdown:   1,
 	}
 	if cfg.DiskBytesMax > 0 {
 		n.mem.SetCapacityBytes(cfg.DiskBytesMax)
@@ -248,6 +281,9 @@ func (n *Node) ArmCrash(afterEffects int) {
 	n.crashCountdown = afterEffects
 }
 
+// Disarm cancels an armed crash.
+func (n *Node) Disarm() { n.crashCountdown = -1 }
+
 // ArmCrashRandom is ArmCrash after a number of effects drawn from [0, effectsMax) with the
 // node's fault PRNG: a seeded crash point.
 func (n *Node) ArmCrashRandom(effectsMax int) { n.ArmCrash(n.faults.IntN(effectsMax)) }
@@ -280,7 +316,106 @@ func (n *Node) CrashWith(mode memfs.CrashMode) {
 		n.w.Cancel(id)
 	}
 	n.mem = n.mem.CrashClone(memfs.CrashConfig{Seed: n.disk.Uint64(), Mode: mode}) // keeps the capacity
+	// A new process is not paused.
+	n.pausedUntilNs = 0
 	n.w.Tracef("node%d crash (incarnation %d): disk after %x", n.cfg.ID, n.incarnation, n.mem.Digest())
+	if n.hooks.Crashed != nil {
+		n.hooks.Crashed(n)
+	}
+}
+
+// SetHooks installs hooks following the node's crashes and restarts, replacing any before;
+// Hooks returns them, so that a caller can chain its own.
+func (n *Node) SetHooks(h NodeHooks) { n.hooks = h }
+
+// Hooks returns the installed hooks.
+func (n *Node) Hooks() NodeHooks { return n.hooks }
+
+// Pause stops the process for durationNs (a GC pause, SIGSTOP): nothing of it runs — requests
+// are not read, syncs and jobs do not report, timers and writers do not fire — until it
+// resumes; then everything held runs in the order it was due, late. Connections stay open and
+// the network keeps delivering to the kernel's buffers. A later end replaces an earlier one.
+func (n *Node) Pause(durationNs int64) {
+	if n.inc == nil || durationNs <= 0 {
+		return
+	}
+	n.stats.Pauses++
+	n.pausedUntilNs = max(n.pausedUntilNs, n.w.NowNs()+durationNs)
+	n.w.Tracef("node%d paused until %d.%06dms", n.cfg.ID, n.pausedUntilNs/1e6, n.pausedUntilNs%1e6)
+}
+
+// Resume ends a pause now; the held events run at once, in order.
+func (n *Node) Resume() {
+	if n.pausedUntilNs <= n.w.NowNs() {
+		return
+	}
+	n.pausedUntilNs = n.w.NowNs()
+	n.w.Tracef("node%d resumed", n.cfg.ID)
+	if inc := n.inc; inc != nil && inc.resumeEvent != 0 {
+		n.w.Cancel(inc.resumeEvent)
+		delete(inc.jobs, inc.resumeEvent)
+		inc.resumeEvent = 0
+		inc.armResume()
+	}
+}
+
+// Paused reports whether the process is paused.
+func (n *Node) Paused() bool { return n.inc != nil && n.w.NowNs() < n.pausedUntilNs }
+
+// SetSyncSlowdown multiplies every sync's latency from now on by factor (1: normal), as a
+// disk busy with other work or a failing drive's retries slow fdatasync.
+func (n *Node) SetSyncSlowdown(factor int64) { n.syncSlowdown = max(factor, 1) }
+
+// SetDiskCapacityBytes changes the disk's capacity (0: unbounded), e.g. to fill the disk;
+// RestoreDiskCapacity returns to NodeConfig.DiskBytesMax.
+func (n *Node) SetDiskCapacityBytes(capacityBytes int64) { n.mem.SetCapacityBytes(capacityBytes) }
+
+// RestoreDiskCapacity sets the capacity back to NodeConfig.DiskBytesMax.
+func (n *Node) RestoreDiskCapacity() { n.mem.SetCapacityBytes(n.cfg.DiskBytesMax) }
+
+// held reports whether fn must wait: the process is paused, or events it held are not yet
+// run. Then fn joins the held events, which run in the order they arrived when the pause
+// ends (a crash drops them with the process).
+func (inc *incarnation) held(fn func()) bool {
+	n := inc.n
+	if inc.dead || inc.draining || (n.w.NowNs() >= n.pausedUntilNs && len(inc.heldFns) == 0) {
+		return false
+	}
+	n.stats.Deferred++
+	inc.heldFns = append(inc.heldFns, fn)
+	if inc.resumeEvent == 0 {
+		inc.armResume()
+	}
+	return true
+}
+
+// armResume schedules the end of the pause, when the held events run.
+func (inc *incarnation) armResume() {
+	n := inc.n
+	var id EventID
+	id = n.w.At(n.pausedUntilNs, fmt.Sprintf("node%d resume", n.cfg.ID), func() {
+		delete(inc.jobs, id)
+		inc.resumeEvent = 0
+		if inc.dead {
+			return
+		}
+		if n.w.NowNs() < n.pausedUntilNs {
+			inc.armResume() // the pause was extended
+			return
+		}
+		fns := inc.heldFns
+		inc.heldFns = nil
+		inc.draining = true
+		for _, fn := range fns {
+			if inc.dead {
+				break
+			}
+			fn()
+		}
+		inc.draining = false
+	})
+	inc.jobs[id] = true
+	inc.resumeEvent = id
 }
 
 // Restart starts a new process on the disk as the last crash left it: storage recovery, then a
@@ -289,6 +424,20 @@ func (n *Node) Restart() error {
 	if n.inc != nil {
 		return fmt.Errorf("sim: node %d is running", n.cfg.ID)
 	}
+	if n.hooks.BeforeRestart != nil {
+		n.hooks.BeforeRestart(n)
+	}
+	err := n.restart()
+	if err != nil {
+		n.w.Tracef("node%d restart failed: %v", n.cfg.ID, err)
+	}
+	if n.hooks.AfterRestart != nil {
+		n.hooks.AfterRestart(n, err)
+	}
+	return err
+}
+
+func (n *Node) restart() error {
 	n.incarnation++
 	n.stats.Starts++
 	inc := &incarnation{
@@ -299,8 +448,18 @@ func (n *Node) Restart() error {
 		jobs:          map[EventID]bool{},
 		flusherFreeNs: make([]int64, n.cfg.Flushers),
 	}
-	if n.cfg.Injector != nil {
-		inc.fsys = errorfs.Wrap(n.mem, n.cfg.Injector)
+	if n.cfg.Injector != nil || n.cfg.Corruptor != nil {
+		inj := n.cfg.Injector
+		if inj == nil {
+			inj = errorfs.Never()
+		}
+		// A Corruptor, idle if the config has none, also lets the invariant checks read the
+		// data as written (Inspect), past injected read errors.
+		n.inspector = n.cfg.Corruptor
+		if n.inspector == nil {
+			n.inspector = errorfs.NewCorruptor(nil, nil)
+		}
+		inc.fsys = errorfs.Wrap(n.mem, inj, errorfs.WithCorruption(n.inspector))
 	}
 	prefix := fmt.Sprintf("node/%d/incarnation/%d/", n.cfg.ID, n.incarnation)
 	random := randReader{n.w.Rand(prefix + "storage")}
@@ -357,6 +516,9 @@ func (inc *incarnation) schedule(atNs int64, what string, fn func()) {
 	var id EventID
 	id = inc.n.w.At(atNs, fmt.Sprintf("node%d %s", inc.n.cfg.ID, what), func() {
 		delete(inc.jobs, id)
+		if inc.held(fn) {
+			return
+		}
 		fn()
 	})
 	inc.jobs[id] = true
@@ -384,7 +546,13 @@ func (inc *incarnation) execute(cause string, r broker.Ready) {
 		return
 	}
 	inc.traceReady(cause, r)
-	if err := inc.node.CheckInvariants(); err != nil {
+	var err error
+	if n.inspector != nil {
+		n.inspector.Inspect(func() { err = inc.node.CheckInvariants() })
+	} else {
+		err = inc.node.CheckInvariants()
+	}
+	if err != nil {
 		// A broken invariant is a bug in core: the seed fails with it (DESIGN §8).
 		panic(fmt.Sprintf("sim: node %d after %s: %v", n.cfg.ID, cause, err))
 	}
@@ -512,7 +680,7 @@ func (inc *incarnation) submitSync(s broker.Sync) {
 		}
 	}
 	start := max(n.w.NowNs(), inc.flusherFreeNs[worker])
-	doneNs := start + n.draw(n.cfg.SyncNsMin, n.cfg.SyncNsMax)
+	doneNs := start + n.draw(n.cfg.SyncNsMin, n.cfg.SyncNsMax)*n.syncSlowdown
 	inc.flusherFreeNs[worker] = doneNs
 	inc.outstanding++
 	inc.schedule(doneNs, fmt.Sprintf("sync %d", s.ID), func() {
@@ -575,6 +743,7 @@ func (inc *incarnation) setDeadline(deadlineMs int64) {
 		return
 	}
 	inc.deadlineMs = deadlineMs
+	inc.timerGen++
 	n := inc.n
 	if inc.timer != 0 {
 		n.w.Cancel(inc.timer)
@@ -586,12 +755,24 @@ func (inc *incarnation) setDeadline(deadlineMs int64) {
 	}
 	waitMs := max(deadlineMs-inc.clocks().MonotonicMs, 1)
 	at := n.w.NowNs() + waitMs*1e6 + n.draw(0, n.cfg.TimerLateNsMax)
-	var id EventID
-	id = n.w.At(at, fmt.Sprintf("node%d timer %d", n.cfg.ID, deadlineMs), func() {
-		delete(inc.jobs, id)
+	gen := inc.timerGen
+	var fire func()
+	fire = func() {
+		if gen != inc.timerGen {
+			return // re-armed while the timer was held by a pause
+		}
+		if inc.held(fire) {
+			inc.timer = 0 // the held event stands for the timer; setDeadline re-arms by generation
+			return
+		}
 		inc.timer = 0
 		inc.deadlineMs = 0
 		inc.execute("timer", inc.node.Timer(inc.clocks()))
+	}
+	var id EventID
+	id = n.w.At(at, fmt.Sprintf("node%d timer %d", n.cfg.ID, deadlineMs), func() {
+		delete(inc.jobs, id)
+		fire()
 	})
 	inc.jobs[id] = true
 	inc.timer = id

@@ -69,8 +69,11 @@ func (nc *nodeConn) Connected(*Conn) {
 }
 
 // Received implements Handler.
-func (nc *nodeConn) Received(_ *Conn, data []byte) {
+func (nc *nodeConn) Received(c *Conn, data []byte) {
 	if nc.closed || nc.inc.dead || nc.stopReading {
+		return
+	}
+	if nc.inc.held(func() { nc.Received(c, data) }) {
 		return
 	}
 	if len(nc.unread)+len(data) > nc.inc.n.cfg.UnreadBytesMax {
@@ -83,8 +86,11 @@ func (nc *nodeConn) Received(_ *Conn, data []byte) {
 }
 
 // Closed implements Handler: the client closed, or the connection was reset.
-func (nc *nodeConn) Closed(_ *Conn, err error) {
+func (nc *nodeConn) Closed(c *Conn, err error) {
 	if nc.closed || nc.inc.dead {
+		return
+	}
+	if nc.inc.held(func() { nc.Closed(c, err) }) {
 		return
 	}
 	nc.inc.tracef("c%d closed by peer: %v", nc.id, err)
@@ -153,6 +159,10 @@ func (nc *nodeConn) armIdle() {
 		if nc.closed || nc.inc.dead {
 			return
 		}
+		if nc.inc.n.Paused() {
+			nc.armIdle() // a paused process checks no deadline; netio's would fire late
+			return
+		}
 		if nc.inFlight > 0 {
 			nc.armIdle()
 			return
@@ -209,10 +219,21 @@ func (nc *nodeConn) wakeWriter() {
 		return
 	}
 	n := nc.inc.n
-	nc.writer = n.w.After(n.draw(0, n.cfg.WriteNsMax), fmt.Sprintf("node%d write c%d", n.cfg.ID, nc.id), func() {
+	run := func() {
 		nc.writer = 0
+		if nc.closed || nc.inc.dead {
+			return
+		}
+		if nc.inc.held(func() {
+			if !nc.closed && !nc.inc.dead {
+				nc.write()
+			}
+		}) {
+			return
+		}
 		nc.write()
-	})
+	}
+	nc.writer = n.w.After(n.draw(0, n.cfg.WriteNsMax), fmt.Sprintf("node%d write c%d", n.cfg.ID, nc.id), run)
 }
 
 // write encodes every answer in the outbox, in order, and sends them in one piece; then

@@ -43,6 +43,27 @@
 //   - NewToggle(inj): switched on and off by the test; starts off.
 //   - InjectorFunc: any func(Op) error.
 //
+// # Silent corruption
+//
+// WithCorruption(c) adds a Corruptor: its injectors BitFlip, Misdirect and Latent, consulted
+// for every write like failure injectors (predicates, seeded rates, toggles), pick writes to
+// damage silently — WriteAt reports success:
+//   - bit flip: the write is stored with one bit flipped;
+//   - misdirected write: the data lands 1-8 sectors away in the same file; the intended
+//     range keeps its old bytes;
+//   - latent sector error: a sector of the write goes bad afterwards; every read overlapping a
+//     bad sector reads what precedes it and fails with EIO (wrapping diskio.ErrInjected and
+//     syscall.EIO) until the sector is written whole again (a drive remaps it) or ClearBad.
+//     (EIO rather than flipped bits on read: that is what a drive reports when its ECC fails;
+//     silent flips are the bit-flip kind.) MarkBad makes a range bad directly.
+//
+// Every damage is reported (Damage: kind, path, byte range, and a misdirected write's landing
+// offset) to the Corruptor's report function, so a simulator knows which data a fault
+// destroyed; where and how far are drawn from the Corruptor's seeded PRNG. Bad sectors live in
+// the Corruptor, so one Corruptor given to each incarnation of a machine keeps them across
+// crashes. Inspect(fn) runs fn reading the data as it was written (damage undone, bad sectors
+// and injected read errors out of the way), for invariant checks.
+//
 // All injectors are safe for concurrent use; the order in which concurrent operations reach
 // them is, of course, not deterministic.
 package errorfs

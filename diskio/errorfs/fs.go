@@ -1,6 +1,7 @@
 package errorfs
 
 import (
+	"errors"
 	"io"
 	iofs "io/fs"
 	"math/rand/v2"
@@ -29,6 +30,8 @@ type FS struct {
 
 	partialMu  sync.Mutex
 	partialRng *rand.Rand // nil: failed writes write nothing
+
+	corrupt *Corruptor // nil: no silent damage
 }
 
 var _ diskio.FS = (*FS)(nil)
@@ -68,7 +71,11 @@ func (fs *FS) open(kind OpKind, name string, open func(string) (diskio.File, err
 
 // Create implements diskio.FS.
 func (fs *FS) Create(name string) (diskio.File, error) {
-	return fs.open(OpCreate, name, fs.inner.Create)
+	f, err := fs.open(OpCreate, name, fs.inner.Create)
+	if err == nil && fs.corrupt != nil {
+		fs.corrupt.truncated(name, 0) // a new file: no old sectors
+	}
+	return f, err
 }
 
 // Open implements diskio.FS.
@@ -91,7 +98,13 @@ func (fs *FS) Remove(name string) error {
 	if err := fs.maybe(Op{Kind: OpRemove, Path: name}); err != nil {
 		return err
 	}
-	return fs.inner.Remove(name)
+	if err := fs.inner.Remove(name); err != nil {
+		return err
+	}
+	if fs.corrupt != nil {
+		fs.corrupt.removed(name)
+	}
+	return nil
 }
 
 // RemoveAll implements diskio.FS.
@@ -99,7 +112,13 @@ func (fs *FS) RemoveAll(name string) error {
 	if err := fs.maybe(Op{Kind: OpRemoveAll, Path: name}); err != nil {
 		return err
 	}
-	return fs.inner.RemoveAll(name)
+	if err := fs.inner.RemoveAll(name); err != nil {
+		return err
+	}
+	if fs.corrupt != nil {
+		fs.corrupt.removed(name)
+	}
+	return nil
 }
 
 // Rename implements diskio.FS.
@@ -107,7 +126,14 @@ func (fs *FS) Rename(oldname, newname string) error {
 	if err := fs.maybe(Op{Kind: OpRename, Path: oldname, NewPath: newname}); err != nil {
 		return err
 	}
-	return fs.inner.Rename(oldname, newname)
+	if err := fs.inner.Rename(oldname, newname); err != nil {
+		return err
+	}
+	if fs.corrupt != nil {
+		fs.corrupt.removed(newname) // replaced
+		fs.corrupt.renamed(oldname, newname)
+	}
+	return nil
 }
 
 // MkdirAll implements diskio.FS.
@@ -183,8 +209,18 @@ func (f *file) Close() error {
 }
 
 func (f *file) ReadAt(p []byte, off int64) (int, error) {
-	if err := f.fs.maybe(Op{Kind: OpRead, Path: f.name, OffsetBytes: off, LengthBytes: int64(len(p))}); err != nil {
-		return 0, err
+	inspecting := f.fs.corrupt != nil && f.fs.corrupt.inspectingNow()
+	if !inspecting {
+		if err := f.fs.maybe(Op{Kind: OpRead, Path: f.name, OffsetBytes: off, LengthBytes: int64(len(p))}); err != nil {
+			return 0, err
+		}
+	}
+	if f.fs.corrupt != nil {
+		n, err := f.fs.corrupt.read(f.inner, f.name, p, off)
+		if err != nil && errors.Is(err, diskio.ErrInjected) {
+			err = &iofs.PathError{Op: OpRead.String(), Path: f.name, Err: err}
+		}
+		return n, err
 	}
 	return f.inner.ReadAt(p, off)
 }
@@ -192,6 +228,9 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	err := f.fs.maybe(Op{Kind: OpWrite, Path: f.name, OffsetBytes: off, LengthBytes: int64(len(p))})
 	if err == nil {
+		if f.fs.corrupt != nil {
+			return f.fs.corrupt.write(f.inner, f.name, p, off)
+		}
 		return f.inner.WriteAt(p, off)
 	}
 	prefix := f.fs.partialLength(len(p))
@@ -233,7 +272,13 @@ func (f *file) Truncate(sizeBytes int64) error {
 	if err := f.fs.maybe(Op{Kind: OpTruncate, Path: f.name, OffsetBytes: sizeBytes}); err != nil {
 		return err
 	}
-	return f.inner.Truncate(sizeBytes)
+	if err := f.inner.Truncate(sizeBytes); err != nil {
+		return err
+	}
+	if f.fs.corrupt != nil {
+		f.fs.corrupt.truncated(f.name, sizeBytes)
+	}
+	return nil
 }
 
 func (f *file) Preallocate(offset, length int64) error {

@@ -1,0 +1,328 @@
+package sim
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"math"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/weirdata/weir/core/record"
+	"github.com/weirdata/weir/diskio"
+	"github.com/weirdata/weir/diskio/errorfs"
+)
+
+// The contract with corruption. A single-replica broker cannot keep acknowledged data that its
+// disk silently destroyed: there is no other copy. What Weir promises there is "detected,
+// truncated or refused, never served": a damaged batch fails its CRC or header checks, so the
+// read-plan executor cuts a fetch before it (refused), recovery truncates the log at it
+// (truncated), and nothing of it reaches a client. The simulator therefore records every
+// damage a disk fault did (DamageLog, fed by errorfs.Corruptor's reports), maps it to the
+// partition offsets whose records it may have destroyed (DamagedOffsets), and the durability
+// checker excuses exactly those — for produces invoked before the damage, since a later
+// produce cannot have put its data under it — and nothing else. Serving a damaged batch stays
+// a failure: the checkers see a value nobody wrote.
+
+// ExcusedRange is a range of one partition's offsets whose acknowledged records a disk fault
+// may have destroyed.
+type ExcusedRange struct {
+	Topic     string
+	Partition int32
+	// FirstOffset and LastOffset bound the range, inclusive; LastOffset math.MaxInt64 means
+	// to the log's end.
+	FirstOffset, LastOffset int64
+	// InvokedByNs: only produces invoked at or before this virtual time are excused. Offsets
+	// reused after a truncation hold later produces to the full promise.
+	InvokedByNs int64
+	// Reason says which damage, for the report.
+	Reason string
+}
+
+// Covers reports whether a produce invoked at invokeNs and acknowledged at offset in
+// topic/partition is excused by r.
+func (r ExcusedRange) Covers(topic string, partition int32, offset, invokeNs int64) bool {
+	return r.Topic == topic && r.Partition == partition && r.FirstOffset <= offset && offset <= r.LastOffset && invokeNs <= r.InvokedByNs
+}
+
+func (r ExcusedRange) String() string {
+	last := strconv.FormatInt(r.LastOffset, 10)
+	if r.LastOffset == math.MaxInt64 {
+		last = "end"
+	}
+	return fmt.Sprintf("%s-%d [%d, %s] invoked by %dms: %s", r.Topic, r.Partition, r.FirstOffset, last, r.InvokedByNs/1e6, r.Reason)
+}
+
+// DiskDamage is one damage a disk fault did, stamped with the virtual time it happened.
+type DiskDamage struct {
+	AtNs int64
+	errorfs.Damage
+}
+
+// segmentPath splits a partition segment's path "<log dir>/<topic>-<partition>/<base>.log".
+func segmentPath(p string) (dir, topic string, partition int32, base int64, ok bool) {
+	dir, name := path.Split(path.Clean("/" + p))
+	dir = path.Clean(dir)
+	if !strings.HasSuffix(name, ".log") || len(name) != 20+len(".log") {
+		return "", "", 0, 0, false
+	}
+	base, err := strconv.ParseInt(name[:20], 10, 64)
+	if err != nil || base < 0 {
+		return "", "", 0, 0, false
+	}
+	dirName := path.Base(dir)
+	dash := strings.LastIndexByte(dirName, '-')
+	if dash <= 0 {
+		return "", "", 0, 0, false
+	}
+	p64, err := strconv.ParseInt(dirName[dash+1:], 10, 32)
+	if err != nil || p64 < 0 {
+		return "", "", 0, 0, false
+	}
+	return dir, dirName[:dash], int32(p64), base, true
+}
+
+// IsPartitionSegment reports whether p is a partition's segment data file (not its indexes, not
+// the metadata log's): the files corruption faults target.
+func IsPartitionSegment(p string) bool {
+	_, topic, _, _, ok := segmentPath(p)
+	return ok && !strings.HasPrefix(topic, "__cluster_metadata")
+}
+
+// DamagedOffsets maps one damage to the offsets whose records it may have destroyed, by walking
+// the batch headers of the damaged segment as it is now on fsys (pass the raw disk, not one
+// behind the Corruptor), at virtual time nowNs:
+//   - every batch whose bytes overlap a damaged range is excused, for produces invoked by the
+//     damage's time (a later produce's data was not under it);
+//   - when the walk cannot trust what it reads there — a header overlaps the damage, or a
+//     header before the damage does not parse — everything from that batch to the segment's
+//     end (the next segment's base, or the log's end for the last segment) is "possibly
+//     destroyed": a reader finding batches by walking headers cannot get past it, so batches
+//     appended after the damage are excused too, for produces invoked by nowNs.
+//
+// A damage to a file that is not a partition segment, or whose bytes are no longer in the file
+// (lost in a crash, truncated, deleted), maps to nothing.
+func DamagedOffsets(fsys diskio.FS, d DiskDamage, nowNs int64) ([]ExcusedRange, error) {
+	dir, topic, partition, base, ok := segmentPath(d.Path)
+	if !ok {
+		return nil, nil
+	}
+	data, err := diskio.ReadFile(fsys, path.Join(dir, path.Base(d.Path)))
+	if errors.Is(err, iofs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sim: mapping %v: %w", d.Damage, err)
+	}
+	segmentLast, err := segmentLastOffset(fsys, dir, base)
+	if err != nil {
+		return nil, err
+	}
+	var out []ExcusedRange
+	add := func(first, last, invokedByNs int64, why string) {
+		if first > last {
+			return // past the segment's end: the next segment holds those offsets
+		}
+		out = append(out, ExcusedRange{Topic: topic, Partition: partition, FirstOffset: first, LastOffset: last,
+			InvokedByNs: invokedByNs, Reason: fmt.Sprintf("%v at %dms: %s", d.Damage, d.AtNs/1e6, why)})
+	}
+	size := int64(len(data))
+	for i, r := range d.Ranges() {
+		low, high := r[0], min(r[1], size)
+		// A misdirected write meant for the file's end left the file short: the batch the
+		// broker wrote (and later ones in the segment) are simply not there.
+		missing := d.Kind == errorfs.DamageMisdirected && i == 0 && low >= size
+		if low >= high && !missing {
+			continue // the damaged bytes are not in the file any more
+		}
+		if missing {
+			high = size
+		}
+		pos, next := int64(0), base
+		walked := true
+		for pos < size && pos < high {
+			if size-pos < record.HeaderSizeBytes {
+				break // a torn tail: no batch there, nothing acknowledged
+			}
+			h, err := record.ParseHeader(data[pos:])
+			if err != nil || pos+h.SizeBytes() > size || int64(h.BaseOffset) < next {
+				// The walk cannot find batches past here; a header that does not parse where
+				// no damage is would be recovery's business, but the damage may lie beyond.
+				add(next, segmentLast, max(nowNs, d.AtNs), "unreadable from byte "+strconv.FormatInt(pos, 10))
+				walked = false
+				break
+			}
+			end := pos + h.SizeBytes()
+			if low < pos+record.HeaderSizeBytes && pos < high {
+				add(next, segmentLast, max(nowNs, d.AtNs), "batch header damaged at byte "+strconv.FormatInt(pos, 10))
+				walked = false
+				break
+			}
+			if low < end && pos < high {
+				add(int64(h.BaseOffset), int64(h.LastOffset()), d.AtNs, "batch damaged")
+			}
+			next = int64(h.NextOffset())
+			pos = end
+		}
+		if missing && walked {
+			add(next, segmentLast, d.AtNs, "the write meant for byte "+strconv.FormatInt(low, 10)+" landed elsewhere")
+		}
+	}
+	return mergeExcused(out), nil
+}
+
+// segmentLastOffset is the last offset a segment can hold: the next segment's base minus one,
+// or math.MaxInt64 for the last segment.
+func segmentLastOffset(fsys diskio.FS, dir string, base int64) (int64, error) {
+	names, err := fsys.List(dir)
+	if err != nil {
+		return 0, fmt.Errorf("sim: listing %s: %w", dir, err)
+	}
+	last := int64(math.MaxInt64)
+	for _, name := range names {
+		if _, _, _, b, ok := segmentPath(path.Join(dir, name)); ok && b > base && b-1 < last {
+			last = b - 1
+		}
+	}
+	return last, nil
+}
+
+// mergeExcused sorts ranges and merges overlapping ones of the same partition and time.
+func mergeExcused(rs []ExcusedRange) []ExcusedRange {
+	slices.SortFunc(rs, func(a, b ExcusedRange) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition),
+			cmp.Compare(a.InvokedByNs, b.InvokedByNs), cmp.Compare(a.FirstOffset, b.FirstOffset), cmp.Compare(a.LastOffset, b.LastOffset))
+	})
+	var out []ExcusedRange
+	for _, r := range rs {
+		if n := len(out); n > 0 {
+			last := &out[n-1]
+			if last.Topic == r.Topic && last.Partition == r.Partition && last.InvokedByNs == r.InvokedByNs &&
+				(last.LastOffset == math.MaxInt64 || r.FirstOffset <= last.LastOffset+1) {
+				if r.LastOffset > last.LastOffset {
+					last.LastOffset = r.LastOffset
+				}
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// DamageLog is one machine's record of what disk faults destroyed, and what that excuses.
+// Damages are mapped to offsets late (Remap), when the batches around them are on disk, and
+// again before each recovery; a damage whose bytes recovery removed also excuses the rest of
+// its partition's log as it stood (NoteRecovery): recovery truncates everything after the
+// first bad batch, as Kafka's does.
+type DamageLog struct {
+	records []*damageRecord
+}
+
+type damageRecord struct {
+	damage DiskDamage
+	mapped []ExcusedRange // the last mapping that found the damaged bytes
+	// present: the last Remap found the damaged bytes in the file.
+	present bool
+	tails   []ExcusedRange // from recoveries that removed the damaged batch
+}
+
+// Add records a damage reported at atNs.
+func (l *DamageLog) Add(atNs int64, d errorfs.Damage) {
+	l.records = append(l.records, &damageRecord{damage: DiskDamage{AtNs: atNs, Damage: d}})
+}
+
+// Len is how many damages were recorded.
+func (l *DamageLog) Len() int { return len(l.records) }
+
+// Damages lists the damages in the order they happened.
+func (l *DamageLog) Damages() []DiskDamage {
+	out := make([]DiskDamage, len(l.records))
+	for i, r := range l.records {
+		out[i] = r.damage
+	}
+	return out
+}
+
+// Remap maps every damage on fsys (the raw disk) at virtual time nowNs, keeping a damage's
+// last mapping when its bytes are gone.
+func (l *DamageLog) Remap(fsys diskio.FS, nowNs int64) error {
+	var errs []error
+	for _, r := range l.records {
+		mapped, err := DamagedOffsets(fsys, r.damage, nowNs)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.present = len(mapped) > 0
+		if r.present {
+			r.mapped = mapped
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NoteRecovery is called after a restart at atNs recovered fsys, whether or not the restart
+// succeeded — recovery may truncate before it fails (call Remap before the restart, on the
+// disk recovery was about to read): a damaged batch that was on disk then and
+// is gone now was truncated by recovery with everything after it in its partition, so produces
+// invoked before atNs are excused from its first offset to the log's end.
+func (l *DamageLog) NoteRecovery(fsys diskio.FS, atNs int64) error {
+	var errs []error
+	for _, r := range l.records {
+		if !r.present || len(r.mapped) == 0 {
+			continue
+		}
+		now, err := DamagedOffsets(fsys, r.damage, atNs)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(now) > 0 {
+			continue
+		}
+		r.present = false
+		first := r.mapped[0]
+		for _, m := range r.mapped[1:] {
+			if m.FirstOffset < first.FirstOffset {
+				first = m
+			}
+		}
+		r.tails = append(r.tails, ExcusedRange{Topic: first.Topic, Partition: first.Partition, FirstOffset: first.FirstOffset,
+			LastOffset: math.MaxInt64, InvokedByNs: atNs,
+			Reason: fmt.Sprintf("recovery at %dms truncated from the batch %v damaged", atNs/1e6, r.damage.Damage)})
+	}
+	return errors.Join(errs...)
+}
+
+// Excused lists what the damages excuse, merged and sorted (call Remap first for damages not
+// mapped yet).
+func (l *DamageLog) Excused() []ExcusedRange {
+	var all []ExcusedRange
+	for _, r := range l.records {
+		all = append(all, r.mapped...)
+		all = append(all, r.tails...)
+	}
+	return mergeExcused(all)
+}
+
+// SkipExcused tells a reader stuck at offset of topic/partition — the broker refuses the batch
+// there, a fetch returns nothing below the high watermark — where to go on: the offset after
+// the excused range covering it (math.MaxInt64 when the range runs to the log's end). ok is
+// false when no range covers offset: a refused batch no damage explains is a failure.
+func SkipExcused(rs []ExcusedRange, topic string, partition int32, offset int64) (next int64, ok bool) {
+	next = offset
+	for _, r := range rs {
+		if r.Topic == topic && r.Partition == partition && r.FirstOffset <= offset && offset <= r.LastOffset {
+			ok = true
+			if r.LastOffset == math.MaxInt64 {
+				return math.MaxInt64, true
+			}
+			next = max(next, r.LastOffset+1)
+		}
+	}
+	return next, ok
+}
