@@ -16,6 +16,7 @@ type Knobs struct {
 	IndexIntervalBytes       int32 // log.index.interval.bytes
 	IndexSizeMaxBytes        int32 // log.index.size.max.bytes
 	RetentionCheckIntervalMs int64 // log.retention.check.interval.ms
+	RetentionMs              int64 // log.retention.ms; -1 keeps everything
 
 	// Workload.
 	Partitions       int32 // of the one topic
@@ -33,7 +34,7 @@ type Knobs struct {
 // drawKnobs draws a run's knobs.
 func drawKnobs(r *rand.Rand) Knobs {
 	pick := func(options ...int64) int64 { return options[r.IntN(len(options))] }
-	return Knobs{
+	k := Knobs{
 		SegmentBytes:             int32(pick(1024, 4096, 64<<10, 1<<20)),
 		SegmentMs:                pick(500, 5_000, 7*24*3600*1000),
 		IndexIntervalBytes:       int32(pick(0, 100, 4096)),
@@ -51,6 +52,10 @@ func drawKnobs(r *rand.Rand) Knobs {
 		InFlightMax:      int(pick(1, 5)),
 		PendingPerClient: int(pick(1, 3, 8)),
 	}
+	// Knobs added later are drawn last, so that a new knob leaves the others' draws (and the
+	// scenarios that rely on them) as they were.
+	k.RetentionMs = pick(-1, -1, 3_000, 10_000)
+	return k
 }
 
 // adjust applies the broker knobs.
@@ -60,12 +65,13 @@ func (k Knobs) adjust(b *config.BrokerConfig) {
 	b.LogIndexIntervalBytes = k.IndexIntervalBytes
 	b.LogIndexSizeMaxBytes = k.IndexSizeMaxBytes
 	b.LogRetentionCheckIntervalMs = k.RetentionCheckIntervalMs
+	b.LogRetentionMs = k.RetentionMs
 }
 
 // String is the knobs in one line, for the run summary.
 func (k Knobs) String() string {
-	return fmt.Sprintf("segment=%dB/%dms index=%dB/%dB retention-check=%dms partitions=%d clients=%d idempotent=%d%% produce=%d%% records<=%d value<=%dB fetch-wait=%dms fetch-max=%dB in-flight=%d pending=%d",
-		k.SegmentBytes, k.SegmentMs, k.IndexIntervalBytes, k.IndexSizeMaxBytes, k.RetentionCheckIntervalMs,
+	return fmt.Sprintf("segment=%dB/%dms index=%dB/%dB retention=%dms/check %dms partitions=%d clients=%d idempotent=%d%% produce=%d%% records<=%d value<=%dB fetch-wait=%dms fetch-max=%dB in-flight=%d pending=%d",
+		k.SegmentBytes, k.SegmentMs, k.IndexIntervalBytes, k.IndexSizeMaxBytes, k.RetentionMs, k.RetentionCheckIntervalMs,
 		k.Partitions, k.Clients, k.IdempotentPct, k.ProducePct, k.RecordsPerOpMax, k.ValueBytesMax,
 		k.FetchMaxWaitMs, k.FetchMaxBytes, k.InFlightMax, k.PendingPerClient)
 }

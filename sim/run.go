@@ -215,7 +215,10 @@ func (c *cluster) finish() string {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
-	c.report = check.Check(c.history, check.Options{LinearizabilityTimeout: timeout, RequireFinalReads: true})
+	c.report = check.Check(c.history, check.Options{
+		LinearizabilityTimeout: timeout, RequireFinalReads: true,
+		Retention: map[string]check.Retention{workloadTopic: {Ms: c.knobs.RetentionMs, WallClockMaxMs: c.node.Clock().MaxMs()}},
+	})
 	if !c.report.Valid() {
 		return "checker: " + c.report.String()
 	}

@@ -245,6 +245,9 @@ type WallClock struct {
 	w        *World
 	offsetNs int64 // wall time at virtual time 0, plus every jump
 	driftPpm int64 // parts per million the clock runs fast (positive) or slow
+	// peakNs is the latest reading before a backward jump (between jumps the clock only
+	// moves forward), for MaxMs.
+	peakNs int64
 }
 
 // NewWallClock returns a wall clock reading startWallMs at virtual time 0, running driftPpm
@@ -265,7 +268,16 @@ func (c *WallClock) NowNs() int64 {
 func (c *WallClock) NowMs() int64 { return c.NowNs() / 1e6 }
 
 // Jump moves the clock by deltaMs (negative: backwards).
-func (c *WallClock) Jump(deltaMs int64) { c.offsetNs += deltaMs * 1e6 }
+func (c *WallClock) Jump(deltaMs int64) {
+	if deltaMs < 0 {
+		c.peakNs = max(c.peakNs, c.NowNs())
+	}
+	c.offsetNs += deltaMs * 1e6
+}
+
+// MaxMs is the latest the clock has read so far (its reading now, or before a backward
+// jump): what time-based retention may have acted on.
+func (c *WallClock) MaxMs() int64 { return max(c.peakNs, c.NowNs()) / 1e6 }
 
 // SetDriftPpm changes the drift from now on, keeping the current reading.
 func (c *WallClock) SetDriftPpm(driftPpm int64) {

@@ -141,3 +141,21 @@ func TestWallClock(t *testing.T) {
 		t.Fatalf("after 10 s at -1000 ppm: %d", fast.NowMs())
 	}
 }
+
+func TestWallClockMax(t *testing.T) {
+	w := NewWorld(1)
+	c := w.NewWallClock(1_000_000, 0)
+	w.RunFor(5e9)
+	if got := c.MaxMs(); got != 1_005_000 {
+		t.Fatalf("MaxMs %d after 5 s, want 1005000", got)
+	}
+	c.Jump(-60_000)
+	w.RunFor(1e9)
+	if got := c.MaxMs(); got != 1_005_000 {
+		t.Fatalf("MaxMs %d after a backward jump, want the reading before it, 1005000", got)
+	}
+	c.Jump(120_000)
+	if got, now := c.MaxMs(), c.NowMs(); got != now || now != 1_066_000 {
+		t.Fatalf("MaxMs %d, now %d after a forward jump, want both 1066000", got, now)
+	}
+}

@@ -26,10 +26,13 @@ const (
 	// BugLoseProducerState: a partition's idempotent-producer state starts empty when its log
 	// is opened, as if snapshots and the log replay were lost.
 	BugLoseProducerState Bug = "lose-producer-state"
+	// BugRetentionDeletesActive: when retention deletes any segment it deletes the active
+	// one too (rolling first), records too young for retention.ms included.
+	BugRetentionDeletesActive Bug = "retention-deletes-active"
 )
 
 // Bugs lists every bug that can be planted.
-var Bugs = []Bug{BugAckBeforeFsync, BugRecoverySkipsCRC, BugIndexOffByOne, BugServeAboveHW, BugLoseProducerState}
+var Bugs = []Bug{BugAckBeforeFsync, BugRecoverySkipsCRC, BugIndexOffByOne, BugServeAboveHW, BugLoseProducerState, BugRetentionDeletesActive}
 
 // ParseBugs reads a comma-separated list of bug names ("" is none).
 func ParseBugs(list string) ([]Bug, error) {

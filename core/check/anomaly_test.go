@@ -670,3 +670,35 @@ func TestVisualize(t *testing.T) {
 		t.Fatal("visualized a partition the history does not hold")
 	}
 }
+
+// TestRetentionRule: with a topic's retention declared, a record below the final log start is
+// a lost write unless retention could have deleted it by the broker's wall clock.
+func TestRetentionRule(t *testing.T) {
+	const wallMaxMs, retentionMs = 1_000_000, 10_000
+	history := func(timestampMs int64) History {
+		b := newBuilder()
+		op := b.produceOp(1, OutcomeOK, 0, "a", "b")
+		op.Records[0].TimestampMs, op.Records[1].TimestampMs = timestampMs, timestampMs
+		b.add(op)
+		b.produce(1, OutcomeOK, 2, "c")
+		b.final(2, 3, 2, rec(2, "c")) // "a" and "b" were deleted
+		return b.h
+	}
+	for _, tc := range []struct {
+		name        string
+		timestampMs int64
+		retention   map[string]Retention
+		want        []Anomaly
+	}{
+		{"no retention declared: anything below the log start may be gone", wallMaxMs, nil, nil},
+		{"old enough to be deleted", wallMaxMs - retentionMs - 1, map[string]Retention{"t": {Ms: retentionMs, WallClockMaxMs: wallMaxMs}}, nil},
+		{"unknown timestamp: may have been deleted", 0, map[string]Retention{"t": {Ms: retentionMs, WallClockMaxMs: wallMaxMs}}, nil},
+		{"too young to be deleted", wallMaxMs - retentionMs, map[string]Retention{"t": {Ms: retentionMs, WallClockMaxMs: wallMaxMs}}, []Anomaly{LostWrite, Unseen}},
+		{"infinite retention: nothing may be deleted", 1, map[string]Retention{"t": {Ms: -1}}, []Anomaly{LostWrite, Unseen}},
+	} {
+		r := Check(history(tc.timestampMs), Options{RequireFinalReads: true, Retention: tc.retention})
+		if got := anomalyNames(r); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: anomalies %v, want %v\n%s", tc.name, got, tc.want, r.Details())
+		}
+	}
+}

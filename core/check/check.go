@@ -26,6 +26,29 @@ type Options struct {
 	// RequireFinalReads makes a partition without final reads an IncompleteFinalRead: set it
 	// when the harness promises to read every partition back after the faults stop.
 	RequireFinalReads bool
+	// Retention, per topic, says what may remove records below the log start. For a topic
+	// without an entry anything may (DeleteRecords, retention): records below the final log
+	// start are not checked. With one, a record below it is a lost write unless retention
+	// could have deleted it (see Retention).
+	Retention map[string]Retention
+}
+
+// Retention is a topic's time retention as a run configured and drove it.
+type Retention struct {
+	// Ms is the topic's retention.ms; -1 means nothing is ever deleted.
+	Ms int64
+	// WallClockMaxMs is the latest the broker's wall clock read during the run. Kafka deletes
+	// a segment only when every record in it is older than Ms by that clock, so a record
+	// whose timestamp is at least WallClockMaxMs-Ms was never eligible.
+	WallClockMaxMs int64
+}
+
+// mayDelete reports whether retention may have deleted r (whose timestamp 0 is unknown).
+func (t Retention) mayDelete(r Record) bool {
+	if t.Ms < 0 {
+		return false
+	}
+	return r.TimestampMs == 0 || r.TimestampMs < t.WallClockMaxMs-t.Ms
 }
 
 // Check holds h to DESIGN §8's contract and reports every anomaly class found. The result
@@ -60,7 +83,7 @@ func Check(h History, opts Options) Report {
 		checkReadAboveHW(c, v)
 		checkSends(c, v)
 		checkPolls(c, v)
-		checkDurability(c, v, opts.RequireFinalReads)
+		checkDurability(c, v, opts)
 		checkLinearizable(c, v, opts.LinearizabilityTimeout)
 	}
 	return report()

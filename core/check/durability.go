@@ -23,12 +23,20 @@ func (f *finalReads) has(offset int64, value string) bool {
 // checkDurability reports LostWrite, Unseen and IncompleteFinalRead for one partition (see
 // the Anomaly constants). Without complete final reads it reports unseen values as
 // information only.
-func checkDurability(c *collector, v *partitionView, requireFinal bool) {
-	final, complete := readFinal(c, v, requireFinal)
-	if complete {
-		checkLostWrites(c, v, final)
+func checkDurability(c *collector, v *partitionView, opts Options) {
+	final, complete := readFinal(c, v, opts.RequireFinalReads)
+	// deletable reports whether r may be missing because it lies below the final log start.
+	deletable := func(r Record) bool {
+		if r.Offset >= final.logStart {
+			return false
+		}
+		rule, ok := opts.Retention[v.key.topic]
+		return !ok || rule.mayDelete(r)
 	}
-	checkUnseen(c, v, final, complete)
+	if complete {
+		checkLostWrites(c, v, final, deletable)
+	}
+	checkUnseen(c, v, final, complete, deletable)
 }
 
 // readFinal gathers the final reads and checks that they cover [log start, high watermark).
@@ -92,15 +100,16 @@ func readFinal(c *collector, v *partitionView, requireFinal bool) (final finalRe
 
 // checkLostWrites reports each record that had to be durable and is not at its offset in the
 // final reads: acknowledged produce records and records fetched below their answer's high
-// watermark, at or above the final log start.
-func checkLostWrites(c *collector, v *partitionView, final finalReads) {
+// watermark, unless deletable (below the final log start, and retention or DeleteRecords may
+// have removed it).
+func checkLostWrites(c *collector, v *partitionView, final finalReads, deletable func(Record) bool) {
 	type lost struct {
 		offset int64
 		value  string
 	}
 	lostOps := map[lost][]int{}
 	consider := func(op *Op, r Record) {
-		if r.Offset < final.logStart || final.has(r.Offset, r.Value) {
+		if deletable(r) || final.has(r.Offset, r.Value) {
 			return
 		}
 		k := lost{r.Offset, r.Value}
@@ -133,6 +142,8 @@ func checkLostWrites(c *collector, v *partitionView, final finalReads) {
 	for _, k := range keys {
 		var note string
 		switch there := final.values[k.offset]; {
+		case k.offset < final.logStart:
+			note = "deleted below the final log start " + strconv.FormatInt(final.logStart, 10) + " before retention allowed"
 		case k.offset >= final.highWatermark:
 			note = "at or above the final high watermark " + strconv.FormatInt(final.highWatermark, 10)
 		case len(there) == 0:
@@ -146,7 +157,7 @@ func checkLostWrites(c *collector, v *partitionView, final finalReads) {
 
 // checkUnseen reports each acknowledged value no fetch returned: an anomaly when the final
 // reads are complete and the value was not below the final log start, information otherwise.
-func checkUnseen(c *collector, v *partitionView, final finalReads, complete bool) {
+func checkUnseen(c *collector, v *partitionView, final finalReads, complete bool, deletable func(Record) bool) {
 	reported := map[string]bool{}
 	for _, op := range v.ops {
 		if op.Kind != OpProduce || op.Outcome != OutcomeOK {
@@ -157,7 +168,7 @@ func checkUnseen(c *collector, v *partitionView, final finalReads, complete bool
 				continue
 			}
 			reported[r.Value] = true
-			anomaly := complete && (r.Offset >= final.logStart || (r.Offset < 0 && final.logStart == 0))
+			anomaly := complete && (!deletable(r) || (r.Offset < 0 && final.logStart == 0))
 			note := "acknowledged, never fetched"
 			if !anomaly {
 				note += " (no complete final reads, or below the final log start)"

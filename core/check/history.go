@@ -57,6 +57,9 @@ type Record struct {
 	// Key and Value are valid UTF-8 (the JSON-lines encoding carries them as strings).
 	Key   string `json:"key,omitempty"`
 	Value string `json:"value"`
+	// TimestampMs is the record's timestamp (CreateTime as produced or as fetched), 0 when
+	// unknown; checkers use it only for retention (Options.Retention).
+	TimestampMs int64 `json:"timestamp_ms,omitempty"`
 }
 
 // Op is one client operation: its invocation, completion and outcome. Simulated clients

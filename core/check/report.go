@@ -19,7 +19,8 @@ const (
 	// acknowledged produce (its offset known), and every record a non-final fetch returned
 	// below that answer's HighWatermark (or with the HighWatermark unknown), since Kafka
 	// serves only committed records. Exempt: offsets below the final reads' LogStartOffset
-	// (retention or DeleteRecords may have deleted them). Reported once per (offset, value);
+	// (retention or DeleteRecords may have deleted them), unless Options.Retention declares
+	// the topic's retention and the record was too young for it. Reported once per (offset, value);
 	// a record at or above the final HighWatermark is lost too. Jepsen, lacking final reads,
 	// infers loss from the highest offset some poll read; Weir checks against the final reads
 	// and does not look for loss in partitions without them.

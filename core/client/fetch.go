@@ -224,7 +224,11 @@ func (c *Client) decodeFetched(batches []byte, offset int64) ([]check.Record, er
 			if len(records) >= c.cfg.RecordsPerFetchMax {
 				return errRecordsLimit
 			}
-			records = append(records, check.Record{Offset: at, Key: string(r.Key), Value: string(r.Value)})
+			ts := h.FirstTimestamp + r.TimestampDelta
+			if h.LogAppendTime() {
+				ts = h.MaxTimestamp // the broker's append time stands for every record
+			}
+			records = append(records, check.Record{Offset: at, Key: string(r.Key), Value: string(r.Value), TimestampMs: ts})
 			return nil
 		})
 		if errors.Is(err, errRecordsLimit) {

@@ -90,6 +90,9 @@ func (c *Client) Produce(topic string, partition int32, records []check.Record, 
 		return id, c.finish()
 	}
 	b := &batch{op: op, deadlineNs: c.nowNs + c.cfg.DeliveryTimeoutNs, firstTimestampMs: c.cfg.WallClockBaseMs + c.nowNs/1_000_000}
+	for i := range b.op.Records {
+		b.op.Records[i].TimestampMs = b.firstTimestampMs // every record of the batch: delta 0
+	}
 	b.records = make([]record.Record, len(records))
 	for i, r := range records {
 		b.records[i] = record.Record{OffsetDelta: int32(i), Value: []byte(r.Value)}

@@ -88,3 +88,35 @@ func TestPlantedRecoverySkipsCRC(t *testing.T) {
 		l.Close()
 	}
 }
+
+func TestPlantedRetentionDeletesActive(t *testing.T) {
+	for _, plant := range []bool{false, true} {
+		fsys := newMemFS()
+		cfg := testConfig()
+		cfg.RetentionMs = 1000
+		if plant {
+			cfg.Buggify = planted(buggify.BugRetentionDeletesActive)
+		}
+		l := mustOpen(t, fsys, cfg, OpenOptions{})
+		// An old batch, a roll, and a fresh one in the active segment.
+		if _, err := l.Append(makeBatch(t, 0, 1, 10, 0), AppendOptions{AssignOffsets: true, LeaderEpoch: 0, NowMs: 0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.roll(l.EndOffset()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append(makeBatch(t, 0, 1, 10, 9_500), AppendOptions{AssignOffsets: true, LeaderEpoch: 0, NowMs: 9_500}); err != nil {
+			t.Fatal(err)
+		}
+		syncAll(t, l)
+		ops, err := l.ApplyRetentionBelow(10_000, l.EndOffset())
+		if err != nil {
+			t.Fatal(err)
+		}
+		runFileOps(t, fsys, ops)
+		if want := record.Offset(1); (l.StartOffset() == want) != !plant {
+			t.Errorf("planted=%v: retention at 10 s of a record from 0 s and one from 9.5 s (retention 1 s) leaves the log start at %d", plant, l.StartOffset())
+		}
+		l.Close()
+	}
+}

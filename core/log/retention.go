@@ -7,6 +7,7 @@ import (
 
 	"github.com/weirdata/weir/diskio"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/record"
 )
 
@@ -122,6 +123,11 @@ func (l *Log) deletableSegments(nowMs int64, upperBound record.Offset) int {
 		}
 		remainingBytes -= s.sizeBytes
 		n = i + 1
+	}
+	if n > 0 && l.cfg.Buggify.Planted(buggify.BugRetentionDeletesActive) {
+		if active := l.active(); active.sizeBytes > 0 && l.endOffset <= upperBound {
+			return len(l.segments) // planted bug: the active segment goes too, however young
+		}
 	}
 	return n
 }
