@@ -702,3 +702,38 @@ func TestRetentionRule(t *testing.T) {
 		}
 	}
 }
+
+// TestExcusedDamage: offsets a disk fault destroyed excuse the writes invoked before the damage
+// (and let the final reads skip them), and nothing else.
+func TestExcusedDamage(t *testing.T) {
+	build := func(lateWrite bool) History {
+		b := newBuilder()
+		b.produce(1, OutcomeOK, 0, "a")
+		b.produce(1, OutcomeOK, 1, "b") // destroyed at 1 by the disk
+		op := b.produceOp(1, OutcomeOK, 2, "c")
+		if lateWrite {
+			op.InvokeNs, op.CompleteNs = 1_000, 1_001 // after the damage: not excused
+		}
+		b.add(op)
+		b.final(0, 3, 0, rec(0, "a"))
+		if !lateWrite {
+			b.final(2, 3, 0, rec(2, "c"))
+		}
+		return b.h
+	}
+	damaged := func(lastOffset int64) func(string, int32, int64, int64) bool {
+		return func(topic string, partition int32, offset, invokeNs int64) bool {
+			return topic == "t" && partition == 0 && offset >= 1 && offset <= lastOffset && invokeNs <= 500
+		}
+	}
+	// Without excuses the final reads have a hole at 1, and the final reader skipped it.
+	if r := Check(build(false), Options{RequireFinalReads: true}); !r.Has(IncompleteFinalRead) || !r.Has(PollSkip) {
+		t.Errorf("without excuses: %v", anomalyNames(r))
+	}
+	if r := Check(build(false), Options{RequireFinalReads: true, Excused: damaged(1)}); !r.Valid() {
+		t.Errorf("offset 1 excused: %s", r.Details())
+	}
+	if r := Check(build(true), Options{RequireFinalReads: true, Excused: damaged(2)}); !r.Has(LostWrite) {
+		t.Errorf("a write invoked after the damage must still be durable: %s", r.Details())
+	}
+}

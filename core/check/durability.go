@@ -3,6 +3,7 @@ package check
 import (
 	"cmp"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -24,9 +25,16 @@ func (f *finalReads) has(offset int64, value string) bool {
 // the Anomaly constants). Without complete final reads it reports unseen values as
 // information only.
 func checkDurability(c *collector, v *partitionView, opts Options) {
-	final, complete := readFinal(c, v, opts.RequireFinalReads)
-	// deletable reports whether r may be missing because it lies below the final log start.
-	deletable := func(r Record) bool {
+	excused := func(offset, invokeNs int64) bool {
+		return opts.Excused != nil && opts.Excused(v.key.topic, v.key.partition, offset, invokeNs)
+	}
+	final, complete := readFinal(c, v, opts.RequireFinalReads, excused)
+	// deletable reports whether r, written by an operation invoked at invokeNs, may be missing:
+	// below the final log start (retention, DeleteRecords), or destroyed by the disk.
+	deletable := func(r Record, invokeNs int64) bool {
+		if r.Offset >= 0 && excused(r.Offset, invokeNs) {
+			return true
+		}
 		if r.Offset >= final.logStart {
 			return false
 		}
@@ -42,7 +50,7 @@ func checkDurability(c *collector, v *partitionView, opts Options) {
 // readFinal gathers the final reads and checks that they cover [log start, high watermark).
 // It reports IncompleteFinalRead and returns complete=false when they do not, or when there
 // are none.
-func readFinal(c *collector, v *partitionView, requireFinal bool) (final finalReads, complete bool) {
+func readFinal(c *collector, v *partitionView, requireFinal bool, excused func(offset, invokeNs int64) bool) (final finalReads, complete bool) {
 	final = finalReads{logStart: -1, highWatermark: -1, values: map[int64][]string{}}
 	type span struct{ from, to int64 } // [from, to)
 	var spans []span
@@ -73,12 +81,25 @@ func readFinal(c *collector, v *partitionView, requireFinal bool) (final finalRe
 		return final, false
 	}
 	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.from, b.from) })
+	// skippable reports whether the final reads may miss [from, to): offsets a disk fault
+	// destroyed, which the broker refuses to serve.
+	skippable := func(from, to int64) bool {
+		for o := from; o < to; o++ {
+			if !excused(o, math.MinInt64) {
+				return false
+			}
+		}
+		return true
+	}
 	covered := final.logStart // [logStart, covered) is covered so far
 	for _, s := range spans {
-		if s.from > covered {
+		if s.from > covered && !skippable(covered, s.from) {
 			break
 		}
 		covered = max(covered, s.to)
+	}
+	if covered < final.highWatermark && skippable(covered, final.highWatermark) {
+		covered = final.highWatermark
 	}
 	if covered < final.highWatermark {
 		next := final.highWatermark
@@ -102,14 +123,14 @@ func readFinal(c *collector, v *partitionView, requireFinal bool) (final finalRe
 // final reads: acknowledged produce records and records fetched below their answer's high
 // watermark, unless deletable (below the final log start, and retention or DeleteRecords may
 // have removed it).
-func checkLostWrites(c *collector, v *partitionView, final finalReads, deletable func(Record) bool) {
+func checkLostWrites(c *collector, v *partitionView, final finalReads, deletable func(Record, int64) bool) {
 	type lost struct {
 		offset int64
 		value  string
 	}
 	lostOps := map[lost][]int{}
 	consider := func(op *Op, r Record) {
-		if deletable(r) || final.has(r.Offset, r.Value) {
+		if deletable(r, op.InvokeNs) || final.has(r.Offset, r.Value) {
 			return
 		}
 		k := lost{r.Offset, r.Value}
@@ -157,7 +178,7 @@ func checkLostWrites(c *collector, v *partitionView, final finalReads, deletable
 
 // checkUnseen reports each acknowledged value no fetch returned: an anomaly when the final
 // reads are complete and the value was not below the final log start, information otherwise.
-func checkUnseen(c *collector, v *partitionView, final finalReads, complete bool, deletable func(Record) bool) {
+func checkUnseen(c *collector, v *partitionView, final finalReads, complete bool, deletable func(Record, int64) bool) {
 	reported := map[string]bool{}
 	for _, op := range v.ops {
 		if op.Kind != OpProduce || op.Outcome != OutcomeOK {
@@ -168,10 +189,10 @@ func checkUnseen(c *collector, v *partitionView, final finalReads, complete bool
 				continue
 			}
 			reported[r.Value] = true
-			anomaly := complete && (!deletable(r) || (r.Offset < 0 && final.logStart == 0))
+			anomaly := complete && (!deletable(r, op.InvokeNs) || (r.Offset < 0 && final.logStart == 0))
 			note := "acknowledged, never fetched"
 			if !anomaly {
-				note += " (no complete final reads, or below the final log start)"
+				note += " (no complete final reads, below the final log start, or excused)"
 			}
 			c.add(Unseen, v.example(r.Offset, r.Value, note, op.Index), !anomaly)
 		}

@@ -188,7 +188,11 @@ func checkSends(c *collector, v *partitionView) {
 // checkPolls reports, per client and in Seq order over the OutcomeOK fetches that returned
 // records: NonmonotonicPoll, PollSkip, IntNonmonotonicPoll and IntPollSkip, as the Anomaly
 // constants define them.
-func checkPolls(c *collector, v *partitionView) {
+func checkPolls(c *collector, v *partitionView, excused func(offset int64) bool) {
+	// Offsets a disk fault destroyed cannot be read by anyone: skipping them is no anomaly.
+	existingIn := func(from, to, logStart int64) []int64 {
+		return slices.DeleteFunc(v.existingIn(from, to, logStart), excused)
+	}
 	byClient := map[int][]*Op{}
 	for _, op := range v.ops {
 		if op.Kind == OpFetch && op.Outcome == OutcomeOK && len(op.Records) > 0 {
@@ -200,7 +204,7 @@ func checkPolls(c *collector, v *partitionView) {
 		slices.SortFunc(fetches, func(a, b *Op) int { return cmp.Compare(a.Seq, b.Seq) })
 		var prev *Op
 		for _, f := range fetches {
-			checkPollInternal(c, v, f)
+			checkPollInternal(c, v, f, existingIn)
 			first := f.Records[0]
 			position := f.FetchOffset
 			if prev != nil {
@@ -215,7 +219,7 @@ func checkPolls(c *collector, v *partitionView) {
 					}
 				}
 			}
-			if skipped := v.existingIn(position, first.Offset, f.LogStartOffset); len(skipped) > 0 {
+			if skipped := existingIn(position, first.Offset, f.LogStartOffset); len(skipped) > 0 {
 				note := "position " + strconv.FormatInt(position, 10) + ", first record returned at " +
 					strconv.FormatInt(first.Offset, 10) + ", skipped " + strconv.Itoa(len(skipped)) + " existing records"
 				ops := []int{f.Index}
@@ -231,7 +235,7 @@ func checkPolls(c *collector, v *partitionView) {
 
 // checkPollInternal reports IntNonmonotonicPoll and IntPollSkip within one fetch, at most one
 // of each.
-func checkPollInternal(c *collector, v *partitionView, f *Op) {
+func checkPollInternal(c *collector, v *partitionView, f *Op, existingIn func(from, to, logStart int64) []int64) {
 	nonmonotonic, skip := false, false
 	for i := 1; i < len(f.Records); i++ {
 		a, b := f.Records[i-1], f.Records[i]
@@ -243,7 +247,7 @@ func checkPollInternal(c *collector, v *partitionView, f *Op) {
 			}
 			continue
 		}
-		if skipped := v.existingIn(a.Offset+1, b.Offset, f.LogStartOffset); len(skipped) > 0 && !skip {
+		if skipped := existingIn(a.Offset+1, b.Offset, f.LogStartOffset); len(skipped) > 0 && !skip {
 			note := "returned " + strconv.FormatInt(a.Offset, 10) + " then " + strconv.FormatInt(b.Offset, 10) +
 				", skipping " + strconv.Itoa(len(skipped)) + " existing records"
 			c.add(IntPollSkip, v.example(skipped[0], v.valuesAt(skipped[0])[0], note, f.Index), false)
