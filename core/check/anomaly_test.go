@@ -408,6 +408,19 @@ func TestAllowed(t *testing.T) {
 			},
 		},
 		{
+			name: "an idempotent retry appended again after retention deleted the first copy (and the producer's state)",
+			wantInfo: []Anomaly{Duplicate},
+			history: func() History {
+				b := newBuilder()
+				b.idempotent[1] = true
+				b.produce(1, OutcomeOK, 0, "a")
+				b.fetch(2, 0, 1, rec(0, "a"))
+				b.produce(1, OutcomeOK, 5, "a") // the retry, after offsets 0-4 were deleted
+				b.final(5, 6, 5, rec(5, "a"))
+				return b.h
+			},
+		},
+		{
 			name: "a fetch may skip records below its answer's log start (offset reset after deletion)",
 			history: func() History {
 				b := plain()

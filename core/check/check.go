@@ -100,6 +100,18 @@ func Check(h History, opts Options) Report {
 }
 
 // partitionKey names one partition of one topic.
+// finalLogStart is the highest log start the partition's OK final reads reported, -1 without
+// any.
+func (v *partitionView) finalLogStart() int64 {
+	start := int64(-1)
+	for _, op := range v.ops {
+		if op.Kind == OpFetch && op.Final && op.Outcome == OutcomeOK {
+			start = max(start, op.LogStartOffset)
+		}
+	}
+	return start
+}
+
 type partitionKey struct {
 	topic     string
 	partition int32

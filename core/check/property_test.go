@@ -655,9 +655,19 @@ var mutations = []mutation{
 					}
 				}
 			}
+			// A copy below the final log start may legally come back (Kafka forgets a producer
+			// whose batches retention deleted): plant only duplicates of records still there.
+			finalStart := map[partitionKey]int64{}
+			for _, op := range h.Ops {
+				if op.Final && op.Outcome == OutcomeOK {
+					k := partitionKey{op.Topic, op.Partition}
+					finalStart[k] = max(finalStart[k], op.LogStartOffset)
+				}
+			}
 			var cands []string
 			for i, op := range h.Ops {
-				if op.Kind == OpProduce && op.Outcome == OutcomeOK && op.Idempotent && len(writers[op.Records[0].Value]) == 1 {
+				if op.Kind == OpProduce && op.Outcome == OutcomeOK && op.Idempotent && len(writers[op.Records[0].Value]) == 1 &&
+					op.Records[0].Offset >= finalStart[partitionKey{op.Topic, op.Partition}] {
 					cands = append(cands, h.Ops[i].Records[0].Value)
 				}
 			}

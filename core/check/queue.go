@@ -48,8 +48,15 @@ func checkValues(c *collector, v *partitionView) {
 		}
 		note := "at offsets " + joinInt64s(offs)
 		info := !duplicateIsAnomaly(v.writers[val])
-		if info {
+		switch {
+		case info:
 			note += " (sent by a non-idempotent producer or in more than one producer session)"
+		case v.producerForgotten(v.writers[val][0], offs):
+			// Kafka forgets a producer once retention (or DeleteRecords) removed every batch of
+			// it (ProducerStateManager evicts producers below the log start): a retry arriving
+			// after that is appended again. Allowed, and reported as information.
+			info = true
+			note += " (every earlier batch of its producer lies below the final log start: deleted with the producer's state)"
 		}
 		c.add(Duplicate, v.example(offs[0], val, note, ops...), info)
 	}
@@ -87,6 +94,28 @@ func checkValues(c *collector, v *partitionView) {
 // duplicateIsAnomaly reports whether a value written more than once breaks the contract: only
 // when every producer of it was idempotent and in one producer session, the scope in which
 // Kafka deduplicates retries. A value with no producer at all is an anomaly too.
+// producerForgotten reports whether the broker may have forgotten the producer session of w
+// before the copy at the last of offs was appended: the first copy and every record of the
+// session placed between the copies lie below the final log start.
+func (v *partitionView) producerForgotten(w *Op, offs []int64) bool {
+	start := v.finalLogStart()
+	first, last := offs[0], offs[len(offs)-1]
+	if first >= start {
+		return false
+	}
+	for _, op := range v.ops {
+		if op.Kind != OpProduce || op.ProducerID != w.ProducerID || op.ProducerEpoch != w.ProducerEpoch || op.Client != w.Client {
+			continue
+		}
+		for _, r := range op.Records {
+			if r.Offset > first && r.Offset < last && r.Offset >= start {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func duplicateIsAnomaly(writers []*Op) bool {
 	for _, w := range writers {
 		if !w.Idempotent {
