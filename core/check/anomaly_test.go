@@ -408,7 +408,7 @@ func TestAllowed(t *testing.T) {
 			},
 		},
 		{
-			name: "an idempotent retry appended again after retention deleted the first copy (and the producer's state)",
+			name:     "an idempotent retry appended again after retention deleted the first copy (and the producer's state)",
 			wantInfo: []Anomaly{Duplicate},
 			history: func() History {
 				b := newBuilder()
