@@ -41,6 +41,34 @@ type Options struct {
 	Excused func(topic string, partition int32, offset, invokeNs int64) bool
 }
 
+// forgetDestroyed returns h as if the records a disk fault destroyed had never been observed:
+// an acknowledged produce with an excused record becomes an unknown outcome at unknown
+// offsets (its data is gone, so where it was is no longer a promise), and non-final fetches
+// drop the excused records they read before the damage. What followed from the loss — the
+// broker truncating the destroyed batch and appending new records at its offsets — then
+// checks like any other history; no other record is excused.
+func forgetDestroyed(h History, excused func(topic string, partition int32, offset, invokeNs int64) bool) History {
+	out := History{Ops: make([]Op, len(h.Ops))}
+	for i, op := range h.Ops {
+		destroyed := func(r Record) bool {
+			return r.Offset >= 0 && excused(op.Topic, op.Partition, r.Offset, op.InvokeNs)
+		}
+		switch {
+		case op.Kind == OpProduce && op.Outcome == OutcomeOK && slices.ContainsFunc(op.Records, destroyed):
+			op.Outcome = OutcomeUnknown
+			op.Err = "destroyed by a disk fault after its acknowledgement"
+			op.Records = slices.Clone(op.Records)
+			for j := range op.Records {
+				op.Records[j].Offset = -1
+			}
+		case op.Kind == OpFetch && !op.Final && slices.ContainsFunc(op.Records, destroyed):
+			op.Records = slices.DeleteFunc(slices.Clone(op.Records), destroyed)
+		}
+		out.Ops[i] = op
+	}
+	return out
+}
+
 // Retention is a topic's time retention as a run configured and drove it.
 type Retention struct {
 	// Ms is the topic's retention.ms; -1 means nothing is ever deleted.
@@ -70,6 +98,9 @@ func Check(h History, opts Options) Report {
 		opts.ExamplesMax = DefaultExamplesMax
 	}
 	c := newCollector(opts.ExamplesMax)
+	if problems := h.problems(); len(problems) == 0 && opts.Excused != nil {
+		h = forgetDestroyed(h, opts.Excused)
+	}
 	parts := splitPartitions(h)
 	report := func() Report {
 		return Report{
