@@ -449,3 +449,43 @@ func TestThrottle(t *testing.T) {
 	s.advance(1_000_000)
 	s.next(leader, 0)
 }
+
+// TestOutOfOrderAfterMaybeAppended: a batch whose first attempt may have been appended (its
+// connection reset) and whose retry is answered OUT_OF_ORDER_SEQUENCE_NUMBER (a broker that
+// restarted keeps only its producers' last batch, so it cannot tell an older retry from a
+// gap) ends unknown and is not resent: under a new epoch the broker would append it again, a
+// duplicate. As Java's producer does, the epoch is bumped for the batches behind it. Found by
+// the simulator (seed 62: a crash between the append and its answer).
+func TestOutOfOrderAfterMaybeAppended(t *testing.T) {
+	cfg := testConfig("b0:9092")
+	s := newScript(t, cfg)
+	a := s.produce("t", 0, "a0")
+	bootstrap := idempotentSetup(s)
+	leader := s.connect("b0:9092")
+	s.handshake(leader, brokerVersions())
+	s.next(leader, 0) // the first attempt, appended, but the answer is lost with the connection
+	s.reset(leader)
+	s.advance(cfg.ReconnectBackoffNs * 2)
+	if reqs := s.sent[bootstrap]; len(reqs) == 1 && reqs[0].Header.APIKey == 3 {
+		s.answer(bootstrap, s.next(bootstrap, 3), metadataResponse(map[int32]string{0: "b0:9092"}, "t", topicID, partitionLeader{0, 0, 1}))
+	}
+	leader = s.connect("b0:9092")
+	s.handshake(leader, brokerVersions())
+	s.advance(cfg.RetryBackoffNs * 2)
+	retry := s.next(leader, 0)
+	s.answer(leader, retry, produceResponse(retry, 45, -1)) // OUT_OF_ORDER_SEQUENCE_NUMBER
+	if got := s.op(a); got.Outcome != check.OutcomeUnknown {
+		t.Fatalf("a: %+v, want an unknown outcome", got)
+	}
+	b := s.produce("t", 0, "b0")
+	s.advance(cfg.RetryBackoffNs * 2)
+	req := s.next(leader, 0)
+	_, _, h := producedBatch(t, req)
+	if h.ProducerEpoch != 1 || h.BaseSequence != 0 || h.RecordCount != 1 {
+		t.Fatalf("the next batch: epoch %d seq %d, %d records; want b0 alone at epoch 1 seq 0", h.ProducerEpoch, h.BaseSequence, h.RecordCount)
+	}
+	s.answer(leader, req, produceResponse(req, 0, 30))
+	if got := s.op(b); got.Outcome != check.OutcomeOK || got.Records[0].Offset != 30 {
+		t.Fatalf("b: %+v", got)
+	}
+}

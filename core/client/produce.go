@@ -403,9 +403,17 @@ func (c *Client) handleProduce(b *batch, resp *kmsg.ProduceResponse) {
 			c.retryBatch(b, code, detail)
 			return
 		}
-		// The broker rejected the first batch of the chain: its sequence cannot be used. As
-		// KIP-360 and kgo do, bump the epoch (which resets every partition's sequences) and
-		// resend the batch renumbered under it.
+		// The broker rejected the first batch of the chain: its sequence cannot be used.
+		if b.maybeAppended {
+			// An earlier attempt may have been appended (a broker that restarted remembers only
+			// each producer's last batch, so a retry of an older one looks out of order):
+			// resent under a new epoch it would be appended again. As Java's producer does,
+			// give it up as unknown; giveUp bumps the epoch for the batches behind it.
+			c.giveUp(b, check.OutcomeUnknown, errorText(code, detail))
+			return
+		}
+		// No attempt can have landed: as KIP-360 and kgo do, bump the epoch (which resets
+		// every partition's sequences) and resend the batch renumbered under it.
 		b.pinned = false
 		b.pp.needSeqReset = true
 		c.bumpEpoch(b.producerID, b.epoch)
