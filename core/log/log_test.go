@@ -1068,3 +1068,36 @@ func TestOpenDurableNotBelowLogStart(t *testing.T) {
 		t.Fatalf("opened with log start %d and durable offset %d", l.StartOffset(), l.DurableOffset())
 	}
 }
+
+// TestReadServesBeforeADamagedHeader: a read whose plan reaches a batch whose header is damaged
+// on disk serves the whole batches before it; a read starting at the damaged batch is refused.
+func TestReadServesBeforeADamagedHeader(t *testing.T) {
+	fsys := newMemFS()
+	cfg := testConfig()
+	cfg.IndexIntervalBytes = 1 << 20 // no index entries: the read walks every header
+	l := mustOpen(t, fsys, cfg, OpenOptions{})
+	defer l.Close()
+	var positions []int64
+	for i := range 3 {
+		positions = append(positions, l.SizeBytes())
+		if _, err := l.Append(makeBatch(t, 0, 2, 10, int64(i)), AppendOptions{AssignOffsets: true, LeaderEpoch: 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncAll(t, l)
+	f, err := fsys.OpenReadWrite(testDir + "/00000000000000000000.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{9}, positions[2]+16); err != nil { // the third batch's magic
+		t.Fatal(err)
+	}
+	f.Close()
+	plan, err := l.Read(0, 1<<20, l.EndOffset(), true)
+	if err != nil || plan.FirstOffset != 0 || plan.NextOffset != 4 || plan.SizeBytes != positions[2] {
+		t.Fatalf("read from 0: %+v, %v; want the first two batches (offsets 0-3, %d bytes)", plan, err, positions[2])
+	}
+	if plan, err := l.Read(4, 1<<20, l.EndOffset(), true); !errors.Is(err, ErrCorruptLog) {
+		t.Fatalf("read from the damaged batch: %+v, %v; want ErrCorruptLog", plan, err)
+	}
+}

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/weirdata/weir/core/record"
@@ -62,6 +63,9 @@ func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, 
 			}
 		}
 		rangeStart, done, jumped := int64(-1), false, false
+		// goodPosition and goodSize are where the plan stands after the last batch it took by
+		// reading its header (a jump takes batches without reading theirs).
+		goodPosition, goodSize := position, plan.SizeBytes
 		for position < s.sizeBytes {
 			if rangeStart >= 0 && !jumped {
 				// Skip the headers of batches the index shows wholly inside the limits.
@@ -75,10 +79,19 @@ func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, 
 			}
 			h, err := l.readHeader(s, position)
 			if err != nil {
-				return ReadPlan{}, err
+				if plan.SizeBytes == 0 || !errors.Is(err, ErrCorruptLog) {
+					return ReadPlan{}, err // an I/O error is the driver's to see, not to serve around
+				}
+				// A batch further on is damaged on disk: serve the batches before it that the
+				// plan took by their headers; the reader comes back for the rest and is refused
+				// there.
+				position, plan.SizeBytes = goodPosition, goodSize
+				done = true
+				break
 			}
 			if h.LastOffset() < from {
 				position += h.SizeBytes()
+				goodPosition = position
 				continue
 			}
 			if h.NextOffset() > maxOffset {
@@ -99,6 +112,7 @@ func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, 
 			plan.SizeBytes += h.SizeBytes()
 			plan.NextOffset = h.NextOffset()
 			position += h.SizeBytes()
+			goodPosition, goodSize = position, plan.SizeBytes
 			if oversized {
 				done = true
 				break
