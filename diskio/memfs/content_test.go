@@ -71,3 +71,30 @@ func TestContentModel(t *testing.T) {
 		})
 	})
 }
+
+// TestDigestCanonical: equal file contents digest equal however much of them the sparse tail
+// holds, and different contents (a zero byte more) differently.
+func TestDigestCanonical(t *testing.T) {
+	build := func(explicitZeros int, size int64) [32]byte {
+		fs := New()
+		f, err := fs.Create("/f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := append([]byte("abc"), make([]byte, explicitZeros)...)
+		if _, err := f.WriteAt(data, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		return fs.Digest()
+	}
+	if build(0, 100) != build(97, 100) || build(0, 100) != build(40, 100) {
+		t.Fatal("equal contents, differently materialized, digest differently")
+	}
+	if build(0, 100) == build(0, 101) {
+		t.Fatal("contents of different sizes digest the same")
+	}
+}
