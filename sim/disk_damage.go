@@ -106,22 +106,40 @@ func IsPartitionSegment(p string) bool {
 // A damage to a file that is not a partition segment, or whose bytes are no longer in the file
 // (lost in a crash, truncated, deleted), maps to nothing.
 func DamagedOffsets(fsys diskio.FS, d DiskDamage, nowNs int64) ([]ExcusedRange, error) {
+	m, err := mapDamage(fsys, d, nowNs)
+	return m.excused, err
+}
+
+// damageMapping is what mapDamage found: the excused ranges, the segment's size then, and the
+// byte position of the first batch the damage made untrustworthy (math.MaxInt64 if none).
+type damageMapping struct {
+	excused        []ExcusedRange
+	sizeBytes      int64
+	firstBadAtByte int64
+}
+
+// mapDamage is DamagedOffsets, also reporting where in the segment the damage starts to
+// matter, so that NoteRecovery can tell a recovery truncating there from no change.
+func mapDamage(fsys diskio.FS, d DiskDamage, nowNs int64) (damageMapping, error) {
+	m := damageMapping{firstBadAtByte: math.MaxInt64}
 	dir, topic, partition, base, ok := segmentPath(d.Path)
 	if !ok {
-		return nil, nil
+		return m, nil
 	}
 	data, err := diskio.ReadFile(fsys, path.Join(dir, path.Base(d.Path)))
 	if errors.Is(err, iofs.ErrNotExist) {
-		return nil, nil
+		return m, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sim: mapping %v: %w", d.Damage, err)
+		return m, fmt.Errorf("sim: mapping %v: %w", d.Damage, err)
 	}
+	m.sizeBytes = int64(len(data))
 	segmentLast, err := segmentLastOffset(fsys, dir, base)
 	if err != nil {
-		return nil, err
+		return m, err
 	}
 	var out []ExcusedRange
+	bad := func(atByte int64) { m.firstBadAtByte = min(m.firstBadAtByte, atByte) }
 	add := func(first, last, invokedByNs int64, why string) {
 		if first > last {
 			return // past the segment's end: the next segment holds those offsets
@@ -152,26 +170,31 @@ func DamagedOffsets(fsys diskio.FS, d DiskDamage, nowNs int64) ([]ExcusedRange, 
 				// The walk cannot find batches past here; a header that does not parse where
 				// no damage is would be recovery's business, but the damage may lie beyond.
 				add(next, segmentLast, max(nowNs, d.AtNs), "unreadable from byte "+strconv.FormatInt(pos, 10))
+				bad(pos)
 				walked = false
 				break
 			}
 			end := pos + h.SizeBytes()
 			if low < pos+record.HeaderSizeBytes && pos < high {
 				add(next, segmentLast, max(nowNs, d.AtNs), "batch header damaged at byte "+strconv.FormatInt(pos, 10))
+				bad(pos)
 				walked = false
 				break
 			}
 			if low < end && pos < high {
 				add(int64(h.BaseOffset), int64(h.LastOffset()), d.AtNs, "batch damaged")
+				bad(pos)
 			}
 			next = int64(h.NextOffset())
 			pos = end
 		}
 		if missing && walked {
 			add(next, segmentLast, d.AtNs, "the write meant for byte "+strconv.FormatInt(low, 10)+" landed elsewhere")
+			bad(low)
 		}
 	}
-	return mergeExcused(out), nil
+	m.excused = mergeExcused(out)
+	return m, nil
 }
 
 // segmentLastOffset is the last offset a segment can hold: the next segment's base minus one,
@@ -225,9 +248,14 @@ type DamageLog struct {
 type damageRecord struct {
 	damage DiskDamage
 	mapped []ExcusedRange // the last mapping that found the damaged bytes
-	// present: the last Remap found the damaged bytes in the file.
-	present bool
-	tails   []ExcusedRange // from recoveries that removed the damaged batch
+	// present: the last Remap found the damaged bytes in the file; sizeBytes and
+	// firstBadAtByte are the segment's size then and where the damage starts to matter.
+	present                   bool
+	sizeBytes, firstBadAtByte int64
+	// truncated: a recovery removed the damaged bytes; whatever is at their position now was
+	// written afterwards, so the damage maps to nothing any more.
+	truncated bool
+	tails     []ExcusedRange // from recoveries that removed the damaged batch
 }
 
 // Add records a damage reported at atNs.
@@ -252,14 +280,17 @@ func (l *DamageLog) Damages() []DiskDamage {
 func (l *DamageLog) Remap(fsys diskio.FS, nowNs int64) error {
 	var errs []error
 	for _, r := range l.records {
-		mapped, err := DamagedOffsets(fsys, r.damage, nowNs)
+		if r.truncated {
+			continue
+		}
+		m, err := mapDamage(fsys, r.damage, nowNs)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		r.present = len(mapped) > 0
+		r.present = len(m.excused) > 0
 		if r.present {
-			r.mapped = mapped
+			r.mapped, r.sizeBytes, r.firstBadAtByte = m.excused, m.sizeBytes, m.firstBadAtByte
 		}
 	}
 	return errors.Join(errs...)
@@ -269,22 +300,26 @@ func (l *DamageLog) Remap(fsys diskio.FS, nowNs int64) error {
 // succeeded — recovery may truncate before it fails (call Remap before the restart, on the
 // disk recovery was about to read): a damaged batch that was on disk then and
 // is gone now was truncated by recovery with everything after it in its partition, so produces
-// invoked before atNs are excused from its first offset to the log's end.
+// invoked before atNs are excused from its first offset to the log's end. "Gone" is either no
+// longer found, or the segment shrank to end at or before the first damaged batch: a
+// misdirected write's intended range past the truncated end still looks damaged (the write is
+// missing there), though recovery removed everything it affected.
 func (l *DamageLog) NoteRecovery(fsys diskio.FS, atNs int64) error {
 	var errs []error
 	for _, r := range l.records {
-		if !r.present || len(r.mapped) == 0 {
+		if r.truncated || !r.present || len(r.mapped) == 0 {
 			continue
 		}
-		now, err := DamagedOffsets(fsys, r.damage, atNs)
+		now, err := mapDamage(fsys, r.damage, atNs)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if len(now) > 0 {
+		shrunkPast := now.sizeBytes < r.sizeBytes && now.sizeBytes <= r.firstBadAtByte
+		if len(now.excused) > 0 && !shrunkPast {
 			continue
 		}
-		r.present = false
+		r.present, r.truncated = false, true
 		first := r.mapped[0]
 		for _, m := range r.mapped[1:] {
 			if m.FirstOffset < first.FirstOffset {
@@ -296,6 +331,24 @@ func (l *DamageLog) NoteRecovery(fsys diskio.FS, atNs int64) error {
 			Reason: fmt.Sprintf("recovery at %dms truncated from the batch %v damaged", atNs/1e6, r.damage.Damage)})
 	}
 	return errors.Join(errs...)
+}
+
+// Explains reports whether a recorded damage changed bytes of [lowBytes, highBytes) of the
+// file at p that are still as the damage left them (a recovery that truncated the damage
+// away took its bytes with it): what a check read there is the fault's doing.
+func (l *DamageLog) Explains(p string, lowBytes, highBytes int64) bool {
+	p = path.Clean("/" + p)
+	for _, r := range l.records {
+		if r.truncated || path.Clean("/"+r.damage.Path) != p {
+			continue
+		}
+		for _, dr := range r.damage.Ranges() {
+			if dr[0] < highBytes && lowBytes < dr[1] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Excused lists what the damages excuse, merged and sorted (call Remap first for damages not
@@ -311,18 +364,23 @@ func (l *DamageLog) Excused() []ExcusedRange {
 
 // SkipExcused tells a reader stuck at offset of topic/partition — the broker refuses the batch
 // there, a fetch returns nothing below the high watermark — where to go on: the offset after
-// the excused range covering it (math.MaxInt64 when the range runs to the log's end). ok is
-// false when no range covers offset: a refused batch no damage explains is a failure.
+// the narrowest excused range covering it (math.MaxInt64 when only ranges to the log's end
+// cover it). The narrowest, so that a range to the log's end from an earlier damage (a
+// recovery's truncation, whose offsets later produces reused) does not end the read at a
+// later batch damage: if the broker refuses again past it, a wider range is taken then. ok
+// is false when no range covers offset: a refused batch no damage explains is a failure.
 func SkipExcused(rs []ExcusedRange, topic string, partition int32, offset int64) (next int64, ok bool) {
-	next = offset
+	next = math.MaxInt64
 	for _, r := range rs {
 		if r.Topic == topic && r.Partition == partition && r.FirstOffset <= offset && offset <= r.LastOffset {
 			ok = true
-			if r.LastOffset == math.MaxInt64 {
-				return math.MaxInt64, true
+			if r.LastOffset != math.MaxInt64 {
+				next = min(next, r.LastOffset+1)
 			}
-			next = max(next, r.LastOffset+1)
 		}
 	}
-	return next, ok
+	if !ok {
+		return offset, false
+	}
+	return next, true
 }

@@ -2,11 +2,13 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	iofs "io/fs"
 	"math"
 	"slices"
 	"testing"
 
+	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/diskio"
@@ -211,4 +213,175 @@ func TestPlantedBitFlip(t *testing.T) {
 	}
 	batches, _ = c.fetch("orders", 3)
 	sameBatch(t, batches, reused, 3)
+}
+
+// TestMisdirectedAppendTruncatedByRecovery: an append that strayed past the segment's end left
+// a hole where its batch belongs; the broker appended on after it, into the next segment too.
+// Recovery then truncates at the hole and deletes the next segment: every produce invoked
+// before the recovery from the hole's first offset on is excused (the hole still "misses" the
+// write after the truncation, which must not hide the truncation), later ones are not, and
+// fresh batches written where the hole was are not the damage's.
+func TestMisdirectedAppendTruncatedByRecovery(t *testing.T) {
+	fs := memfs.New()
+	const dir = "/weir-data/t-0"
+	seg := dir + "/00000000000000000000.log"
+	pos := writeSegment(t, fs, dir, 0, 3, 2, 4) // offsets 0-2, 3-4, 5-8
+	writeSegment(t, fs, dir, 9, 2)              // offsets 9-10
+	data, err := diskio.ReadFile(fs, seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := slices.Clone(data[pos[1]:pos[2]])
+	clear(data[pos[1]:pos[2]]) // the hole the stray write left
+	landed := int64(len(data)) + 2*errorfs.SectorBytes
+	data = append(data, make([]byte, landed-int64(len(data)))...)
+	data = append(data, lost...)
+	if err := diskio.WriteFileAtomic(fs, dir, "00000000000000000000.log", data); err != nil {
+		t.Fatal(err)
+	}
+	var damage DamageLog
+	damage.Add(5e9, errorfs.Damage{Kind: errorfs.DamageMisdirected, Path: seg, OffsetBytes: pos[1],
+		LengthBytes: int64(len(lost)), LandedOffsetBytes: landed})
+	if err := damage.Remap(fs, 7e9); err != nil {
+		t.Fatal(err)
+	}
+	// Recovery truncates at the hole and deletes the segments after it.
+	if err := diskio.WriteFileAtomic(fs, dir, "00000000000000000000.log", data[:pos[1]]); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Remove(dir + "/00000000000000000009.log"); err != nil {
+		t.Fatal(err)
+	}
+	if err := damage.NoteRecovery(fs, 8e9); err != nil {
+		t.Fatal(err)
+	}
+	covered := func(offset, invokeNs int64) bool {
+		for _, r := range damage.Excused() {
+			if r.Covers("t", 0, offset, invokeNs) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		offset, invokeNs int64
+		want             bool
+	}{
+		{2, 1e9, false},      // before the hole: intact
+		{3, 4e9, true},       // the stray batch
+		{6, 7e9, true},       // appended after the stray write, truncated by recovery
+		{10, 7e9, true},      // in the next segment, deleted by recovery
+		{10, 8e9, true},      // invoked as recovery ran
+		{10, 8e9 + 1, false}, // invoked after recovery: the full promise
+		{3, 9e9, false},
+	} {
+		if got := covered(tc.offset, tc.invokeNs); got != tc.want {
+			t.Errorf("offset %d invoked at %dns: excused %v, want %v; excused %v", tc.offset, tc.invokeNs, got, tc.want, damage.Excused())
+		}
+	}
+	// New batches written where the hole was are not the damage's.
+	writeSegment(t, fs, dir, 0, 3, 4)
+	if err := damage.Remap(fs, 12e9); err != nil {
+		t.Fatal(err)
+	}
+	if covered(4, 10e9) {
+		t.Errorf("a batch written after the recovery is excused: %v", damage.Excused())
+	}
+	if damage.Explains(seg, pos[1], pos[1]+1) {
+		t.Error("a damage recovery truncated away still explains its bytes")
+	}
+}
+
+// TestMisdirectedLanding: the bytes a misdirected write landed on are damaged: a batch body
+// there is excused for produces invoked by the damage, its neighbours are not, and its bytes
+// (and the intended range's) explain an invariant check that read them.
+func TestMisdirectedLanding(t *testing.T) {
+	fs := memfs.New()
+	const dir = "/weir-data/t-1"
+	seg := dir + "/00000000000000000000.log"
+	pos := writeSegment(t, fs, dir, 0, 2, 80, 2) // offsets 0-1, 2-81, 82-83
+	// The write meant for the last batch's body landed a sector earlier, in the middle one's.
+	intended := pos[2] + record.HeaderSizeBytes + 4
+	landed := intended - errorfs.SectorBytes
+	d := DiskDamage{AtNs: 5e9, Damage: errorfs.Damage{Kind: errorfs.DamageMisdirected, Path: seg,
+		OffsetBytes: intended, LengthBytes: 16, LandedOffsetBytes: landed}}
+	if landed < pos[1]+record.HeaderSizeBytes || landed+16 > pos[2] {
+		t.Fatalf("batch layout %v does not suit the test", pos)
+	}
+	got, err := DamagedOffsets(fs, d, 7e9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].FirstOffset != 2 || got[0].LastOffset != 83 || got[0].InvokedByNs != 5e9 {
+		t.Errorf("excused %v, want [2, 83] invoked by 5000ms (the landing batch and the intended one, not the first)", got)
+	}
+	var damage DamageLog
+	damage.Add(d.AtNs, d.Damage)
+	for _, tc := range []struct {
+		low, high int64
+		want      bool
+	}{
+		{landed, landed + 1, true},
+		{landed - 4, landed, false},
+		{intended + 15, intended + 20, true},
+		{pos[0], pos[0] + record.HeaderSizeBytes, false},
+	} {
+		if got := damage.Explains(seg, tc.low, tc.high); got != tc.want {
+			t.Errorf("Explains [%d, %d) = %v, want %v", tc.low, tc.high, got, tc.want)
+		}
+	}
+	if damage.Explains(dir+"/00000000000000000000.index", landed, landed+1) {
+		t.Error("a damage explains another file's bytes")
+	}
+}
+
+// TestInvariantExcuse: a Node invariant failure is traced, not a panic, only when it is a
+// log.InvariantError that read bytes the plan says a disk fault damaged.
+func TestInvariantExcuse(t *testing.T) {
+	const seg = "/weir-data/t-0/00000000000000000000.log"
+	var damage DamageLog
+	damage.Add(1e9, errorfs.Damage{Kind: errorfs.DamageBitFlip, Path: seg, OffsetBytes: 100, LengthBytes: 1})
+	n := &Node{cfg: NodeConfig{DamageExplains: damage.Explains}}
+	read := func(low int64) error {
+		return fmt.Errorf("sim-1: %w", &log.InvariantError{Reads: []log.ByteRange{
+			{Path: "/weir-data/t-0/00000000000000000000.index", LowBytes: 0, HighBytes: 8},
+			{Path: seg, LowBytes: low, HighBytes: low + record.HeaderSizeBytes}}})
+	}
+	if !n.damageExplains(read(90)) {
+		t.Error("a check that read the flipped byte is not explained")
+	}
+	if n.damageExplains(read(101)) {
+		t.Error("a check that read only intact bytes is explained")
+	}
+	if n.damageExplains(fmt.Errorf("%w: log start above the log end", log.ErrInvariant)) {
+		t.Error("an invariant naming no bytes is explained")
+	}
+	if (&Node{}).damageExplains(read(90)) {
+		t.Error("explained without a DamageExplains hook")
+	}
+}
+
+// TestSkipExcusedNarrowest: a reader refused at a damaged batch skips only that batch, even
+// where an earlier recovery's truncation excuses everything to the log's end (for produces
+// before it: later ones reused those offsets and are held to the full promise); only where
+// nothing narrower covers does it stop.
+func TestSkipExcusedNarrowest(t *testing.T) {
+	rs := []ExcusedRange{
+		{Topic: "t", Partition: 0, FirstOffset: 100, LastOffset: math.MaxInt64, InvokedByNs: 5e9},
+		{Topic: "t", Partition: 0, FirstOffset: 300, LastOffset: 304, InvokedByNs: 9e9},
+		{Topic: "t", Partition: 0, FirstOffset: 302, LastOffset: 310, InvokedByNs: 9e9},
+	}
+	for _, tc := range []struct {
+		offset, next int64
+		ok           bool
+	}{
+		{302, 305, true},
+		{306, 311, true},
+		{150, math.MaxInt64, true},
+		{99, 99, false},
+	} {
+		if next, ok := SkipExcused(rs, "t", 0, tc.offset); next != tc.next || ok != tc.ok {
+			t.Errorf("SkipExcused at %d = %d, %v; want %d, %v", tc.offset, next, ok, tc.next, tc.ok)
+		}
+	}
 }

@@ -8,6 +8,7 @@
 //     (w.Rand("node/1/disk")), the trace (every event a line stamped with its virtual time,
 //     a running sha256 in TraceHash, an optional writer for --trace), a bound on events; and
 //     WallClock, a machine's wall clock with offset, drift and jumps.
+//
 //   - network.go: Network — listeners by "host:port"; Dial, Send, Close and Abort on Conn
 //     ends; each direction an in-order byte stream, never duplicated, delivered in chunks
 //     (split at random bytes, as TCP segments) after a per-link latency plus jitter. Faults:
@@ -15,18 +16,22 @@
 //     bytes are held, then the connection resets after a seeded retransmission timeout),
 //     Clog/Unclog of a host's links; counted in Stats. Handlers are called only from the
 //     network's own events, never inside a caller's call.
+//
 //   - node.go: Node — one broker host: a crashable memfs disk (optionally behind errorfs),
 //     storage opened as cmd/weir opens it, a core/broker.Node whose every Ready is executed
 //     as cmd/weir's driver executes it (syncs on a flusher pool with virtual latency, file
 //     ops, snapshots and checkpoints on one in-order background worker, responses, closes,
 //     one timer; a Fatal crashes the node); Crash (seeded power loss) and Restart (recovery);
 //     ArmCrash / ArmCrashRandom to crash between two effects of a Ready.
+//
 //   - node_conn.go: a node's connections, as netio serves them: frames through
 //     wire.FrameReader and wire.DecodeRequest (an error closes), at most netio's in-flight
 //     requests per connection, responses checked against their requests and written in order
 //     by a writer that runs a little later and executes read plans (log.AppendPlan) then,
 //     connections.max.idle.ms.
+//
 //   - node_storage.go: the simulator's copy of cmd/weir's openNodeStorage.
+//
 //   - node.go also has the process faults' hooks: Pause/Resume (the process runs nothing; every
 //     event for it — received bytes, sync and job completions, timers, writers — is held and
 //     runs in arrival order when it resumes, late), SetSyncSlowdown, SetDiskCapacityBytes /
@@ -34,6 +39,7 @@
 //     AfterRestart) for a fault schedule to follow a node's life. Invariant checks read the
 //     disk through the Corruptor's Inspect: they judge what the broker wrote, not what the
 //     disk then did to it.
+//
 //   - faults.go: FaultPlan — a run's faults drawn from the seed, every draw from
 //     w.Rand("faults/<class>") or "faults/node/<id>/...". Classes (FaultClass; ParseFaults
 //     reads a --faults list "net,disk,crash,pause,clock,corrupt,full,slowsync,clog", "all",
@@ -53,6 +59,7 @@
 //     faults off, bad sectors readable again, capacity and sync speed restored, down nodes
 //     restarted; Settled says when every node is up again. FaultStats counts each fault and
 //     prints in one line.
+//
 //   - disk_damage.go: the contract with corruption (a single-replica broker cannot keep data
 //     its disk silently destroyed; Weir promises "detected, truncated or refused, never
 //     served"). DamageLog records each damage a Corruptor reports; DamagedOffsets maps a
@@ -63,10 +70,33 @@
 //     ExcusedRanges: offsets plus the time before which a produce must have been invoked;
 //     SkipExcused tells a final reader stuck at a refused batch where to go on.
 //
-// Plugging in a client (core/client, sans-I/O): a client host implements Handler per
-// connection, turns the client's Dials{Conn, Addr} into Network.Dial(host, addr, handler),
-// Sends into Conn.Send and Closes into Conn.Close, and feeds Connected, Received(bytes) and
-// Closed back as the client's events; client timers are World events.
+//   - client.go: ClientHost — core/client on a simulated host: its Ready executed over the
+//     Network (closes, dials, sends), one World timer, completed operations into the run's
+//     check.History.
+//
+//   - knobs.go: Knobs drawn per seed within valid ranges (segment and index sizes, roll,
+//     retention and retention-check intervals, partitions, clients, idempotence, batch and
+//     value sizes, fetch waits and sizes, in-flight and pending bounds); knobs added later are
+//     drawn last so older draws stay put.
+//
+//   - workload.go: the clients' operations at a steady rate: produces of unique values to a
+//     random partition; fetches as a consumer makes them (one per partition at a time, from
+//     where the last left off, to the log start after OFFSET_OUT_OF_RANGE).
+//
+//   - run.go: Run(RunOptions) — one seed end to end: knobs, buggify (every site enabled per
+//     seed at FoundationDB's odds, planted bugs on request), the broker, the topic, the
+//     clients, the fault plan and the workload from 1 s for DurationNs; then faults heal, the
+//     plan must settle and every operation complete within LivenessNs, a fresh client reads
+//     every partition to its high watermark (stepping over offsets the disk destroyed, which
+//     the broker refuses), and core/check judges the history (final reads required,
+//     retention declared, destroyed offsets excused). A panic (a broken invariant) fails the
+//     run; RunResult.Summary prints seed, knobs, counts, buggify and faults, and the verdict.
+//     `weir sim --seed N [--trace] [--faults LIST] [--duration D] [--plant BUGS] [--history F]`
+//     replays one seed; `weir sim sweep --seeds N --parallel P` runs many.
+//
+//   - scenario_test.go runs testdata/scenarios/*.txt: a cluster, a workload and faults at
+//     given virtual times, step by step, and the checkers' verdict; run_test.go the CI seed
+//     set (each seed twice, trace hashes compared); plant_test.go each planted bug caught.
 //
 // Left for later:
 //   - faults: acknowledgement loss on one-way cuts; corruption of indexes, checkpoints,
@@ -74,11 +104,7 @@
 //     since only their loss maps to excusable offsets); torn writes inside a running process
 //     (only crashes tear); clock faults on client hosts; swizzle cuts share the network's
 //     cut map with partitions, so one healing may release the other's link early;
-//   - the core/check durability checker does not take ExcusedRanges yet (run.go must pass
-//     FaultPlan.Excused to it, and final reads must step over refused batches);
 //   - a clean shutdown (Drain, syncAll, producer snapshots, checkpoints) alongside Crash;
 //   - netio bounds not modelled: QueuedBytesMax, FetchReadBytesMax, ConnectionsMax;
-//   - multi-node clusters (replication, the metadata quorum) once core has them;
-//   - the `weir sim --seed N [--trace]` command (wired by the lead) and datadriven scenarios
-//     in testdata/scenarios/.
+//   - multi-node clusters (replication, the metadata quorum) once core has them.
 package sim

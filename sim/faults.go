@@ -262,6 +262,7 @@ func (p *FaultPlan) ConfigureNode(cfg *NodeConfig) {
 		pn.corr.Misdirect = gate(pick("misdirect", rate/4))
 		pn.corr.Latent = gate(pick("latent", rate/4))
 		cfg.Corruptor = pn.corr
+		cfg.DamageExplains = pn.damage.Explains
 	}
 }
 

@@ -3,7 +3,9 @@ package sim
 import (
 	"fmt"
 	"io"
+	"math"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +29,9 @@ type RunOptions struct {
 	Planted []buggify.Bug
 	// LinearizabilityTimeout bounds porcupine per partition (0: 10 s).
 	LinearizabilityTimeout time.Duration
+	// Faults, when set, are exactly the fault classes to inject ("net,crash", "all", "none":
+	// ParseFaults); empty draws them from the seed.
+	Faults string
 }
 
 // DefaultRunOptions is a run of seed: 20 virtual seconds at 200 operations per second.
@@ -43,8 +48,9 @@ type RunResult struct {
 	VirtualNs int64
 	Ops       int
 	Produced  int64
-	// Buggify names the buggify sites that fired, with counts.
+	// Buggify names the buggify sites that fired, with counts; Faults the faults injected.
 	Buggify string
+	Faults  string
 	Report  check.Report
 	// Failure is "" for a passing run, else one line saying why it failed (an invariant
 	// panic, an operation unanswered after the faults healed, a checker's anomalies).
@@ -64,6 +70,7 @@ func (r RunResult) Summary() string {
 	fmt.Fprintf(&b, "  %d events, %.1f virtual s, %d operations (%d records produced), trace %s\n",
 		r.Events, float64(r.VirtualNs)/1e9, r.Ops, r.Produced, r.TraceHash[:16])
 	fmt.Fprintf(&b, "  %s\n", r.Buggify)
+	fmt.Fprintf(&b, "  %s\n", r.Faults)
 	fmt.Fprintf(&b, "  checker: %s", r.Report)
 	return b.String()
 }
@@ -77,6 +84,10 @@ func verdict(r RunResult) string {
 
 // runNode is the one broker's id; runs are single-node until the quorum exists.
 const runNode = 1
+
+// workloadStartNs is when a run's workload and faults start: setting up (the broker's start,
+// the topic) must be done by then.
+const workloadStartNs = int64(time.Second)
 
 // Run runs one seed to completion. It never panics: a panic in core (a broken invariant) or
 // in the simulator ends the run as a failure naming it.
@@ -93,6 +104,7 @@ func Run(opts RunOptions) (res RunResult) {
 	if res.Failure = c.setUp(); res.Failure != "" {
 		return res
 	}
+	c.startFaults()
 	c.startWorkload(c.w.NowNs() + opts.DurationNs)
 	c.w.RunUntil(c.stopNs)
 	res.Failure = c.finish()
@@ -108,6 +120,7 @@ type cluster struct {
 	node    *Node
 	knobs   Knobs
 	bug     *buggify.B
+	plan    *FaultPlan
 	clients []*ClientHost
 	wl      *workload
 	history check.History
@@ -129,12 +142,22 @@ func newCluster(opts RunOptions, adjust ...func(*Knobs)) *cluster {
 	bugOpts := buggify.DefaultOptions()
 	bugOpts.Planted = opts.Planted
 	c.bug = buggify.New(c.w.Rand("buggify"), bugOpts)
+	faults := DefaultFaultConfig(workloadStartNs, workloadStartNs+opts.DurationNs)
+	if opts.Faults != "" {
+		classes, err := ParseFaults(opts.Faults)
+		if err != nil {
+			panic(fmt.Sprintf("sim: RunOptions.Faults: %v", err)) // callers parse it first
+		}
+		faults.Classes, faults.Override = classes, true
+	}
+	c.plan = NewFaultPlan(c.w, faults)
 	return c
 }
 
 // result fills in what the run did.
 func (c *cluster) result(res *RunResult) {
 	res.Knobs, res.Buggify, res.Report = c.knobs, c.bug.String(), c.report
+	res.Faults = c.plan.Classes().String() + "; " + c.plan.Stats().String()
 	res.TraceHash, res.Events, res.VirtualNs = c.w.TraceHash(), c.w.Executed(), c.w.NowNs()
 	res.Ops, res.History = len(c.history.Ops), c.history
 	if c.wl != nil {
@@ -150,6 +173,7 @@ func (c *cluster) setUp() string {
 	nodeCfg := DefaultNodeConfig(runNode)
 	nodeCfg.Adjust = c.knobs.adjust
 	nodeCfg.Buggify = c.bug
+	c.plan.ConfigureNode(&nodeCfg)
 	node, err := NewNode(c.w, c.network, nodeCfg)
 	if err != nil {
 		return fmt.Sprintf("setup: %v", err)
@@ -179,7 +203,20 @@ func (c *cluster) setUp() string {
 		}
 		c.clients = append(c.clients, host)
 	}
+	if c.w.NowNs() > workloadStartNs {
+		return fmt.Sprintf("setup: took %.3f virtual s, more than the %.3f s allowed", float64(c.w.NowNs())/1e9, float64(workloadStartNs)/1e9)
+	}
+	c.w.RunUntil(workloadStartNs)
 	return ""
+}
+
+// startFaults starts the fault plan on the broker and every client host.
+func (c *cluster) startFaults() {
+	hosts := []string{"admin"}
+	for _, h := range c.clients {
+		hosts = append(hosts, h.Host())
+	}
+	c.plan.Start(c.network, []*Node{c.node}, hosts)
 }
 
 // startWorkload starts the clients' operations until stopNs.
@@ -205,10 +242,21 @@ func (c *cluster) finish() string {
 	if c.wl != nil {
 		c.wl.stopNs = min(c.wl.stopNs, c.w.NowNs())
 	}
+	if c.plan.started && !c.plan.Healed() {
+		c.plan.Heal()
+	}
+	if !c.w.RunUntilTrue(func() bool { ok, _ := c.plan.Settled(); return ok || !c.plan.started }, c.w.NowNs()+c.opts.LivenessNs) {
+		_, why := c.plan.Settled()
+		return "liveness: the faults did not settle: " + why
+	}
 	if !c.w.RunUntilTrue(func() bool { return c.pending() == 0 }, c.w.NowNs()+c.opts.LivenessNs) {
 		return fmt.Sprintf("liveness: %d operations unanswered %.0f s after the faults stopped", c.pending(), float64(c.opts.LivenessNs)/1e9)
 	}
-	if failure := finalReads(c.w, c.network, c.node.Addr(), c.knobs, len(c.clients)+1, &c.history, c.opts.LivenessNs); failure != "" {
+	excused, err := c.plan.Excused()
+	if err != nil {
+		return fmt.Sprintf("mapping disk damage to offsets: %v", err)
+	}
+	if failure := finalReads(c.w, c.network, c.node.Addr(), c.knobs, len(c.clients)+1, &c.history, c.opts.LivenessNs, excused); failure != "" {
 		return failure
 	}
 	timeout := c.opts.LinearizabilityTimeout
@@ -217,7 +265,10 @@ func (c *cluster) finish() string {
 	}
 	c.report = check.Check(c.history, check.Options{
 		LinearizabilityTimeout: timeout, RequireFinalReads: true,
-		Retention: map[string]check.Retention{workloadTopic: {Ms: c.knobs.RetentionMs, WallClockMaxMs: c.node.Clock().MaxMs()}},
+		Retention: map[string]check.Retention{workloadTopic: {Ms: c.knobs.RetentionMs, WallClockMaxMs: max(c.node.Clock().MaxMs(), c.plan.WallClockMaxMs(runNode))}},
+		Excused: func(topic string, partition int32, offset, invokeNs int64) bool {
+			return slices.ContainsFunc(excused, func(r ExcusedRange) bool { return r.Covers(topic, partition, offset, invokeNs) })
+		},
 	})
 	if !c.report.Valid() {
 		return "checker: " + c.report.String()
@@ -244,9 +295,14 @@ func runClientConfig(addr string, index int, idempotent bool, k Knobs) client.Co
 	return cfg
 }
 
+// refusedCorrupt reports whether a fetch failed because the broker found its data corrupt.
+func refusedCorrupt(err string) bool {
+	return strings.Contains(err, "KAFKA_STORAGE_ERROR") || strings.Contains(err, "CORRUPT_MESSAGE")
+}
+
 // finalReads reads every partition from its log start to its high watermark with a fresh
 // client once faults have stopped, and adds those fetches to history marked Final.
-func finalReads(w *World, network *Network, addr string, k Knobs, index int, history *check.History, limitNs int64) string {
+func finalReads(w *World, network *Network, addr string, k Knobs, index int, history *check.History, limitNs int64, excused []ExcusedRange) string {
 	var reads check.History
 	reader, err := NewClientHost(w, network, "final", runClientConfig(addr, index, false, k), &reads)
 	if err != nil {
@@ -255,6 +311,7 @@ func finalReads(w *World, network *Network, addr string, k Knobs, index int, his
 	deadlineNs := w.NowNs() + limitNs
 	for p := int32(0); p < k.Partitions; p++ {
 		position := int64(0)
+	reading:
 		for {
 			reader.Fetch(workloadTopic, p, position)
 			if !w.RunUntilTrue(func() bool { return reader.Pending() == 0 }, deadlineNs) {
@@ -266,6 +323,15 @@ func finalReads(w *World, network *Network, addr string, k Knobs, index int, his
 				position = op.LogStartOffset
 				continue
 			case op.Outcome != check.OutcomeOK:
+				if next, ok := SkipExcused(excused, workloadTopic, p, position); ok && next > position && refusedCorrupt(op.Err) {
+					// A batch the disk destroyed, which the broker refuses to read: read on past
+					// it, or stop when everything from here on was destroyed.
+					if next == math.MaxInt64 {
+						break reading
+					}
+					position = next
+					continue
+				}
 				if w.NowNs() >= deadlineNs {
 					return fmt.Sprintf("liveness: final read of partition %d at %d: %s %s", p, position, op.Outcome, op.Err)
 				}
@@ -275,6 +341,10 @@ func finalReads(w *World, network *Network, addr string, k Knobs, index int, his
 			history.Add(op)
 			if len(op.Records) > 0 {
 				position = op.Records[len(op.Records)-1].Offset + 1
+			} else if next, ok := SkipExcused(excused, workloadTopic, p, position); ok && next > position {
+				// A batch the disk destroyed: the broker refuses to serve it (nothing comes back
+				// below the high watermark); read on past it.
+				position = min(next, op.HighWatermark)
 			}
 			if position >= op.HighWatermark {
 				break

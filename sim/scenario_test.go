@@ -102,6 +102,7 @@ func scenarioCluster(t *testing.T, d *datadriven.TestData, c **cluster) string {
 	var seed uint64
 	d.ScanArgs(t, "seed", &seed)
 	opts := DefaultRunOptions(seed)
+	opts.Faults = "none" // a scenario names its faults step by step
 	if d.HasArg("rate") {
 		d.ScanArgs(t, "rate", &opts.OpsPerSecond)
 	}

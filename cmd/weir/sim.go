@@ -25,11 +25,13 @@ var errSimFailed = errors.New("the run failed")
 type simOptions struct {
 	duration time.Duration
 	plant    string
+	faults   string
 }
 
 func (o *simOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&o.duration, "duration", 20*time.Second, "virtual time the workload and faults run, before faults heal and the checkers run")
 	cmd.Flags().StringVar(&o.plant, "plant", "", "plant deliberate bugs (comma-separated: "+bugNames()+"), to see the simulator catch them")
+	cmd.Flags().StringVar(&o.faults, "faults", "", "inject exactly these fault classes (comma-separated: net, disk, crash, pause, clock, corrupt, full, slowsync, clog; or all, none); default: drawn from the seed")
 }
 
 // runOptions builds a run of seed from the flags.
@@ -44,6 +46,12 @@ func (o *simOptions) runOptions(seed uint64) (sim.RunOptions, error) {
 		return opts, usageError{fmt.Errorf("--plant: %w", err)}
 	}
 	opts.Planted = planted
+	if o.faults != "" {
+		if _, err := sim.ParseFaults(o.faults); err != nil {
+			return opts, usageError{fmt.Errorf("--faults: %w", err)}
+		}
+		opts.Faults = o.faults
+	}
 	return opts, nil
 }
 
@@ -176,6 +184,9 @@ func sweep(out io.Writer, o simOptions, start, count uint64, parallel int) (int,
 					}
 					if o.plant != "" {
 						replay += " --plant " + o.plant
+					}
+					if o.faults != "" {
+						replay += " --faults " + o.faults
 					}
 					fmt.Fprintf(out, "FAIL seed %d: %s\n  replay: %s\n", seed, res.Failure, replay)
 				}

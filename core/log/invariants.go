@@ -3,10 +3,45 @@ package log
 import (
 	"errors"
 	"fmt"
+
+	"github.com/weirdata/weir/core/record"
 )
 
 // ErrInvariant is a broken log invariant found by CheckInvariants.
 var ErrInvariant = errors.New("log: invariant broken")
+
+// InvariantError is a broken invariant CheckInvariants found in stored bytes it read (an index
+// entry, a batch header): Reads names them, so that a caller that damaged a disk on purpose (the
+// simulator) can tell a check that read bytes the disk changed from a bug. It matches
+// ErrInvariant with errors.Is; its message is the plain one.
+type InvariantError struct {
+	msg string
+	// Reads are the stored byte ranges the failing check read.
+	Reads []ByteRange
+	cause error
+}
+
+// ByteRange is [LowBytes, HighBytes) of the file at Path.
+type ByteRange struct {
+	Path                string
+	LowBytes, HighBytes int64
+}
+
+func (e *InvariantError) Error() string { return e.msg }
+
+// Unwrap gives ErrInvariant and, when reading failed, the read's error.
+func (e *InvariantError) Unwrap() []error {
+	if e.cause != nil {
+		return []error{ErrInvariant, e.cause}
+	}
+	return []error{ErrInvariant}
+}
+
+// storedInvariantError is an InvariantError whose message is format (which starts with
+// "%w: ", for ErrInvariant) applied to args.
+func storedInvariantError(reads []ByteRange, cause error, format string, args ...any) error {
+	return &InvariantError{msg: fmt.Errorf(format, append([]any{ErrInvariant}, args...)...).Error(), Reads: reads, cause: cause}
+}
 
 // CheckInvariants verifies what must hold between any two operations on an open, healthy log
 // (a closed or poisoned one has nothing to promise): the offsets are ordered (first segment
@@ -66,17 +101,19 @@ func (l *Log) checkActiveIndex(s *segment) error {
 		if err != nil {
 			return err
 		}
+		entry := ByteRange{Path: s.indexPath, LowBytes: int64(i) * offsetIndexEntryBytes, HighBytes: int64(i+1) * offsetIndexEntryBytes}
 		if offset <= prevOffset || position <= prevPosition || position >= s.sizeBytes {
-			return fmt.Errorf("%w: %s: index entry %d (offset %d, position %d) after (%d, %d) in %d bytes",
-				ErrInvariant, s.indexPath, i, offset, position, prevOffset, prevPosition, s.sizeBytes)
+			return storedInvariantError([]ByteRange{entry}, nil, "%w: %s: index entry %d (offset %d, position %d) after (%d, %d) in %d bytes",
+				s.indexPath, i, offset, position, prevOffset, prevPosition, s.sizeBytes)
 		}
+		reads := []ByteRange{entry, {Path: s.logPath, LowBytes: position, HighBytes: position + record.HeaderSizeBytes}}
 		h, err := l.readHeader(s, position)
 		if err != nil {
-			return fmt.Errorf("%w: %s: index entry %d: %w", ErrInvariant, s.indexPath, i, err)
+			return storedInvariantError(reads, err, "%w: %s: index entry %d: %w", s.indexPath, i, err)
 		}
 		if h.LastOffset() != offset {
-			return fmt.Errorf("%w: %s: index entry %d names offset %d but the batch at %d ends at %d",
-				ErrInvariant, s.indexPath, i, offset, position, h.LastOffset())
+			return storedInvariantError(reads, nil, "%w: %s: index entry %d names offset %d but the batch at %d ends at %d",
+				s.indexPath, i, offset, position, h.LastOffset())
 		}
 		prevOffset, prevPosition = offset, position
 	}
