@@ -106,20 +106,7 @@ func newHarnessBuggify(t *testing.T, adjust func(*config.BrokerConfig), bug *bug
 		t.Fatal(err)
 	}
 	h := openHarnessBuggify(t, fsys, adjust, bug)
-	req := kmsg.NewPtrCreateTopicsRequest()
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "r", 1, 1
-	req.Topics = append(req.Topics, rt)
-	req.TimeoutMillis = 1000
-	h.request(1, 7, req)
-	h.syncAll()
-	for range 2 { // the first asks for a block; the second gets an id from it
-		h.request(1, 5, kmsg.NewPtrInitProducerIDRequest())
-		h.syncAll()
-	}
-	if out := h.take(); !containsAll(out, "InitProducerID v5: err=NONE producerID=0 epoch=0") {
-		t.Fatalf("no producer id handed out:\n%s", out)
-	}
+	createIdempotentTopic(t, h, nil)
 	return h
 }
 

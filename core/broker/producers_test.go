@@ -19,6 +19,14 @@ func idempotentHarness(t *testing.T, adjust func(*config.BrokerConfig), prepare 
 	if prepare != nil {
 		prepare(h)
 	}
+	createIdempotentTopic(t, h, configs)
+	return h
+}
+
+// createIdempotentTopic creates topic r (one partition, configs) on h and has producer id 0
+// handed out.
+func createIdempotentTopic(t *testing.T, h *harness, configs map[string]string) {
+	t.Helper()
 	req := kmsg.NewPtrCreateTopicsRequest()
 	rt := kmsg.NewCreateTopicsRequestTopic()
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "r", 1, 1
@@ -38,7 +46,6 @@ func idempotentHarness(t *testing.T, adjust func(*config.BrokerConfig), prepare 
 	if out := h.take(); !containsAll(out, "InitProducerID v5: err=NONE producerID=0 epoch=0") {
 		t.Fatalf("no producer id handed out:\n%s", out)
 	}
-	return h
 }
 
 var tpR = storage.TopicPartition{Topic: "r", Partition: 0}
