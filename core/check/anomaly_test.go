@@ -96,6 +96,26 @@ var anomalyCases = []struct {
 		},
 	},
 	{
+		// The counterpart of TestAllowed's retries after retention: once a new batch of the
+		// session was appended after the producer's state was forgotten, the state is back,
+		// and a retry of an older batch is out of order, never appended again.
+		name: "duplicate: an idempotent retry appended after a newer batch of its session",
+		want: []Anomaly{Duplicate},
+		history: func(dirty bool) History {
+			b := newBuilder()
+			b.idempotent[1] = true
+			b.produce(1, OutcomeOK, 0, "a")
+			b.fetch(2, 0, 1, rec(0, "a"))
+			b.produce(1, OutcomeOK, 5, "n")
+			if dirty {
+				b.final(5, 7, 5, rec(5, "n"), rec(6, "a"))
+			} else {
+				b.final(5, 6, 5, rec(5, "n"))
+			}
+			return b.h
+		},
+	},
+	{
 		name: "inconsistent-offsets: a read disagrees with an acknowledged produce",
 		want: []Anomaly{InconsistentOffsets},
 		history: func(dirty bool) History {
@@ -417,6 +437,28 @@ func TestAllowed(t *testing.T) {
 				b.fetch(2, 0, 1, rec(0, "a"))
 				b.produce(1, OutcomeOK, 5, "a") // the retry, after offsets 0-4 were deleted
 				b.final(5, 6, 5, rec(5, "a"))
+				return b.h
+			},
+		},
+		{
+			// Seed 39 with every fault: two batches in flight were appended, retention deleted
+			// them (and so the producer's state), then both retries were appended again. The
+			// first retry re-seeds the state with its old sequence; the second follows it in
+			// order, so Kafka appends it too.
+			name:     "several idempotent retries appended again, in order, after retention deleted their first copies",
+			wantInfo: []Anomaly{Duplicate},
+			history: func() History {
+				b := newBuilder()
+				b.idempotent[1] = true
+				// Each produce's answer names where its retry landed; a fetch saw the first copies.
+				a := b.produceOp(1, OutcomeOK, 5, "a")
+				a.InvokeNs, a.CompleteNs = 1, 100
+				b.add(a)
+				c := b.produceOp(1, OutcomeOK, 6, "c")
+				c.InvokeNs, c.CompleteNs = 2, 101
+				b.add(c)
+				b.fetch(2, 0, 2, rec(0, "a"), rec(1, "c"))
+				b.final(5, 7, 5, rec(5, "a"), rec(6, "c"))
 				return b.h
 			},
 		},

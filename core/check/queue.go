@@ -91,12 +91,11 @@ func checkValues(c *collector, v *partitionView) {
 	}
 }
 
-// duplicateIsAnomaly reports whether a value written more than once breaks the contract: only
-// when every producer of it was idempotent and in one producer session, the scope in which
-// Kafka deduplicates retries. A value with no producer at all is an anomaly too.
 // producerForgotten reports whether the broker may have forgotten the producer session of w
-// before the copy at the last of offs was appended: the first copy and every record of the
-// session placed between the copies lie below the final log start.
+// before the copy at the last of offs was appended: the first copy lies below the final log
+// start, and so does every record of the session placed between the copies, except other
+// retries appended again after their own first copy was deleted. Such a retry re-seeds the
+// forgotten state with its old sequence, and the retries in flight behind it follow in order.
 func (v *partitionView) producerForgotten(w *Op, offs []int64) bool {
 	start := v.finalLogStart()
 	first, last := offs[0], offs[len(offs)-1]
@@ -108,7 +107,7 @@ func (v *partitionView) producerForgotten(w *Op, offs []int64) bool {
 			continue
 		}
 		for _, r := range op.Records {
-			if r.Offset > first && r.Offset < last && r.Offset >= start {
+			if r.Offset > first && r.Offset < last && r.Offset >= start && !v.appendedAgain(r.Value, start) {
 				return false
 			}
 		}
@@ -116,6 +115,16 @@ func (v *partitionView) producerForgotten(w *Op, offs []int64) bool {
 	return true
 }
 
+// appendedAgain reports whether value was also seen below start: a copy placed at or above
+// start is then a retry appended after the first was deleted.
+func (v *partitionView) appendedAgain(value string, start int64) bool {
+	offs := v.offsetsOf[value]
+	return len(offs) > 1 && offs[0] < start
+}
+
+// duplicateIsAnomaly reports whether a value written more than once breaks the contract: only
+// when every producer of it was idempotent and in one producer session, the scope in which
+// Kafka deduplicates retries. A value with no producer at all is an anomaly too.
 func duplicateIsAnomaly(writers []*Op) bool {
 	for _, w := range writers {
 		if !w.Idempotent {
