@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/weirdata/weir/core/broker"
 	"github.com/weirdata/weir/core/buggify"
@@ -166,7 +165,8 @@ type incarnation struct {
 	// per connection, as cmd/weir configures them.
 	requestBytesMax int32
 	inFlightMax     int
-	originNs        int64 // the monotonic clock's origin: process start
+	originNs        int64  // the monotonic clock's origin: process start
+	traceBuf        []byte // traceReady's line, reused
 
 	conns    map[broker.ConnID]*nodeConn // lookup; iterated only in id order
 	nextConn broker.ConnID
@@ -656,40 +656,49 @@ func (inc *incarnation) execute(cause string, r broker.Ready) {
 
 // traceReady adds one line naming the Ready's effects.
 func (inc *incarnation) traceReady(cause string, r broker.Ready) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "ready (%s)", cause)
+	// Built with appends into a reused buffer: a run traces a Ready for nearly every event.
+	b := append(inc.traceBuf[:0], "node"...)
+	b = strconv.AppendInt(b, int64(inc.n.cfg.ID), 10)
+	b = append(append(append(b, " ready ("...), cause...), ')')
 	for _, s := range r.Syncs {
-		fmt.Fprintf(&b, " sync:%d/upto=%d", s.ID, s.Req.UpTo)
+		b = strconv.AppendInt(append(b, " sync:"...), int64(s.ID), 10)
+		b = strconv.AppendInt(append(b, "/upto="...), int64(s.Req.UpTo), 10)
 	}
 	for _, op := range r.FileOps {
-		fmt.Fprintf(&b, " fileop:%d/%d", op.ID, len(op.Ops))
+		b = strconv.AppendInt(append(b, " fileop:"...), int64(op.ID), 10)
+		b = strconv.AppendInt(append(b, '/'), int64(len(op.Ops)), 10)
 	}
 	for _, resp := range r.Responses {
-		fmt.Fprintf(&b, " resp:c%d/key=%d/corr=%d", resp.Conn, resp.Header.APIKey, resp.Header.CorrelationID)
+		b = strconv.AppendInt(append(b, " resp:c"...), int64(resp.Conn), 10)
+		b = strconv.AppendInt(append(b, "/key="...), int64(resp.Header.APIKey), 10)
+		b = strconv.AppendInt(append(b, "/corr="...), int64(resp.Header.CorrelationID), 10)
 		if resp.Body == nil {
-			b.WriteString("/none")
+			b = append(b, "/none"...)
 		}
 		for _, rd := range resp.Reads {
-			fmt.Fprintf(&b, "/read=%d-%d/ranges=%d", rd.Plan.FirstOffset, rd.Plan.NextOffset, len(rd.Plan.Ranges))
+			b = strconv.AppendInt(append(b, "/read="...), int64(rd.Plan.FirstOffset), 10)
+			b = strconv.AppendInt(append(b, '-'), int64(rd.Plan.NextOffset), 10)
+			b = strconv.AppendInt(append(b, "/ranges="...), int64(len(rd.Plan.Ranges)), 10)
 		}
 	}
 	for _, c := range r.Closes {
-		fmt.Fprintf(&b, " close:c%d", c)
+		b = strconv.AppendInt(append(b, " close:c"...), int64(c), 10)
 	}
 	for _, c := range r.Checkpoints {
-		fmt.Fprintf(&b, " checkpoint:%s/%s", c.Dir, c.Name)
+		b = append(append(append(append(b, " checkpoint:"...), c.Dir...), '/'), c.Name...)
 	}
 	if r.Snapshot != nil {
-		fmt.Fprintf(&b, " snapshot:%s", r.Snapshot.Path)
+		b = append(append(b, " snapshot:"...), r.Snapshot.Path...)
 	}
 	for _, w := range r.Warnings {
-		fmt.Fprintf(&b, " warning:%q", w.Error())
+		b = strconv.AppendQuote(append(b, " warning:"...), w.Error())
 	}
 	if r.Fatal != nil {
-		fmt.Fprintf(&b, " fatal:%q", r.Fatal.Error())
+		b = strconv.AppendQuote(append(b, " fatal:"...), r.Fatal.Error())
 	}
-	fmt.Fprintf(&b, " deadline=%d", r.NextDeadlineMs)
-	inc.tracef("%s", b.String())
+	b = strconv.AppendInt(append(b, " deadline="...), r.NextDeadlineMs, 10)
+	inc.traceBuf = b
+	inc.n.w.TraceBytes(b)
 }
 
 // submitSync runs a sync on the flusher that frees up first (the pool's queue), after the

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"math/rand/v2"
+	"strconv"
 )
 
 // DefaultEventsMax bounds the events one World executes: a run that schedules events at the
@@ -181,17 +182,42 @@ func (w *World) SetTraceWriter(out io.Writer) { w.traceOut = out }
 // Trace appends one line to the trace, stamped with the virtual time: the running hash covers
 // it, and the trace writer, when set, gets it.
 func (w *World) Trace(text string) {
-	w.line = w.line[:0]
-	w.line = fmt.Appendf(w.line, "%d.%06dms %s\n", w.nowNs/1e6, w.nowNs%1e6, text)
+	w.line = append(w.traceStamp(), text...)
+	w.endTraceLine()
+}
+
+// Tracef is Trace with formatting, formatted straight into the line (a run traces every event).
+func (w *World) Tracef(format string, args ...any) {
+	w.line = fmt.Appendf(w.traceStamp(), format, args...)
+	w.endTraceLine()
+}
+
+// TraceBytes is Trace of text that the caller built (and may reuse once it returns).
+func (w *World) TraceBytes(text []byte) {
+	w.line = append(w.traceStamp(), text...)
+	w.endTraceLine()
+}
+
+// traceStamp starts a line with "<ms>.<ns, six digits>ms ".
+func (w *World) traceStamp() []byte {
+	line := strconv.AppendInt(w.line[:0], w.nowNs/1e6, 10)
+	line = append(line, '.')
+	frac := w.nowNs % 1e6
+	for div := int64(1e5); div > frac && div > 1; div /= 10 {
+		line = append(line, '0')
+	}
+	line = strconv.AppendInt(line, frac, 10)
+	return append(line, "ms "...)
+}
+
+func (w *World) endTraceLine() {
+	w.line = append(w.line, '\n')
 	w.trace.Write(w.line)
 	w.traceLines++
 	if w.traceOut != nil {
 		w.traceOut.Write(w.line)
 	}
 }
-
-// Tracef is Trace with formatting.
-func (w *World) Tracef(format string, args ...any) { w.Trace(fmt.Sprintf(format, args...)) }
 
 // TraceHash is the hex sha256 of every trace line so far: two runs of one seed on one commit
 // give the same hash, and a difference means the run was not deterministic.

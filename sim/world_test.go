@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"bytes"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -157,5 +159,20 @@ func TestWallClockMax(t *testing.T) {
 	c.Jump(120_000)
 	if got, now := c.MaxMs(), c.NowMs(); got != now || now != 1_066_000 {
 		t.Fatalf("MaxMs %d, now %d after a forward jump, want both 1066000", got, now)
+	}
+}
+
+// TestTraceStamp: a line's stamp is the virtual time as milliseconds with six decimals.
+func TestTraceStamp(t *testing.T) {
+	for _, nowNs := range []int64{0, 5, 999_999, 1_000_000, 1_000_007, 100_000, 12_345_678_901, 7_000_000_000} {
+		w := NewWorld(1)
+		var out bytes.Buffer
+		w.SetTraceWriter(&out)
+		w.At(nowNs, "e", func() {})
+		w.Step()
+		want := fmt.Sprintf("%d.%06dms e\n", nowNs/1e6, nowNs%1e6)
+		if out.String() != want {
+			t.Errorf("at %d ns the trace line is %q, want %q", nowNs, out.String(), want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -90,6 +91,7 @@ commit replays every event exactly; --trace prints each with its virtual time.`,
 			if err != nil {
 				return err
 			}
+			simGC()
 			if trace {
 				opts.Trace = a.stdout
 			}
@@ -137,6 +139,7 @@ func (a *app) simSweepCommand() *cobra.Command {
 			if _, err := o.runOptions(start); err != nil {
 				return err
 			}
+			simGC()
 			fmt.Fprintf(a.stdout, "weir sim sweep: commit %s, seeds %d..%d, %d in parallel\n", simCommit(), start, start+seeds-1, parallel)
 			failed, err := sweep(a.stdout, o, start, seeds, parallel)
 			if err != nil {
@@ -234,4 +237,15 @@ func writeHistory(path string, h check.History) error {
 		return fmt.Errorf("--history %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// simGCPercent is the GC target the simulator runs with: a run's live heap is tens of MiB and
+// it allocates fast, so collecting a quarter as often buys about a fifth of its speed.
+const simGCPercent = 400
+
+// simGC sets simGCPercent unless GOGC says otherwise.
+func simGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(simGCPercent)
+	}
 }

@@ -303,6 +303,7 @@ func (l *Log) recoverSegment(s *segment, prevLast, next record.Offset, active bo
 	}
 	fileSize := info.Size()
 	s.indexEntries, s.timeIndexEntries, s.bytesSinceIndexEntry = 0, 0, 0
+	s.indexEntriesChecked = 0
 	s.maxTimestampMs, s.offsetOfMaxTimestamp = record.NoTimestamp, s.baseOffset
 	s.sizeBytes = 0
 
@@ -387,7 +388,7 @@ func (l *Log) checkIndexes(s *segment, next record.Offset) (bool, error) {
 		return false, nil
 	}
 	// Offset index: increasing offsets and positions inside the segment; zeros past the end.
-	s.indexEntries = 0
+	s.indexEntries, s.indexEntriesChecked = 0, 0
 	lastPosition := int64(-1)
 	ok, err := scanEntries(s.files.index.file, indexSize, offsetIndexEntryBytes, func(b []byte) bool {
 		rel, pos := binary.BigEndian.Uint32(b), int64(binary.BigEndian.Uint32(b[4:]))
@@ -434,7 +435,8 @@ func (l *Log) checkIndexes(s *segment, next record.Offset) (bool, error) {
 // scanEntries calls check for each fixed-size entry until the first all-zero one (unused,
 // preallocated space), after which every byte must be zero.
 func scanEntries(f diskio.File, sizeBytes, entryBytes int64, check func(entry []byte) bool) (bool, error) {
-	chunk := make([]byte, (64<<10)/entryBytes*entryBytes)
+	// Index files are preallocated, often far smaller than the chunk: size it to the file.
+	chunk := make([]byte, min((64<<10)/entryBytes, (sizeBytes+entryBytes-1)/entryBytes)*entryBytes)
 	zeros := false
 	for off := int64(0); off < sizeBytes; {
 		n := min(int64(len(chunk)), sizeBytes-off)

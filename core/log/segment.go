@@ -19,6 +19,10 @@ type segment struct {
 
 	indexEntries        int64
 	indexLastOffset     record.Offset // absolute; valid when indexEntries > 0
+	// indexEntriesChecked is how many leading offset index entries CheckInvariants has
+	// verified against the log. Entries are only appended or cut, so it drops to 0 wherever
+	// indexEntries is set other than by an append, and each check reads only the new ones.
+	indexEntriesChecked int64
 	timeIndexEntries    int64
 	timeIndexLastMs     int64 // valid when timeIndexEntries > 0
 	timeIndexLastOffset record.Offset

@@ -128,7 +128,7 @@ func (l *Log) truncateIndexes(s *segment, offset record.Offset) error {
 	if err != nil {
 		return err
 	}
-	s.indexEntries = lo
+	s.indexEntries, s.indexEntriesChecked = lo, 0
 	if lo > 0 {
 		o, _, err := l.readOffsetIndexEntry(s, lo-1)
 		if err != nil {
