@@ -27,11 +27,14 @@ type nodeConn struct {
 	// awaiting are the requests handed to the Node and not yet answered, oldest first.
 	awaiting []requestKey
 	// outbox holds answered requests (and a close) for the writer, in order.
-	outbox      []outgoing
-	writer      EventID
-	idle        EventID // connections.max.idle.ms
-	stopReading bool    // Close requested: no more requests are read
-	closed      bool
+	outbox []outgoing
+	writer EventID
+	// idleWhat and writeWhat name the connection's timer events, built once: they are
+	// re-armed for every request.
+	idleWhat, writeWhat string
+	idle                EventID // connections.max.idle.ms
+	stopReading         bool    // Close requested: no more requests are read
+	closed              bool
 
 	out     []byte
 	records []byte
@@ -57,6 +60,8 @@ func (inc *incarnation) accept(c *Conn) Handler {
 	}
 	inc.nextConn++
 	nc := &nodeConn{inc: inc, id: inc.nextConn, conn: c, fr: wire.NewRequestFrameReader(inc.requestBytesMax)}
+	nc.idleWhat = fmt.Sprintf("node%d idle c%d", inc.n.cfg.ID, nc.id)
+	nc.writeWhat = fmt.Sprintf("node%d write c%d", inc.n.cfg.ID, nc.id)
 	inc.conns[nc.id] = nc
 	inc.tracef("accept c%d (net c%d from %s)", nc.id, c.ID(), c.Remote())
 	nc.armIdle()
@@ -154,7 +159,7 @@ func (nc *nodeConn) armIdle() {
 	if nc.idle != 0 {
 		n.w.Cancel(nc.idle)
 	}
-	nc.idle = n.w.After(n.cfg.IdleTimeoutNs, fmt.Sprintf("node%d idle c%d", n.cfg.ID, nc.id), func() {
+	nc.idle = n.w.After(n.cfg.IdleTimeoutNs, nc.idleWhat, func() {
 		nc.idle = 0
 		if nc.closed || nc.inc.dead {
 			return
@@ -233,7 +238,7 @@ func (nc *nodeConn) wakeWriter() {
 		}
 		nc.write()
 	}
-	nc.writer = n.w.After(n.draw(0, n.cfg.WriteNsMax), fmt.Sprintf("node%d write c%d", n.cfg.ID, nc.id), run)
+	nc.writer = n.w.After(n.draw(0, n.cfg.WriteNsMax), nc.writeWhat, run)
 }
 
 // write encodes every answer in the outbox, in order, and sends them in one piece; then

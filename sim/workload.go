@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 
 	"github.com/weirdata/weir/core/check"
@@ -36,6 +37,22 @@ type workloadClient struct {
 	seen     int             // history length already folded into position
 }
 
+// workloadKeys are the record keys a workload draws from.
+var workloadKeys = [...]string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"}
+
+// value is the client's next value, "c<index>-<next>-" padded with padBytes v's: unique, and
+// of a drawn size.
+func (c *workloadClient) value(padBytes int) string {
+	b := make([]byte, 0, 24+padBytes)
+	b = strconv.AppendInt(append(b, 'c'), int64(c.index), 10)
+	b = strconv.AppendInt(append(b, '-'), c.next, 10)
+	b = append(b, '-')
+	for range padBytes {
+		b = append(b, 'v')
+	}
+	return string(b)
+}
+
 func newWorkload(w *World, history *check.History, k Knobs, clients []*ClientHost, opsPerSecond int, stopNs int64) *workload {
 	wl := &workload{w: w, history: history, r: w.Rand("workload"), k: k, stopNs: stopNs}
 	wl.intervalNs = int64(len(clients)) * 1_000_000_000 / int64(max(opsPerSecond, 1))
@@ -65,8 +82,8 @@ func (wl *workload) step(c *workloadClient) {
 			for i := range records {
 				records[i] = check.Record{
 					Offset: -1,
-					Key:    fmt.Sprintf("k%d", wl.r.IntN(10)),
-					Value:  fmt.Sprintf("c%d-%d-%s", c.index, c.next, strings.Repeat("v", wl.r.IntN(wl.k.ValueBytesMax))),
+					Key:    workloadKeys[wl.r.IntN(len(workloadKeys))],
+					Value:  c.value(wl.r.IntN(wl.k.ValueBytesMax)),
 				}
 				c.next++
 			}

@@ -58,6 +58,10 @@ type Manager struct {
 	clusterID string
 	locks     []io.Closer
 	logs      map[TopicPartition]*logEntry
+	// sorted is Partitions' answer, built on demand and dropped whenever logs changes: the
+	// broker walks every partition on each timer, and sorting them each time cost more than
+	// the walk. Never modified once built, so a caller iterating it may add or remove logs.
+	sorted []TopicPartition
 	// startupOps remove the directories of partitions deleted before the last shutdown.
 	startupOps []log.FileOp
 	warnings   []error
@@ -185,6 +189,7 @@ func (m *Manager) loadDir(logDir string) error {
 			return fmt.Errorf("open log %s: %w", path, err)
 		}
 		m.logs[tp] = &logEntry{log: l, logDir: logDir, dir: path, topicID: topicID}
+		m.sorted = nil
 	}
 	return nil
 }
@@ -239,9 +244,12 @@ func (m *Manager) StartupFileOps() []log.FileOp {
 	return ops
 }
 
-// Partitions returns every open partition, sorted.
+// Partitions returns every open partition, sorted. The slice is shared: callers must not modify it.
 func (m *Manager) Partitions() []TopicPartition {
-	return slices.SortedFunc(maps.Keys(m.logs), compareTopicPartitions)
+	if m.sorted == nil && len(m.logs) > 0 {
+		m.sorted = slices.SortedFunc(maps.Keys(m.logs), compareTopicPartitions)
+	}
+	return m.sorted
 }
 
 // GetLog returns a partition's log.
@@ -332,6 +340,7 @@ func (m *Manager) CreateLog(tp TopicPartition, topicID UUID, cfg log.Config) (*l
 		return nil, fmt.Errorf("storage: create log %s: %w", dir, err)
 	}
 	m.logs[tp] = &logEntry{log: l, logDir: logDir, dir: dir, topicID: topicID, parentDirty: true}
+	m.sorted = nil
 	return l, nil
 }
 
@@ -412,6 +421,7 @@ func (m *Manager) DeleteLog(tp TopicPartition) ([]log.FileOp, error) {
 		return nil, nil
 	}
 	delete(m.logs, tp)
+	m.sorted = nil
 	var errs []error
 	if err := e.log.Close(); err != nil && !errors.Is(err, log.ErrClosed) {
 		errs = append(errs, fmt.Errorf("close %s: %w", e.dir, err))

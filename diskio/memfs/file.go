@@ -220,7 +220,7 @@ func (n *node) syncData() {
 }
 
 func (n *node) info(name string) iofs.FileInfo {
-	base := path.Base(path.Clean("/" + name))
+	base := path.Base(cleanAbs(name))
 	if n.isDir {
 		return fileInfo{name: base, mode: iofs.ModeDir | 0o755}
 	}

@@ -99,11 +99,22 @@ func pathError(op, name string, err error) error {
 
 // splitPath cleans name and splits it into components; the root has none. Relative and
 // absolute names both start at the root.
+// cleanAbs is path.Clean("/" + name), without building a string when name is already a clean
+// absolute path (nearly every call: the broker joins its paths cleanly).
+func cleanAbs(name string) string {
+	if len(name) > 0 && name[0] == '/' {
+		if clean := path.Clean(name); clean == name {
+			return name
+		}
+	}
+	return path.Clean("/" + name)
+}
+
 func splitPath(name string) ([]string, bool) {
 	if name == "" {
 		return nil, false
 	}
-	clean := path.Clean("/" + name)
+	clean := cleanAbs(name)
 	if clean == "/" {
 		return nil, true
 	}
