@@ -17,8 +17,8 @@ type segment struct {
 	timeIndexPath string
 	files         *segmentFiles // nil while closed (inactive and evicted from the LRU)
 
-	indexEntries        int64
-	indexLastOffset     record.Offset // absolute; valid when indexEntries > 0
+	indexEntries    int64
+	indexLastOffset record.Offset // absolute; valid when indexEntries > 0
 	// indexEntriesChecked is how many leading offset index entries CheckInvariants has
 	// verified against the log. Entries are only appended or cut, so it drops to 0 wherever
 	// indexEntries is set other than by an append, and each check reads only the new ones.
