@@ -13,7 +13,8 @@
 //     ends; each direction an in-order byte stream, never duplicated, delivered in chunks
 //     (split at random bytes, as TCP segments) after a per-link latency plus jitter. Faults:
 //     Reset (bytes in flight lost, both ends told), Cut/Partition/Heal (one-way included:
-//     bytes are held, then the connection resets after a seeded retransmission timeout),
+//     bytes are held, then the connection resets after a seeded retransmission timeout; a
+//     direction whose acknowledgements are cut delivers, but resets at that timeout too),
 //     Clog/Unclog of a host's links; counted in Stats. Handlers are called only from the
 //     network's own events, never inside a caller's call.
 //
@@ -99,7 +100,7 @@
 //     set (each seed twice, trace hashes compared); plant_test.go each planted bug caught.
 //
 // Left for later:
-//   - faults: acknowledgement loss on one-way cuts; corruption of indexes, checkpoints,
+//   - faults: corruption of indexes, checkpoints,
 //     producer snapshots and the metadata log (only partition segment files are corrupted,
 //     since only their loss maps to excusable offsets); torn writes inside a running process
 //     (only crashes tear); clock faults on client hosts; swizzle cuts share the network's

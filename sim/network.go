@@ -89,13 +89,16 @@ func DefaultNetworkConfig() NetworkConfig {
 
 // Stats counts what the network did, faults included.
 type Stats struct {
-	Dials          int64 // Dial calls
-	DialsRefused   int64 // nothing listening
-	DialTimeouts   int64 // unreachable host
-	Accepted       int64 // connections established
-	Resets         int64 // connections reset by Reset, ResetHost or ResetID
-	Aborts         int64 // connections reset by an end's owner (Conn.Abort)
-	StallResets    int64 // connections reset after bytes were held past the retransmission timeout
+	Dials        int64 // Dial calls
+	DialsRefused int64 // nothing listening
+	DialTimeouts int64 // unreachable host
+	Accepted     int64 // connections established
+	Resets       int64 // connections reset by Reset, ResetHost or ResetID
+	Aborts       int64 // connections reset by an end's owner (Conn.Abort)
+	StallResets  int64 // connections reset after bytes were held past the retransmission timeout
+	// UnackedResets are connections reset because bytes they delivered were never
+	// acknowledged (a one-way cut of the reverse link) past the retransmission timeout.
+	UnackedResets  int64
 	Stalls         int64 // times a direction stopped delivering at a cut or clogged link
 	Cuts           int64 // Cut and Partition calls (a Partition counts two)
 	Heals          int64 // Heal and HealAll calls
@@ -237,7 +240,11 @@ type direction struct {
 	lastDeliverNs int64 // chunks are never due before the one sent earlier: order holds
 	stalled       bool
 	stallReset    EventID
-	deliverWhat   string // the delivery event's name, built once: deliveries are most events
+	// unackedReset is armed while bytes delivered this way go unacknowledged: the reverse
+	// link is cut, so the sender keeps retransmitting and resets at its timeout, although
+	// the receiver read them.
+	unackedReset EventID
+	deliverWhat  string // the delivery event's name, built once: deliveries are most events
 }
 
 // chunk is a piece of the stream in flight; fin marks the sender's close.
@@ -395,6 +402,15 @@ func (n *Network) deliver(conn *connection, side int) {
 		return
 	}
 	n.stats.BytesDelivered += int64(len(ch.data))
+	if d.unackedReset == 0 && !n.linkOpen(d.to, d.from) {
+		wait := n.cfg.StallResetNsMin + n.rng.Int64N(n.cfg.StallResetNsMax-n.cfg.StallResetNsMin+1)
+		n.w.Tracef("net unacked c%d %s->%s: acknowledgements cut, reset in %dms", conn.id, d.from, d.to, wait/1e6)
+		d.unackedReset = n.w.After(wait, fmt.Sprintf("net unacked reset c%d", conn.id), func() {
+			d.unackedReset = 0
+			n.stats.UnackedResets++
+			n.reset(conn, ErrTimedOut)
+		})
+	}
 	// The checksum puts the bytes themselves in the trace (and its hash); CRC32C runs in hardware.
 	n.w.Tracef("net c%d %s->%s %d bytes crc %08x", conn.id, d.from, d.to, len(ch.data), crc32.Checksum(ch.data, castagnoli))
 	n.schedule(conn, side)
@@ -436,6 +452,10 @@ func (n *Network) dropDirection(d *direction) {
 	if d.stallReset != 0 {
 		n.w.Cancel(d.stallReset)
 		d.stallReset = 0
+	}
+	if d.unackedReset != 0 {
+		n.w.Cancel(d.unackedReset)
+		d.unackedReset = 0
 	}
 	d.stalled = false
 	n.stats.BytesDropped += d.bytes
@@ -528,8 +548,9 @@ func (n *Network) OpenConns() []ConnID {
 // link are held — TCP retransmits — and the connection resets if the cut outlasts the
 // retransmission timeout; dials across a cut time out.
 //
-// Simplification: acknowledgements are not modelled, so a one-way cut stalls only the bytes
-// flowing that way; the other direction keeps delivering.
+// A one-way cut also loses the acknowledgements of the other direction: its bytes are still
+// delivered, but their sender resets the connection at its retransmission timeout unless the
+// cut heals first.
 func (n *Network) Cut(from, to []string) {
 	n.stats.Cuts++
 	for _, f := range from {
@@ -590,6 +611,11 @@ func (n *Network) Clogged(host string) bool { return n.clogged[host] }
 func (n *Network) resume() {
 	for _, conn := range n.conns {
 		for side, d := range conn.dirs {
+			if d.unackedReset != 0 && n.linkOpen(d.to, d.from) {
+				// Acknowledgements flow again: the sender stops retransmitting.
+				n.w.Cancel(d.unackedReset)
+				d.unackedReset = 0
+			}
 			if !d.stalled || !n.linkOpen(d.from, d.to) {
 				continue
 			}

@@ -260,8 +260,42 @@ func TestNetworkPartitionHoldsThenResets(t *testing.T) {
 	if !errors.Is(p.client.err, ErrTimedOut) || !errors.Is(p.server.err, ErrTimedOut) {
 		t.Fatalf("after the timeout: client %v, server %v", p.client.err, p.server.err)
 	}
-	if s := p.net.Stats(); s.StallResets != 1 || s.Stalls != 2 || s.BytesDropped != int64(len("lost")) {
+	// Both directions time out at 5 s here: the held "lost" and the unacknowledged "reply".
+	if s := p.net.Stats(); s.StallResets+s.UnackedResets != 1 || s.Stalls != 2 || s.BytesDropped != int64(len("lost")) {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestNetworkOneWayCutLosesAcknowledgements: with client→server cut, the server's bytes reach
+// the client, but their acknowledgements do not come back: the connection resets at the
+// retransmission timeout although the client never sent anything, unless the cut heals first.
+func TestNetworkOneWayCutLosesAcknowledgements(t *testing.T) {
+	cfg := DefaultNetworkConfig()
+	cfg.StallResetNsMin, cfg.StallResetNsMax = 5*secondNs, 5*secondNs
+	p := newPair(t, 2, cfg)
+	p.net.Cut([]string{"client"}, []string{"server"})
+	p.server.conn.Send([]byte("reply"))
+	p.w.RunFor(4 * secondNs)
+	if string(p.client.got) != "reply" || p.client.err != nil || p.server.err != nil {
+		t.Fatalf("before the timeout: client got %q (%v), server %v", p.client.got, p.client.err, p.server.err)
+	}
+	p.w.RunFor(2 * secondNs)
+	if !errors.Is(p.client.err, ErrTimedOut) || !errors.Is(p.server.err, ErrTimedOut) {
+		t.Fatalf("after the timeout: client %v, server %v", p.client.err, p.server.err)
+	}
+	if s := p.net.Stats(); s.UnackedResets != 1 || s.StallResets != 0 || s.Stalls != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+
+	// Healed in time, the connection lives.
+	q := newPair(t, 3, cfg)
+	q.net.Cut([]string{"client"}, []string{"server"})
+	q.server.conn.Send([]byte("reply"))
+	q.w.RunFor(4 * secondNs)
+	q.net.HealAll()
+	q.w.RunFor(10 * secondNs)
+	if q.client.err != nil || q.server.err != nil || q.net.Stats().UnackedResets != 0 {
+		t.Fatalf("after healing in time: client %v, server %v, stats %+v", q.client.err, q.server.err, q.net.Stats())
 	}
 }
 

@@ -157,7 +157,9 @@ func newCluster(opts RunOptions, adjust ...func(*Knobs)) *cluster {
 // result fills in what the run did.
 func (c *cluster) result(res *RunResult) {
 	res.Knobs, res.Buggify, res.Report = c.knobs, c.bug.String(), c.report
-	res.Faults = c.plan.Classes().String() + "; " + c.plan.Stats().String()
+	ns := c.network.Stats()
+	res.Faults = c.plan.Classes().String() + "; " + c.plan.Stats().String() +
+		fmt.Sprintf("; network: %d stalls, %d reset held, %d reset unacknowledged", ns.Stalls, ns.StallResets, ns.UnackedResets)
 	res.TraceHash, res.Events, res.VirtualNs = c.w.TraceHash(), c.w.Executed(), c.w.NowNs()
 	res.Ops, res.History = len(c.history.Ops), c.history
 	if c.wl != nil {
