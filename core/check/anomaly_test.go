@@ -792,3 +792,25 @@ func TestExcusedDamage(t *testing.T) {
 		t.Errorf("a write invoked after the damage must still be durable: %s", r.Details())
 	}
 }
+
+// TestExcusedSkipsLeaveTheViewIntact: the poll checks drop excused offsets from what they
+// count as skipped without changing the partition's list of offsets that exist (seed 1817:
+// an in-place delete zeroed part of it, and later checks reported offset 0 as skipped).
+func TestExcusedSkipsLeaveTheViewIntact(t *testing.T) {
+	b := newBuilder()
+	b.produce(1, OutcomeOK, 0, "a", "b", "c", "d", "e", "f")
+	b.fetch(2, 0, 6, rec(0, "a"), rec(3, "d")) // 1 and 2 destroyed: an excused skip
+	b.fetch(2, 4, 6, rec(4, "e"), rec(5, "f"))
+	b.final(0, 6, 0, rec(0, "a"), rec(3, "d"), rec(4, "e"), rec(5, "f"))
+	parts := splitPartitions(b.h)
+	v := newPartitionView(parts[0])
+	before := slices.Clone(v.offsets)
+	c := newCollector(DefaultExamplesMax)
+	checkPolls(c, v, func(offset int64) bool { return offset == 1 || offset == 2 })
+	if !slices.Equal(v.offsets, before) {
+		t.Fatalf("checkPolls changed the view's offsets from %v to %v", before, v.offsets)
+	}
+	if r := c.findings(c.anomalies); len(r) > 0 {
+		t.Fatalf("excused skip reported: %v", r)
+	}
+}
