@@ -24,6 +24,10 @@ type ClientHost struct {
 
 	timer   EventID
 	timerAt int64 // 0: none armed
+
+	// clock is the host's wall clock: it stamps the records the client produces, and the
+	// fault plan's clock faults move it.
+	clock *WallClock
 }
 
 // NewClientHost starts a client on host. cfg.ClientIndex names its operations in history;
@@ -32,13 +36,19 @@ func NewClientHost(w *World, network *Network, host string, cfg client.Config, h
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sim: client on %s: %w", host, err)
 	}
+	clock := w.NewWallClock(cfg.WallClockBaseMs, 0)
+	cfg.WallClockMs = func(int64) int64 { return clock.NowMs() }
 	return &ClientHost{
 		w: w, net: network, host: host,
 		c:       client.New(cfg, w.Rand("client/"+host)),
 		conns:   make(map[client.ConnID]*Conn),
 		history: history,
+		clock:   clock,
 	}, nil
 }
+
+// Clock is the host's wall clock, which stamps the records it produces.
+func (h *ClientHost) Clock() *WallClock { return h.clock }
 
 // Host is the client's host name.
 func (h *ClientHost) Host() string { return h.host }

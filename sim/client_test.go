@@ -84,3 +84,34 @@ func TestClientHost(t *testing.T) {
 		t.Fatalf("checker: %s", report.Details())
 	}
 }
+
+// TestClientHostClock: a client host's records carry its own wall clock, so a jump of that
+// clock (a clock fault on the client) moves their timestamps, and the broker stores them as
+// sent (CreateTime).
+func TestClientHostClock(t *testing.T) {
+	w, network, node := newTestNode(t, 8)
+	var history check.History
+	cfg := client.DefaultConfig(node.Addr())
+	cfg.ClientIndex, cfg.Acks, cfg.WallClockBaseMs = 1, client.AcksAll, 1_700_000_000_000
+	h, err := NewClientHost(w, network, "client1", cfg, &history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.CreateTopic(client.TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1})
+	if !w.RunUntilTrue(func() bool { return h.Pending() == 0 }, waitNs) {
+		t.Fatal("create topic did not complete")
+	}
+	const jumpMs = -3_600_000
+	h.Clock().Jump(jumpMs)
+	wantMs := 1_700_000_000_000 + w.NowNs()/1e6 + jumpMs
+	h.Produce("t", 0, []check.Record{{Offset: -1, Key: "k", Value: "v"}})
+	h.Fetch("t", 0, 0)
+	if !w.RunUntilTrue(func() bool { return h.Pending() == 0 }, waitNs) {
+		t.Fatal("produce and fetch did not complete")
+	}
+	for _, op := range history.Ops {
+		if op.Outcome != check.OutcomeOK || len(op.Records) != 1 || op.Records[0].TimestampMs != wantMs {
+			t.Fatalf("%v %v: want one record stamped %d by the jumped clock", op.Kind, op.Records, wantMs)
+		}
+	}
+}

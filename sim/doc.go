@@ -49,7 +49,8 @@
 //     crash (power loss now, or armed at a seeded point between two effects), followed — for
 //     any crash, a Fatal after a failed sync or write included — by a restart after a seeded
 //     downtime, retried while recovery fails; pause (1 ms to 9 s); clock (wall-clock jumps
-//     of up to an hour either way, drift changes within ±500 ppm); net (resets of a host's
+//     of up to an hour either way, drift changes within ±500 ppm, on the node or on a client host, whose clock stamps
+//     its records); net (resets of a host's
 //     or one connection, a host isolated, random halves, one-way cuts); clog (swizzle: the
 //     node's links cut one at a time in a shuffled order, restored in another); disk (EIO on
 //     reads, writes or syncs through errorfs toggles, a seeded rate per window); full (the
@@ -100,11 +101,11 @@
 //     set (each seed twice, trace hashes compared); plant_test.go each planted bug caught.
 //
 // Left for later:
-//   - faults: corruption of indexes, checkpoints,
-//     producer snapshots and the metadata log (only partition segment files are corrupted,
-//     since only their loss maps to excusable offsets); torn writes inside a running process
-//     (only crashes tear); clock faults on client hosts; swizzle cuts share the network's
-//     cut map with partitions, so one healing may release the other's link early;
+//   - faults: corruption of indexes, checkpoints, producer snapshots and the metadata log
+//     (only partition segment files are corrupted, since only their loss maps to excusable
+//     offsets); torn writes inside a running process (only crashes tear); swizzle cuts share
+//     the network's cut map with partitions, so one healing may release the other's link
+//     early;
 //   - a clean shutdown (Drain, syncAll, producer snapshots, checkpoints) alongside Crash;
 //   - netio bounds not modelled: QueuedBytesMax, FetchReadBytesMax, ConnectionsMax;
 //   - multi-node clusters (replication, the metadata quorum) once core has them.

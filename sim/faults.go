@@ -132,6 +132,7 @@ type FaultStats struct {
 	Crashes, ArmedCrashes, Restarts, RestartFailures int64
 	Pauses                                           int64
 	ClockJumps, DriftChanges                         int64
+	ClientClockFaults                                int64
 	Resets, Partitions, OneWayCuts                   int64
 	Swizzles, LinkClogs                              int64
 	EIOWindows, EIOs                                 int64
@@ -141,8 +142,8 @@ type FaultStats struct {
 
 // String is the counts in one line for the run summary.
 func (s FaultStats) String() string {
-	return fmt.Sprintf("faults: crashes=%d (armed %d) restarts=%d (failed %d) pauses=%d clock-jumps=%d drift=%d resets=%d partitions=%d one-way=%d swizzles=%d (links %d) eio=%d windows/%d errors full=%d slow-sync=%d corrupt=%d windows: flips=%d misdirected=%d latent=%d",
-		s.Crashes, s.ArmedCrashes, s.Restarts, s.RestartFailures, s.Pauses, s.ClockJumps, s.DriftChanges,
+	return fmt.Sprintf("faults: crashes=%d (armed %d) restarts=%d (failed %d) pauses=%d clock-jumps=%d drift=%d client-clocks=%d resets=%d partitions=%d one-way=%d swizzles=%d (links %d) eio=%d windows/%d errors full=%d slow-sync=%d corrupt=%d windows: flips=%d misdirected=%d latent=%d",
+		s.Crashes, s.ArmedCrashes, s.Restarts, s.RestartFailures, s.Pauses, s.ClockJumps, s.DriftChanges, s.ClientClockFaults,
 		s.Resets, s.Partitions, s.OneWayCuts, s.Swizzles, s.LinkClogs, s.EIOWindows, s.EIOs,
 		s.FullWindows, s.SlowSyncWindows, s.CorruptWindows, s.BitFlips, s.MisdirectedWrites, s.LatentErrors)
 }
@@ -165,8 +166,11 @@ type FaultPlan struct {
 	network *Network
 	nodes   []*planNode // in ConfigureNode order
 	hosts   []string    // every host on the network, sorted
-	healed  bool
-	started bool
+	// clientClocks are the client hosts' wall clocks, in AddClientClock order: clock faults
+	// move them too (they stamp the records, and so drive time retention).
+	clientClocks []hostClock
+	healed       bool
+	started      bool
 }
 
 // planNode is what the plan keeps per node.
@@ -418,6 +422,37 @@ func (p *FaultPlan) window(r *rand.Rand, what string, durationsNs []int64, on, o
 	p.w.After(d, "fault end "+what, off)
 }
 
+// hostClock is one client host's wall clock.
+type hostClock struct {
+	host  string
+	clock *WallClock
+}
+
+// AddClientClock makes host's wall clock a target of clock faults; call it before Start.
+func (p *FaultPlan) AddClientClock(host string, clock *WallClock) {
+	p.clientClocks = append(p.clientClocks, hostClock{host, clock})
+}
+
+// clientClockFault jumps or re-drifts a client host's wall clock, as the broker's: the
+// records it stamps then carry timestamps from the past or the future.
+func (p *FaultPlan) clientClockFault(r *rand.Rand) {
+	hc := p.clientClocks[r.IntN(len(p.clientClocks))]
+	p.stats.ClientClockFaults++
+	if r.IntN(3) > 0 {
+		deltaMs := []int64{1, 1_000, 60_000, 600_000, 3_600_000}[r.IntN(5)]
+		deltaMs = 1 + r.Int64N(deltaMs)
+		if r.IntN(2) == 0 {
+			deltaMs = -deltaMs
+		}
+		p.w.Tracef("fault clock %s jumps %dms", hc.host, deltaMs)
+		hc.clock.Jump(deltaMs)
+		return
+	}
+	ppm := r.Int64N(1001) - 500
+	p.w.Tracef("fault clock %s drift %dppm", hc.host, ppm)
+	hc.clock.SetDriftPpm(ppm)
+}
+
 // pickNode draws one of the plan's nodes.
 func (p *FaultPlan) pickNode(r *rand.Rand) *planNode { return p.nodes[r.IntN(len(p.nodes))] }
 
@@ -448,6 +483,10 @@ func (p *FaultPlan) inject(class FaultClass, r *rand.Rand) bool {
 		d := []int64{1e6, 50e6, 500e6, 3e9, 6e9}[r.IntN(5)]
 		n.Pause(d/2 + r.Int64N(d+1))
 	case FaultClock:
+		if len(p.clientClocks) > 0 && r.IntN(3) == 0 {
+			p.clientClockFault(r)
+			return true
+		}
 		if r.IntN(3) > 0 {
 			p.stats.ClockJumps++
 			deltaMs := []int64{1, 1_000, 60_000, 600_000, 3_600_000}[r.IntN(5)]

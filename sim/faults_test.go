@@ -352,3 +352,37 @@ func TestSlowSyncAndFullDisk(t *testing.T) {
 		t.Fatalf("produce after the disk emptied at %d", base)
 	}
 }
+
+// TestClockFaultsReachClientHosts: with client clocks added to the plan, clock faults also
+// jump or re-drift them, and are counted apart from the nodes'.
+func TestClockFaultsReachClientHosts(t *testing.T) {
+	w := NewWorld(5)
+	network := NewNetwork(w, DefaultNetworkConfig())
+	fc := DefaultFaultConfig(100*msNs, 60*secondNs)
+	fc.Classes, fc.Override, fc.GapNsMean = FaultClock, true, 300*msNs
+	plan := NewFaultPlan(w, fc)
+	cfg := DefaultNodeConfig(1)
+	plan.ConfigureNode(&cfg)
+	n, err := NewNode(w, network, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const baseMs = 1_700_000_000_000
+	clocks := []*WallClock{w.NewWallClock(baseMs, 0), w.NewWallClock(baseMs, 0)}
+	plan.AddClientClock("client1", clocks[0])
+	plan.AddClientClock("client2", clocks[1])
+	plan.Start(network, []*Node{n}, []string{"client1", "client2"})
+	w.RunUntil(60 * secondNs)
+	if s := plan.Stats(); s.ClientClockFaults == 0 || s.ClockJumps+s.DriftChanges == 0 {
+		t.Fatalf("clock faults: %s", s)
+	}
+	moved := 0
+	for _, c := range clocks {
+		if c.NowMs() != baseMs+w.NowNs()/1e6 {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Fatal("no client clock reads other than the true time")
+	}
+}

@@ -217,6 +217,7 @@ func (c *cluster) startFaults() {
 	hosts := []string{"admin"}
 	for _, h := range c.clients {
 		hosts = append(hosts, h.Host())
+		c.plan.AddClientClock(h.Host(), h.Clock())
 	}
 	c.plan.Start(c.network, []*Node{c.node}, hosts)
 }

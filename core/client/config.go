@@ -30,6 +30,10 @@ type Config struct {
 	// WallClockBaseMs is the wall clock, in Unix milliseconds, at monotonic time 0: record
 	// timestamps (CreateTime) are WallClockBaseMs + nowNs/1e6. The client never reads a clock.
 	WallClockBaseMs int64
+	// WallClockMs, when set, replaces that: record timestamps are WallClockMs(nowNs), a wall
+	// clock that may jump and drift apart from the monotonic one (the simulator's clock faults
+	// on client hosts). It must be deterministic.
+	WallClockMs func(nowNs int64) int64
 
 	// RequestTimeoutNs bounds how long a request waits for its response (request.timeout.ms);
 	// when it passes, the connection is closed, as Kafka's NetworkClient does.

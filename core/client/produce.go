@@ -89,7 +89,7 @@ func (c *Client) Produce(topic string, partition int32, records []check.Record, 
 		c.complete(&op, check.OutcomeFailed, reason)
 		return id, c.finish()
 	}
-	b := &batch{op: op, deadlineNs: c.nowNs + c.cfg.DeliveryTimeoutNs, firstTimestampMs: c.cfg.WallClockBaseMs + c.nowNs/1_000_000}
+	b := &batch{op: op, deadlineNs: c.nowNs + c.cfg.DeliveryTimeoutNs, firstTimestampMs: c.wallClockMs()}
 	for i := range b.op.Records {
 		b.op.Records[i].TimestampMs = b.firstTimestampMs // every record of the batch: delta 0
 	}
@@ -525,4 +525,12 @@ func errorText(code int16, detail string) string {
 		return ErrorName(code)
 	}
 	return ErrorName(code) + ": " + detail
+}
+
+// wallClockMs is the client's wall clock now, in Unix milliseconds: record timestamps.
+func (c *Client) wallClockMs() int64 {
+	if c.cfg.WallClockMs != nil {
+		return c.cfg.WallClockMs(c.nowNs)
+	}
+	return c.cfg.WallClockBaseMs + c.nowNs/1_000_000
 }
