@@ -262,7 +262,8 @@ func (v *partitionView) valuesAt(offset int64) []string {
 	return slices.Compact(out)
 }
 
-// existingIn returns the observed offsets in [from, to) at or above floor, ascending.
+// existingIn returns the observed offsets in [from, to) at or above floor, ascending, in a
+// new slice: callers filter it in place, which must not disturb v.offsets.
 func (v *partitionView) existingIn(from, to, floor int64) []int64 {
 	from = max(from, floor)
 	if from >= to {
@@ -270,7 +271,7 @@ func (v *partitionView) existingIn(from, to, floor int64) []int64 {
 	}
 	lo, _ := slices.BinarySearch(v.offsets, from)
 	hi, _ := slices.BinarySearch(v.offsets, to)
-	return v.offsets[lo:hi]
+	return slices.Clone(v.offsets[lo:hi])
 }
 
 // example starts an Example in this partition.

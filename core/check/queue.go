@@ -229,8 +229,7 @@ func checkSends(c *collector, v *partitionView) {
 func checkPolls(c *collector, v *partitionView, excused func(offset int64) bool) {
 	// Offsets a disk fault destroyed cannot be read by anyone: skipping them is no anomaly.
 	existingIn := func(from, to, logStart int64) []int64 {
-		// existingIn shares the view's slice: delete from a copy.
-		return slices.DeleteFunc(slices.Clone(v.existingIn(from, to, logStart)), excused)
+		return slices.DeleteFunc(v.existingIn(from, to, logStart), excused)
 	}
 	byClient := map[int][]*Op{}
 	for _, op := range v.ops {
