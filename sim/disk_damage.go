@@ -86,10 +86,23 @@ func segmentPath(p string) (dir, topic string, partition int32, base int64, ok b
 }
 
 // IsPartitionSegment reports whether p is a partition's segment data file (not its indexes, not
-// the metadata log's): the files corruption faults target.
+// the metadata log's): the files whose damage maps to excusable offsets.
 func IsPartitionSegment(p string) bool {
 	_, topic, _, _, ok := segmentPath(p)
 	return ok && !strings.HasPrefix(topic, "__cluster_metadata")
+}
+
+// IsProducerSnapshot reports whether p is a partition's producer-state snapshot
+// ("<20 digits>.snapshot"), or the temporary file it is written to before its rename.
+// Corruption faults target them too: they carry a CRC, so damage must be detected (the
+// snapshot is deleted and the state rebuilt from the log), and no offset is excused for it.
+func IsProducerSnapshot(p string) bool {
+	name := path.Base(strings.TrimSuffix(p, ".tmp"))
+	if !strings.HasSuffix(name, ".snapshot") || len(name) != 20+len(".snapshot") {
+		return false
+	}
+	_, err := strconv.ParseUint(name[:20], 10, 64)
+	return err == nil && !strings.Contains(p, "__cluster_metadata")
 }
 
 // DamagedOffsets maps one damage to the offsets whose records it may have destroyed, by walking

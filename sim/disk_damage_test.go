@@ -385,3 +385,31 @@ func TestSkipExcusedNarrowest(t *testing.T) {
 		}
 	}
 }
+
+// TestCorruptionTargets: corruption faults target partition segments and producer snapshots
+// (and a snapshot's temporary file), never indexes, checkpoints or the metadata log.
+func TestCorruptionTargets(t *testing.T) {
+	cases := []struct {
+		path              string
+		segment, snapshot bool
+	}{
+		{"/weir-data/orders-0/00000000000000000042.log", true, false},
+		{"/weir-data/orders-0/00000000000000000042.snapshot", false, true},
+		{"/weir-data/orders-0/00000000000000000042.snapshot.tmp", false, true},
+		{"/weir-data/orders-0/00000000000000000042.index", false, false},
+		{"/weir-data/orders-0/00000000000000000042.timeindex", false, false},
+		{"/weir-data/orders-0/leader-epoch-checkpoint", false, false},
+		{"/weir-data/recovery-point-offset-checkpoint", false, false},
+		{"/weir-data/__cluster_metadata-0/00000000000000000042.log", false, false},
+		{"/weir-data/__cluster_metadata-0/00000000000000000042.snapshot", false, false},
+		{"/weir-data/orders-0/42.snapshot", false, false},
+	}
+	for _, c := range cases {
+		if got := IsPartitionSegment(c.path); got != c.segment {
+			t.Errorf("IsPartitionSegment(%q) = %v", c.path, got)
+		}
+		if got := IsProducerSnapshot(c.path); got != c.snapshot {
+			t.Errorf("IsProducerSnapshot(%q) = %v", c.path, got)
+		}
+	}
+}

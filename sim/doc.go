@@ -55,7 +55,8 @@
 //     node's links cut one at a time in a shuffled order, restored in another); disk (EIO on
 //     reads, writes or syncs through errorfs toggles, a seeded rate per window); full (the
 //     capacity drops to what is used plus a little); slowsync (syncs 100× slower);
-//     corrupt (errorfs.Corruptor on partition segment files: bit flips on write, misdirected
+//     corrupt (errorfs.Corruptor on partition segment files and producer snapshots, whose
+//     CRC must catch it: bit flips on write, misdirected
 //     writes, latent sector errors — at most CorruptionsMax per node). At HealAtNs, Heal
 //     stops everything: cuts healed, armed crashes disarmed, paused nodes resumed, disk
 //     faults off, bad sectors readable again, capacity and sync speed restored, down nodes
@@ -101,9 +102,8 @@
 //     set (each seed twice, trace hashes compared); plant_test.go each planted bug caught.
 //
 // Left for later:
-//   - faults: corruption of indexes, checkpoints, producer snapshots and the metadata log
-//     (only partition segment files are corrupted, since only their loss maps to excusable
-//     offsets); torn writes inside a running process (only crashes tear); swizzle cuts share
+//   - faults: corruption of indexes, checkpoints and the metadata log (their formats carry
+//     no checksum in Kafka either: a flipped digit is a valid, wrong offset); torn writes inside a running process (only crashes tear); swizzle cuts share
 //     the network's cut map with partitions, so one healing may release the other's link
 //     early;
 //   - a clean shutdown (Drain, syncAll, producer snapshots, checkpoints) alongside Crash;

@@ -25,7 +25,7 @@ const (
 	// FaultClock: the wall clock jumps forward or backward, or its drift changes.
 	FaultClock
 	// FaultCorrupt: silent bit flips, misdirected writes and latent sector errors in
-	// partition segment files.
+	// partition segment files and producer snapshots.
 	FaultCorrupt
 	// FaultFull: the disk fills (its capacity drops to what is used) for a while.
 	FaultFull
@@ -218,7 +218,8 @@ func (p *FaultPlan) Healed() bool { return p.healed }
 
 // ConfigureNode prepares a node's config before NewNode: with disk faults enabled, errorfs
 // toggles for EIO (chained after any injector the config has); with corruption enabled, a
-// Corruptor on the partitions' segment files whose every damage the plan records.
+// Corruptor on the partitions' segment files and producer snapshots whose every damage the
+// plan records.
 func (p *FaultPlan) ConfigureNode(cfg *NodeConfig) {
 	pn := &planNode{id: cfg.ID}
 	p.nodes = append(p.nodes, pn)
@@ -248,7 +249,7 @@ func (p *FaultPlan) ConfigureNode(cfg *NodeConfig) {
 	if p.classes.Has(FaultCorrupt) {
 		r := p.w.Rand(prefix + "corrupt")
 		pn.corr = errorfs.NewCorruptor(p.w.Rand(prefix+"corrupt/where"), func(d errorfs.Damage) { p.damaged(pn, d) })
-		segment := errorfs.PathMatch(IsPartitionSegment)
+		segment := errorfs.PathMatch(func(p string) bool { return IsPartitionSegment(p) || IsProducerSnapshot(p) })
 		pick := func(kind string, rate int) errorfs.Injector {
 			return errorfs.When(errorfs.And(errorfs.Kinds(errorfs.OpWrite), segment), errorfs.RandomFrom(p.w.Rand(prefix+"corrupt/"+kind), rate))
 		}
