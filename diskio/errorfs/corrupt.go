@@ -200,8 +200,10 @@ func (c *Corruptor) readWritten(inner readerAt, name string, p []byte, off int64
 		copy(p[low-off:high-off], pt.data[low-pt.off:high-pt.off])
 		if int(high-off) > n {
 			// The writer meant the file to reach here (a write that strayed elsewhere):
-			// bytes between the file's end and the patch read as zeros.
-			clear(p[n : low-off])
+			// bytes between the file's end and the patch, if any, read as zeros. The
+			// patch may begin before the file's end (an append that strayed backwards by
+			// less than its length left the file ending inside it): then there is no gap.
+			clear(p[n:max(n, int(low-off))])
 			n = int(high - off)
 		}
 	}

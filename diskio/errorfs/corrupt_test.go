@@ -256,3 +256,48 @@ func TestInspect(t *testing.T) {
 		t.Fatalf("after a clean rewrite Inspect read %v", err)
 	}
 }
+
+// TestInspectAppendMisdirectedBack: an append that strayed backwards by less than its length
+// left the file ending inside the range the writer meant; under Inspect a read there returns
+// the whole append as written (seed 1617 with every fault panicked here: the inner read
+// returned some bytes of the patch, and the zero-fill between the file's end and the patch
+// was sliced backwards).
+func TestInspectAppendMisdirectedBack(t *testing.T) {
+	const sizeBytes = 16 * errorfs.SectorBytes
+	appended := bytes.Repeat([]byte("p"), 10*errorfs.SectorBytes+17) // longer than any stray
+	backwards := 0
+	for seed := uint64(1); seed <= 20; seed++ {
+		_, fs, c, reported := corruptFS(seed)
+		writeFile(t, fs, "/f", 0, bytes.Repeat([]byte("o"), sizeBytes))
+		c.Misdirect = errorfs.Always()
+		writeFile(t, fs, "/f", sizeBytes, appended)
+		c.Misdirect = nil
+		if len(*reported) != 1 {
+			t.Fatalf("seed %d: reported %v", seed, *reported)
+		}
+		if (*reported)[0].LandedOffsetBytes > sizeBytes {
+			continue // strayed forwards: the file covers the whole intended range
+		}
+		backwards++
+		f, err := fs.Open("/f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(appended))
+		var n int
+		c.Inspect(func() { n, err = f.ReadAt(got, sizeBytes) })
+		if err != nil || n != len(appended) || !bytes.Equal(got, appended) {
+			t.Fatalf("seed %d: Inspect read %d bytes (%v) of the append, not the append as written", seed, n, err)
+		}
+		// From before the file's end the read crosses into the patch the same way.
+		got = make([]byte, 100+len(appended))
+		c.Inspect(func() { n, err = f.ReadAt(got, sizeBytes-100) })
+		if err != nil || n != len(got) || !bytes.Equal(got[:100], bytes.Repeat([]byte("o"), 100)) || !bytes.Equal(got[100:], appended) {
+			t.Fatalf("seed %d: Inspect read %d bytes (%v) across the file's end", seed, n, err)
+		}
+		f.Close()
+	}
+	if backwards == 0 {
+		t.Fatal("no seed strayed backwards; the test checks nothing")
+	}
+}
