@@ -21,7 +21,8 @@ import (
 )
 
 // loadProducerState builds tp's producer state from its snapshots and log (Load, then
-// Rebuild). Load's repairs (corrupt or out-of-range snapshots deleted) become warnings.
+// Rebuild). Load's repairs (corrupt or out-of-range snapshots deleted) and the damaged log
+// Rebuild stepped over become warnings.
 func (n *Node) loadProducerState(tp storage.TopicPartition, l *log.Log) (*producer.State, error) {
 	st, res, err := producer.Load(n.cfg.FS, l.Dir(), n.cfg.Producer, l.StartOffset(), l.EndOffset(), n.now.WallMs)
 	if err != nil {
@@ -35,8 +36,17 @@ func (n *Node) loadProducerState(tp storage.TopicPartition, l *log.Log) (*produc
 		if st, err = producer.NewState(n.cfg.Producer, l.EndOffset()); err != nil {
 			return nil, err
 		}
-	} else if err := producer.Rebuild(n.cfg.FS, l, st); err != nil {
-		return nil, fmt.Errorf("broker: rebuilding the producer state of %s: %w", tp, err)
+	} else {
+		rebuilt, err := producer.Rebuild(n.cfg.FS, l, st)
+		if err != nil {
+			return nil, fmt.Errorf("broker: rebuilding the producer state of %s: %w", tp, err)
+		}
+		for _, sk := range rebuilt.Skipped {
+			n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: %s: the producer state skipped damaged log offsets [%d, %d): %w", tp, sk.From, sk.To, sk.Err))
+		}
+		if more := rebuilt.SkippedCount - len(rebuilt.Skipped); more > 0 {
+			n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: %s: the producer state skipped %d more damaged stretches of log", tp, more))
+		}
 	}
 	n.producers[tp] = st
 	return st, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/weirdata/weir/core/producer"
 	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/storage"
+	"github.com/weirdata/weir/diskio"
 )
 
 // idempotentHarness is a node with topic "r" (configs applied) and producer id 0 handed out.
@@ -280,5 +281,59 @@ func TestWriteProducerSnapshots(t *testing.T) {
 	h2.syncAll()
 	if e, ok := h2.node.producers[tpR].Producer(0); !ok || e.Batches[len(e.Batches)-1].LastSequence != 2 {
 		t.Fatalf("producer 0 after the restart: %+v (found %v)", e, ok)
+	}
+}
+
+// A node whose log was damaged below the recovery point, where recovery does not look, and
+// whose producer snapshots are gone (their writes failed) starts: rebuilding the producer
+// state steps over the batches it cannot read, with a warning, and knows the producer again
+// from its later batches, so their retries stay duplicates. (Seed 1249 with every fault: a
+// misdirected write left a segment's first batch zeros and every restart failed there.)
+func TestProducerStateRebuildStepsOverDamage(t *testing.T) {
+	h := idempotentHarness(t, noRetention, nil, map[string]string{"segment.ms": "100"})
+	for _, p := range []struct {
+		seq     int32
+		records int
+	}{{0, 2}, {2, 1}, {3, 1}} {
+		if got := produceIdempotent(t, h, 0, 0, p.seq, p.records); got.ErrorCode != 0 {
+			t.Fatalf("seq %d: %+v", p.seq, got)
+		}
+		h.advance(200) // each batch in a segment of its own
+	}
+	h.syncAll()
+	if err := h.logs.WriteCheckpoints(); err != nil {
+		t.Fatal(err)
+	}
+	if err := producer.DeleteSnapshotsBefore(h.fs, "/data/r-0", 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	if err := diskio.SyncDir(h.fs, "/data/r-0"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := h.fs.OpenReadWrite("/data/r-0/00000000000000000000.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, record.HeaderSizeBytes), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	h2 := h.restart(false)
+	if out := h2.take(); !containsAll(out, "the producer state skipped damaged log offsets [0, 2)") {
+		t.Fatalf("no warning of the damage stepped over:\n%s", out)
+	}
+	h2.syncAll()
+	if end := logEnd(t, h2, tpR); end != 4 {
+		t.Fatalf("log end after the restart: %d, want 4", end)
+	}
+	if p := produceIdempotent(t, h2, 0, 0, 3, 1); p.ErrorCode != 0 || p.BaseOffset != 3 {
+		t.Fatalf("retry of seq 3 after the restart: %+v, want the duplicate at 3", p)
+	}
+	if p := produceIdempotent(t, h2, 0, 0, 4, 1); p.ErrorCode != 0 || p.BaseOffset != 4 {
+		t.Fatalf("seq 4 after the restart: %+v, want offset 4", p)
 	}
 }

@@ -152,3 +152,39 @@ func (l *Log) jumpPosition(s *segment, position, limitPosition int64, maxOffset 
 	}
 	return max(pos, position), nil
 }
+
+// OffsetPastDamage returns where a reader that Read refused at from (ErrCorruptLog: the bytes
+// there no longer form a batch) can go on without reading those bytes: the least offset above
+// from at which the offset index of from's segment locates a batch (an entry names a batch's
+// last offset and where the batch starts), else the next segment's base offset, else the log
+// end. The batches between that the sparse index does not locate are stepped over with the
+// damaged one. The result is above from; ErrOffsetOutOfRange outside [StartOffset, EndOffset).
+func (l *Log) OffsetPastDamage(from record.Offset) (record.Offset, error) {
+	if err := l.check(); err != nil {
+		return 0, err
+	}
+	if from < l.startOffset || from >= l.endOffset {
+		return 0, fmt.Errorf("%w: %d not in [%d, %d)", ErrOffsetOutOfRange, from, l.startOffset, l.endOffset)
+	}
+	i := max(l.segmentIndex(from), 0)
+	s := l.segments[i]
+	next := l.endOffset
+	if i+1 < len(l.segments) {
+		next = min(next, l.segments[i+1].baseOffset)
+	}
+	if _, err := l.files(s); err != nil {
+		return 0, err
+	}
+	n, err := l.offsetEntriesBelow(s, from+1)
+	if err != nil || n >= s.indexEntries {
+		return next, err
+	}
+	o, _, err := l.readOffsetIndexEntry(s, n)
+	if err != nil {
+		return 0, err
+	}
+	if o > from && o < next {
+		return o, nil
+	}
+	return next, nil // an entry out of place: the index is damaged too
+}

@@ -87,8 +87,8 @@ func TestRebuildFromLog(t *testing.T) {
 
 	// From the log alone.
 	scratch := newTestState(t, DefaultConfig())
-	if err := Rebuild(fsys, l, scratch); err != nil {
-		t.Fatal(err)
+	if res, err := Rebuild(fsys, l, scratch); err != nil || res.SkippedCount != 0 || len(res.Skipped) != 0 {
+		t.Fatalf("rebuild of an undamaged log: %+v, %v", res, err)
 	}
 	assertSameEntries(t, live.Entries(), scratch.Entries())
 	if scratch.EndOffset() != l.EndOffset() || live.EndOffset() != l.EndOffset() {
@@ -102,8 +102,8 @@ func TestRebuildFromLog(t *testing.T) {
 	if err != nil || res.SnapshotOffset != snapshotOffset {
 		t.Fatalf("load: %+v %v", res, err)
 	}
-	if err := Rebuild(fsys, l, loaded); err != nil {
-		t.Fatal(err)
+	if res, err := Rebuild(fsys, l, loaded); err != nil || res.SkippedCount != 0 {
+		t.Fatalf("rebuild after a snapshot: %+v, %v", res, err)
 	}
 	want, got := live.Entries(), loaded.Entries()
 	if len(want) != len(got) {
@@ -125,7 +125,7 @@ func TestRebuildFromLog(t *testing.T) {
 
 	// A state past the log end is refused.
 	ahead, _ := NewState(DefaultConfig(), l.EndOffset()+1)
-	if err := Rebuild(fsys, l, ahead); err == nil {
+	if _, err := Rebuild(fsys, l, ahead); err == nil {
 		t.Fatal("rebuilt a state past the log end")
 	}
 }
