@@ -184,6 +184,8 @@ type planNode struct {
 	damage  DamageLog
 	restart EventID // a scheduled restart, 0 if none
 	gaveUp  bool
+	// restartErr is why the last restart failed (nil after one that worked).
+	restartErr error
 	// wallMaxMs is the latest wall-clock reading before a backward jump.
 	wallMaxMs int64
 }
@@ -381,7 +383,8 @@ func (p *FaultPlan) scheduleRestart(pn *planNode, downNs int64) {
 		if pn.n.Up() {
 			return
 		}
-		if err := pn.n.Restart(); err != nil {
+		pn.restartErr = pn.n.Restart()
+		if err := pn.restartErr; err != nil {
 			p.stats.RestartFailures++
 			if p.healed && p.w.NowNs() > p.cfg.HealAtNs+p.cfg.RestartGiveUpNs {
 				pn.gaveUp = true
@@ -681,7 +684,7 @@ func (p *FaultPlan) Settled() (bool, string) {
 		switch {
 		case pn.n == nil:
 		case pn.gaveUp:
-			return false, fmt.Sprintf("node%d did not restart (last failure: %v)", pn.id, pn.n.LastFatal())
+			return false, fmt.Sprintf("node%d did not restart: %v (last storage failure while up: %v)", pn.id, pn.restartErr, pn.n.LastFatal())
 		case !pn.n.Up():
 			return false, fmt.Sprintf("node%d is down", pn.id)
 		case pn.n.Paused():
