@@ -8,6 +8,8 @@
 // (PendingSync/Synced, at most one in flight, so group commit falls out naturally), unlinks of
 // deleted segments (FileOps), and reads of record data (Read returns a plan of byte ranges).
 // Reading 61-byte batch headers and index entries inline is allowed: lookups need them.
+// Bytes a faulty disk changed below the recovery point, which recovery does not scan, are
+// found by reads (ErrCorruptLog); OffsetPastDamage says where a reader may go on past them.
 //
 // Durability follows DESIGN §4: DurableOffset moves only when a sync covering it succeeded,
 // data in a new segment counts only after the directory is synced, and after a failed sync or

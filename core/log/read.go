@@ -176,15 +176,17 @@ func (l *Log) OffsetPastDamage(from record.Offset) (record.Offset, error) {
 		return 0, err
 	}
 	n, err := l.offsetEntriesBelow(s, from+1)
-	if err != nil || n >= s.indexEntries {
-		return next, err
-	}
-	o, _, err := l.readOffsetIndexEntry(s, n)
 	if err != nil {
 		return 0, err
 	}
-	if o > from && o < next {
-		return o, nil
+	if n < s.indexEntries {
+		o, _, err := l.readOffsetIndexEntry(s, n)
+		if err != nil {
+			return 0, err
+		}
+		if o > from && o < next { // else the entry is out of place: the index is damaged too
+			return o, nil
+		}
 	}
-	return next, nil // an entry out of place: the index is damaged too
+	return next, nil
 }

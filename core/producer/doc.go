@@ -10,7 +10,8 @@
 //   - expire.go: producer.id.expiration.ms and the per-partition producer bound.
 //   - snapshot.go, snapshot_files.go: Kafka's producer snapshot file (`<offset>.snapshot`,
 //     version 1, CRC32C), written atomically, loaded newest-valid-first.
-//   - rebuild.go: Rebuild replays a partition log's batch headers past a snapshot.
+//   - rebuild.go: Rebuild replays a partition log's batch headers past a snapshot, stepping
+//     over (and reporting) batches a faulty disk damaged.
 //   - allocator.go: Allocator, producer ids from ProducerIdsRecord blocks of 1000.
 //
 // Leader-side verdicts follow Kafka 3.x/4.x: a retried batch equal to one of the last five
