@@ -19,10 +19,10 @@ type storedBatch struct {
 	firstInFile bool
 }
 
-// damagedLog writes a log of several segments with idempotent batches from three producers,
+// idempotentLog writes a log of several segments with idempotent batches from three producers,
 // each producing last in the active segment, and returns the file system, the state as the
 // leader kept it, and where every batch lies. The log is closed.
-func damagedLog(t *testing.T, dir string) (*memfs.FS, *State, []storedBatch, log.Config) {
+func idempotentLog(t *testing.T, dir string) (*memfs.FS, *State, []storedBatch, log.Config) {
 	t.Helper()
 	fsys := memfs.New()
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
@@ -115,7 +115,7 @@ func TestRebuildStepsOverDamage(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fsys, live, stored, cfg := damagedLog(t, dir)
+			fsys, live, stored, cfg := idempotentLog(t, dir)
 			b := tc.pick(stored)
 			tc.damage(t, fsys, b)
 			end := stored[len(stored)-1].next
