@@ -30,7 +30,10 @@ type ReadPlan struct {
 // including a batch that ends past maxOffset (exclusive, e.g. the high watermark), with at
 // least one whole batch when minOneBatch even if it is larger than the limits (KIP-74).
 // ErrOffsetOutOfRange outside [StartOffset, EndOffset]; from == EndOffset is an empty plan.
-// Only batch headers and index entries are read inline.
+// Only batch headers and index entries are read inline. A header that does not make sense —
+// unparsable, outside its segment's offsets, or going back below the batch before it — is
+// damage: the plan serves the batches before it (both batches, when two are out of order)
+// and a read starting there fails with ErrCorruptLog.
 func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, minOneBatch bool) (ReadPlan, error) {
 	if err := l.check(); err != nil {
 		return ReadPlan{}, err
@@ -66,6 +69,18 @@ func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, 
 		// goodPosition and goodSize are where the plan stands after the last batch it took by
 		// reading its header (a jump takes batches without reading theirs).
 		goodPosition, goodSize := position, plan.SizeBytes
+		// Every batch of s lies below endOffset: the next segment's base, or the log end.
+		endOffset := l.endOffset
+		if i+1 < len(l.segments) {
+			endOffset = l.segments[i+1].baseOffset
+		}
+		// prev is the last batch of s whose header the plan read, and where the plan stood before
+		// taking it.
+		var prev struct {
+			read, taken            bool
+			lastOffset, nextBefore record.Offset
+			position, sizeBefore   int64
+		}
 		for position < s.sizeBytes {
 			if rangeStart >= 0 && !jumped {
 				// Skip the headers of batches the index shows wholly inside the limits.
@@ -78,8 +93,19 @@ func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, 
 				position = to
 			}
 			h, err := l.readHeader(s, position)
+			if err == nil {
+				err = checkPlacement(s, &h, position, endOffset)
+			}
+			if err == nil && prev.read && h.BaseOffset <= prev.lastOffset {
+				// Offsets go backwards: one of the two headers is damaged and there is no
+				// telling which, so neither batch is served.
+				err = fmt.Errorf("%w: %s at %d: batch at offset %d after the batch at %d ending at %d", ErrCorruptLog, s.logPath, position, h.BaseOffset, prev.position, prev.lastOffset)
+				if prev.taken {
+					goodPosition, goodSize, plan.NextOffset = prev.position, prev.sizeBefore, prev.nextBefore
+				}
+			}
 			if err != nil {
-				if plan.SizeBytes == 0 || !errors.Is(err, ErrCorruptLog) {
+				if goodSize == 0 || !errors.Is(err, ErrCorruptLog) {
 					return ReadPlan{}, err // an I/O error is the driver's to see, not to serve around
 				}
 				// A batch further on is damaged on disk: serve the batches before it that the
@@ -89,6 +115,7 @@ func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, 
 				done = true
 				break
 			}
+			prev.read, prev.taken, prev.lastOffset, prev.position = true, false, h.LastOffset(), position
 			if h.LastOffset() < from {
 				position += h.SizeBytes()
 				goodPosition = position
@@ -109,6 +136,7 @@ func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, 
 					plan.FirstOffset = h.BaseOffset
 				}
 			}
+			prev.taken, prev.nextBefore, prev.sizeBefore = true, plan.NextOffset, plan.SizeBytes
 			plan.SizeBytes += h.SizeBytes()
 			plan.NextOffset = h.NextOffset()
 			position += h.SizeBytes()
@@ -118,7 +146,7 @@ func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, 
 				break
 			}
 		}
-		if rangeStart >= 0 {
+		if rangeStart >= 0 && position > rangeStart {
 			plan.Ranges = append(plan.Ranges, FileRange{Path: s.logPath, Position: rangeStart, SizeBytes: position - rangeStart})
 		}
 		if done {
@@ -189,4 +217,16 @@ func (l *Log) OffsetPastDamage(from record.Offset) (record.Offset, error) {
 		}
 	}
 	return next, nil
+}
+
+// checkPlacement checks that the batch h read at position lies inside s, below endOffset (the
+// next segment's base, or the log end for the active segment). A batch's base offset is
+// outside its CRC (KIP-98 left it out so that a leader assigns it without recomputing the
+// checksum): a flipped bit there passes every batch check, and only where the batch sits can
+// show it.
+func checkPlacement(s *segment, h *record.Header, position int64, endOffset record.Offset) error {
+	if h.LastOffset() >= endOffset {
+		return fmt.Errorf("%w: %s at %d: batch at offset %d ends at %d, past the segment's end %d", ErrCorruptLog, s.logPath, position, h.BaseOffset, h.LastOffset(), endOffset)
+	}
+	return nil
 }

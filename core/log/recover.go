@@ -30,9 +30,10 @@ const recoveryChunkBytes = 1 << 20
 //   - leftover .tmp/.deleted/.cleaned/.swap files and orphaned index files are deleted;
 //   - every segment from the one holding the last durable batch (the batch just below the
 //     recovery point) to the end is scanned: each batch's header and CRC checked, offsets
-//     increasing and inside the segment. The first bad or torn batch and everything after it
-//     (later segments too) is truncated away; the scanned segments' indexes are rebuilt. The
-//     active segment is always scanned;
+//     increasing and inside the segment (of two batches out of order, the first counts as
+//     bad: base offsets are outside the CRC). The first bad or torn batch and everything
+//     after it (later segments too) is truncated away; the scanned segments' indexes are
+//     rebuilt. The active segment is always scanned;
 //   - a scanned segment followed by a gap reaching above the recovery point (the next
 //     segment's base past the offset after its last record) lost unsynced records: the log
 //     ends there too, and the later segments are deleted;
@@ -278,7 +279,8 @@ func (l *Log) dropSegmentsFrom(i int) error {
 
 // recoverSegment scans s from its start, validating every batch (Kafka's LogSegment.recover):
 // each must parse, pass its CRC, lie above prevLast and below next (the next segment's base)
-// with offsets relative to the segment fitting in an int32. The first batch that fails, and
+// with offsets relative to the segment fitting in an int32, and not be followed by a sound
+// batch going back to its offsets (followedInOrder). The first batch that fails, and
 // everything after it, is truncated away (corrupt reports that). Both indexes are rebuilt;
 // an inactive segment's are trimmed, the active one's are left open for appends. The
 // segment's files are queued for the next sync.
@@ -322,6 +324,11 @@ func (l *Log) recoverSegment(s *segment, prevLast, next record.Offset, active bo
 		}
 		ok = ok && h.BaseOffset > lastOffset && h.BaseOffset >= s.baseOffset && h.LastOffset() < next &&
 			int64(h.LastOffset()-s.baseOffset) <= math.MaxInt32
+		if ok {
+			if ok, err = r.followedInOrder(position, &h); err != nil {
+				return 0, false, fmt.Errorf("log: read %s: %w", s.logPath, err)
+			}
+		}
 		if !ok {
 			corrupt = true
 			break
@@ -524,6 +531,21 @@ func (r *chunkReader) batchAt(position int64) (record.Header, []byte, bool, erro
 		return h, nil, false, err
 	}
 	return h, b, true, nil
+}
+
+// followedInOrder reports whether the batch after h (at position) is not a sound batch going
+// back to h's offsets. A base offset lies outside the batch's CRC (KIP-98 left it out so that a
+// leader assigns it without recomputing the checksum), so when a sound batch follows with
+// offsets that do not rise, either header may carry a flipped bit: recovery cuts at h, the
+// first of them, rather than keep a batch that may claim offsets it does not hold (and put
+// the log end past records it never had). A torn or garbled next batch says nothing about h.
+func (r *chunkReader) followedInOrder(position int64, h *record.Header) (bool, error) {
+	nh, batch, ok, err := r.batchAt(position + h.SizeBytes())
+	if err != nil || !ok || nh.BaseOffset > h.LastOffset() {
+		return true, err
+	}
+	_, verr := record.Validate(batch)
+	return verr != nil, nil
 }
 
 // bytes returns [position, position+n) of the file, which the caller checked is inside it.
