@@ -114,7 +114,10 @@ func IsProducerSnapshot(p string) bool {
 //     header before the damage does not parse — everything from that batch to the segment's
 //     end (the next segment's base, or the log's end for the last segment) is "possibly
 //     destroyed": a reader finding batches by walking headers cannot get past it, so batches
-//     appended after the damage are excused too, for produces invoked by nowNs.
+//     appended after the damage are excused too, for produces invoked by nowNs;
+//   - a batch whose offsets go back below the batch before it (a base offset, which the CRC
+//     does not cover, lowered there or raised in the batch before) puts that batch in doubt
+//     too: the log refuses both and recovery cuts at the first, so the excuse starts there.
 //
 // A damage to a file that is not a partition segment, or whose bytes are no longer in the file
 // (lost in a crash, truncated, deleted), maps to nothing.
@@ -173,12 +176,22 @@ func mapDamage(fsys diskio.FS, d DiskDamage, nowNs int64) (damageMapping, error)
 			high = size
 		}
 		pos, next := int64(0), base
+		prevPos, prevBase := int64(-1), int64(0) // the batch before pos in this walk, if any
 		walked := true
 		for pos < size && pos < high {
 			if size-pos < record.HeaderSizeBytes {
 				break // a torn tail: no batch there, nothing acknowledged
 			}
 			h, err := record.ParseHeader(data[pos:])
+			if err == nil && pos+h.SizeBytes() <= size && int64(h.BaseOffset) < next && prevPos >= 0 {
+				// Offsets go back: a base offset, outside the CRC, was lowered here or raised
+				// in the batch before. The log cannot tell which: it refuses both, and
+				// recovery cuts at the first.
+				add(prevBase, segmentLast, max(nowNs, d.AtNs), "offsets go back at byte "+strconv.FormatInt(pos, 10)+", from the batch before it")
+				bad(prevPos)
+				walked = false
+				break
+			}
 			if err != nil || pos+h.SizeBytes() > size || int64(h.BaseOffset) < next {
 				// The walk cannot find batches past here; a header that does not parse where
 				// no damage is would be recovery's business, but the damage may lie beyond.
@@ -199,6 +212,7 @@ func mapDamage(fsys diskio.FS, d DiskDamage, nowNs int64) (damageMapping, error)
 				bad(pos)
 			}
 			next = int64(h.NextOffset())
+			prevPos, prevBase = pos, int64(h.BaseOffset)
 			pos = end
 		}
 		if missing && walked {

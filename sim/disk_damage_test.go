@@ -413,3 +413,72 @@ func TestCorruptionTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestBaseOffsetDamageExcusesWhatRecoveryCuts: a bit flip in a batch's base offset, which its
+// CRC does not cover, is seen only when the offsets go back at the next batch, and either of
+// the two headers may be the damaged one: the log refuses both and recovery cuts at the first
+// (sim seed 1309). Lowered, the damaged batch goes back below the batch before it, so that
+// intact batch is excused too; raised, the batch after it goes back and the batch before is
+// not the damage's. Both mappings cover what a real recovery then truncates.
+func TestBaseOffsetDamageExcusesWhatRecoveryCuts(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		bit       uint  // flipped in the second batch's base offset 3
+		wantFirst int64 // the first offset excused, and where recovery ends the log
+	}{
+		{"lowered", 1, 0}, // 3 → 1, below the first batch's 0-2
+		{"raised", 2, 3},  // 3 → 7: the third batch's 5 goes back
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := memfs.New()
+			const dir = "/weir-data/t-0"
+			seg := dir + "/00000000000000000000.log"
+			pos := writeSegment(t, fs, dir, 0, 3, 2, 4) // offsets 0-2, 3-4, 5-8
+			data, err := diskio.ReadFile(fs, seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data[pos[1]+7] ^= 1 << tc.bit
+			if err := diskio.WriteFileAtomic(fs, dir, "00000000000000000000.log", data); err != nil {
+				t.Fatal(err)
+			}
+			var damage DamageLog
+			damage.Add(5e9, errorfs.Damage{Kind: errorfs.DamageBitFlip, Path: seg, OffsetBytes: pos[1] + 7, LengthBytes: 1})
+			if err := damage.Remap(fs, 7e9); err != nil {
+				t.Fatal(err)
+			}
+			if got := damage.Excused(); len(got) != 1 || got[0].FirstOffset != tc.wantFirst || got[0].LastOffset != math.MaxInt64 {
+				t.Fatalf("excused %v, want [%d, end]", got, tc.wantFirst)
+			}
+			l, err := log.Open(fs, dir, log.DefaultConfig(), log.OpenOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if end := int64(l.EndOffset()); end != tc.wantFirst {
+				t.Fatalf("recovery ended the log at %d, want %d", end, tc.wantFirst)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := damage.NoteRecovery(fs, 8e9); err != nil {
+				t.Fatal(err)
+			}
+			excused := damage.Excused()
+			for _, tc2 := range []struct {
+				offset, invokeNs int64
+				want             bool
+			}{
+				{tc.wantFirst, 7e9, true},
+				{8, 8e9, true},       // truncated by the recovery
+				{20, 8e9, true},      // reused after it, by a produce invoked before it
+				{20, 8e9 + 1, false}, // invoked after the recovery: the full promise
+				{tc.wantFirst - 1, 1e9, false},
+			} {
+				covered := slices.ContainsFunc(excused, func(r ExcusedRange) bool { return r.Covers("t", 0, tc2.offset, tc2.invokeNs) })
+				if covered != tc2.want {
+					t.Errorf("offset %d invoked at %dns: excused %v, want %v; excused %v", tc2.offset, tc2.invokeNs, covered, tc2.want, excused)
+				}
+			}
+		})
+	}
+}
