@@ -47,8 +47,14 @@ func AppendPlan(fsys diskio.FS, dst []byte, plan ReadPlan) ([]byte, error) {
 }
 
 // readRange reads fr into b (len(b) == fr.SizeBytes) and returns how many bytes it got.
+// A segment that retention renamed to *.deleted after the plan was made is read under its new
+// name: Kafka keeps such files file.delete.delay.ms before unlinking them so that reads in
+// flight finish.
 func readRange(fsys diskio.FS, b []byte, fr FileRange) (int, error) {
 	f, err := fsys.Open(fr.Path)
+	if errors.Is(err, diskio.ErrNotExist) {
+		f, err = fsys.Open(fr.Path + deletedSuffix)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -195,3 +195,35 @@ func FuzzWalkBatches(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendPlanAfterRetention: a plan built before retention renamed its segment away still
+// reads it (sim seed 682: the retention pass in the same event as a fetch renamed the
+// segment the fetch's plan named, and the fetch came back empty below the high watermark).
+// The file is unlinked only later (file.delete.delay.ms), as in Kafka.
+func TestAppendPlanAfterRetention(t *testing.T) {
+	cfg := testConfig()
+	cfg.RetentionMs = 10000
+	fsys := newMemFS()
+	l := mustOpen(t, fsys, cfg, OpenOptions{})
+	for i := 0; i < 40; i++ {
+		if _, err := l.Append(makeBatch(t, 0, 2, 100, int64(1000*i)), AppendOptions{AssignOffsets: true, NowMs: int64(1000 * i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan, err := l.Read(0, 1<<20, l.EndOffset(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := l.ApplyRetention(48000)
+	if err != nil || len(ops) == 0 {
+		t.Fatalf("retention: %d ops, %v", len(ops), err)
+	}
+	got, err := AppendPlan(fsys, nil, plan)
+	if err != nil || int64(len(got)) != plan.SizeBytes {
+		t.Fatalf("after the rename: %d of %d bytes, %v", len(got), plan.SizeBytes, err)
+	}
+	runFileOps(t, fsys, ops)
+	if got, err := AppendPlan(fsys, nil, plan); !errors.Is(err, ErrPlanCut) || len(got) != 0 {
+		t.Fatalf("after the unlink: %d bytes, %v", len(got), err)
+	}
+}
