@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"io"
-	"math"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -296,66 +295,4 @@ func runClientConfig(addr string, index int, idempotent bool, k Knobs) client.Co
 	cfg.FetchMaxWaitMs = k.FetchMaxWaitMs
 	cfg.FetchMaxBytes, cfg.FetchPartitionMaxBytes = k.FetchMaxBytes, k.FetchMaxBytes
 	return cfg
-}
-
-// refusedCorrupt reports whether a fetch failed because the broker found its data corrupt.
-func refusedCorrupt(err string) bool {
-	return strings.Contains(err, "KAFKA_STORAGE_ERROR") || strings.Contains(err, "CORRUPT_MESSAGE")
-}
-
-// finalReads reads every partition from its log start to its high watermark with a fresh
-// client once faults have stopped, and adds those fetches to history marked Final.
-func finalReads(w *World, network *Network, addr string, k Knobs, index int, history *check.History, limitNs int64, excused []ExcusedRange) string {
-	var reads check.History
-	reader, err := NewClientHost(w, network, "final", runClientConfig(addr, index, false, k), &reads)
-	if err != nil {
-		return fmt.Sprintf("final reads: %v", err)
-	}
-	deadlineNs := w.NowNs() + limitNs
-	for p := int32(0); p < k.Partitions; p++ {
-		position := int64(0)
-	reading:
-		for {
-			reader.Fetch(workloadTopic, p, position)
-			if !w.RunUntilTrue(func() bool { return reader.Pending() == 0 }, deadlineNs) {
-				return fmt.Sprintf("liveness: final read of partition %d at %d unanswered", p, position)
-			}
-			op := reads.Ops[len(reads.Ops)-1]
-			switch {
-			case op.Outcome == check.OutcomeFailed && strings.HasPrefix(op.Err, "OFFSET_OUT_OF_RANGE") && op.LogStartOffset > position:
-				position = op.LogStartOffset
-				continue
-			case op.Outcome != check.OutcomeOK:
-				if next, ok := SkipExcused(excused, workloadTopic, p, position); ok && next > position && refusedCorrupt(op.Err) {
-					// A batch the disk destroyed, which the broker refuses to read: read on past
-					// it, or stop when everything from here on was destroyed.
-					if next == math.MaxInt64 {
-						break reading
-					}
-					position = next
-					continue
-				}
-				if w.NowNs() >= deadlineNs {
-					return fmt.Sprintf("liveness: final read of partition %d at %d: %s %s", p, position, op.Outcome, op.Err)
-				}
-				continue // a retriable failure: read again
-			}
-			op.Final = true
-			history.Add(op)
-			if len(op.Records) > 0 {
-				position = op.Records[len(op.Records)-1].Offset + 1
-			} else if next, ok := SkipExcused(excused, workloadTopic, p, position); ok && next > position {
-				// A batch the disk destroyed: the broker refuses to serve it (nothing comes back
-				// below the high watermark); read on past it.
-				position = min(next, op.HighWatermark)
-			}
-			if position >= op.HighWatermark {
-				break
-			}
-			if len(op.Records) == 0 && w.NowNs() >= deadlineNs {
-				return fmt.Sprintf("liveness: final read of partition %d stuck at %d below the high watermark %d", p, position, op.HighWatermark)
-			}
-		}
-	}
-	return ""
 }

@@ -1,0 +1,94 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/weirdata/weir/core/check"
+)
+
+// refusedCorrupt reports whether a fetch failed because the broker found its data corrupt.
+func refusedCorrupt(err string) bool {
+	return strings.Contains(err, "KAFKA_STORAGE_ERROR") || strings.Contains(err, "CORRUPT_MESSAGE")
+}
+
+// finalReads reads every partition from its log start to its high watermark with a fresh
+// client once faults have stopped, and adds those fetches to history marked Final.
+func finalReads(w *World, network *Network, addr string, k Knobs, index int, history *check.History, limitNs int64, excused []ExcusedRange) string {
+	var reads check.History
+	reader, err := NewClientHost(w, network, "final", runClientConfig(addr, index, false, k), &reads)
+	if err != nil {
+		return fmt.Sprintf("final reads: %v", err)
+	}
+	deadlineNs := w.NowNs() + limitNs
+	for p := int32(0); p < k.Partitions; p++ {
+		r := finalReader{excused: excused, partition: p}
+		for !r.done {
+			reader.Fetch(workloadTopic, p, r.position)
+			if !w.RunUntilTrue(func() bool { return reader.Pending() == 0 }, deadlineNs) {
+				return fmt.Sprintf("liveness: final read of partition %d at %d unanswered", p, r.position)
+			}
+			op := reads.Ops[len(reads.Ops)-1]
+			at := r.position
+			final, stuck := r.answer(op)
+			if final {
+				op.Final = true
+				history.Add(op)
+			}
+			if r.done || !stuck || w.NowNs() < deadlineNs {
+				continue
+			}
+			if op.Outcome != check.OutcomeOK {
+				return fmt.Sprintf("liveness: final read of partition %d at %d: %s %s", p, at, op.Outcome, op.Err)
+			}
+			return fmt.Sprintf("liveness: final read of partition %d stuck at %d below the high watermark %d", p, r.position, op.HighWatermark)
+		}
+	}
+	return ""
+}
+
+// finalReader is one partition's final read: from each answer, where to fetch next, stepping
+// over offsets the disk destroyed (which the broker refuses to serve) and nothing else.
+type finalReader struct {
+	excused   []ExcusedRange
+	partition int32
+	// position is where the next fetch reads from; done is set once the partition is read to
+	// its high watermark, or everything from position on was destroyed.
+	position int64
+	done     bool
+}
+
+// answer takes the answer to a fetch at r.position. final reports whether op is a final read
+// for the history (an OK answer); stuck whether it may have made no progress (a failure to
+// retry, an answer without records), which the caller bounds by its deadline.
+func (r *finalReader) answer(op check.Op) (final, stuck bool) {
+	switch {
+	case op.Outcome == check.OutcomeFailed && strings.HasPrefix(op.Err, "OFFSET_OUT_OF_RANGE") && op.LogStartOffset > r.position:
+		r.position = op.LogStartOffset
+		return false, false
+	case op.Outcome != check.OutcomeOK:
+		if next, ok := SkipExcused(r.excused, workloadTopic, r.partition, r.position); ok && next > r.position && refusedCorrupt(op.Err) {
+			// A batch the disk destroyed, which the broker refuses to read: read on past it, or
+			// stop when everything from here on was destroyed.
+			if next == math.MaxInt64 {
+				r.done = true
+			} else {
+				r.position = next
+			}
+			return false, false
+		}
+		return false, true // a retriable failure: read again
+	}
+	if len(op.Records) > 0 {
+		r.position = op.Records[len(op.Records)-1].Offset + 1
+	} else if next, ok := SkipExcused(r.excused, workloadTopic, r.partition, r.position); ok && next > r.position {
+		// A batch the disk destroyed: the broker refuses to serve it (nothing comes back below
+		// the high watermark); read on past it.
+		r.position = min(next, op.HighWatermark)
+	}
+	if r.position >= op.HighWatermark {
+		r.done = true
+	}
+	return true, len(op.Records) == 0
+}
