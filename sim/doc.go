@@ -97,6 +97,11 @@
 //     `weir sim --seed N [--trace] [--faults LIST] [--duration D] [--plant BUGS] [--history F]`
 //     replays one seed; `weir sim sweep --seeds N --parallel P` runs many.
 //
+//   - final_reads.go: the final reads — per partition from the log start to the high
+//     watermark; an answer empty below it is asked again (a read cut short by retention
+//     deleting its segment meanwhile is not a refusal), and only a refusal that repeats, or a
+//     refusal by error, steps over the narrowest excused range (SkipExcused).
+//
 //   - scenario_test.go runs testdata/scenarios/*.txt: a cluster, a workload and faults at
 //     given virtual times, step by step, and the checkers' verdict; run_test.go the CI seed
 //     set (each seed twice, trace hashes compared); plant_test.go each planted bug caught.

@@ -23,7 +23,7 @@ func finalReads(w *World, network *Network, addr string, k Knobs, index int, his
 	}
 	deadlineNs := w.NowNs() + limitNs
 	for p := int32(0); p < k.Partitions; p++ {
-		r := finalReader{excused: excused, partition: p}
+		r := finalReader{excused: excused, partition: p, emptyAt: -1}
 		for !r.done {
 			reader.Fetch(workloadTopic, p, r.position)
 			if !w.RunUntilTrue(func() bool { return reader.Pending() == 0 }, deadlineNs) {
@@ -57,6 +57,10 @@ type finalReader struct {
 	// its high watermark, or everything from position on was destroyed.
 	position int64
 	done     bool
+	// emptyAt is the position an OK answer last came back empty at, below the high
+	// watermark (-1: none). Such an answer is a refusal only if it comes again: a read plan is
+	// also cut short, once, when retention deleted its segment before the read ran.
+	emptyAt int64
 }
 
 // answer takes the answer to a fetch at r.position. final reports whether op is a final read
@@ -80,12 +84,21 @@ func (r *finalReader) answer(op check.Op) (final, stuck bool) {
 		}
 		return false, true // a retriable failure: read again
 	}
-	if len(op.Records) > 0 {
+	switch {
+	case len(op.Records) > 0:
 		r.position = op.Records[len(op.Records)-1].Offset + 1
-	} else if next, ok := SkipExcused(r.excused, workloadTopic, r.partition, r.position); ok && next > r.position {
-		// A batch the disk destroyed: the broker refuses to serve it (nothing comes back below
-		// the high watermark); read on past it.
-		r.position = min(next, op.HighWatermark)
+	case r.position >= op.HighWatermark:
+	case r.emptyAt != r.position:
+		// Nothing below the high watermark: ask again before taking it for a refusal. The
+		// segment may have gone to retention after the fetch was planned; the next answer
+		// then says where the log starts now.
+		r.emptyAt = r.position
+	default:
+		if next, ok := SkipExcused(r.excused, workloadTopic, r.partition, r.position); ok && next > r.position {
+			// A batch the disk destroyed: the broker refuses to serve it (nothing comes back
+			// below the high watermark, again); read on past it.
+			r.position = min(next, op.HighWatermark)
+		}
 	}
 	if r.position >= op.HighWatermark {
 		r.done = true
