@@ -240,12 +240,11 @@ func segmentLastOffset(fsys diskio.FS, dir string, base int64) (int64, error) {
 	return last, nil
 }
 
-// mergeExcused sorts ranges and merges overlapping ones of the same partition and time.
+// mergeExcused sorts one damage's ranges and merges those that overlap or meet (of the same
+// partition and time): batches one damage destroyed side by side share a fate, since a
+// recovery that scans their segment truncates at the first.
 func mergeExcused(rs []ExcusedRange) []ExcusedRange {
-	slices.SortFunc(rs, func(a, b ExcusedRange) int {
-		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition),
-			cmp.Compare(a.InvokedByNs, b.InvokedByNs), cmp.Compare(a.FirstOffset, b.FirstOffset), cmp.Compare(a.LastOffset, b.LastOffset))
-	})
+	rs = sortExcused(rs)
 	var out []ExcusedRange
 	for _, r := range rs {
 		if n := len(out); n > 0 {
@@ -261,6 +260,22 @@ func mergeExcused(rs []ExcusedRange) []ExcusedRange {
 		out = append(out, r)
 	}
 	return out
+}
+
+// sortExcused sorts the ranges of several damages and drops repeats, merging nothing else:
+// SkipExcused steps over the narrowest range covering a refused offset, and the ranges of two
+// damages may meet (in adjacent segments, at the same instant) while their batches have
+// different fates — recovery truncating one and fresh records being written there, served,
+// while the other is still refused. Joined, a reader would step over those fresh records.
+func sortExcused(rs []ExcusedRange) []ExcusedRange {
+	slices.SortFunc(rs, func(a, b ExcusedRange) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition),
+			cmp.Compare(a.InvokedByNs, b.InvokedByNs), cmp.Compare(a.FirstOffset, b.FirstOffset), cmp.Compare(a.LastOffset, b.LastOffset))
+	})
+	return slices.CompactFunc(rs, func(a, b ExcusedRange) bool {
+		return a.Topic == b.Topic && a.Partition == b.Partition && a.InvokedByNs == b.InvokedByNs &&
+			a.FirstOffset == b.FirstOffset && a.LastOffset == b.LastOffset
+	})
 }
 
 // DamageLog is one machine's record of what disk faults destroyed, and what that excuses.
@@ -378,15 +393,15 @@ func (l *DamageLog) Explains(p string, lowBytes, highBytes int64) bool {
 	return false
 }
 
-// Excused lists what the damages excuse, merged and sorted (call Remap first for damages not
-// mapped yet).
+// Excused lists what the damages excuse, sorted, each damage's ranges kept apart from the
+// others' (see sortExcused; call Remap first for damages not mapped yet).
 func (l *DamageLog) Excused() []ExcusedRange {
 	var all []ExcusedRange
 	for _, r := range l.records {
 		all = append(all, r.mapped...)
 		all = append(all, r.tails...)
 	}
-	return mergeExcused(all)
+	return sortExcused(all)
 }
 
 // SkipExcused tells a reader stuck at offset of topic/partition — the broker refuses the batch

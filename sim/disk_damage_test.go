@@ -482,3 +482,48 @@ func TestBaseOffsetDamageExcusesWhatRecoveryCuts(t *testing.T) {
 		})
 	}
 }
+
+// TestSkipExcusedSeparateDamages (seed 490 with every fault): two bit flips at the same
+// instant damaged adjacent batches in two segments, 140-142 in one and 143-144 at the start of
+// the next. Recovery scanned only the second segment, truncated its damaged batch, and a later
+// produce wrote 143-146 there, which the broker serves; the first segment's damaged batch stays
+// and is refused. A reader refused at 140 must step to 143, not over the new records: the two
+// damages' ranges must not merge into one, though their offsets and times meet.
+func TestSkipExcusedSeparateDamages(t *testing.T) {
+	fs := memfs.New()
+	const dir = "/weir-data/t-0"
+	first := writeSegment(t, fs, dir, 140, 3)
+	second := writeSegment(t, fs, dir, 143, 2)
+	var damage DamageLog
+	for _, d := range []struct {
+		base, pos int64
+	}{{140, first[0]}, {143, second[0]}} {
+		damage.Add(5e9, errorfs.Damage{Kind: errorfs.DamageBitFlip, Path: fmt.Sprintf("%s/%020d.log", dir, d.base),
+			OffsetBytes: d.pos + record.HeaderSizeBytes + 3, LengthBytes: 1})
+	}
+	if err := damage.Remap(fs, 6e9); err != nil {
+		t.Fatal(err)
+	}
+	// Recovery truncates the second segment at its damaged batch; a produce invoked after it
+	// writes 143-146 there.
+	if err := diskio.WriteFileAtomic(fs, dir, fmt.Sprintf("%020d.log", 143), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := damage.NoteRecovery(fs, 7e9); err != nil {
+		t.Fatal(err)
+	}
+	writeSegment(t, fs, dir, 143, 4)
+	if err := damage.Remap(fs, 9e9); err != nil {
+		t.Fatal(err)
+	}
+	excused := damage.Excused()
+	if next, ok := SkipExcused(excused, "t", 0, 140); !ok || next != 143 {
+		t.Fatalf("SkipExcused at 140 = %d, %v; want 143 (the refused batch only); excused %v", next, ok, excused)
+	}
+	covers := func(offset, invokeNs int64) bool {
+		return slices.ContainsFunc(excused, func(r ExcusedRange) bool { return r.Covers("t", 0, offset, invokeNs) })
+	}
+	if !covers(142, 5e9) || !covers(144, 5e9) || !covers(146, 7e9) || covers(143, 8e9) || covers(139, 0) {
+		t.Fatalf("excused %v: want 140-144 for produces by the damage, 143 on for those by the recovery, no later one", excused)
+	}
+}

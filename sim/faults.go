@@ -730,5 +730,5 @@ func (p *FaultPlan) Excused() ([]ExcusedRange, error) {
 	if len(errs) > 0 {
 		return out, fmt.Errorf("sim: mapping disk damage: %v", errs)
 	}
-	return mergeExcused(out), nil
+	return sortExcused(out), nil
 }
