@@ -1,12 +1,17 @@
 package broker
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/weirdata/weir/core/log"
+	"github.com/weirdata/weir/core/storage"
+)
 
 // Housekeeping the Node schedules on the monotonic clock, as Kafka's log manager does:
 //   - retention every log.retention.check.interval.ms: each log drops the oldest segments
 //     that retention.ms / retention.bytes or a DeleteRecords allow to go, never one holding
 //     records at or above the high watermark. Segments are renamed away inline; their unlinks
-//     go to the driver as FileOps;
+//     go to the driver as FileOps once file.delete.delay.ms has passed;
 //   - offset checkpoints every cfg.CheckpointIntervalMs (Kafka's
 //     log.flush.offset.checkpoint.interval.ms): recovery points and log start offsets, so a
 //     restart scans little and keeps deleted records deleted;
@@ -44,6 +49,7 @@ func (n *Node) housekeeping() {
 			n.expireProducers()
 		}
 	}
+	n.releaseDeletes(now)
 	if n.snapshot == nil && (n.meta.SnapshotDue() || n.meta.SnapshotPossible() && n.cfg.Buggify.Fire("broker/metadata-snapshot-now")) {
 		w, err := n.meta.PrepareSnapshot()
 		switch {
@@ -71,8 +77,48 @@ func (n *Node) applyRetention() {
 		if len(ops) > 0 {
 			n.retainProducerSnapshots(tp, l)
 		}
-		n.addFileOps(ops)
+		n.deleteLater(tp, ops)
 	}
+}
+
+// pendingDelete is one retention pass's unlinks of one partition, due at dueMs (monotonic).
+type pendingDelete struct {
+	dueMs int64
+	ops   []log.FileOp
+}
+
+// deleteLater hands the unlinks of segments retention renamed to *.deleted to the driver once
+// the topic's file.delete.delay.ms has passed, as Kafka's asyncDelete does: a fetch planned
+// before the rename reads the renamed file meanwhile. A crash before then leaves the files to
+// the next start's recovery, which removes *.deleted files.
+func (n *Node) deleteLater(tp storage.TopicPartition, ops []log.FileOp) {
+	if len(ops) == 0 {
+		return
+	}
+	delayMs := n.cfg.Broker.LogSegmentDeleteDelayMs
+	if t, ok := n.topics[tp.Topic]; ok {
+		delayMs = t.cfg.FileDeleteDelayMs
+	}
+	if delayMs <= 0 {
+		n.addFileOps(ops)
+		return
+	}
+	n.pendingDeletes = append(n.pendingDeletes, pendingDelete{dueMs: n.now.MonotonicMs + delayMs, ops: ops})
+}
+
+// releaseDeletes hands the driver every pending delete due at nowMs, in the order retention
+// made them.
+func (n *Node) releaseDeletes(nowMs int64) {
+	kept := n.pendingDeletes[:0]
+	for _, d := range n.pendingDeletes {
+		if d.dueMs <= nowMs {
+			n.addFileOps(d.ops)
+		} else {
+			kept = append(kept, d)
+		}
+	}
+	clear(n.pendingDeletes[len(kept):])
+	n.pendingDeletes = kept
 }
 
 // SnapshotWritten reports the outcome of the Ready's Snapshot (Run off the loop). A failed

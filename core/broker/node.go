@@ -72,6 +72,8 @@ type Node struct {
 	checkpointNextMs int64
 	expireNextMs     int64
 	snapshot         *metadata.SnapshotWrite
+	// pendingDeletes are retention's unlinks waiting out file.delete.delay.ms.
+	pendingDeletes []pendingDelete
 
 	closing []ConnID // closed during this event; dropped when it ends
 	out     Ready
@@ -395,6 +397,9 @@ func (n *Node) nextDeadlineMs() int64 {
 	consider(n.retentionNextMs)
 	consider(n.checkpointNextMs)
 	consider(n.expireNextMs)
+	for _, d := range n.pendingDeletes {
+		consider(d.dueMs)
+	}
 	consider(n.nextFlushMs())
 	for _, w := range n.fetchWaits {
 		consider(w.deadlineMs)
