@@ -11,59 +11,94 @@ import (
 	"testing"
 )
 
-// ciSeeds is how many seeds `go test ./sim/` runs (each twice), sized to a few minutes on two
-// cores; WEIR_SIM_SEEDS overrides it, and `weir sim sweep` runs longer sweeps. -short runs a
-// handful.
-const ciSeeds = 300
+// ciSeeds is how many seeds `go test ./sim/` runs with the faults each seed draws, and
+// ciAllFaultSeeds how many with every fault class on; each runs twice. Together they are sized
+// to a few minutes on two cores. WEIR_SIM_SEEDS and WEIR_SIM_ALL_FAULT_SEEDS override them
+// (0 skips a set), `weir sim sweep` runs longer sweeps, and -short runs a handful.
+const (
+	ciSeeds          = 2000
+	ciAllFaultSeeds  = 2000
+	shortSeeds       = 8
+	shortAllFaultSet = 4
+)
 
-// TestRunSeeds runs seeds 1..ciSeeds, each twice: every run must pass and replay to the same
-// trace hash; a mismatch names the first event that differs.
+// seedRun is one seed of the CI set, with the faults it runs under ("" draws them).
+type seedRun struct {
+	seed   uint64
+	faults string
+}
+
+// TestRunSeeds runs the CI seed sets, each seed twice: every run must pass and replay to the
+// same trace hash; a mismatch names the first event that differs.
 func TestRunSeeds(t *testing.T) {
-	seeds := uint64(ciSeeds)
+	drawn, all := uint64(ciSeeds), uint64(ciAllFaultSeeds)
 	if testing.Short() {
-		seeds = 8
+		drawn, all = shortSeeds, shortAllFaultSet
 	}
-	if s := os.Getenv("WEIR_SIM_SEEDS"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil || n == 0 {
-			t.Fatalf("WEIR_SIM_SEEDS=%q: want a positive count", s)
+	drawn = seedCount(t, "WEIR_SIM_SEEDS", drawn)
+	all = seedCount(t, "WEIR_SIM_ALL_FAULT_SEEDS", all)
+	var runs []seedRun
+	for seed := uint64(1); seed <= max(drawn, all); seed++ {
+		if seed <= drawn {
+			runs = append(runs, seedRun{seed, ""})
 		}
-		seeds = n
+		if seed <= all {
+			runs = append(runs, seedRun{seed, "all"})
+		}
 	}
 	var (
 		mu   sync.Mutex
-		next uint64 = 1
+		next int
 	)
-	take := func() (uint64, bool) {
+	take := func() (seedRun, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		if next > seeds {
-			return 0, false
+		if next >= len(runs) {
+			return seedRun{}, false
 		}
 		next++
-		return next - 1, true
+		return runs[next-1], true
 	}
 	// One worker per core, each running whole seeds: a run is single-goroutine.
 	for worker := range runtime.GOMAXPROCS(0) {
 		t.Run(fmt.Sprintf("worker%d", worker), func(t *testing.T) {
 			t.Parallel()
-			for seed, ok := take(); ok; seed, ok = take() {
-				checkSeed(t, seed)
+			for r, ok := take(); ok; r, ok = take() {
+				checkSeed(t, r.seed, r.faults)
 			}
 		})
 	}
 }
 
-// checkSeed runs seed twice and fails on a failing run or a differing trace.
-func checkSeed(t *testing.T, seed uint64) {
+// seedCount is the environment variable env as a seed count, or def when it is unset.
+func seedCount(t *testing.T, env string, def uint64) uint64 {
+	s := os.Getenv(env)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("%s=%q: want a seed count", env, s)
+	}
+	return n
+}
+
+// checkSeed runs seed twice under faults ("" draws them) and fails on a failing run or a
+// differing trace.
+func checkSeed(t *testing.T, seed uint64, faults string) {
 	opts := DefaultRunOptions(seed)
+	opts.Faults = faults
+	replay := fmt.Sprintf("weir sim --seed %d", seed)
+	if faults != "" {
+		replay += " --faults " + faults
+	}
 	first := Run(opts)
 	if !first.Passed() {
-		t.Errorf("seed %d failed: %s\n  replay: weir sim --seed %d\n%s", seed, first.Failure, seed, first.Summary())
+		t.Errorf("seed %d failed: %s\n  replay: %s\n%s", seed, first.Failure, replay, first.Summary())
 		return
 	}
 	if again := Run(opts); again.TraceHash != first.TraceHash {
-		t.Errorf("seed %d is not deterministic: trace hash %s then %s; %s", seed, first.TraceHash, again.TraceHash, firstTraceDifference(opts))
+		t.Errorf("seed %d is not deterministic (%s): trace hash %s then %s; %s", seed, replay, first.TraceHash, again.TraceHash, firstTraceDifference(opts))
 	}
 }
 
