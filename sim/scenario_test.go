@@ -20,13 +20,15 @@ import (
 // the code changes and a scenario does not. The language:
 //
 //	cluster seed=N [partitions=P] [clients=C] [idempotent=PCT] [produce=PCT] [rate=OPS]
-//	        [segment-bytes=B] [plant=bug,...]   build the world; knobs not named come from the seed
+//	        [segment-bytes=B] [retention-ms=MS] [retention-check-ms=MS] [in-flight=N]
+//	        [plant=bug,...]   build the world; knobs not named come from the seed
 //	workload for=D        start the clients' operations for D (virtual) from now
 //	run for=D             advance virtual time by D
 //	crash [mode=lose|keep|random]   power loss of the broker (default: lose unsynced data)
 //	restart               start the broker again on what its disk kept (recovery)
 //	reset-connections     reset every connection of the broker, requests in flight lost
 //	partition a=H,H b=H,H / heal     cut hosts apart both ways / remove every cut
+//	cut from=H,H to=H,H   cut one way: bytes from the first hosts to the second are held
 //	clog host=H / unclog host=H       stall every link of a host / release it
 //	check                 stop the workload, wait for every operation, read every partition to
 //	                      its high watermark and run the checkers: "pass", or FAIL and the
@@ -74,6 +76,8 @@ func TestScenarios(t *testing.T) {
 				c.network.ResetHost(c.node.Host())
 			case "partition":
 				c.network.Partition(hostsArg(t, d, "a"), hostsArg(t, d, "b"))
+			case "cut":
+				c.network.Cut(hostsArg(t, d, "from"), hostsArg(t, d, "to"))
 			case "heal":
 				c.network.HealAll()
 			case "clog", "unclog":
@@ -121,6 +125,9 @@ func scenarioCluster(t *testing.T, d *datadriven.TestData, c **cluster) string {
 		scanOptional(t, d, "idempotent", &k.IdempotentPct)
 		scanOptional(t, d, "produce", &k.ProducePct)
 		scanOptional(t, d, "segment-bytes", &k.SegmentBytes)
+		scanOptional(t, d, "retention-ms", &k.RetentionMs)
+		scanOptional(t, d, "retention-check-ms", &k.RetentionCheckIntervalMs)
+		scanOptional(t, d, "in-flight", &k.InFlightMax)
 	})
 	if failure := (*c).setUp(); failure != "" {
 		return failure + "\n"
