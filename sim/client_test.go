@@ -13,21 +13,8 @@ import (
 // operation, acknowledged at consecutive offsets, and the fetches return exactly those
 // records.
 func TestClientHost(t *testing.T) {
-	w, network, node := newTestNode(t, 7)
 	var history check.History
-	cfg := client.DefaultConfig(node.Addr())
-	cfg.ClientIndex, cfg.Idempotent, cfg.Acks = 1, true, client.AcksAll
-	h, err := NewClientHost(w, network, "client1", cfg, &history)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.CreateTopic(client.TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1})
-	if !w.RunUntilTrue(func() bool { return h.Pending() == 0 }, waitNs) {
-		t.Fatal("create topic did not complete")
-	}
-	if r := h.AdminResults(); len(r) != 1 || r[0].ErrorCode != 0 {
-		t.Fatalf("create topic: %+v", r)
-	}
+	w, h := clientWithTopic(t, 7, &history, func(cfg *client.Config) { cfg.Idempotent = true })
 	var want []check.Record
 	for b := range 12 {
 		var records []check.Record
@@ -89,18 +76,8 @@ func TestClientHost(t *testing.T) {
 // clock (a clock fault on the client) moves their timestamps, and the broker stores them as
 // sent (CreateTime).
 func TestClientHostClock(t *testing.T) {
-	w, network, node := newTestNode(t, 8)
 	var history check.History
-	cfg := client.DefaultConfig(node.Addr())
-	cfg.ClientIndex, cfg.Acks, cfg.WallClockBaseMs = 1, client.AcksAll, 1_700_000_000_000
-	h, err := NewClientHost(w, network, "client1", cfg, &history)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.CreateTopic(client.TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1})
-	if !w.RunUntilTrue(func() bool { return h.Pending() == 0 }, waitNs) {
-		t.Fatal("create topic did not complete")
-	}
+	w, h := clientWithTopic(t, 8, &history, func(cfg *client.Config) { cfg.WallClockBaseMs = 1_700_000_000_000 })
 	const jumpMs = -3_600_000
 	h.Clock().Jump(jumpMs)
 	wantMs := 1_700_000_000_000 + w.NowNs()/1e6 + jumpMs
@@ -114,4 +91,26 @@ func TestClientHostClock(t *testing.T) {
 			t.Fatalf("%v %v: want one record stamped %d by the jumped clock", op.Kind, op.Records, wantMs)
 		}
 	}
+}
+
+// clientWithTopic starts a broker and client1 on it (acks=all, adjusted by adjust), recording
+// into history, and creates topic "t" with one partition.
+func clientWithTopic(t *testing.T, seed uint64, history *check.History, adjust func(*client.Config)) (*World, *ClientHost) {
+	t.Helper()
+	w, network, node := newTestNode(t, seed)
+	cfg := client.DefaultConfig(node.Addr())
+	cfg.ClientIndex, cfg.Acks = 1, client.AcksAll
+	adjust(&cfg)
+	h, err := NewClientHost(w, network, "client1", cfg, history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.CreateTopic(client.TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1})
+	if !w.RunUntilTrue(func() bool { return h.Pending() == 0 }, waitNs) {
+		t.Fatal("create topic did not complete")
+	}
+	if r := h.AdminResults(); len(r) != 1 || r[0].ErrorCode != 0 {
+		t.Fatalf("create topic: %+v", r)
+	}
+	return w, h
 }
