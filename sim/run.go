@@ -238,8 +238,8 @@ func (c *cluster) pending() int {
 }
 
 // finish stops the workload, then checks liveness (every operation completes within
-// LivenessNs), reads every partition to its high watermark and runs the checkers; it returns
-// a failure line or "".
+// LivenessNs, then the broker's syncs and background jobs), reads every partition to its high
+// watermark and runs the checkers; it returns a failure line or "".
 func (c *cluster) finish() string {
 	if c.wl != nil {
 		c.wl.stopNs = min(c.wl.stopNs, c.w.NowNs())
@@ -253,6 +253,14 @@ func (c *cluster) finish() string {
 	}
 	if !c.w.RunUntilTrue(func() bool { return c.pending() == 0 }, c.w.NowNs()+c.opts.LivenessNs) {
 		return fmt.Sprintf("liveness: %d operations unanswered %.0f s after the faults stopped", c.pending(), float64(c.opts.LivenessNs)/1e9)
+	}
+	// The final reads take each high watermark for what the broker keeps, so they wait until
+	// it stops moving: a single node's high watermark is its durable offset, and a restarted
+	// broker publishes the log it recovered above its recovery point only when its first sync
+	// completes (that sync may have been issued slow just before the faults healed).
+	if !c.w.RunUntilTrue(func() bool { return c.node.Outstanding() == 0 }, c.w.NowNs()+c.opts.LivenessNs) {
+		return fmt.Sprintf("liveness: node%d still has %d syncs or background jobs outstanding %.0f s after the operations completed",
+			c.node.ID(), c.node.Outstanding(), float64(c.opts.LivenessNs)/1e9)
 	}
 	excused, err := c.plan.Excused()
 	if err != nil {

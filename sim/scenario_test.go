@@ -30,6 +30,7 @@ import (
 //	partition a=H,H b=H,H / heal     cut hosts apart both ways / remove every cut
 //	cut from=H,H to=H,H   cut one way: bytes from the first hosts to the second are held
 //	clog host=H / unclog host=H       stall every link of a host / release it
+//	slow-sync factor=F    multiply the broker's sync latency by F from now on (1: normal)
 //	check                 stop the workload, wait for every operation, read every partition to
 //	                      its high watermark and run the checkers: "pass", or FAIL and the
 //	                      anomalies by name
@@ -88,6 +89,10 @@ func TestScenarios(t *testing.T) {
 				} else {
 					c.network.Unclog(host)
 				}
+			case "slow-sync":
+				var factor int64
+				d.ScanArgs(t, "factor", &factor)
+				c.node.SetSyncSlowdown(factor)
 			case "check":
 				if failure := c.finish(); failure != "" && c.report.Valid() {
 					return "FAIL " + failure + "\n"
