@@ -806,7 +806,7 @@ func TestExcusedSkipsLeaveTheViewIntact(t *testing.T) {
 	v := newPartitionView(parts[0])
 	before := slices.Clone(v.offsets)
 	c := newCollector(DefaultExamplesMax)
-	checkPolls(c, v, func(offset int64) bool { return offset == 1 || offset == 2 })
+	checkPolls(c, v, func(offset, _ int64) bool { return offset == 1 || offset == 2 })
 	if !slices.Equal(v.offsets, before) {
 		t.Fatalf("checkPolls changed the view's offsets from %v to %v", before, v.offsets)
 	}
@@ -862,5 +862,39 @@ func TestExcusedSkipsKeepPollChecksExact(t *testing.T) {
 	}
 	if ex := r.Anomalies[0].Examples[0]; ex.Offset != 10 || !strings.Contains(ex.Note, "skipped 5 existing records") {
 		t.Errorf("poll-skip example at %d (%q), want offset 10 with 5 records skipped", ex.Offset, ex.Note)
+	}
+}
+
+// TestPollSkipAfterATruncationExcuse: a recovery's truncation excuses the offsets from the
+// damaged batch on, but only for operations invoked before it; a consumer invoked after it that
+// skips records written at those offsets since is still a poll-skip (the poll checks once
+// excused every such offset at any time).
+func TestPollSkipAfterATruncationExcuse(t *testing.T) {
+	const truncatedNs = 100
+	b := newBuilder()
+	for i, v := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"} {
+		op := b.produceOp(1, OutcomeOK, int64(i), v)
+		op.InvokeNs, op.CompleteNs = int64(2*i+1), int64(2*i+2)
+		b.add(op)
+	}
+	// Recovery truncated at 5 after a disk fault; new records took offsets 5..9.
+	for i, v := range []string{"k", "l", "m", "n", "o"} {
+		op := b.produceOp(2, OutcomeOK, int64(5+i), v)
+		op.InvokeNs, op.CompleteNs = truncatedNs+int64(2*i+1), truncatedNs+int64(2*i+2)
+		b.add(op)
+	}
+	fetch := func(fetchOffset int64, records ...Record) {
+		b.add(Op{Client: 3, Kind: OpFetch, Outcome: OutcomeOK, FetchOffset: fetchOffset, HighWatermark: 10,
+			InvokeNs: b.nowNs + 1, CompleteNs: b.nowNs + 2, Records: records})
+	}
+	fetch(0, recs(0, "a", "b", "c", "d", "e")...)
+	fetch(5, rec(8, "n"), rec(9, "o")) // skips k, l, m
+	b.final(0, 10, 0, join(recs(0, "a", "b", "c", "d", "e"), recs(5, "k", "l", "m", "n", "o"))...)
+	truncation := func(topic string, partition int32, offset, invokeNs int64) bool {
+		return offset >= 5 && invokeNs <= truncatedNs
+	}
+	r := Check(b.h, Options{RequireFinalReads: true, Excused: truncation})
+	if !r.Has(PollSkip) || r.Count(PollSkip) != 1 {
+		t.Fatalf("want one poll-skip of k, l and m:\n%s", r.Details())
 	}
 }

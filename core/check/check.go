@@ -3,7 +3,6 @@ package check
 import (
 	"cmp"
 	"maps"
-	"math"
 	"slices"
 	"time"
 )
@@ -121,8 +120,8 @@ func Check(h History, opts Options) Report {
 		checkValues(c, v)
 		checkReadAboveHW(c, v)
 		checkSends(c, v)
-		checkPolls(c, v, func(offset int64) bool {
-			return opts.Excused != nil && opts.Excused(v.key.topic, v.key.partition, offset, math.MinInt64)
+		checkPolls(c, v, func(offset, invokeNs int64) bool {
+			return opts.Excused != nil && opts.Excused(v.key.topic, v.key.partition, offset, invokeNs)
 		})
 		checkDurability(c, v, opts)
 		checkLinearizable(c, v, opts.LinearizabilityTimeout)

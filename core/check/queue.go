@@ -225,11 +225,15 @@ func checkSends(c *collector, v *partitionView) {
 
 // checkPolls reports, per client and in Seq order over the OutcomeOK fetches that returned
 // records: NonmonotonicPoll, PollSkip, IntNonmonotonicPoll and IntPollSkip, as the Anomaly
-// constants define them.
-func checkPolls(c *collector, v *partitionView, excused func(offset int64) bool) {
-	// Offsets a disk fault destroyed cannot be read by anyone: skipping them is no anomaly.
-	existingIn := func(from, to, logStart int64) []int64 {
-		return slices.DeleteFunc(v.existingIn(from, to, logStart), excused)
+// constants define them. excused(offset, invokeNs) says whether a disk fault destroyed the
+// record at offset for an operation invoked at invokeNs (Options.Excused).
+func checkPolls(c *collector, v *partitionView, excused func(offset, invokeNs int64) bool) {
+	// A record a disk fault destroyed before a fetch was invoked is dropped from what the fetch
+	// read (forgetDestroyed), and skipping it is no anomaly; a skip is judged at the earliest
+	// invocation of the fetches around it, the one that may have dropped it. A record written
+	// after the damage, at the same offsets (a truncation reused them), must still be read.
+	existingIn := func(from, to, logStart, invokeNs int64) []int64 {
+		return slices.DeleteFunc(v.existingIn(from, to, logStart), func(offset int64) bool { return excused(offset, invokeNs) })
 	}
 	byClient := map[int][]*Op{}
 	for _, op := range v.ops {
@@ -245,11 +249,13 @@ func checkPolls(c *collector, v *partitionView, excused func(offset int64) bool)
 			checkPollInternal(c, v, f, existingIn)
 			first := f.Records[0]
 			position := f.FetchOffset
+			invokeNs := f.InvokeNs
 			if prev != nil {
 				last := prev.Records[len(prev.Records)-1].Offset
 				// FetchOffset <= last: the client moved back on its own; nothing to compare.
 				if f.FetchOffset > last {
 					position = last + 1
+					invokeNs = min(invokeNs, prev.InvokeNs)
 					if first.Offset <= last {
 						note := "returned offset " + strconv.FormatInt(first.Offset, 10) + " after the previous fetch ended at " +
 							strconv.FormatInt(last, 10) + ", fetch offset " + strconv.FormatInt(f.FetchOffset, 10)
@@ -257,7 +263,7 @@ func checkPolls(c *collector, v *partitionView, excused func(offset int64) bool)
 					}
 				}
 			}
-			if skipped := existingIn(position, first.Offset, f.LogStartOffset); len(skipped) > 0 {
+			if skipped := existingIn(position, first.Offset, f.LogStartOffset, invokeNs); len(skipped) > 0 {
 				note := "position " + strconv.FormatInt(position, 10) + ", first record returned at " +
 					strconv.FormatInt(first.Offset, 10) + ", skipped " + strconv.Itoa(len(skipped)) + " existing records"
 				ops := []int{f.Index}
@@ -273,7 +279,7 @@ func checkPolls(c *collector, v *partitionView, excused func(offset int64) bool)
 
 // checkPollInternal reports IntNonmonotonicPoll and IntPollSkip within one fetch, at most one
 // of each.
-func checkPollInternal(c *collector, v *partitionView, f *Op, existingIn func(from, to, logStart int64) []int64) {
+func checkPollInternal(c *collector, v *partitionView, f *Op, existingIn func(from, to, logStart, invokeNs int64) []int64) {
 	nonmonotonic, skip := false, false
 	for i := 1; i < len(f.Records); i++ {
 		a, b := f.Records[i-1], f.Records[i]
@@ -285,7 +291,7 @@ func checkPollInternal(c *collector, v *partitionView, f *Op, existingIn func(fr
 			}
 			continue
 		}
-		if skipped := existingIn(a.Offset+1, b.Offset, f.LogStartOffset); len(skipped) > 0 && !skip {
+		if skipped := existingIn(a.Offset+1, b.Offset, f.LogStartOffset, f.InvokeNs); len(skipped) > 0 && !skip {
 			note := "returned " + strconv.FormatInt(a.Offset, 10) + " then " + strconv.FormatInt(b.Offset, 10) +
 				", skipping " + strconv.Itoa(len(skipped)) + " existing records"
 			c.add(IntPollSkip, v.example(skipped[0], v.valuesAt(skipped[0])[0], note, f.Index), false)
