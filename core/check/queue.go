@@ -12,10 +12,10 @@ import (
 // at which offsets: InconsistentOffsets, Duplicate, AbortedRead (G1a) and UnwrittenRead.
 func checkValues(c *collector, v *partitionView) {
 	for _, off := range v.offsets {
-		values := v.valuesAt(off)
-		if len(values) < 2 {
+		if !v.disagreeAt(off) {
 			continue
 		}
+		values := v.valuesAt(off)
 		// One op per distinct value: the first that saw it.
 		var ops []int
 		for _, val := range values {
@@ -29,11 +29,17 @@ func checkValues(c *collector, v *partitionView) {
 		c.add(InconsistentOffsets, v.example(off, "", "values "+quoteAll(values), ops...), false)
 	}
 
-	for _, val := range slices.Sorted(maps.Keys(v.offsetsOf)) {
-		offs := v.offsetsOf[val]
-		if len(offs) < 2 {
-			continue
+	// Only values seen at two offsets or more matter; they are sorted for a stable report.
+	var repeated []string
+	//purity:allow-map-range collecting a set that is sorted next
+	for val, offs := range v.offsetsOf {
+		if len(offs) >= 2 {
+			repeated = append(repeated, val)
 		}
+	}
+	slices.Sort(repeated)
+	for _, val := range repeated {
+		offs := v.offsetsOf[val]
 		var ops []int
 		for _, w := range v.writers[val] {
 			ops = append(ops, w.Index)
@@ -61,7 +67,16 @@ func checkValues(c *collector, v *partitionView) {
 		c.add(Duplicate, v.example(offs[0], val, note, ops...), info)
 	}
 
-	for _, val := range slices.Sorted(maps.Keys(v.fetchedBy)) {
+	// Only values read with no produce that may have written them matter; sorted as above.
+	var unwritten []string
+	//purity:allow-map-range collecting a set that is sorted next
+	for val := range v.fetchedBy {
+		if !v.mayHaveBeenWritten(val) {
+			unwritten = append(unwritten, val)
+		}
+	}
+	slices.Sort(unwritten)
+	for _, val := range unwritten {
 		reader := v.fetchedBy[val]
 		offset := int64(-1)
 		for _, off := range v.offsetsOf[val] {
@@ -89,6 +104,29 @@ func checkValues(c *collector, v *partitionView) {
 			c.add(AbortedRead, v.example(offset, val, "read a value whose every produce failed", ops...), false)
 		}
 	}
+}
+
+// disagreeAt reports whether two observations at offset hold different values, without
+// building the list of them (checkValues asks for every offset).
+func (v *partitionView) disagreeAt(offset int64) bool {
+	obs := v.byOffset[offset]
+	for _, o := range obs[min(1, len(obs)):] {
+		if o.value != obs[0].value {
+			return true
+		}
+	}
+	return false
+}
+
+// mayHaveBeenWritten reports whether some produce of value did not fail: a read of it is then
+// no UnwrittenRead or AbortedRead.
+func (v *partitionView) mayHaveBeenWritten(value string) bool {
+	for _, w := range v.writers[value] {
+		if w.Outcome != OutcomeFailed {
+			return true
+		}
+	}
+	return false
 }
 
 // producerForgotten reports whether the broker may have forgotten the producer session of w
