@@ -463,6 +463,46 @@ func TestAllowed(t *testing.T) {
 			},
 		},
 		{
+			// Seed 154 with clock, crash and net faults: as above, but nobody read the first
+			// copy of the earlier batch before retention deleted it. Its retry between the
+			// copies of the later one is still no sign the state was remembered: it was sent
+			// first, with the lower sequence, so it is a retry too.
+			name:     "an idempotent retry appended again after an earlier retry whose first copy nobody read",
+			wantInfo: []Anomaly{Duplicate},
+			history: func() History {
+				b := newBuilder()
+				b.idempotent[1] = true
+				a := b.produceOp(1, OutcomeOK, 5, "a")
+				a.InvokeNs, a.CompleteNs = 1, 100
+				b.add(a)
+				c := b.produceOp(1, OutcomeOK, 6, "c")
+				c.InvokeNs, c.CompleteNs = 2, 101
+				b.add(c)
+				b.fetch(2, 1, 2, rec(1, "c"))
+				b.final(5, 7, 5, rec(5, "a"), rec(6, "c"))
+				return b.h
+			},
+		},
+		{
+			// Seed 294 with clock, crash and net faults: the later batch was appended, deleted
+			// by retention with its producer's state, and the earlier batch's retry was then
+			// accepted above it, as Kafka accepts any sequence from a producer it forgot.
+			name:     "pipelined idempotent produces out of order once the later one was deleted with its producer's state",
+			wantInfo: []Anomaly{NonmonotonicSend, Unseen},
+			history: func() History {
+				b := newBuilder()
+				b.idempotent[1] = true
+				p1 := b.produceOp(1, OutcomeOK, 6, "a")
+				p1.InvokeNs, p1.CompleteNs = 1, 100
+				b.add(p1)
+				p2 := b.produceOp(1, OutcomeOK, 2, "b")
+				p2.InvokeNs, p2.CompleteNs = 2, 10
+				b.add(p2)
+				b.final(5, 7, 5, rec(6, "a"))
+				return b.h
+			},
+		},
+		{
 			name: "a fetch may skip records below its answer's log start (offset reset after deletion)",
 			history: func() History {
 				b := plain()

@@ -132,8 +132,10 @@ func (v *partitionView) mayHaveBeenWritten(value string) bool {
 // producerForgotten reports whether the broker may have forgotten the producer session of w
 // before the copy at the last of offs was appended: the first copy lies below the final log
 // start, and so does every record of the session placed between the copies, except other
-// retries appended again after their own first copy was deleted. Such a retry re-seeds the
-// forgotten state with its old sequence, and the retries in flight behind it follow in order.
+// retries appended again: those seen below start too, and those the client sent before w (a
+// lower sequence: placed after w's first copy, they were retried, whether or not anyone read
+// their first copy). Such a retry re-seeds the forgotten state with its old sequence, and the
+// retries in flight behind it follow in order.
 func (v *partitionView) producerForgotten(w *Op, offs []int64) bool {
 	start := v.finalLogStart()
 	first, last := offs[0], offs[len(offs)-1]
@@ -141,7 +143,7 @@ func (v *partitionView) producerForgotten(w *Op, offs []int64) bool {
 		return false
 	}
 	for _, op := range v.ops {
-		if op.Kind != OpProduce || op.ProducerID != w.ProducerID || op.ProducerEpoch != w.ProducerEpoch || op.Client != w.Client {
+		if op.Kind != OpProduce || op.ProducerID != w.ProducerID || op.ProducerEpoch != w.ProducerEpoch || op.Client != w.Client || op.Seq < w.Seq {
 			continue
 		}
 		for _, r := range op.Records {
@@ -238,8 +240,10 @@ func checkSends(c *collector, v *partitionView) {
 		}
 		lastInSession := map[session]sentRange{}
 
+		start := v.finalLogStart()
 		for _, b := range sends {
 			var witness *sentRange
+			bySession := false
 			n, _ := slices.BinarySearchFunc(byComplete, b.op.InvokeNs, func(s sentRange, t int64) int { return cmp.Compare(s.op.CompleteNs, t) })
 			if n > 0 {
 				if a := byComplete[prefixMax[n-1]]; a.last >= b.base {
@@ -249,13 +253,21 @@ func checkSends(c *collector, v *partitionView) {
 			if b.op.Idempotent {
 				s := session{b.op.ProducerID, b.op.ProducerEpoch}
 				if a, ok := lastInSession[s]; ok && witness == nil && a.last >= b.base {
-					witness = &a
+					witness, bySession = &a, true
 				}
 				lastInSession[s] = b
 			}
 			if witness != nil {
 				note := "offsets " + rangeString(b.base, b.last) + " after " + rangeString(witness.base, witness.last)
-				c.add(NonmonotonicSend, v.example(b.base, b.op.Records[0].Value, note, witness.op.Index, b.op.Index), false)
+				info := false
+				if bySession && b.last < start {
+					// Only the session's order is broken, and the later batch lies below the final
+					// log start: deleted with the producer's state, after which Kafka accepts the
+					// earlier batch's retry at any sequence (as for duplicates, producerForgotten).
+					info = true
+					note += " (the later batch lies below the final log start: deleted with its producer's state)"
+				}
+				c.add(NonmonotonicSend, v.example(b.base, b.op.Records[0].Value, note, witness.op.Index, b.op.Index), info)
 			}
 		}
 	}
