@@ -125,6 +125,9 @@ type cluster struct {
 	history check.History
 	report  check.Report
 	stopNs  int64
+	// damage records the disk damage a scenario names (its `damage` command), excused like
+	// the fault plan's; nil in runs.
+	damage *DamageLog
 }
 
 // newCluster draws the run's knobs and buggify from the seed; adjust, when set, changes the
@@ -175,6 +178,9 @@ func (c *cluster) setUp() string {
 	nodeCfg.Adjust = c.knobs.adjust
 	nodeCfg.Buggify = c.bug
 	c.plan.ConfigureNode(&nodeCfg)
+	if c.damage != nil {
+		nodeCfg.DamageExplains = c.damage.Explains
+	}
 	node, err := NewNode(c.w, c.network, nodeCfg)
 	if err != nil {
 		return fmt.Sprintf("setup: %v", err)
@@ -265,6 +271,12 @@ func (c *cluster) finish() string {
 	excused, err := c.plan.Excused()
 	if err != nil {
 		return fmt.Sprintf("mapping disk damage to offsets: %v", err)
+	}
+	if c.damage != nil {
+		if err := c.damage.Remap(c.node.Disk(), c.w.NowNs()); err != nil {
+			return fmt.Sprintf("mapping disk damage to offsets: %v", err)
+		}
+		excused = sortExcused(append(excused, c.damage.Excused()...))
 	}
 	if failure := finalReads(c.w, c.network, c.node.Addr(), c.knobs, len(c.clients)+1, &c.history, c.opts.LivenessNs, excused); failure != "" {
 		return failure

@@ -11,6 +11,9 @@ import (
 
 	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/check"
+	"github.com/weirdata/weir/core/record"
+	"github.com/weirdata/weir/diskio"
+	"github.com/weirdata/weir/diskio/errorfs"
 	"github.com/weirdata/weir/diskio/memfs"
 )
 
@@ -21,7 +24,8 @@ import (
 //
 //	cluster seed=N [partitions=P] [clients=C] [idempotent=PCT] [produce=PCT] [rate=OPS]
 //	        [segment-bytes=B] [retention-ms=MS] [retention-check-ms=MS] [in-flight=N]
-//	        [plant=bug,...]   build the world; knobs not named come from the seed
+//	        [plant=bug,...] [damage=on]   build the world; knobs not named come from the
+//	        seed; damage=on lets `damage` commands record what they break
 //	workload for=D        start the clients' operations for D (virtual) from now
 //	run for=D             advance virtual time by D
 //	crash [mode=lose|keep|random]   power loss of the broker (default: lose unsynced data)
@@ -31,6 +35,10 @@ import (
 //	cut from=H,H to=H,H   cut one way: bytes from the first hosts to the second are held
 //	clog host=H / unclog host=H       stall every link of a host / release it
 //	slow-sync factor=F    multiply the broker's sync latency by F from now on (1: normal)
+//	damage partition=P segment=first|last batch=first|last kind=raise-base-offset|zero-header
+//	                      damage one batch of a partition's segment on the broker's disk, durably
+//	                      (a bit flip raising its base offset, outside the CRC, or zeros over its
+//	                      header), recorded so the checkers excuse what it destroys
 //	check                 stop the workload, wait for every operation, read every partition to
 //	                      its high watermark and run the checkers: "pass", or FAIL and the
 //	                      anomalies by name
@@ -70,9 +78,23 @@ func TestScenarios(t *testing.T) {
 				}
 				c.node.CrashWith(mode)
 			case "restart":
-				if err := c.node.Restart(); err != nil {
+				if c.damage != nil {
+					if err := c.damage.Remap(c.node.Disk(), c.w.NowNs()); err != nil {
+						t.Fatalf("%s: %v", d.Pos, err)
+					}
+				}
+				err := c.node.Restart()
+				if c.damage != nil {
+					// Also after a failed restart: recovery may have truncated before it failed.
+					if nerr := c.damage.NoteRecovery(c.node.Disk(), c.w.NowNs()); nerr != nil {
+						t.Fatalf("%s: %v", d.Pos, nerr)
+					}
+				}
+				if err != nil {
 					return fmt.Sprintf("restart: %v\n", err)
 				}
+			case "damage":
+				return scenarioDamage(t, d, c)
 			case "reset-connections":
 				c.network.ResetHost(c.node.Host())
 			case "partition":
@@ -124,6 +146,10 @@ func scenarioCluster(t *testing.T, d *datadriven.TestData, c **cluster) string {
 		}
 		opts.Planted = bugs
 	}
+	var damage string
+	if d.HasArg("damage") {
+		d.ScanArgs(t, "damage", &damage)
+	}
 	*c = newCluster(opts, func(k *Knobs) {
 		scanOptional(t, d, "partitions", &k.Partitions)
 		scanOptional(t, d, "clients", &k.Clients)
@@ -134,6 +160,9 @@ func scenarioCluster(t *testing.T, d *datadriven.TestData, c **cluster) string {
 		scanOptional(t, d, "retention-check-ms", &k.RetentionCheckIntervalMs)
 		scanOptional(t, d, "in-flight", &k.InFlightMax)
 	})
+	if damage == "on" {
+		(*c).damage = &DamageLog{}
+	}
 	if failure := (*c).setUp(); failure != "" {
 		return failure + "\n"
 	}
@@ -174,4 +203,93 @@ func verdictNames(r check.Report) string {
 	}
 	slices.Sort(names)
 	return "FAIL " + strings.Join(slices.Compact(names), " ") + "\n"
+}
+
+// scenarioDamage handles `damage`: it changes the bytes of one batch on the broker's disk (as
+// a disk fault would, and synced, so a crash keeps them) and records the damage.
+func scenarioDamage(t *testing.T, d *datadriven.TestData, c *cluster) string {
+	var (
+		partition       int32
+		which, at, kind string
+	)
+	d.ScanArgs(t, "partition", &partition)
+	d.ScanArgs(t, "segment", &which)
+	d.ScanArgs(t, "batch", &at)
+	d.ScanArgs(t, "kind", &kind)
+	if c.damage == nil {
+		t.Fatalf("%s: damage needs `cluster ... damage=on`", d.Pos)
+	}
+	disk := c.node.Disk()
+	dir := fmt.Sprintf("/weir-data/%s-%d", workloadTopic, partition)
+	names, err := disk.List(dir)
+	if err != nil {
+		t.Fatalf("%s: %v", d.Pos, err)
+	}
+	var segments []string
+	for _, name := range names {
+		if p := dir + "/" + name; IsPartitionSegment(p) {
+			segments = append(segments, p)
+		}
+	}
+	slices.Sort(segments)
+	if len(segments) == 0 {
+		t.Fatalf("%s: %s has no segments", d.Pos, dir)
+	}
+	path := segments[0]
+	if which == "last" {
+		path = segments[len(segments)-1]
+	}
+	data, err := diskio.ReadFile(disk, path)
+	if err != nil {
+		t.Fatalf("%s: %v", d.Pos, err)
+	}
+	var positions []int64
+	for pos := int64(0); pos+record.HeaderSizeBytes <= int64(len(data)); {
+		h, err := record.ParseHeader(data[pos:])
+		if err != nil {
+			break
+		}
+		positions = append(positions, pos)
+		pos += h.SizeBytes()
+	}
+	if len(positions) == 0 {
+		t.Fatalf("%s: %s holds no batch", d.Pos, path)
+	}
+	pos := positions[0]
+	if at == "last" {
+		pos = positions[len(positions)-1]
+	}
+	var patch []byte
+	var offset int64
+	switch kind {
+	case "raise-base-offset":
+		// Bit 6 of the base offset's lowest byte: +64 where it is clear (the base offset is
+		// big-endian, bytes 0-7 of the header).
+		offset = pos + 7
+		if data[offset]&0x40 != 0 {
+			t.Fatalf("%s: bit 6 of the base offset at %d is set: flipping it would lower it", d.Pos, pos)
+		}
+		patch = []byte{data[offset] ^ 0x40}
+	case "zero-header":
+		offset = pos
+		patch = make([]byte, record.HeaderSizeBytes)
+	default:
+		t.Fatalf("%s: damage kind %q: want raise-base-offset or zero-header", d.Pos, kind)
+	}
+	f, err := disk.OpenReadWrite(path)
+	if err != nil {
+		t.Fatalf("%s: %v", d.Pos, err)
+	}
+	if _, err := f.WriteAt(patch, offset); err != nil {
+		t.Fatalf("%s: %v", d.Pos, err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("%s: %v", d.Pos, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("%s: %v", d.Pos, err)
+	}
+	c.damage.Add(c.w.NowNs(), errorfs.Damage{Kind: errorfs.DamageBitFlip, Path: path, OffsetBytes: offset, LengthBytes: int64(len(patch))})
+	h, _ := record.ParseHeader(data[pos:])
+	return fmt.Sprintf("%s: batch %d..%d at byte %d\n", path, h.BaseOffset, h.LastOffset(), pos)
 }
