@@ -447,20 +447,7 @@ func TestAllowed(t *testing.T) {
 			// order, so Kafka appends it too.
 			name:     "several idempotent retries appended again, in order, after retention deleted their first copies",
 			wantInfo: []Anomaly{Duplicate},
-			history: func() History {
-				b := newBuilder()
-				b.idempotent[1] = true
-				// Each produce's answer names where its retry landed; a fetch saw the first copies.
-				a := b.produceOp(1, OutcomeOK, 5, "a")
-				a.InvokeNs, a.CompleteNs = 1, 100
-				b.add(a)
-				c := b.produceOp(1, OutcomeOK, 6, "c")
-				c.InvokeNs, c.CompleteNs = 2, 101
-				b.add(c)
-				b.fetch(2, 0, 2, rec(0, "a"), rec(1, "c"))
-				b.final(5, 7, 5, rec(5, "a"), rec(6, "c"))
-				return b.h
-			},
+			history:  func() History { return retriedTwice(true) },
 		},
 		{
 			// Seed 154 with clock, crash and net faults: as above, but nobody read the first
@@ -469,19 +456,7 @@ func TestAllowed(t *testing.T) {
 			// first, with the lower sequence, so it is a retry too.
 			name:     "an idempotent retry appended again after an earlier retry whose first copy nobody read",
 			wantInfo: []Anomaly{Duplicate},
-			history: func() History {
-				b := newBuilder()
-				b.idempotent[1] = true
-				a := b.produceOp(1, OutcomeOK, 5, "a")
-				a.InvokeNs, a.CompleteNs = 1, 100
-				b.add(a)
-				c := b.produceOp(1, OutcomeOK, 6, "c")
-				c.InvokeNs, c.CompleteNs = 2, 101
-				b.add(c)
-				b.fetch(2, 1, 2, rec(1, "c"))
-				b.final(5, 7, 5, rec(5, "a"), rec(6, "c"))
-				return b.h
-			},
+			history:  func() History { return retriedTwice(false) },
 		},
 		{
 			// Seed 294 with clock, crash and net faults: the later batch was appended, deleted
@@ -937,4 +912,26 @@ func TestPollSkipAfterATruncationExcuse(t *testing.T) {
 	if !r.Has(PollSkip) || r.Count(PollSkip) != 1 {
 		t.Fatalf("want one poll-skip of k, l and m:\n%s", r.Details())
 	}
+}
+
+// retriedTwice is an idempotent client's two pipelined batches "a" then "c", first appended at
+// 0 and 1, deleted by retention with the producer's state, and appended again at 5 and 6 (each
+// produce's answer names where its retry landed). A fetch read the first copy of "c", and of
+// "a" too when sawBoth.
+func retriedTwice(sawBoth bool) History {
+	b := newBuilder()
+	b.idempotent[1] = true
+	a := b.produceOp(1, OutcomeOK, 5, "a")
+	a.InvokeNs, a.CompleteNs = 1, 100
+	b.add(a)
+	c := b.produceOp(1, OutcomeOK, 6, "c")
+	c.InvokeNs, c.CompleteNs = 2, 101
+	b.add(c)
+	if sawBoth {
+		b.fetch(2, 0, 2, rec(0, "a"), rec(1, "c"))
+	} else {
+		b.fetch(2, 1, 2, rec(1, "c"))
+	}
+	b.final(5, 7, 5, rec(5, "a"), rec(6, "c"))
+	return b.h
 }
