@@ -77,15 +77,7 @@ func redial(t *testing.T, w *World, network *Network, host, addr string, limitNs
 // it asks for one byte, so the answer is the first batch at offset alone (KIP-74).
 func (c *rawClient) tryFetch(topic string, offset int64) ([]byte, int16) {
 	c.t.Helper()
-	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.SessionEpoch = -1, 0, 1, 1, -1
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = 0, offset, 1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp := c.call(12, req).(*kmsg.FetchResponse)
+	resp := c.call(12, fetchRequest(topic, offset, 0, 1, 1)).(*kmsg.FetchResponse)
 	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
 		c.t.Fatalf("fetch: %+v", resp)
 	}
@@ -259,15 +251,7 @@ func TestPauseDefersEverything(t *testing.T) {
 		t.Fatalf("answered after %dms, paused %v, stats %+v", (w.NowNs()-start)/1e6, n.Paused(), n.Stats())
 	}
 	// A long poll whose deadline falls inside a pause is answered when the pause ends.
-	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.SessionEpoch = -1, 200, 1<<20, 1<<20, -1
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = "orders"
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = 0, 1, 1<<20
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	corr = c.send(12, req)
+	corr = c.send(12, fetchRequest("orders", 1, 200, 1<<20, 1<<20))
 	w.RunFor(20 * msNs)
 	n.Pause(secondNs)
 	start = w.NowNs()
@@ -285,16 +269,8 @@ func TestClockJumpsKeepDeadlines(t *testing.T) {
 		c := dialClient(t, w, network, "client1", n.Addr())
 		c.createTopic("orders", 1)
 		c.produce("orders", testBatch(t, "x", 1))
-		req := kmsg.NewPtrFetchRequest()
-		req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.SessionEpoch = -1, 500, 1<<20, 1<<20, -1
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = "orders"
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = 0, 0, 1<<20
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
 		start := w.NowNs()
-		corr := c.send(12, req)
+		corr := c.send(12, fetchRequest("orders", 0, 500, 1<<20, 1<<20))
 		w.RunFor(100 * msNs)
 		n.Clock().Jump(jumpMs)
 		n.Clock().SetDriftPpm(-500)

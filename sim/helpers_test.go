@@ -162,16 +162,7 @@ func (c *rawClient) produce(topic string, batch []byte) int64 {
 // watermark.
 func (c *rawClient) fetch(topic string, offset int64) ([]byte, int64) {
 	c.t.Helper()
-	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 1<<20
-	req.SessionEpoch = -1
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = 0, offset, 1<<20
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp := c.call(12, req).(*kmsg.FetchResponse)
+	resp := c.call(12, fetchRequest(topic, offset, 0, 1, 1<<20)).(*kmsg.FetchResponse)
 	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
 		c.t.Fatalf("fetch: %+v", resp)
 	}
@@ -211,4 +202,18 @@ func sameBatch(t testing.TB, stored, sent []byte, base int64) {
 		!bytes.Equal(stored[8:12], sent[8:12]) {
 		t.Fatalf("stored batch at %d (%d bytes) is not the batch sent at %d (%d bytes)", h.BaseOffset, len(stored), base, len(sent))
 	}
+}
+
+// fetchRequest is a consumer's fetch of partition 0 of topic from offset, waiting up to
+// maxWaitMs for minBytes, answering at most maxBytes.
+func fetchRequest(topic string, offset int64, maxWaitMs, minBytes, maxBytes int32) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.SessionEpoch = -1, maxWaitMs, minBytes, maxBytes, -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = 0, offset, maxBytes
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
 }
