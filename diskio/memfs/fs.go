@@ -50,6 +50,8 @@ type node struct {
 	// last directory sync.
 	children       map[string]*node
 	syncedChildren map[string]*node
+	// sortedNames caches children's names in order for List; nil when a name came or went.
+	sortedNames []string
 }
 
 // nsOp is one namespace change (create, mkdir, remove, rename): one or two entry changes that
@@ -172,8 +174,12 @@ func (fs *FS) lookup(name string) (*node, error) {
 
 // setEntry changes one directory entry as part of op, keeping link counts and space in step.
 func (fs *FS) setEntry(op *nsOp, dir *node, name string, target *node) {
-	if old, ok := dir.children[name]; ok {
+	old, had := dir.children[name]
+	if had {
 		fs.unlink(old)
+	}
+	if had != (target != nil) {
+		dir.sortedNames = nil
 	}
 	if target == nil {
 		delete(dir.children, name)
@@ -203,15 +209,21 @@ func (fs *FS) commit(op *nsOp) {
 	}
 }
 
-// syncDir makes dir's current entries durable.
+// syncDir makes dir's current entries durable. Every entry change since dir's last sync is a
+// pending effect not yet durable, so copying just those names keeps syncedChildren equal to
+// children at a cost in the changes, not in the directory's size.
 func (fs *FS) syncDir(dir *node) {
-	dir.syncedChildren = maps.Clone(dir.children)
 	kept := fs.pending[:0]
 	for _, op := range fs.pending {
 		allDurable := true
 		for i := range op.effects {
-			if op.effects[i].dir == dir {
-				op.effects[i].durable = true
+			if e := &op.effects[i]; e.dir == dir && !e.durable {
+				if target, ok := dir.children[e.name]; ok {
+					dir.syncedChildren[e.name] = target
+				} else {
+					delete(dir.syncedChildren, e.name)
+				}
+				e.durable = true
 			}
 			allDurable = allDurable && op.effects[i].durable
 		}
@@ -454,7 +466,10 @@ func (fs *FS) List(dir string) ([]string, error) {
 	if !n.isDir {
 		return nil, pathError("readdir", dir, syscall.ENOTDIR)
 	}
-	return slices.Sorted(maps.Keys(n.children)), nil
+	if n.sortedNames == nil {
+		n.sortedNames = slices.Sorted(maps.Keys(n.children))
+	}
+	return slices.Clone(n.sortedNames), nil
 }
 
 // Stat implements diskio.FS.
