@@ -91,7 +91,11 @@ func (n *Node) snapshotProducerState(tp storage.TopicPartition, l *log.Log, st *
 // forgets the producers whose every batch retention removed (Load drops a snapshot at or below
 // the log start offset); they are accepted again at any sequence.
 func (n *Node) retainProducerSnapshots(tp storage.TopicPartition, l *log.Log) {
-	if err := producer.DeleteSnapshotsBefore(n.cfg.FS, l.Dir(), l.StartOffset()); err != nil {
+	st, ok := n.producers[tp]
+	if !ok {
+		return // loaded with its snapshots when the partition is next written or opened
+	}
+	if err := st.DeleteSnapshotsBefore(n.cfg.FS, l.Dir(), l.StartOffset()); err != nil {
 		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: deleting old producer snapshots of %s: %w", tp, err))
 	}
 }

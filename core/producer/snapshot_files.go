@@ -3,6 +3,7 @@ package producer
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -62,27 +63,36 @@ func ListSnapshots(fsys diskio.FS, dir string) ([]record.Offset, error) {
 func (s *State) WriteSnapshot(fsys diskio.FS, dir string) (record.Offset, error) {
 	data := s.AppendSnapshot(make([]byte, 0, snapshotHeaderBytes+len(s.producers)*snapshotEntryBytes))
 	name := SnapshotFileName(s.endOffset)
+	// Known even if the write fails: a file may be left under the name all the same, and
+	// removing a missing one is no error.
+	s.noteSnapshot(s.endOffset)
 	if err := diskio.WriteFileAtomic(fsys, dir, name, data); err != nil {
 		return 0, fmt.Errorf("producer: write snapshot %s: %w", diskio.Join(dir, name), err)
 	}
 	return s.endOffset, nil
 }
 
-// DeleteSnapshotsBefore removes the snapshots below offset (Kafka deletes those of segments
-// retention removed, keeping the ones the last segments need). Unlinks are not synced: a
-// snapshot that comes back after a crash is still a valid one.
-func DeleteSnapshotsBefore(fsys diskio.FS, dir string, offset record.Offset) error {
-	offsets, err := ListSnapshots(fsys, dir)
-	if err != nil {
-		return err
+func (s *State) noteSnapshot(offset record.Offset) {
+	i, found := slices.BinarySearch(s.snapshotOffsets, offset)
+	if !found {
+		s.snapshotOffsets = slices.Insert(s.snapshotOffsets, i, offset)
 	}
-	for _, o := range offsets {
-		if o >= offset {
-			break
-		}
-		if err := removeSnapshot(fsys, dir, o); err != nil {
+}
+
+// SnapshotOffsets returns the offsets of the snapshots the state knows in its directory,
+// ascending.
+func (s *State) SnapshotOffsets() []record.Offset { return slices.Clone(s.snapshotOffsets) }
+
+// DeleteSnapshotsBefore removes the state's snapshots below offset from dir (Kafka deletes
+// those of segments retention removed, keeping the ones the last segments need). Unlinks are
+// not synced: a snapshot that comes back after a crash is still a valid one, and the next
+// Load removes it once the log start has passed it.
+func (s *State) DeleteSnapshotsBefore(fsys diskio.FS, dir string, offset record.Offset) error {
+	for len(s.snapshotOffsets) > 0 && s.snapshotOffsets[0] < offset {
+		if err := removeSnapshot(fsys, dir, s.snapshotOffsets[0]); err != nil {
 			return err
 		}
+		s.snapshotOffsets = s.snapshotOffsets[1:]
 	}
 	return nil
 }
@@ -147,6 +157,7 @@ func Load(fsys diskio.FS, dir string, cfg Config, logStartOffset, logEndOffset r
 		path := diskio.Join(dir, SnapshotFileName(o))
 		data, err := diskio.ReadFile(fsys, path)
 		if errors.Is(err, diskio.ErrNotExist) {
+			usable = slices.Delete(usable, i, i+1)
 			continue
 		}
 		if err != nil {
@@ -158,6 +169,7 @@ func Load(fsys diskio.FS, dir string, cfg Config, logStartOffset, logEndOffset r
 			if err := removeSnapshot(fsys, dir, o); err != nil {
 				return nil, res, err
 			}
+			usable = slices.Delete(usable, i, i+1)
 			continue
 		}
 		for _, in := range entries {
@@ -171,8 +183,10 @@ func Load(fsys diskio.FS, dir string, cfg Config, logStartOffset, logEndOffset r
 		}
 		s.trim(cfg.ProducersMax)
 		s.endOffset = o
+		s.snapshotOffsets = usable
 		res.SnapshotOffset = o
 		return s, res, nil
 	}
+	s.snapshotOffsets = usable
 	return s, res, nil
 }

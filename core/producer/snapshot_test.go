@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"hash/crc32"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,6 +215,9 @@ func TestLoad(t *testing.T) {
 	if offsets, _ := ListSnapshots(fsys, dir); len(offsets) != 3 || offsets[2] != 30 {
 		t.Fatalf("snapshots left: %v", offsets)
 	}
+	if known := got.SnapshotOffsets(); !slices.Equal(known, []record.Offset{5, 20, 30}) {
+		t.Fatalf("the loaded state knows snapshots %v, want [5 20 30]", known)
+	}
 	// The newest is corrupt: deleted, the one before is loaded. Producer 1 (last active at
 	// 1000) has expired by then.
 	corrupt := diskio.Join(dir, SnapshotFileName(30))
@@ -232,6 +236,10 @@ func TestLoad(t *testing.T) {
 	if _, ok := got.Producer(2); !ok {
 		t.Fatal("producer 2 not loaded")
 	}
+	// The corrupt one is gone from what the state knows too; retention removes by that list.
+	if known := got.SnapshotOffsets(); !slices.Equal(known, []record.Offset{5, 20}) {
+		t.Fatalf("after corruption the state knows snapshots %v, want [5 20]", known)
+	}
 	// The log start passed every snapshot: state starts empty at the log start.
 	got, res, err = Load(fsys, dir, cfg, 20, 35, 3000)
 	if err != nil {
@@ -245,6 +253,25 @@ func TestLoad(t *testing.T) {
 	}
 	if _, _, err := Load(fsys, dir, cfg, 40, 35, 3000); err == nil {
 		t.Fatal("log start past the end accepted")
+	}
+	// The state deletes by the snapshots it knows.
+	snapshotAt(t, fsys, dir, got, 25)
+	snapshotAt(t, fsys, dir, got, 30)
+	if err := got.DeleteSnapshotsBefore(fsys, dir, 30); err != nil {
+		t.Fatal(err)
+	}
+	if offsets, _ := ListSnapshots(fsys, dir); !slices.Equal(offsets, []record.Offset{30}) {
+		t.Fatalf("after deleting below 30: %v", offsets)
+	}
+	snapshotAt(t, fsys, dir, got, 33)
+	if known := got.SnapshotOffsets(); !slices.Equal(known, []record.Offset{30, 33}) {
+		t.Fatalf("after a new snapshot the state knows %v, want [30 33]", known)
+	}
+	if err := got.DeleteSnapshotsBefore(fsys, dir, 34); err != nil {
+		t.Fatal(err)
+	}
+	if offsets, _ := ListSnapshots(fsys, dir); len(offsets) != 0 {
+		t.Fatalf("after deleting below 34: %v", offsets)
 	}
 }
 
@@ -266,7 +293,7 @@ func TestSnapshotSurvivesCrashAndDeleteBefore(t *testing.T) {
 	if err != nil || res.SnapshotOffset != 9 || got.Len() != 1 {
 		t.Fatalf("after a crash: %+v %v", res, err)
 	}
-	if err := DeleteSnapshotsBefore(fsys, dir, 9); err != nil {
+	if err := s.DeleteSnapshotsBefore(fsys, dir, 9); err != nil {
 		t.Fatal(err)
 	}
 	if offsets, _ := ListSnapshots(fsys, dir); len(offsets) != 1 || offsets[0] != 9 {

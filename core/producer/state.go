@@ -70,6 +70,10 @@ type State struct {
 	// expiryCheckMs is a wall time before which no producer can expire, so CheckAppend at the
 	// producer bound scans for expired producers only when one may have expired.
 	expiryCheckMs int64
+	// snapshotOffsets are the snapshot files of the state's directory, ascending: those Load
+	// kept and those written since. Retention deletes old ones by this list, without listing
+	// the directory, as Kafka's ProducerStateManager keeps its snapshots map.
+	snapshotOffsets []record.Offset
 }
 
 // NewState returns an empty state reflecting the log up to endOffset (the log start offset
