@@ -412,7 +412,8 @@ func (n *Network) deliver(conn *connection, side int) {
 		})
 	}
 	// The checksum puts the bytes themselves in the trace (and its hash); CRC32C runs in hardware.
-	n.w.Tracef("net c%d %s->%s %d bytes crc %08x", conn.id, d.from, d.to, len(ch.data), crc32.Checksum(ch.data, castagnoli))
+	n.w.traceLine(n.w.traceBuf().str("net c").unum(uint64(conn.id)).str(" ").str(d.from).str("->").str(d.to).str(" ").
+		num(int64(len(ch.data))).str(" bytes crc ").hex8(crc32.Checksum(ch.data, castagnoli)))
 	n.schedule(conn, side)
 	receiver.h.Received(receiver, ch.data)
 }

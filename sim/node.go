@@ -508,6 +508,13 @@ func (inc *incarnation) clocks() broker.Clocks {
 	return broker.Clocks{MonotonicMs: (n.w.NowNs() - inc.originNs) / 1e6, WallMs: n.clock.NowMs()}
 }
 
+// lineBuf starts a line of this node ("node<id> "), for traceLine.
+func (inc *incarnation) lineBuf() traceBuf {
+	return inc.n.w.traceBuf().str("node").num(int64(inc.n.cfg.ID)).str(" ")
+}
+
+func (inc *incarnation) traceLine(b traceBuf) { inc.n.w.traceLine(b) }
+
 func (inc *incarnation) tracef(format string, args ...any) {
 	inc.n.w.Tracef("node%d "+format, append([]any{inc.n.cfg.ID}, args...)...)
 }
@@ -723,7 +730,7 @@ func (inc *incarnation) submitSync(s broker.Sync) {
 		if err != nil {
 			n.stats.SyncErrors++
 		}
-		inc.tracef("synced %d: %v", s.ID, err)
+		inc.traceLine(inc.lineBuf().str("synced ").num(int64(s.ID)).str(": ").err(err))
 		inc.execute("synced", inc.node.Synced(inc.clocks(), s.ID, err))
 	})
 }

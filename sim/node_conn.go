@@ -125,7 +125,8 @@ func (nc *nodeConn) read() {
 		nc.inFlight++
 		nc.awaiting = append(nc.awaiting, requestKey{req.Header.APIKey, req.Header.CorrelationID})
 		inc.n.stats.Requests++
-		inc.tracef("c%d request key=%d v=%d corr=%d", nc.id, req.Header.APIKey, req.Header.APIVersion, req.Header.CorrelationID)
+		inc.traceLine(inc.lineBuf().str("c").num(int64(nc.id)).str(" request key=").num(int64(req.Header.APIKey)).
+			str(" v=").num(int64(req.Header.APIVersion)).str(" corr=").num(int64(req.Header.CorrelationID)))
 		inc.execute("request", inc.node.Request(inc.clocks(), nc.id, req))
 	}
 	if len(nc.unread) == 0 {

@@ -36,6 +36,8 @@ type World struct {
 	traceLines int64
 	traceOut   io.Writer
 	line       []byte
+	// scratch is the buffer traceBuf lines are built in.
+	scratch traceBuf
 
 	executed  int64
 	eventsMax int64
@@ -196,6 +198,42 @@ func (w *World) Tracef(format string, args ...any) {
 func (w *World) TraceBytes(text []byte) {
 	w.line = append(w.traceStamp(), text...)
 	w.endTraceLine()
+}
+
+// traceBuf builds a trace line with appends instead of fmt, for lines written on every
+// delivery, request and sync. Its output must match the fmt verbs it replaces (%d, %s, %v of
+// an error, %08x), or traces of the same seed would differ across versions for no reason.
+type traceBuf []byte
+
+func (w *World) traceBuf() traceBuf { return w.scratch[:0] }
+
+func (b traceBuf) str(s string) traceBuf { return append(b, s...) }
+func (b traceBuf) num(x int64) traceBuf  { return strconv.AppendInt(b, x, 10) }
+func (b traceBuf) unum(x uint64) traceBuf {
+	return strconv.AppendUint(b, x, 10)
+}
+
+// err appends e as %v does.
+func (b traceBuf) err(e error) traceBuf {
+	if e == nil {
+		return append(b, "<nil>"...)
+	}
+	return append(b, e.Error()...)
+}
+
+// hex8 appends x as %08x does.
+func (b traceBuf) hex8(x uint32) traceBuf {
+	const digits = "0123456789abcdef"
+	for shift := 28; shift >= 0; shift -= 4 {
+		b = append(b, digits[(x>>uint(shift))&0xf])
+	}
+	return b
+}
+
+// traceLine writes b as a line and keeps its buffer for the next.
+func (w *World) traceLine(b traceBuf) {
+	w.TraceBytes(b)
+	w.scratch = b[:0]
 }
 
 // traceStamp starts a line with "<ms>.<ns, six digits>ms ".
