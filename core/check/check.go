@@ -197,32 +197,71 @@ type partitionView struct {
 	byOffset map[int64][]observation
 	// offsets are byOffset's keys, ascending.
 	offsets []int64
-	// offsetsOf maps a value to the distinct offsets it was observed at, ascending.
-	offsetsOf map[string][]int64
-	// writers maps a value to the produces (any outcome) that sent it to this partition.
-	writers map[string][]*Op
-	// fetchedBy maps each value some OutcomeOK fetch returned to the first such fetch.
-	fetchedBy map[string]int
+	// values indexes what was seen of each value: one lookup per observed record.
+	values map[string]*valueInfo
+}
+
+// valueInfo is what a partition's ops say about one value.
+type valueInfo struct {
+	// offsets are the distinct offsets the value was observed at, ascending.
+	offsets []int64
+	// writers are the produces (any outcome) that sent it to this partition.
+	writers []*Op
+	// fetchedBy is the first OutcomeOK fetch that returned it, or -1.
+	fetchedBy int
+}
+
+// offsetsOf returns the distinct offsets value was observed at, ascending.
+func (v *partitionView) offsetsOf(value string) []int64 {
+	if info, ok := v.values[value]; ok {
+		return info.offsets
+	}
+	return nil
+}
+
+// writersOf returns the produces (any outcome) that sent value to this partition.
+func (v *partitionView) writersOf(value string) []*Op {
+	if info, ok := v.values[value]; ok {
+		return info.writers
+	}
+	return nil
+}
+
+// fetchedBy returns the first OutcomeOK fetch that returned value.
+func (v *partitionView) fetchedBy(value string) (int, bool) {
+	if info, ok := v.values[value]; ok && info.fetchedBy >= 0 {
+		return info.fetchedBy, true
+	}
+	return 0, false
 }
 
 func newPartitionView(p partitionOps) *partitionView {
+	recordCount := 0
+	for _, op := range p.ops {
+		recordCount += len(op.Records)
+	}
 	v := &partitionView{
 		key:        p.key,
 		ops:        p.ops,
 		opsByIndex: make(map[int]*Op, len(p.ops)),
-		byOffset:   map[int64][]observation{},
-		offsetsOf:  map[string][]int64{},
-		writers:    map[string][]*Op{},
-		fetchedBy:  map[string]int{},
+		byOffset:   make(map[int64][]observation, recordCount/2),
+		values:     make(map[string]*valueInfo, recordCount/2),
 	}
-	observe := func(r Record, op *Op) {
+	infoOf := func(value string) *valueInfo {
+		info, ok := v.values[value]
+		if !ok {
+			info = &valueInfo{fetchedBy: -1}
+			v.values[value] = info
+		}
+		return info
+	}
+	observe := func(r Record, info *valueInfo, op *Op) {
 		if r.Offset < 0 {
 			return
 		}
 		v.byOffset[r.Offset] = append(v.byOffset[r.Offset], observation{value: r.Value, op: op.Index, fetch: op.Kind == OpFetch})
-		offs := v.offsetsOf[r.Value]
-		if i, found := slices.BinarySearch(offs, r.Offset); !found {
-			v.offsetsOf[r.Value] = slices.Insert(offs, i, r.Offset)
+		if i, found := slices.BinarySearch(info.offsets, r.Offset); !found {
+			info.offsets = slices.Insert(info.offsets, i, r.Offset)
 		}
 	}
 	for _, op := range p.ops {
@@ -230,11 +269,12 @@ func newPartitionView(p partitionOps) *partitionView {
 		switch op.Kind {
 		case OpProduce:
 			for _, r := range op.Records {
-				if ws := v.writers[r.Value]; len(ws) == 0 || ws[len(ws)-1] != op {
-					v.writers[r.Value] = append(ws, op)
+				info := infoOf(r.Value)
+				if ws := info.writers; len(ws) == 0 || ws[len(ws)-1] != op {
+					info.writers = append(ws, op)
 				}
 				if op.Outcome == OutcomeOK {
-					observe(r, op)
+					observe(r, info, op)
 				}
 			}
 		case OpFetch:
@@ -242,10 +282,11 @@ func newPartitionView(p partitionOps) *partitionView {
 				continue
 			}
 			for _, r := range op.Records {
-				if _, seen := v.fetchedBy[r.Value]; !seen {
-					v.fetchedBy[r.Value] = op.Index
+				info := infoOf(r.Value)
+				if info.fetchedBy < 0 {
+					info.fetchedBy = op.Index
 				}
-				observe(r, op)
+				observe(r, info, op)
 			}
 		}
 	}

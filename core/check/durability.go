@@ -185,7 +185,7 @@ func checkUnseen(c *collector, v *partitionView, final finalReads, complete bool
 			continue
 		}
 		for _, r := range op.Records {
-			if _, seen := v.fetchedBy[r.Value]; seen || reported[r.Value] {
+			if _, seen := v.fetchedBy(r.Value); seen || reported[r.Value] {
 				continue
 			}
 			reported[r.Value] = true

@@ -129,10 +129,10 @@ func linearOps(v *partitionView) []linearOp {
 func inferBase(v *partitionView, op *Op) (int64, bool) {
 	base, found := int64(-1), false
 	for i, r := range op.Records {
-		if len(v.writers[r.Value]) != 1 {
+		if len(v.writersOf(r.Value)) != 1 {
 			return 0, false // a value sent twice: its sightings may be the other send's
 		}
-		offs := v.offsetsOf[r.Value]
+		offs := v.offsetsOf(r.Value)
 		switch len(offs) {
 		case 0:
 			continue
@@ -154,7 +154,7 @@ func inferBase(v *partitionView, op *Op) (int64, bool) {
 func firstReadNs(v *partitionView, op *Op) (int64, bool) {
 	first, found := int64(0), false
 	for _, r := range op.Records {
-		for _, off := range v.offsetsOf[r.Value] {
+		for _, off := range v.offsetsOf(r.Value) {
 			for _, o := range v.byOffset[off] {
 				if o.fetch && o.value == r.Value {
 					if ns := v.opsByIndex[o.op].CompleteNs; !found || ns < first {

@@ -32,16 +32,16 @@ func checkValues(c *collector, v *partitionView) {
 	// Only values seen at two offsets or more matter; they are sorted for a stable report.
 	var repeated []string
 	//purity:allow-map-range collecting a set that is sorted next
-	for val, offs := range v.offsetsOf {
-		if len(offs) >= 2 {
+	for val, info := range v.values {
+		if len(info.offsets) >= 2 {
 			repeated = append(repeated, val)
 		}
 	}
 	slices.Sort(repeated)
 	for _, val := range repeated {
-		offs := v.offsetsOf[val]
+		offs := v.offsetsOf(val)
 		var ops []int
-		for _, w := range v.writers[val] {
+		for _, w := range v.writersOf(val) {
 			ops = append(ops, w.Index)
 		}
 		for _, off := range offs {
@@ -53,11 +53,11 @@ func checkValues(c *collector, v *partitionView) {
 			}
 		}
 		note := "at offsets " + joinInt64s(offs)
-		info := !duplicateIsAnomaly(v.writers[val])
+		info := !duplicateIsAnomaly(v.writersOf(val))
 		switch {
 		case info:
 			note += " (sent by a non-idempotent producer or in more than one producer session)"
-		case v.producerForgotten(v.writers[val][0], offs):
+		case v.producerForgotten(v.writersOf(val)[0], offs):
 			// Kafka forgets a producer once retention (or DeleteRecords) removed every batch of
 			// it (ProducerStateManager evicts producers below the log start): a retry arriving
 			// after that is appended again. Allowed, and reported as information.
@@ -70,16 +70,16 @@ func checkValues(c *collector, v *partitionView) {
 	// Only values read with no produce that may have written them matter; sorted as above.
 	var unwritten []string
 	//purity:allow-map-range collecting a set that is sorted next
-	for val := range v.fetchedBy {
-		if !v.mayHaveBeenWritten(val) {
+	for val, info := range v.values {
+		if info.fetchedBy >= 0 && !v.mayHaveBeenWritten(val) {
 			unwritten = append(unwritten, val)
 		}
 	}
 	slices.Sort(unwritten)
 	for _, val := range unwritten {
-		reader := v.fetchedBy[val]
+		reader, _ := v.fetchedBy(val)
 		offset := int64(-1)
-		for _, off := range v.offsetsOf[val] {
+		for _, off := range v.offsetsOf(val) {
 			for _, o := range v.byOffset[off] {
 				if o.op == reader && o.value == val {
 					offset = off
@@ -89,7 +89,7 @@ func checkValues(c *collector, v *partitionView) {
 				break
 			}
 		}
-		writers := v.writers[val]
+		writers := v.writersOf(val)
 		if len(writers) == 0 {
 			c.add(UnwrittenRead, v.example(offset, val, "no produce sent this value to the partition", reader), false)
 			continue
@@ -121,7 +121,7 @@ func (v *partitionView) disagreeAt(offset int64) bool {
 // mayHaveBeenWritten reports whether some produce of value did not fail: a read of it is then
 // no UnwrittenRead or AbortedRead.
 func (v *partitionView) mayHaveBeenWritten(value string) bool {
-	for _, w := range v.writers[value] {
+	for _, w := range v.writersOf(value) {
 		if w.Outcome != OutcomeFailed {
 			return true
 		}
@@ -158,7 +158,7 @@ func (v *partitionView) producerForgotten(w *Op, offs []int64) bool {
 // appendedAgain reports whether value was also seen below start: a copy placed at or above
 // start is then a retry appended after the first was deleted.
 func (v *partitionView) appendedAgain(value string, start int64) bool {
-	offs := v.offsetsOf[value]
+	offs := v.offsetsOf(value)
 	return len(offs) > 1 && offs[0] < start
 }
 
