@@ -245,7 +245,7 @@ func newPartitionView(p partitionOps) *partitionView {
 		ops:        p.ops,
 		opsByIndex: make(map[int]*Op, len(p.ops)),
 		byOffset:   make(map[int64][]observation, recordCount/2),
-		values:     make(map[string]*valueInfo, recordCount/2),
+		values:     make(map[string]*valueInfo, recordCount),
 	}
 	infoOf := func(value string) *valueInfo {
 		info, ok := v.values[value]

@@ -179,16 +179,17 @@ func checkLostWrites(c *collector, v *partitionView, final finalReads, deletable
 // checkUnseen reports each acknowledged value no fetch returned: an anomaly when the final
 // reads are complete and the value was not below the final log start, information otherwise.
 func checkUnseen(c *collector, v *partitionView, final finalReads, complete bool, deletable func(Record, int64) bool) {
-	reported := map[string]bool{}
+	reported := map[*valueInfo]bool{}
 	for _, op := range v.ops {
 		if op.Kind != OpProduce || op.Outcome != OutcomeOK {
 			continue
 		}
 		for _, r := range op.Records {
-			if _, seen := v.fetchedBy(r.Value); seen || reported[r.Value] {
+			info := v.values[r.Value] // every produced value has one
+			if info.fetchedBy >= 0 || reported[info] {
 				continue
 			}
-			reported[r.Value] = true
+			reported[info] = true
 			anomaly := complete && (!deletable(r, op.InvokeNs) || (r.Offset < 0 && final.logStart == 0))
 			note := "acknowledged, never fetched"
 			if !anomaly {
