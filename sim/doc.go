@@ -103,8 +103,9 @@
 //     refusal by error, steps over the narrowest excused range (SkipExcused).
 //
 //   - scenario_test.go runs testdata/scenarios/*.txt: a cluster, a workload and faults at
-//     given virtual times, step by step, and the checkers' verdict; run_test.go the CI seed
-//     set (each seed twice, trace hashes compared); plant_test.go each planted bug caught.
+//     given virtual times, step by step, and the checkers' verdict (and how many fetches the
+//     broker served short); run_test.go the CI seed set (each seed twice, trace hashes
+//     compared); plant_test.go each planted bug caught.
 //
 // Left for later:
 //   - faults: corruption of indexes, checkpoints and the metadata log (their formats carry

@@ -39,6 +39,8 @@ import (
 //	                      damage one batch of a partition's segment on the broker's disk, durably
 //	                      (a bit flip raising its base offset, outside the CRC, or zeros over its
 //	                      header), recorded so the checkers excuse what it destroys
+//	plan-cuts             how many read plans the broker has served short so far (log.ErrPlanCut:
+//	                      a file vanished or shrank under a fetch); without damage, any is a bug
 //	check                 stop the workload, wait for every operation, read every partition to
 //	                      its high watermark and run the checkers: "pass", or FAIL and the
 //	                      anomalies by name
@@ -115,6 +117,8 @@ func TestScenarios(t *testing.T) {
 				var factor int64
 				d.ScanArgs(t, "factor", &factor)
 				c.node.SetSyncSlowdown(factor)
+			case "plan-cuts":
+				return fmt.Sprintf("%d\n", c.node.Stats().PlanCuts)
 			case "check":
 				if failure := c.finish(); failure != "" && c.report.Valid() {
 					return "FAIL " + failure + "\n"
