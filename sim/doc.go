@@ -112,8 +112,9 @@
 //     no checksum in Kafka either: a flipped digit is a valid, wrong offset); torn writes
 //     inside a running process (only crashes tear); swizzle cuts share the network's cut map
 //     with partitions, so one healing may release the other's link early;
-//   - the scenario language's `damage` names two shapes (a raised base offset, a zeroed
-//     header); the other damage bugs found so far are regression-tested in their packages;
+//   - the scenario language's `damage` names three shapes (a raised base offset, a zeroed
+//     header, corrupt producer snapshots); the other damage bugs found so far are
+//     regression-tested in their packages;
 //   - a clean shutdown (Drain, syncAll, producer snapshots, checkpoints) alongside Crash;
 //   - netio bounds not modelled: QueuedBytesMax, FetchReadBytesMax, ConnectionsMax;
 //   - multi-node clusters (replication, the metadata quorum) once core has them.

@@ -39,6 +39,9 @@ import (
 //	                      damage one batch of a partition's segment on the broker's disk, durably
 //	                      (a bit flip raising its base offset, outside the CRC, or zeros over its
 //	                      header), recorded so the checkers excuse what it destroys
+//	damage partition=P kind=producer-snapshots
+//	                      flip a bit in the CRC of each of the partition's producer snapshots,
+//	                      durably: the next load deletes them and rebuilds the state from the log
 //	plan-cuts             how many read plans the broker has served short so far (log.ErrPlanCut:
 //	                      a file vanished or shrank under a fetch); without damage, any is a bug
 //	check                 stop the workload, wait for every operation, read every partition to
@@ -217,8 +220,6 @@ func scenarioDamage(t *testing.T, d *datadriven.TestData, c *cluster) string {
 		which, at, kind string
 	)
 	d.ScanArgs(t, "partition", &partition)
-	d.ScanArgs(t, "segment", &which)
-	d.ScanArgs(t, "batch", &at)
 	d.ScanArgs(t, "kind", &kind)
 	if c.damage == nil {
 		t.Fatalf("%s: damage needs `cluster ... damage=on`", d.Pos)
@@ -229,6 +230,11 @@ func scenarioDamage(t *testing.T, d *datadriven.TestData, c *cluster) string {
 	if err != nil {
 		t.Fatalf("%s: %v", d.Pos, err)
 	}
+	if kind == "producer-snapshots" {
+		return scenarioDamageSnapshots(t, d, c, dir, names)
+	}
+	d.ScanArgs(t, "segment", &which)
+	d.ScanArgs(t, "batch", &at)
 	var segments []string
 	for _, name := range names {
 		if p := dir + "/" + name; IsPartitionSegment(p) {
@@ -278,7 +284,7 @@ func scenarioDamage(t *testing.T, d *datadriven.TestData, c *cluster) string {
 		offset = pos
 		patch = make([]byte, record.HeaderSizeBytes)
 	default:
-		t.Fatalf("%s: damage kind %q: want raise-base-offset or zero-header", d.Pos, kind)
+		t.Fatalf("%s: damage kind %q: want raise-base-offset, zero-header or producer-snapshots", d.Pos, kind)
 	}
 	f, err := disk.OpenReadWrite(path)
 	if err != nil {
@@ -296,4 +302,45 @@ func scenarioDamage(t *testing.T, d *datadriven.TestData, c *cluster) string {
 	c.damage.Add(c.w.NowNs(), errorfs.Damage{Kind: errorfs.DamageBitFlip, Path: path, OffsetBytes: offset, LengthBytes: int64(len(patch))})
 	h, _ := record.ParseHeader(data[pos:])
 	return fmt.Sprintf("%s: batch %d..%d at byte %d\n", path, h.BaseOffset, h.LastOffset(), pos)
+}
+
+// scenarioDamageSnapshots handles `damage kind=producer-snapshots`: it flips a bit of the
+// stored CRC of every producer-state snapshot in dir (names: its entries), durably, as a disk
+// fault would. Loading detects each and deletes it, so the state is rebuilt from the log start.
+func scenarioDamageSnapshots(t *testing.T, d *datadriven.TestData, c *cluster, dir string, names []string) string {
+	// The snapshot's CRC32C is bytes 2..5 (core/producer/snapshot.go); flip bit 0 of its last.
+	const crcLowByte = 5
+	disk := c.node.Disk()
+	damaged := 0
+	for _, name := range names {
+		path := dir + "/" + name
+		if !IsProducerSnapshot(path) || strings.HasSuffix(name, ".tmp") {
+			continue
+		}
+		f, err := disk.OpenReadWrite(path)
+		if err != nil {
+			t.Fatalf("%s: %v", d.Pos, err)
+		}
+		crc := make([]byte, 1)
+		if _, err := f.ReadAt(crc, crcLowByte); err != nil {
+			t.Fatalf("%s: %s: %v", d.Pos, path, err)
+		}
+		crc[0] ^= 1
+		if _, err := f.WriteAt(crc, crcLowByte); err != nil {
+			t.Fatalf("%s: %v", d.Pos, err)
+		}
+		if err := f.Sync(); err != nil {
+			t.Fatalf("%s: %v", d.Pos, err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatalf("%s: %v", d.Pos, err)
+		}
+		// Recorded as the Corruptor records its damage to snapshots: it excuses no offset.
+		c.damage.Add(c.w.NowNs(), errorfs.Damage{Kind: errorfs.DamageBitFlip, Path: path, OffsetBytes: crcLowByte, LengthBytes: 1})
+		damaged++
+	}
+	if damaged == 0 {
+		t.Fatalf("%s: %s has no producer snapshot", d.Pos, dir)
+	}
+	return fmt.Sprintf("%s: %d producer snapshots\n", dir, damaged)
 }
