@@ -11,6 +11,7 @@ import (
 	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/check"
 	"github.com/weirdata/weir/core/client"
+	"github.com/weirdata/weir/diskio/errorfs"
 )
 
 // RunOptions describe one simulated run; everything else is drawn from the seed.
@@ -128,6 +129,9 @@ type cluster struct {
 	// damage records the disk damage a scenario names (its `damage` command), excused like
 	// the fault plan's; nil in runs.
 	damage *DamageLog
+	// corruptor is the broker disk's Corruptor in scenarios with damage=on, idle until their
+	// `misdirect` command arms it; nil in runs (the fault plan brings its own).
+	corruptor *errorfs.Corruptor
 }
 
 // newCluster draws the run's knobs and buggify from the seed; adjust, when set, changes the
@@ -180,6 +184,9 @@ func (c *cluster) setUp() string {
 	c.plan.ConfigureNode(&nodeCfg)
 	if c.damage != nil {
 		nodeCfg.DamageExplains = c.damage.Explains
+	}
+	if c.corruptor != nil {
+		nodeCfg.Corruptor = c.corruptor
 	}
 	node, err := NewNode(c.w, c.network, nodeCfg)
 	if err != nil {

@@ -2,7 +2,9 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,9 +25,11 @@ import (
 // the code changes and a scenario does not. The language:
 //
 //	cluster seed=N [partitions=P] [clients=C] [idempotent=PCT] [produce=PCT] [rate=OPS]
-//	        [segment-bytes=B] [retention-ms=MS] [retention-check-ms=MS] [in-flight=N]
-//	        [plant=bug,...] [damage=on]   build the world; knobs not named come from the
-//	        seed; damage=on lets `damage` commands record what they break
+//	        [segment-bytes=B] [index-interval-bytes=B] [retention-ms=MS]
+//	        [retention-check-ms=MS] [in-flight=N] [plant=bug,...] [damage=on]
+//	                      build the world; knobs not named come from the seed; damage=on lets
+//	                      `damage` and `misdirect` commands record what they break (and puts an
+//	                      idle errorfs.Corruptor under the broker's disk for `misdirect`)
 //	workload for=D        start the clients' operations for D (virtual) from now
 //	run for=D             advance virtual time by D
 //	crash [mode=lose|keep|random]   power loss of the broker (default: lose unsynced data)
@@ -42,6 +46,12 @@ import (
 //	damage partition=P kind=producer-snapshots
 //	                      flip a bit in the CRC of each of the partition's producer snapshots,
 //	                      durably: the next load deletes them and rebuilds the state from the log
+//	misdirect partition=P [bytes=LOW-HIGH]
+//	                      the broker's next write (of LOW to HIGH bytes) to a segment of the
+//	                      partition lands elsewhere in its file (errorfs.Corruptor: whole sectors
+//	                      away, either way, drawn from the seed); runs until that write (at most
+//	                      10 s) and prints the damage, recorded so the checkers excuse it (needs
+//	                      damage=on)
 //	plan-cuts             how many read plans the broker has served short so far (log.ErrPlanCut:
 //	                      a file vanished or shrank under a fetch); without damage, any is a bug
 //	check                 stop the workload, wait for every operation, read every partition to
@@ -49,7 +59,10 @@ import (
 //	                      anomalies by name
 func TestScenarios(t *testing.T) {
 	datadriven.Walk(t, "../testdata/scenarios", func(t *testing.T, path string) {
-		var c *cluster
+		var (
+			c   *cluster
+			arm misdirectArm
+		)
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) (out string) {
 			if d.Cmd != "cluster" && c == nil {
 				t.Fatalf("%s: cluster first", d.Pos)
@@ -61,7 +74,7 @@ func TestScenarios(t *testing.T) {
 			}()
 			switch d.Cmd {
 			case "cluster":
-				return scenarioCluster(t, d, &c)
+				return scenarioCluster(t, d, &c, &arm)
 			case "workload":
 				c.startWorkload(c.w.NowNs() + durationArg(t, d, "for"))
 			case "run":
@@ -100,6 +113,8 @@ func TestScenarios(t *testing.T) {
 				}
 			case "damage":
 				return scenarioDamage(t, d, c)
+			case "misdirect":
+				return scenarioMisdirect(t, d, c, &arm)
 			case "reset-connections":
 				c.network.ResetHost(c.node.Host())
 			case "partition":
@@ -136,7 +151,7 @@ func TestScenarios(t *testing.T) {
 }
 
 // scenarioCluster handles `cluster`.
-func scenarioCluster(t *testing.T, d *datadriven.TestData, c **cluster) string {
+func scenarioCluster(t *testing.T, d *datadriven.TestData, c **cluster, arm *misdirectArm) string {
 	var seed uint64
 	d.ScanArgs(t, "seed", &seed)
 	opts := DefaultRunOptions(seed)
@@ -163,12 +178,15 @@ func scenarioCluster(t *testing.T, d *datadriven.TestData, c **cluster) string {
 		scanOptional(t, d, "idempotent", &k.IdempotentPct)
 		scanOptional(t, d, "produce", &k.ProducePct)
 		scanOptional(t, d, "segment-bytes", &k.SegmentBytes)
+		scanOptional(t, d, "index-interval-bytes", &k.IndexIntervalBytes)
 		scanOptional(t, d, "retention-ms", &k.RetentionMs)
 		scanOptional(t, d, "retention-check-ms", &k.RetentionCheckIntervalMs)
 		scanOptional(t, d, "in-flight", &k.InFlightMax)
 	})
+	*arm = misdirectArm{}
 	if damage == "on" {
 		(*c).damage = &DamageLog{}
+		(*c).corruptor = arm.corruptor(*c)
 	}
 	if failure := (*c).setUp(); failure != "" {
 		return failure + "\n"
@@ -343,4 +361,64 @@ func scenarioDamageSnapshots(t *testing.T, d *datadriven.TestData, c *cluster, d
 		t.Fatalf("%s: %s has no producer snapshot", d.Pos, dir)
 	}
 	return fmt.Sprintf("%s: %d producer snapshots\n", dir, damaged)
+}
+
+// misdirectArm is what a scenario's `misdirect` command armed: the next write to a segment
+// of partition is misdirected by the Corruptor the cluster was built with.
+type misdirectArm struct {
+	armed               bool
+	partition           int32
+	lowBytes, highBytes int64 // the write's length bounds
+	damages             int   // misdirected writes reported so far
+	last                errorfs.Damage
+}
+
+// corruptor builds the broker disk's Corruptor for c: it misdirects only what arm names, and
+// records each damage in c's DamageLog.
+func (arm *misdirectArm) corruptor(c *cluster) *errorfs.Corruptor {
+	corr := errorfs.NewCorruptor(c.w.Rand("scenario/corrupt"), func(d errorfs.Damage) {
+		c.damage.Add(c.w.NowNs(), d)
+		c.w.Tracef("scenario disk damage: %v", d)
+		arm.damages++
+		arm.last = d
+	})
+	corr.Misdirect = errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if !arm.armed || op.Kind != errorfs.OpWrite || !IsPartitionSegment(op.Path) ||
+			op.LengthBytes < arm.lowBytes || op.LengthBytes > arm.highBytes {
+			return nil
+		}
+		if _, topic, partition, _, _ := segmentPath(op.Path); topic != workloadTopic || partition != arm.partition {
+			return nil
+		}
+		arm.armed = false
+		return errorfs.Always().MaybeError(op)
+	})
+	return corr
+}
+
+// scenarioMisdirect handles `misdirect`.
+func scenarioMisdirect(t *testing.T, d *datadriven.TestData, c *cluster, arm *misdirectArm) string {
+	if c.corruptor == nil {
+		t.Fatalf("%s: misdirect needs `cluster ... damage=on`", d.Pos)
+	}
+	d.ScanArgs(t, "partition", &arm.partition)
+	arm.lowBytes, arm.highBytes = 1, math.MaxInt64
+	if d.HasArg("bytes") {
+		var bounds string
+		d.ScanArgs(t, "bytes", &bounds)
+		low, high, ok := strings.Cut(bounds, "-")
+		var errLow, errHigh error
+		arm.lowBytes, errLow = strconv.ParseInt(low, 10, 64)
+		arm.highBytes, errHigh = strconv.ParseInt(high, 10, 64)
+		if !ok || errLow != nil || errHigh != nil || arm.lowBytes < 1 || arm.highBytes < arm.lowBytes {
+			t.Fatalf("%s: bytes=%q: want LOW-HIGH, 1 <= LOW <= HIGH", d.Pos, bounds)
+		}
+	}
+	arm.armed = true
+	before := arm.damages
+	if !c.w.RunUntilTrue(func() bool { return arm.damages > before }, c.w.NowNs()+(10*time.Second).Nanoseconds()) {
+		arm.armed = false
+		return "no such write to the partition's segments within 10s\n"
+	}
+	return arm.last.String() + "\n"
 }
