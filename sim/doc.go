@@ -92,8 +92,9 @@
 //     plan must settle and every operation complete within LivenessNs, a fresh client reads
 //     every partition to its high watermark (stepping over offsets the disk destroyed, which
 //     the broker refuses), and core/check judges the history (final reads required,
-//     retention declared, destroyed offsets excused). A panic (a broken invariant) fails the
-//     run; RunResult.Summary prints seed, knobs, counts, buggify and faults, and the verdict.
+//     retention declared, destroyed offsets excused); a read plan served short on a disk
+//     with no fault that fails reads or changes bytes fails the run too (consumers cannot
+//     tell such a cut from retention). A panic (a broken invariant) fails the run; RunResult.Summary prints seed, knobs, counts, buggify and faults, and the verdict.
 //     `weir sim --seed N [--trace] [--faults LIST] [--duration D] [--plant BUGS] [--history F]`
 //     replays one seed; `weir sim sweep --seeds N --parallel P` runs many.
 //

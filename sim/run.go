@@ -302,7 +302,20 @@ func (c *cluster) finish() string {
 	if !c.report.Valid() {
 		return "checker: " + c.report.String()
 	}
+	if cuts := c.node.Stats().PlanCuts; cuts > 0 && !c.diskFaulted() {
+		// A plan is cut only where the disk lost or changed bytes under it; with an intact disk
+		// a cut is a fetch whose segment retention or a truncation took away before it was
+		// read, which consumers cannot tell from retention (so the checkers do not see it).
+		return fmt.Sprintf("%d read plans served short on a disk without faults", cuts)
+	}
 	return ""
+}
+
+// diskFaulted reports whether the broker's disk failed a read or lost or changed bytes in this
+// run: the only reasons a read plan may be served short.
+func (c *cluster) diskFaulted() bool {
+	s := c.plan.Stats()
+	return s.EIOs+s.BitFlips+s.MisdirectedWrites+s.LatentErrors > 0 || (c.damage != nil && c.damage.Len() > 0)
 }
 
 // runClientConfig is a workload client's configuration: Kafka's defaults with the run's knobs
