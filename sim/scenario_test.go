@@ -39,10 +39,11 @@ import (
 //	cut from=H,H to=H,H   cut one way: bytes from the first hosts to the second are held
 //	clog host=H / unclog host=H       stall every link of a host / release it
 //	slow-sync factor=F    multiply the broker's sync latency by F from now on (1: normal)
-//	damage partition=P segment=first|last batch=first|last kind=raise-base-offset|zero-header
+//	damage partition=P segment=first|last batch=first|last|I kind=raise-base-offset|zero-header
 //	                      damage one batch of a partition's segment on the broker's disk, durably
 //	                      (a bit flip raising its base offset, outside the CRC, or zeros over its
-//	                      header), recorded so the checkers excuse what it destroys
+//	                      header), recorded so the checkers excuse what it destroys; batch I
+//	                      counts from 0, or back from the segment's end when negative (-1: last)
 //	damage partition=P kind=producer-snapshots
 //	                      flip a bit in the CRC of each of the partition's producer snapshots,
 //	                      durably: the next load deletes them and rebuilds the state from the log
@@ -283,10 +284,27 @@ func scenarioDamage(t *testing.T, d *datadriven.TestData, c *cluster) string {
 	if len(positions) == 0 {
 		t.Fatalf("%s: %s holds no batch", d.Pos, path)
 	}
-	pos := positions[0]
-	if at == "last" {
-		pos = positions[len(positions)-1]
+	i := 0
+	switch at {
+	case "first":
+	case "last":
+		i = len(positions) - 1
+	default:
+		// An index, from the end when negative (-1 is the last): a batch behind the log's end,
+		// which a consumer may already have read.
+		n, err := strconv.Atoi(at)
+		if err != nil {
+			t.Fatalf("%s: batch=%q: want first, last or an index", d.Pos, at)
+		}
+		if n < 0 {
+			n += len(positions)
+		}
+		if n < 0 || n >= len(positions) {
+			t.Fatalf("%s: batch=%s: %s holds %d batches", d.Pos, at, path, len(positions))
+		}
+		i = n
 	}
+	pos := positions[i]
 	var patch []byte
 	var offset int64
 	switch kind {
