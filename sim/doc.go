@@ -113,10 +113,11 @@
 //     no checksum in Kafka either: a flipped digit is a valid, wrong offset); torn writes
 //     inside a running process (only crashes tear); swizzle cuts share the network's cut map
 //     with partitions, so one healing may release the other's link early;
-//   - the scenario language's `damage` names three shapes (a raised base offset, a zeroed
-//     header, corrupt producer snapshots) and `misdirect` one Corruptor fault (a misdirected
-//     write, where it lands drawn from the seed); bit flips on write and latent sector errors
-//     have no command, and their bugs are regression-tested in their packages;
+//   - the scenario language's `damage` names five shapes (a raised or lowered base offset, a
+//     zeroed header, a flipped record bit, corrupt producer snapshots) and `misdirect` one
+//     Corruptor fault (a misdirected write, where it lands drawn from the seed); bit flips on
+//     write and latent sector errors have no command, and their bugs are regression-tested in
+//     their packages;
 //   - a clean shutdown (Drain, syncAll, producer snapshots, checkpoints) alongside Crash;
 //   - netio bounds not modelled: QueuedBytesMax, FetchReadBytesMax, ConnectionsMax;
 //   - multi-node clusters (replication, the metadata quorum) once core has them.

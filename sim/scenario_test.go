@@ -39,11 +39,13 @@ import (
 //	cut from=H,H to=H,H   cut one way: bytes from the first hosts to the second are held
 //	clog host=H / unclog host=H       stall every link of a host / release it
 //	slow-sync factor=F    multiply the broker's sync latency by F from now on (1: normal)
-//	damage partition=P segment=first|last batch=first|last|I kind=raise-base-offset|zero-header
+//	damage partition=P segment=first|last|I batch=first|last|I
+//	       kind=raise-base-offset|lower-base-offset|zero-header|flip-record
 //	                      damage one batch of a partition's segment on the broker's disk, durably
-//	                      (a bit flip raising its base offset, outside the CRC, or zeros over its
-//	                      header), recorded so the checkers excuse what it destroys; batch I
-//	                      counts from 0, or back from the segment's end when negative (-1: last)
+//	                      (a bit flip raising or lowering its base offset, outside the CRC;
+//	                      zeros over its header; a bit flip in its records, inside the CRC),
+//	                      recorded so the checkers excuse what it destroys; an index I counts
+//	                      from 0, or back from the end when negative (-1: the last)
 //	damage partition=P kind=producer-snapshots
 //	                      flip a bit in the CRC of each of the partition's producer snapshots,
 //	                      durably: the next load deletes them and rebuilds the state from the log
@@ -264,10 +266,7 @@ func scenarioDamage(t *testing.T, d *datadriven.TestData, c *cluster) string {
 	if len(segments) == 0 {
 		t.Fatalf("%s: %s has no segments", d.Pos, dir)
 	}
-	path := segments[0]
-	if which == "last" {
-		path = segments[len(segments)-1]
-	}
+	path := segments[pickArg(t, d, "segment", which, len(segments))]
 	data, err := diskio.ReadFile(disk, path)
 	if err != nil {
 		t.Fatalf("%s: %v", d.Pos, err)
@@ -284,27 +283,7 @@ func scenarioDamage(t *testing.T, d *datadriven.TestData, c *cluster) string {
 	if len(positions) == 0 {
 		t.Fatalf("%s: %s holds no batch", d.Pos, path)
 	}
-	i := 0
-	switch at {
-	case "first":
-	case "last":
-		i = len(positions) - 1
-	default:
-		// An index, from the end when negative (-1 is the last): a batch behind the log's end,
-		// which a consumer may already have read.
-		n, err := strconv.Atoi(at)
-		if err != nil {
-			t.Fatalf("%s: batch=%q: want first, last or an index", d.Pos, at)
-		}
-		if n < 0 {
-			n += len(positions)
-		}
-		if n < 0 || n >= len(positions) {
-			t.Fatalf("%s: batch=%s: %s holds %d batches", d.Pos, at, path, len(positions))
-		}
-		i = n
-	}
-	pos := positions[i]
+	pos := positions[pickArg(t, d, "batch", at, len(positions))]
 	var patch []byte
 	var offset int64
 	switch kind {
@@ -316,11 +295,23 @@ func scenarioDamage(t *testing.T, d *datadriven.TestData, c *cluster) string {
 			t.Fatalf("%s: bit 6 of the base offset at %d is set: flipping it would lower it", d.Pos, pos)
 		}
 		patch = []byte{data[offset] ^ 0x40}
+	case "lower-base-offset":
+		// The lowest set bit of the base offset's lowest byte: the batch then claims offsets
+		// below the batch before it.
+		offset = pos + 7
+		if data[offset] == 0 {
+			t.Fatalf("%s: the base offset at %d has no set bit in its lowest byte to clear", d.Pos, pos)
+		}
+		patch = []byte{data[offset] & (data[offset] - 1)}
 	case "zero-header":
 		offset = pos
 		patch = make([]byte, record.HeaderSizeBytes)
+	case "flip-record":
+		// The first byte after the header: inside what the CRC covers, the header intact.
+		offset = pos + record.HeaderSizeBytes
+		patch = []byte{data[offset] ^ 0x01}
 	default:
-		t.Fatalf("%s: damage kind %q: want raise-base-offset, zero-header or producer-snapshots", d.Pos, kind)
+		t.Fatalf("%s: damage kind %q: want raise-base-offset, lower-base-offset, zero-header, flip-record or producer-snapshots", d.Pos, kind)
 	}
 	f, err := disk.OpenReadWrite(path)
 	if err != nil {
@@ -439,4 +430,26 @@ func scenarioMisdirect(t *testing.T, d *datadriven.TestData, c *cluster, arm *mi
 		return "no such write to the partition's segments within 10s\n"
 	}
 	return arm.last.String() + "\n"
+}
+
+// pickArg resolves key=first|last|I, an index into n things (segments, batches) counted from 0,
+// or back from the end when negative (-1 is the last).
+func pickArg(t *testing.T, d *datadriven.TestData, key, v string, n int) int {
+	switch v {
+	case "first":
+		return 0
+	case "last":
+		return n - 1
+	}
+	i, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("%s: %s=%q: want first, last or an index", d.Pos, key, v)
+	}
+	if i < 0 {
+		i += n
+	}
+	if i < 0 || i >= n {
+		t.Fatalf("%s: %s=%s: there are %d", d.Pos, key, v, n)
+	}
+	return i
 }
