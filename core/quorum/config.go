@@ -1,0 +1,104 @@
+package quorum
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Config is one member's quorum configuration. Names follow Kafka's controller.quorum.* keys.
+type Config struct {
+	// ID is this node's node.id.
+	ID NodeID
+	// Voters is the static voter set (controller.quorum.voters): 1, 3 or 5 ids, or any odd or
+	// even count ≥ 1. A node whose ID is not a voter is an observer: it fetches, never votes.
+	Voters []NodeID
+	// ElectionTimeoutMs (controller.quorum.election.timeout.ms, 1000): an election starts after
+	// a random time in [ElectionTimeoutMs, 2·ElectionTimeoutMs) without a leader.
+	ElectionTimeoutMs int64
+	// ElectionBackoffMaxMs (controller.quorum.election.backoff.max.ms, 1000) bounds the wait of
+	// a voter that is not the first preferred successor of a resigning leader.
+	ElectionBackoffMaxMs int64
+	// FetchTimeoutMs (controller.quorum.fetch.timeout.ms, 2000): a follower that has not heard
+	// from its leader for this long starts a pre-vote; a leader that has not been fetched from
+	// by a majority for 1.5 times this long resigns (check-quorum).
+	FetchTimeoutMs int64
+	// RequestTimeoutMs (controller.quorum.request.timeout.ms, 2000): an unanswered fetch or
+	// BeginQuorumEpoch is sent again after this long.
+	RequestTimeoutMs int64
+	// RetryBackoffMs (controller.quorum.retry.backoff.ms, 20): wait after a failed fetch.
+	RetryBackoffMs int64
+	// FetchMaxWaitMs (500): how long a leader holds a fetch that finds nothing new.
+	FetchMaxWaitMs int32
+	// FetchEntriesMax bounds the entries of one fetch response.
+	FetchEntriesMax int32
+	// UncommittedEntriesMax bounds what a leader accepts above its high watermark.
+	UncommittedEntriesMax int64
+	// ObserversMax bounds the observers a leader holds fetches for.
+	ObserversMax int
+
+	// bug plants a deliberate bug (tests only; the zero value is none).
+	bug bug
+}
+
+// DefaultConfig is Kafka's defaults for node id with the given voters.
+func DefaultConfig(id NodeID, voters []NodeID) Config {
+	return Config{
+		ID: id, Voters: voters,
+		ElectionTimeoutMs: 1000, ElectionBackoffMaxMs: 1000, FetchTimeoutMs: 2000,
+		RequestTimeoutMs: 2000, RetryBackoffMs: 20, FetchMaxWaitMs: 500,
+		FetchEntriesMax: 1024, UncommittedEntriesMax: 1 << 16, ObserversMax: 64,
+	}
+}
+
+// Validate reports the first invalid field.
+func (c *Config) Validate() error {
+	if c.ID < 0 {
+		return fmt.Errorf("quorum: node id %d is negative", c.ID)
+	}
+	if len(c.Voters) == 0 {
+		return fmt.Errorf("quorum: no voters")
+	}
+	sorted := slices.Clone(c.Voters)
+	slices.Sort(sorted)
+	for i, v := range sorted {
+		if v < 0 || (i > 0 && sorted[i-1] == v) {
+			return fmt.Errorf("quorum: voter set %v has a negative or repeated id", c.Voters)
+		}
+	}
+	switch {
+	case c.ElectionTimeoutMs <= 0, c.ElectionBackoffMaxMs <= 0, c.FetchTimeoutMs <= 0,
+		c.RequestTimeoutMs <= 0, c.RetryBackoffMs <= 0, c.FetchMaxWaitMs < 0:
+		return fmt.Errorf("quorum: timeouts must be positive: %+v", *c)
+	case int64(c.FetchMaxWaitMs) >= c.RequestTimeoutMs:
+		return fmt.Errorf("quorum: fetch max wait %d ms must be below the request timeout %d ms", c.FetchMaxWaitMs, c.RequestTimeoutMs)
+	case c.FetchEntriesMax <= 0, c.UncommittedEntriesMax <= 0, c.ObserversMax < 0:
+		return fmt.Errorf("quorum: bounds must be positive: %+v", *c)
+	}
+	return nil
+}
+
+// bug names a deliberate bug the randomized test plants to show it is caught.
+type bug uint8
+
+const (
+	bugNone bug = iota
+	// bugVoteBeforePersist: a granted vote is answered without being persisted.
+	bugVoteBeforePersist
+	// bugMinorityHighWatermark: the leader's HW follows its most advanced replica alone.
+	bugMinorityHighWatermark
+	// bugCommitEarlierEpoch: the HW may stop at or below the leader's epoch start, committing
+	// an earlier epoch's entries by counting the replicas that hold them.
+	bugCommitEarlierEpoch
+)
+
+func (b bug) String() string {
+	switch b {
+	case bugVoteBeforePersist:
+		return "vote-before-persist"
+	case bugMinorityHighWatermark:
+		return "minority-high-watermark"
+	case bugCommitEarlierEpoch:
+		return "commit-earlier-epoch"
+	}
+	return "none"
+}

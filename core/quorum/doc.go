@@ -1,0 +1,42 @@
+// Package quorum is the metadata quorum's Raft (KIP-595, with KIP-996's pre-vote): a pure,
+// deterministic, sans-I/O state machine of one member, a voter or an observer, of a static
+// voter set. It follows Kafka's KafkaRaftClient: roles Unattached, Prospective, Candidate,
+// Leader, Follower and Resigned; Vote, BeginQuorumEpoch, EndQuorumEpoch and a pull-based Fetch
+// that carries replication, heartbeat and acknowledgement at once.
+//
+// # Driving a Node
+//
+// New restarts a member from its persisted State and its recovered Log; the driver then calls
+// Tick once, and after that Step for each message, Tick when NextDeadlineMs passes, Flushed
+// when a flush it started completes, Propose on the leader and Resign before a shutdown. Each
+// call returns a Ready whose fields the driver executes in order (see Ready): persist the
+// State durably, start the flush, send the messages. Appends and truncations of the Log happen
+// inline, in the page cache, as core/log's do. Nothing reads a clock (nowMs comes in) or a
+// global random source (the node draws its election timeouts from the *rand.Rand it is given).
+//
+// # Safety rules, where they live
+//
+//   - A vote is granted at most once per epoch, only to a log at least as up to date (last
+//     epoch, then end offset), and is in the State of the Ready carrying the grant (election.go).
+//   - A voter's fetch offset is its acknowledgement: it is sent only once the log is flushed up
+//     to it (fetch.go). The leader counts its own durable offset, never its unflushed end.
+//   - The high watermark is the offset a majority of voters has reached, moves only forward, and
+//     only past the leader's epoch start, where the leader wrote its LeaderChange record: an
+//     earlier epoch's entries are never committed by counting replicas (replication.go).
+//   - A follower truncates where the leader's epoch cache says their logs diverge, never below
+//     its high watermark (replication.go, fetch.go); a leader never truncates its own log.
+//   - Any message with a higher epoch makes the node adopt that epoch (persisted) first.
+//   - Observers fetch like followers, never vote and never count toward the high watermark.
+//
+// replication.go (ValidateFetch, TruncationOffset, Progress) is the part partition
+// replication (core/replica) reuses: the fetch-position check against the epoch cache, the
+// follower's truncation point, and the high watermark over a set of counted replicas.
+//
+// # Not yet here
+//
+// Snapshots (KIP-630: FetchSnapshot in chunks, a log start offset above 0) fit in as follows:
+// ValidateFetch answers a fetch below the leader's log start with the latest snapshot id
+// (FetchResponse would gain SnapshotID), the follower fetches it in chunks and restarts its log
+// at the snapshot's end offset and epoch, and Log gains StartOffset. Dynamic voter sets
+// (KIP-853) are out of scope: the voter set is static.
+package quorum

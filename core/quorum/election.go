@@ -1,0 +1,225 @@
+package quorum
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/weirdata/weir/core/record"
+)
+
+// becomePrevote starts a pre-vote round (KIP-996) in the current epoch: no epoch bump and no
+// vote recorded, so a voter that cannot win (a stale log, or a partition the others do not
+// share) disturbs nobody.
+func (n *Node) becomeProspective(nowMs int64) {
+	if !n.voter {
+		panic("quorum: invariant: an observer starts an election")
+	}
+	n.leaveLeadership(nowMs)
+	// A prospective keeps the epoch's leader, if any, so that it can go back to following it.
+	n.role = RoleProspective
+	n.resetTimers()
+	n.electionDeadlineMs = nowMs + n.randomElectionTimeoutMs()
+	n.startRound(nowMs, true)
+}
+
+// becomeCandidate bumps the epoch and votes for itself; the State in the Ready is durable
+// before its vote requests are sent.
+func (n *Node) becomeCandidate(nowMs int64) {
+	n.setState(State{Epoch: n.state.Epoch + 1, VotedFor: n.cfg.ID, LeaderID: NoNode})
+	n.role = RoleCandidate
+	n.resetTimers()
+	n.electionDeadlineMs = nowMs + n.randomElectionTimeoutMs()
+	n.startRound(nowMs, false)
+}
+
+// startRound asks every other voter for a (pre-)vote; with a single voter it wins at once.
+func (n *Node) startRound(nowMs int64, preVote bool) {
+	n.round = voteRound{preVote: preVote, granted: []NodeID{n.cfg.ID}}
+	req := VoteRequest{
+		CandidateEpoch: n.state.Epoch, CandidateID: n.cfg.ID,
+		LastOffsetEpoch: n.log.LastEpoch(), LastOffset: n.log.EndOffset(), PreVote: preVote,
+	}
+	if preVote {
+		req.CandidateEpoch = n.state.Epoch + 1
+	}
+	for _, v := range n.voters {
+		if v == n.cfg.ID {
+			continue
+		}
+		id := n.newCorrelationID()
+		n.round.requests = append(n.round.requests, pendingVote{to: v, correlationID: id})
+		r := req
+		n.send(v, id, &r)
+	}
+	n.maybeWinRound(nowMs)
+}
+
+func (n *Node) maybeWinRound(nowMs int64) {
+	if len(n.round.granted) < n.majority() {
+		return
+	}
+	if n.round.preVote {
+		n.becomeCandidate(nowMs)
+		return
+	}
+	// A storage error appending the LeaderChange leaves the node unusable; it is reported by
+	// the next call that touches the log (the entry is missing, so the leader cannot commit).
+	if err := n.becomeLeader(nowMs); err != nil {
+		n.fail(err)
+	}
+}
+
+func (n *Node) handleVoteRequest(nowMs int64, m Message, req *VoteRequest) {
+	reply := func(granted bool, code int16) {
+		if granted && !n.voter {
+			panic("quorum: invariant: an observer grants a vote")
+		}
+		n.send(m.From, m.CorrelationID, &VoteResponse{
+			ErrorCode: code, LeaderID: n.knownLeader(), LeaderEpoch: n.state.Epoch, VoteGranted: granted,
+		})
+	}
+	if !n.voter || !n.isVoter(req.CandidateID) || req.CandidateID != m.From {
+		reply(false, ErrInconsistentVoterSet)
+		return
+	}
+	logOK := upToDate(n.log, req.LastOffsetEpoch, req.LastOffset)
+	if req.PreVote {
+		// A pre-vote changes nothing here. It is granted only for a later epoch, to a log at
+		// least as up to date, by a voter that has not heard from a leader within the fetch
+		// timeout (one that has would refuse to follow a new leader anyway).
+		leaderAlive := n.role == RoleLeader || n.role == RoleFollower && nowMs-n.leaderContactMs < n.cfg.FetchTimeoutMs
+		reply(req.CandidateEpoch > n.state.Epoch && logOK && !leaderAlive, ErrNone)
+		return
+	}
+	if req.CandidateEpoch < n.state.Epoch {
+		reply(false, ErrFencedLeaderEpoch)
+		return
+	}
+	n.maybeAdoptEpoch(nowMs, req.CandidateEpoch, NoNode)
+	switch {
+	case n.state.VotedFor == req.CandidateID:
+		reply(true, ErrNone) // the same vote again (a retry)
+	case n.state.VotedFor != NoNode, n.state.LeaderID != NoNode:
+		reply(false, ErrNone)
+	case !logOK:
+		reply(false, ErrNone)
+	default:
+		n.grantVote(nowMs, req.CandidateID)
+		reply(true, ErrNone)
+	}
+}
+
+// grantVote records the vote; the Ready carries the state, durable before the reply is sent.
+func (n *Node) grantVote(nowMs int64, candidate NodeID) {
+	dirty := n.dirty
+	n.setState(State{Epoch: n.state.Epoch, VotedFor: candidate, LeaderID: NoNode})
+	if n.cfg.bug == bugVoteBeforePersist {
+		n.dirty = dirty // planted: the reply goes out without the vote being persisted
+	}
+	n.role = RoleUnattached
+	n.resetTimers()
+	n.electionDeadlineMs = nowMs + n.randomElectionTimeoutMs()
+}
+
+func (n *Node) handleVoteResponse(nowMs int64, m Message, resp *VoteResponse) {
+	if n.maybeAdoptEpoch(nowMs, resp.LeaderEpoch, resp.LeaderID) {
+		return
+	}
+	if n.role != RoleProspective && n.role != RoleCandidate {
+		return
+	}
+	i := slices.IndexFunc(n.round.requests, func(p pendingVote) bool {
+		return p.to == m.From && p.correlationID == m.CorrelationID
+	})
+	if i < 0 {
+		return // an answer to an earlier round
+	}
+	n.round.requests = slices.Delete(n.round.requests, i, i+1)
+	if n.role == RoleProspective && resp.LeaderEpoch == n.state.Epoch && resp.LeaderID != NoNode && resp.LeaderID != n.cfg.ID {
+		// The epoch's leader is alive for others: follow it again rather than run.
+		n.becomeFollower(n.state.Epoch, resp.LeaderID, nowMs)
+		return
+	}
+	if resp.VoteGranted && (n.round.preVote || resp.LeaderEpoch == n.state.Epoch) {
+		n.round.granted = append(n.round.granted, m.From)
+		n.maybeWinRound(nowMs)
+		return
+	}
+	n.round.rejected = append(n.round.rejected, m.From)
+}
+
+func (n *Node) handleBeginQuorumEpoch(nowMs int64, m Message, req *BeginQuorumEpochRequest) {
+	reply := func(code int16) {
+		n.send(m.From, m.CorrelationID, &BeginQuorumEpochResponse{ErrorCode: code, LeaderID: n.knownLeader(), LeaderEpoch: n.state.Epoch})
+	}
+	if req.LeaderID != m.From || !n.isVoter(req.LeaderID) {
+		reply(ErrInconsistentVoterSet)
+		return
+	}
+	if req.LeaderEpoch < n.state.Epoch {
+		reply(ErrFencedLeaderEpoch)
+		return
+	}
+	n.followAnnouncedLeader(nowMs, req.LeaderEpoch, req.LeaderID)
+	reply(ErrNone)
+}
+
+// followAnnouncedLeader follows leader, which has shown it leads epoch (≥ the node's).
+func (n *Node) followAnnouncedLeader(nowMs int64, epoch record.Epoch, leader NodeID) {
+	if epoch == n.state.Epoch && n.state.LeaderID != NoNode && n.state.LeaderID != leader {
+		panic(fmt.Sprintf("quorum: invariant: two leaders in epoch %d: %d and %d", epoch, n.state.LeaderID, leader))
+	}
+	if epoch != n.state.Epoch || n.role != RoleFollower {
+		n.becomeFollower(epoch, leader, nowMs)
+	}
+	n.leaderContactMs = nowMs
+	n.fetchDeadlineMs = max(n.fetchDeadlineMs, nowMs+n.cfg.FetchTimeoutMs)
+}
+
+func (n *Node) handleBeginQuorumEpochResponse(nowMs int64, m Message, resp *BeginQuorumEpochResponse) {
+	if n.maybeAdoptEpoch(nowMs, resp.LeaderEpoch, resp.LeaderID) {
+		return
+	}
+	if n.role == RoleLeader && resp.ErrorCode == ErrNone && resp.LeaderEpoch == n.state.Epoch && !slices.Contains(n.beginAcked, m.From) && n.isVoter(m.From) {
+		n.beginAcked = append(n.beginAcked, m.From)
+	}
+}
+
+func (n *Node) handleEndQuorumEpoch(nowMs int64, m Message, req *EndQuorumEpochRequest) {
+	reply := func(code int16) {
+		n.send(m.From, m.CorrelationID, &EndQuorumEpochResponse{ErrorCode: code, LeaderID: n.knownLeader(), LeaderEpoch: n.state.Epoch})
+	}
+	if req.LeaderID != m.From || !n.isVoter(req.LeaderID) {
+		reply(ErrInconsistentVoterSet)
+		return
+	}
+	if req.LeaderEpoch < n.state.Epoch {
+		reply(ErrFencedLeaderEpoch)
+		return
+	}
+	n.maybeAdoptEpoch(nowMs, req.LeaderEpoch, NoNode)
+	if n.voter && (n.role == RoleFollower && n.state.LeaderID == req.LeaderID || n.role == RoleUnattached) {
+		// The leader is gone: the most caught-up successor runs at once, the others after a
+		// backoff growing with their place, so the likely winner asks first (Kafka's
+		// strictExponentialElectionBackoffMs).
+		backoff := n.successorBackoffMs(slices.Index(req.PreferredSuccessors, n.cfg.ID), len(req.PreferredSuccessors))
+		n.leaderContactMs = nowMs - n.cfg.FetchTimeoutMs // pre-votes may be granted now
+		if n.role == RoleFollower {
+			n.fetchDeadlineMs = min(n.fetchDeadlineMs, nowMs+backoff)
+		} else {
+			n.electionDeadlineMs = min(n.electionDeadlineMs, nowMs+backoff)
+		}
+	}
+	reply(ErrNone)
+}
+
+func (n *Node) successorBackoffMs(position, count int) int64 {
+	switch {
+	case position == 0:
+		return 0
+	case position < 0 || position >= count:
+		return n.cfg.ElectionBackoffMaxMs
+	}
+	backoff := n.cfg.RetryBackoffMs << min(position-1, 30)
+	return min(backoff, n.cfg.ElectionBackoffMaxMs)
+}

@@ -1,0 +1,42 @@
+package quorum
+
+import "fmt"
+
+// checkInvariants panics, naming the invariant, when the node's state is inconsistent. It runs
+// at the end of every call.
+func (n *Node) checkInvariants() {
+	fail := func(format string, args ...any) {
+		panic(fmt.Sprintf("quorum: invariant: node %d (%v, %v): ", n.cfg.ID, n.role, n.state) + fmt.Sprintf(format, args...))
+	}
+	end := n.log.EndOffset()
+	if n.hw < 0 || n.hw > end {
+		fail("high watermark %d outside [0, log end %d]", n.hw, end)
+	}
+	if !n.voter && (n.state.VotedFor != NoNode || n.role != RoleUnattached && n.role != RoleFollower) {
+		fail("an observer votes or runs")
+	}
+	switch n.role {
+	case RoleLeader:
+		if n.state.LeaderID != n.cfg.ID || n.state.VotedFor != n.cfg.ID || n.progress == nil {
+			fail("a leader that did not vote for itself")
+		}
+		if n.progress.HighWatermark() != n.hw {
+			fail("leader high watermark %d differs from its progress's %d", n.hw, n.progress.HighWatermark())
+		}
+		if end <= n.progress.EpochStart() && n.failure == nil {
+			fail("leader log end %d at or below its epoch start %d", end, n.progress.EpochStart())
+		}
+	case RoleCandidate:
+		if n.state.VotedFor != n.cfg.ID || n.state.LeaderID != NoNode {
+			fail("a candidate that did not vote for itself")
+		}
+	case RoleFollower:
+		if n.state.LeaderID == NoNode || n.state.LeaderID == n.cfg.ID {
+			fail("a follower without another leader")
+		}
+	case RoleResigned:
+		if n.state.LeaderID != n.cfg.ID {
+			fail("a resigned node that was not the leader")
+		}
+	}
+}

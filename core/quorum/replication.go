@@ -1,0 +1,216 @@
+package quorum
+
+import (
+	"slices"
+
+	"github.com/weirdata/weir/core/record"
+)
+
+// This file is the pull-replication core shared by the metadata quorum and (issue 6)
+// partition replication: the leader checks a follower's fetch position against its epoch
+// cache, the follower truncates where the leader says its log diverged, and the leader derives
+// the high watermark from the offsets the counted replicas have fetched from.
+
+// ValidateFetch checks a fetch position against the leader's log, as Kafka's
+// ReplicatedLog.validateOffsetAndEpoch: the position is valid when the leader's log holds
+// lastFetchedEpoch and that epoch ends at or after fetchOffset. Otherwise it returns the
+// diverging epoch and its end offset in the leader's log, where the follower must truncate.
+func ValidateFetch(l Log, fetchOffset record.Offset, lastFetchedEpoch record.Epoch) (EpochEndOffset, bool) {
+	if fetchOffset == 0 {
+		return EpochEndOffset{}, true
+	}
+	epoch, end := l.EndOffsetForEpoch(lastFetchedEpoch)
+	if epoch == UndefinedEpoch {
+		// The leader holds no epoch at or below the follower's: all of it diverges.
+		return EpochEndOffset{Epoch: 0, EndOffset: 0}, false
+	}
+	if epoch != lastFetchedEpoch || end < fetchOffset {
+		return EpochEndOffset{Epoch: epoch, EndOffset: end}, false
+	}
+	return EpochEndOffset{}, true
+}
+
+// TruncationOffset is where a follower truncates on a diverging epoch from its leader, as
+// Kafka's truncateToEndOffset: the smaller of the two ends of that epoch when the follower
+// holds it, else where the follower's last epoch below it ends.
+func TruncationOffset(l Log, diverging EpochEndOffset) record.Offset {
+	if diverging.Epoch == 0 {
+		return min(diverging.EndOffset, l.EndOffset())
+	}
+	epoch, end := l.EndOffsetForEpoch(diverging.Epoch)
+	switch {
+	case epoch == UndefinedEpoch:
+		return 0
+	case epoch == diverging.Epoch:
+		return min(end, diverging.EndOffset)
+	default:
+		return end
+	}
+}
+
+// replicaProgress is what the leader knows of one counted replica.
+type replicaProgress struct {
+	id          NodeID
+	fetchOffset record.Offset // everything below is in its log and flushed
+	lastFetchMs int64         // when it last fetched in this epoch; -1 never
+}
+
+// Progress tracks, on a leader, the offsets its counted replicas (the voters, or an ISR) have
+// fetched from, and the high watermark they make: the largest offset that quorumSize of them
+// (the leader by its durable end) have reached, moved only forward and only past the start of
+// the leader's epoch. Replicas that are not counted (observers) are never passed in.
+type Progress struct {
+	self       NodeID
+	quorumSize int
+	epochStart record.Offset
+	hw         record.Offset
+	replicas   []replicaProgress // sorted by id, self included
+	bug        bug
+	offsetsBuf []record.Offset
+}
+
+// NewProgress starts tracking for a leader whose epoch starts at epochStart (the offset of its
+// first entry in the epoch) and whose high watermark is hw. counted must include self.
+func NewProgress(self NodeID, counted []NodeID, quorumSize int, epochStart, hw record.Offset, nowMs int64) *Progress {
+	if !slices.Contains(counted, self) || quorumSize < 1 || quorumSize > len(counted) {
+		panic("quorum: invariant: progress needs the leader among the counted replicas and a quorum of them")
+	}
+	p := &Progress{self: self, quorumSize: quorumSize, epochStart: epochStart, hw: hw}
+	for _, id := range counted {
+		rp := replicaProgress{id: id, fetchOffset: 0, lastFetchMs: -1}
+		if id == self {
+			rp.lastFetchMs = nowMs
+		}
+		p.replicas = append(p.replicas, rp)
+	}
+	slices.SortFunc(p.replicas, func(a, b replicaProgress) int { return int(a.id) - int(b.id) })
+	p.offsetsBuf = make([]record.Offset, len(p.replicas))
+	return p
+}
+
+// HighWatermark is the current high watermark.
+func (p *Progress) HighWatermark() record.Offset { return p.hw }
+
+// EpochStart is the offset of the leader's first entry in its epoch.
+func (p *Progress) EpochStart() record.Offset { return p.epochStart }
+
+func (p *Progress) find(id NodeID) int {
+	for i := range p.replicas {
+		if p.replicas[i].id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// UpdateReplica records a valid fetch from a counted replica; false if id is not counted.
+// The offset may go down (a replica that truncated a diverged, uncommitted suffix).
+func (p *Progress) UpdateReplica(id NodeID, fetchOffset record.Offset, nowMs int64) bool {
+	i := p.find(id)
+	if i < 0 || id == p.self {
+		return false
+	}
+	p.replicas[i].fetchOffset = fetchOffset
+	p.replicas[i].lastFetchMs = nowMs
+	return true
+}
+
+// Contact records that a counted replica was heard from (a fetch that diverged), for the
+// leader's check of its quorum.
+func (p *Progress) Contact(id NodeID, nowMs int64) {
+	if i := p.find(id); i >= 0 && id != p.self {
+		p.replicas[i].lastFetchMs = nowMs
+	}
+}
+
+// UpdateLocal records the leader's own durable end offset.
+func (p *Progress) UpdateLocal(durableOffset record.Offset, nowMs int64) {
+	i := p.find(p.self)
+	p.replicas[i].fetchOffset = durableOffset
+	p.replicas[i].lastFetchMs = nowMs
+}
+
+// FetchOffset is what the leader knows of a counted replica's fetch offset; false if unknown.
+func (p *Progress) FetchOffset(id NodeID) (record.Offset, bool) {
+	i := p.find(id)
+	if i < 0 || p.replicas[i].lastFetchMs < 0 {
+		return 0, false
+	}
+	return p.replicas[i].fetchOffset, true
+}
+
+// MaybeAdvance recomputes the high watermark and reports whether it moved.
+func (p *Progress) MaybeAdvance() bool {
+	offsets := p.offsetsBuf[:0]
+	for _, r := range p.replicas {
+		offsets = append(offsets, r.fetchOffset)
+	}
+	slices.SortFunc(offsets, func(a, b record.Offset) int { return cmpOffset(b, a) })
+	index := p.quorumSize - 1
+	if p.bug == bugMinorityHighWatermark {
+		index = 0 // planted: the most advanced replica alone commits
+	}
+	candidate := offsets[index]
+	if candidate <= p.hw {
+		return false
+	}
+	// An entry of an earlier epoch is committed only by an entry of this epoch above it (the
+	// LeaderChange record at epochStart): counting replicas of an old entry proves nothing.
+	if candidate <= p.epochStart && p.bug != bugCommitEarlierEpoch {
+		return false
+	}
+	p.hw = candidate
+	return true
+}
+
+// QuorumContact is the latest time by which quorumSize counted replicas (the leader always
+// among them) have fetched: the leader has heard from a quorum since then.
+func (p *Progress) QuorumContact(nowMs int64) int64 {
+	times := make([]int64, 0, len(p.replicas))
+	for _, r := range p.replicas {
+		if r.id == p.self {
+			times = append(times, nowMs)
+			continue
+		}
+		times = append(times, r.lastFetchMs)
+	}
+	slices.SortFunc(times, func(a, b int64) int { return cmpInt64(b, a) })
+	return times[p.quorumSize-1]
+}
+
+// PreferredSuccessors lists the other counted replicas, most caught up first (ties by id): the
+// order a resigning leader recommends them in (EndQuorumEpoch).
+func (p *Progress) PreferredSuccessors() []NodeID {
+	others := make([]replicaProgress, 0, len(p.replicas))
+	for _, r := range p.replicas {
+		if r.id != p.self {
+			others = append(others, r)
+		}
+	}
+	slices.SortStableFunc(others, func(a, b replicaProgress) int { return cmpOffset(b.fetchOffset, a.fetchOffset) })
+	ids := make([]NodeID, len(others))
+	for i, r := range others {
+		ids[i] = r.id
+	}
+	return ids
+}
+
+func cmpOffset(a, b record.Offset) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
