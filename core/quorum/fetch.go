@@ -82,6 +82,7 @@ func (n *Node) handleFetchRequest(nowMs int64, m Message, req *FetchRequest) err
 	}
 	// A replica has one fetch outstanding: an older one held here is answered by nobody.
 	n.parked = slices.DeleteFunc(n.parked, func(p parkedFetch) bool { return p.from == m.From })
+	hwBefore := n.hw
 	if voter {
 		n.progress.UpdateReplica(req.ReplicaID, req.FetchOffset, nowMs)
 		if !slices.Contains(n.beginAcked, req.ReplicaID) {
@@ -91,7 +92,9 @@ func (n *Node) handleFetchRequest(nowMs int64, m Message, req *FetchRequest) err
 			return err
 		}
 	}
-	if req.FetchOffset < n.log.EndOffset() || req.MaxWaitMs <= 0 || len(n.parked) >= len(n.voters)+n.cfg.ObserversMax {
+	// Answer at once when there is data, when this fetch moved the high watermark (the
+	// fetcher learns it), or when the fetcher does not wait.
+	if req.FetchOffset < n.log.EndOffset() || n.hw != hwBefore || req.MaxWaitMs <= 0 || len(n.parked) >= len(n.voters)+n.cfg.ObserversMax {
 		return n.answerFetch(m.From, m.CorrelationID, req)
 	}
 	// Nothing new: hold the fetch until an append, a new high watermark or its max wait.

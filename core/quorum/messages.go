@@ -35,7 +35,7 @@ type Body interface{ isBody() }
 // VoteRequest mirrors kmsg.VoteRequest's partition (v2, KIP-996): PreVote asks whether the
 // receiver would vote, without either side changing its epoch or recording a vote.
 type VoteRequest struct {
-	CandidateEpoch  record.Epoch // the epoch the candidate runs in (current+1 for a pre-vote)
+	CandidateEpoch  record.Epoch // the epoch the candidate runs in; a prospective's own epoch for a pre-vote
 	CandidateID     NodeID
 	LastOffsetEpoch record.Epoch  // epoch of the candidate's last entry
 	LastOffset      record.Offset // the candidate's log end offset

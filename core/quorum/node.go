@@ -234,7 +234,8 @@ func (n *Node) Propose(nowMs int64, data [][]byte) (record.Offset, Ready, error)
 		return 0, n.finish(nowMs), fmt.Errorf("quorum: append %d proposed entries at %d: %w", len(entries), base, err)
 	}
 	n.out.Flush = true
-	r, err := n.result(n.finish(nowMs), n.answerParked(nowMs, false))
+	err := n.answerParked(nowMs, false)
+	r, err := n.result(n.finish(nowMs), err)
 	return base, r, err
 }
 

@@ -67,6 +67,7 @@ type Progress struct {
 	replicas   []replicaProgress // sorted by id, self included
 	bug        bug
 	offsetsBuf []record.Offset
+	timesBuf   []int64
 }
 
 // NewProgress starts tracking for a leader whose epoch starts at epochStart (the offset of its
@@ -85,6 +86,7 @@ func NewProgress(self NodeID, counted []NodeID, quorumSize int, epochStart, hw r
 	}
 	slices.SortFunc(p.replicas, func(a, b replicaProgress) int { return int(a.id) - int(b.id) })
 	p.offsetsBuf = make([]record.Offset, len(p.replicas))
+	p.timesBuf = make([]int64, len(p.replicas))
 	return p
 }
 
@@ -166,7 +168,7 @@ func (p *Progress) MaybeAdvance() bool {
 // QuorumContact is the latest time by which quorumSize counted replicas (the leader always
 // among them) have fetched: the leader has heard from a quorum since then.
 func (p *Progress) QuorumContact(nowMs int64) int64 {
-	times := make([]int64, 0, len(p.replicas))
+	times := p.timesBuf[:0]
 	for _, r := range p.replicas {
 		if r.id == p.self {
 			times = append(times, nowMs)
@@ -175,6 +177,7 @@ func (p *Progress) QuorumContact(nowMs int64) int64 {
 		times = append(times, r.lastFetchMs)
 	}
 	slices.SortFunc(times, func(a, b int64) int { return cmpInt64(b, a) })
+	p.timesBuf = times
 	return times[p.quorumSize-1]
 }
 
