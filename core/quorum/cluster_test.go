@@ -712,7 +712,6 @@ func TestPlantedBugsCaught(t *testing.T) {
 	}
 }
 
-
 // TestClusterSeed replays one seed, for debugging: QUORUM_SEED=n [QUORUM_BUG=name]
 // [QUORUM_DIRECT=0] [QUORUM_TRACE=1] go test ./core/quorum -run TestClusterSeed -v.
 func TestClusterSeed(t *testing.T) {
