@@ -32,9 +32,9 @@ func seedCount(t *testing.T) int {
 		return n
 	}
 	if testing.Short() {
-		return 50
+		return 300
 	}
-	return 300
+	return 3000
 }
 
 // faults is one seed's fault model: named probabilities and ranges.
@@ -79,6 +79,7 @@ const (
 	evPropose
 	evPartition
 	evHeal
+	evCrash
 )
 
 type event struct {
@@ -172,6 +173,21 @@ func testConfig(id NodeID, voters []NodeID) Config {
 	return cfg
 }
 
+// randomKnobs draws a seed's configuration within valid ranges: short and long timeouts,
+// fetches that long-poll or not, one entry per fetch or many, a small or large backlog.
+func randomKnobs(rng *rand.Rand, voters []NodeID) Config {
+	cfg := testConfig(voters[0], voters)
+	cfg.ElectionTimeoutMs = 100 + rng.Int64N(1500)
+	cfg.ElectionBackoffMaxMs = 50 + rng.Int64N(1000)
+	cfg.FetchTimeoutMs = cfg.ElectionTimeoutMs + rng.Int64N(2000)
+	cfg.RequestTimeoutMs = 600 + rng.Int64N(2000)
+	cfg.RetryBackoffMs = 5 + rng.Int64N(100)
+	cfg.FetchMaxWaitMs = int32(rng.Int64N(500))
+	cfg.FetchEntriesMax = 1 + rng.Int32N(64)
+	cfg.UncommittedEntriesMax = 8 + rng.Int64N(512)
+	return cfg
+}
+
 func newCluster(t *testing.T, seed uint64, votersN, observersN int, b bug) *cluster {
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	c := &cluster{
@@ -183,9 +199,12 @@ func newCluster(t *testing.T, seed uint64, votersN, observersN int, b bug) *clus
 	for i := range votersN {
 		c.voters = append(c.voters, NodeID(i+1))
 	}
+	knobs := randomKnobs(rng, c.voters)
 	for i := range votersN + observersN {
 		id := NodeID(i + 1)
-		sn := &simNode{id: id, cfg: testConfig(id, c.voters), log: newMemLog(), durable: InitialState(), leaderEpoch: -1}
+		cfg := knobs
+		cfg.ID = id
+		sn := &simNode{id: id, cfg: cfg, log: newMemLog(), durable: InitialState(), leaderEpoch: -1}
 		sn.cfg.bug = b
 		sn.log.onAppend = c.checkAppend(sn)
 		c.nodes = append(c.nodes, sn)
@@ -479,6 +498,11 @@ func (c *cluster) step(untilMs int64) bool {
 			c.start(sn)
 		}
 		return true
+	case evCrash:
+		if sn := c.node(e.node); sn.node != nil && sn.incarnation == e.gen && c.faulty {
+			c.crash(sn)
+		}
+		return true
 	}
 	sn := c.node(e.node)
 	if sn.node == nil {
@@ -531,7 +555,8 @@ func (c *cluster) partition() {
 		ids[i] = sn.id
 	}
 	cutBoth := func(a, b NodeID) { c.cut[conn{a, b}] = true; c.cut[conn{b, a}] = true }
-	switch c.rng.IntN(4) {
+	switch c.rng.IntN(5) {
+	case 4: // no partition this round
 	case 0: // isolate the leader
 		if l := c.leader(); l != nil {
 			for _, id := range ids {
@@ -555,7 +580,12 @@ func (c *cluster) partition() {
 				cutBoth(a, b)
 			}
 		}
-	case 3: // no partition this round
+	case 3: // the leader shuts down gracefully (EndQuorumEpoch) and restarts
+		if l := c.leader(); l != nil && l.pausedUntil <= c.nowMs {
+			c.call(l, func() (Ready, error) { return l.node.Resign(c.nowMs), nil })
+			// It stops once its EndQuorumEpoch requests are out.
+			c.push(event{atMs: c.nowMs + 20 + c.rng.Int64N(100), kind: evCrash, node: l.id, gen: l.incarnation})
+		}
 	}
 	c.push(event{atMs: c.nowMs + 100 + c.rng.Int64N(c.f.partitionEveryMs), kind: evHeal})
 }
