@@ -765,3 +765,24 @@ func TestClusterSeed(t *testing.T) {
 		t.Fatal(msg)
 	}
 }
+
+// TestClusterDeterministic runs seeds twice: the same seed gives the same run, step for step
+// (nothing in the node reads a clock, a global random source or a map's order).
+func TestClusterDeterministic(t *testing.T) {
+	fingerprint := func(seed uint64) string {
+		c, msg := runCluster(t, seed, bugNone, true)
+		fp := fmt.Sprintf("%s|steps=%d|t=%d|committed=%d", msg, c.steps, c.nowMs, len(c.committed))
+		if k := len(c.committed); k > 0 {
+			fp += fmt.Sprintf("|%x", c.committed[k-1])
+		}
+		for _, sn := range c.nodes {
+			fp += fmt.Sprintf("|%d:%v:%v:%d:%d", sn.id, sn.node.Role(), sn.node.State(), sn.node.HighWatermark(), sn.log.EndOffset())
+		}
+		return fp
+	}
+	for seed := uint64(1); seed <= 20; seed++ {
+		if a, b := fingerprint(seed), fingerprint(seed); a != b {
+			t.Fatalf("seed %d ran two ways:\n%s\n%s", seed, a, b)
+		}
+	}
+}
