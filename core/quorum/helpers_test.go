@@ -32,7 +32,7 @@ func newPlantedTestNode(t *testing.T, id NodeID, voters []NodeID, log *memLog, p
 	}
 	cfg := testConfig(id, voters)
 	cfg.bug = b
-	n, err := New(cfg, log, persisted, rand.New(rand.NewPCG(uint64(id), 7)), 0)
+	n, err := New(cfg, log, persisted, testRand(id), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,3 +179,6 @@ func zeroRand() *rand.Rand { return rand.New(zeroSource{}) }
 type zeroSource struct{}
 
 func (zeroSource) Uint64() uint64 { return 0 }
+
+// testRand is node id's PRNG in hand-driven tests.
+func testRand(id NodeID) *rand.Rand { return rand.New(rand.NewPCG(uint64(id), 7)) }

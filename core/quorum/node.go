@@ -459,11 +459,12 @@ func leaderChangeData(leader NodeID, voters, granting []NodeID) []byte {
 func (n *Node) nextDeadline(nowMs int64) int64 {
 	d := min(n.electionDeadlineMs, n.fetchDeadlineMs, n.beginResendMs)
 	if n.fetch.target != NoNode || n.role == RoleUnattached && !n.voter {
-		if n.fetch.inFlight {
+		switch {
+		case n.fetch.inFlight:
 			d = min(d, n.fetch.sentMs+n.cfg.RequestTimeoutMs)
-		} else {
+		case n.log.DurableOffset() >= n.log.EndOffset():
 			d = min(d, n.fetch.nextMs)
-		}
+		} // else the next fetch waits for Flushed, not for a time
 	}
 	if n.role == RoleLeader {
 		d = min(d, n.quorumContactMs(nowMs)+n.checkQuorumWindowMs())
