@@ -49,7 +49,8 @@ type faults struct {
 	flushMsMax         int64
 	faultPhaseMs       int64
 	proposeEveryMs     int64
-	crashInReadyPerMil int // crash while executing a Ready (before or after persisting)
+	crashInReadyPerMil int   // crash while executing a Ready (before or after persisting)
+	snapshotEveryMs    int64 // a node snapshots its committed log and may drop its prefix; 0 never
 }
 
 func randomFaults(rng *rand.Rand) faults {
@@ -65,6 +66,7 @@ func randomFaults(rng *rand.Rand) faults {
 		faultPhaseMs:       8000 + rng.Int64N(8000),
 		proposeEveryMs:     20 + rng.Int64N(200),
 		crashInReadyPerMil: rng.IntN(4),
+		snapshotEveryMs:    []int64{0, 1000, 3000}[rng.IntN(3)],
 	}
 }
 
@@ -80,6 +82,7 @@ const (
 	evPartition
 	evHeal
 	evCrash
+	evSnapshot
 )
 
 type event struct {
@@ -185,6 +188,7 @@ func randomKnobs(rng *rand.Rand, voters []NodeID) Config {
 	cfg.FetchMaxWaitMs = int32(rng.Int64N(500))
 	cfg.FetchEntriesMax = 1 + rng.Int32N(64)
 	cfg.UncommittedEntriesMax = 8 + rng.Int64N(512)
+	cfg.SnapshotChunkBytesMax = 256 + rng.Int32N(4096)
 	return cfg
 }
 
@@ -212,6 +216,9 @@ func newCluster(t *testing.T, seed uint64, votersN, observersN int, b bug) *clus
 	}
 	c.push(event{atMs: c.f.proposeEveryMs, kind: evPropose})
 	c.push(event{atMs: c.f.partitionEveryMs, kind: evPartition})
+	if c.f.snapshotEveryMs > 0 {
+		c.push(event{atMs: c.f.snapshotEveryMs, kind: evSnapshot})
+	}
 	return c
 }
 
@@ -498,6 +505,19 @@ func (c *cluster) step(untilMs int64) bool {
 			c.start(sn)
 		}
 		return true
+	case evSnapshot:
+		// The application snapshots its state at the node's high watermark (committed) and
+		// usually drops the log below it; followers behind that start need the snapshot.
+		c.push(event{atMs: c.nowMs + 1 + c.rng.Int64N(c.f.snapshotEveryMs), kind: evSnapshot})
+		sn := c.nodes[c.rng.IntN(len(c.nodes))]
+		if sn.node != nil {
+			at := sn.node.HighWatermark()
+			sn.log.takeSnapshot(at)
+			if c.rng.IntN(4) > 0 {
+				sn.log.deletePrefix(at - record.Offset(c.rng.Int64N(3)))
+			}
+		}
+		return true
 	case evCrash:
 		if sn := c.node(e.node); sn.node != nil && sn.incarnation == e.gen && c.faulty {
 			c.crash(sn)
@@ -634,7 +654,7 @@ func runSeed(t *testing.T, seed uint64, b bug) string {
 
 // seedStats sums what the seeds exercised, so a run that silently does nothing shows.
 type seedStats struct {
-	seeds, steps, elections, crashes, committed, truncations int
+	seeds, steps, elections, crashes, committed, truncations, installs int
 }
 
 func runSeedStats(t *testing.T, seed uint64, b bug, directChecks bool) (string, seedStats) {
@@ -642,6 +662,7 @@ func runSeedStats(t *testing.T, seed uint64, b bug, directChecks bool) (string, 
 	st := seedStats{seeds: 1, steps: c.steps, elections: c.elections, crashes: c.crashes, committed: len(c.committed)}
 	for _, sn := range c.nodes {
 		st.truncations += sn.log.truncations
+		st.installs += sn.log.installs
 	}
 	return msg, st
 }
@@ -708,8 +729,9 @@ func TestClusterRandomized(t *testing.T) {
 		total.crashes += st.crashes
 		total.committed += st.committed
 		total.truncations += st.truncations
+		total.installs += st.installs
 	}
-	t.Logf("%d seeds: %d steps, %d elections, %d crashes, %d entries committed, %d truncations", total.seeds, total.steps, total.elections, total.crashes, total.committed, total.truncations)
+	t.Logf("%d seeds: %d steps, %d elections, %d crashes, %d entries committed, %d truncations, %d snapshots installed", total.seeds, total.steps, total.elections, total.crashes, total.committed, total.truncations, total.installs)
 }
 
 var consequenceSeeds = flag.Int("quorum.consequences", 0, "also sweep this many seeds per planted bug with only the checks of consequences")

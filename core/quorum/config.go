@@ -35,6 +35,11 @@ type Config struct {
 	UncommittedEntriesMax int64
 	// ObserversMax bounds the observers a leader holds fetches for.
 	ObserversMax int
+	// SnapshotChunkBytesMax bounds one FetchSnapshot chunk (Kafka sends up to the fetch's
+	// max bytes).
+	SnapshotChunkBytesMax int32
+	// SnapshotBytesMax bounds the size of a snapshot a follower accepts.
+	SnapshotBytesMax int64
 
 	// bug plants a deliberate bug (tests only; the zero value is none).
 	bug bug
@@ -47,6 +52,7 @@ func DefaultConfig(id NodeID, voters []NodeID) Config {
 		ElectionTimeoutMs: 1000, ElectionBackoffMaxMs: 1000, FetchTimeoutMs: 2000,
 		RequestTimeoutMs: 2000, RetryBackoffMs: 20, FetchMaxWaitMs: 500,
 		FetchEntriesMax: 1024, UncommittedEntriesMax: 1 << 16, ObserversMax: 64,
+		SnapshotChunkBytesMax: 1 << 20, SnapshotBytesMax: 1 << 32,
 	}
 }
 
@@ -71,7 +77,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("quorum: timeouts must be positive: %+v", *c)
 	case int64(c.FetchMaxWaitMs) >= c.RequestTimeoutMs:
 		return fmt.Errorf("quorum: fetch max wait %d ms must be below the request timeout %d ms", c.FetchMaxWaitMs, c.RequestTimeoutMs)
-	case c.FetchEntriesMax <= 0, c.UncommittedEntriesMax <= 0, c.ObserversMax < 0:
+	case c.FetchEntriesMax <= 0, c.UncommittedEntriesMax <= 0, c.ObserversMax < 0,
+		c.SnapshotChunkBytesMax <= 0, c.SnapshotBytesMax <= 0:
 		return fmt.Errorf("quorum: bounds must be positive: %+v", *c)
 	}
 	return nil

@@ -107,7 +107,7 @@ func TestInteraction(t *testing.T) {
 			case "status":
 				for _, id := range c.ids {
 					tn := c.nodes[id]
-					fmt.Fprintf(&c.out, "n%d: %v %v hw=%d durable=%d log=%s\n", id, tn.n.Role(), tn.n.State(), tn.n.HighWatermark(), tn.log.DurableOffset(), fmtEntries(tn.log.entries))
+					fmt.Fprintf(&c.out, "n%d: %v %v hw=%d durable=%d log=%s\n", id, tn.n.Role(), tn.n.State(), tn.n.HighWatermark(), tn.log.DurableOffset(), fmtEntries(tn.log.visible()))
 				}
 			default:
 				t.Fatalf("%s: unknown command %q", d.Pos, d.Cmd)

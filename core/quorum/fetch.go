@@ -33,16 +33,24 @@ func (n *Node) maybeSendFetch(nowMs int64) {
 	n.fetch.correlationID = id
 	n.fetch.sentMs = nowMs
 	n.fetch.nextMs = noDeadline
+	if s := n.fetch.snapshot; s != nil {
+		n.send(n.fetch.target, id, &FetchSnapshotRequest{
+			ReplicaID: n.cfg.ID, MaxBytes: n.cfg.SnapshotChunkBytesMax, CurrentLeaderEpoch: n.state.Epoch,
+			SnapshotID: s.id, Position: s.position,
+		})
+		return
+	}
 	n.send(n.fetch.target, id, &FetchRequest{
 		ReplicaID: n.cfg.ID, MaxWaitMs: n.cfg.FetchMaxWaitMs, CurrentLeaderEpoch: n.state.Epoch,
-		FetchOffset: n.log.EndOffset(), LastFetchedEpoch: n.log.LastEpoch(), LogStartOffset: 0,
+		FetchOffset: n.log.EndOffset(), LastFetchedEpoch: n.log.LastEpoch(), LogStartOffset: n.log.Start().EndOffset,
 		MaxEntries: n.cfg.FetchEntriesMax,
 	})
 }
 
 func (n *Node) fetchError(code int16) *FetchResponse {
 	return &FetchResponse{
-		ErrorCode: code, HighWatermark: -1, LogStartOffset: 0, DivergingEpoch: EpochEndOffset{Epoch: -1, EndOffset: -1},
+		ErrorCode: code, HighWatermark: -1, LogStartOffset: -1, DivergingEpoch: EpochEndOffset{Epoch: -1, EndOffset: -1},
+		SnapshotID:    EpochEndOffset{Epoch: -1, EndOffset: -1},
 		CurrentLeader: LeaderAndEpoch{LeaderID: n.knownLeader(), LeaderEpoch: n.state.Epoch},
 	}
 }
@@ -69,15 +77,11 @@ func (n *Node) handleFetchRequest(nowMs int64, m Message, req *FetchRequest) err
 		return fmt.Errorf("%w: fetch from %d with last fetched epoch %d above the leader's %d", ErrInvalidMessage, m.From, req.LastFetchedEpoch, n.state.Epoch)
 	}
 	voter := n.isVoter(req.ReplicaID)
-	diverging, valid := ValidateFetch(n.log, req.FetchOffset, req.LastFetchedEpoch)
-	if !valid {
+	if check, at := ValidateFetch(n.log, req.FetchOffset, req.LastFetchedEpoch); check != FetchValid {
 		if voter {
 			n.progress.Contact(req.ReplicaID, nowMs)
 		}
-		resp := n.fetchError(ErrNone)
-		resp.HighWatermark = n.hw
-		resp.DivergingEpoch = diverging
-		n.send(m.From, m.CorrelationID, resp)
+		n.send(m.From, m.CorrelationID, n.fetchRedirect(check, at))
 		return nil
 	}
 	// A replica has one fetch outstanding: an older one held here is answered by nobody.
@@ -103,9 +107,28 @@ func (n *Node) handleFetchRequest(nowMs int64, m Message, req *FetchRequest) err
 	return nil
 }
 
-// answerFetch sends the entries at the (validated) fetch offset with the high watermark.
-func (n *Node) answerFetch(to NodeID, correlationID int32, req *FetchRequest) error {
+// fetchRedirect answers a fetch that diverged or needs a snapshot.
+func (n *Node) fetchRedirect(check FetchCheck, at EpochEndOffset) *FetchResponse {
 	resp := n.fetchError(ErrNone)
+	resp.HighWatermark = n.hw
+	resp.LogStartOffset = n.log.Start().EndOffset
+	if check == FetchSnapshot {
+		resp.SnapshotID = at
+	} else {
+		resp.DivergingEpoch = at
+	}
+	return resp
+}
+
+// answerFetch sends the entries at the fetch offset with the high watermark. The position is
+// checked again: a held fetch may find the log start moved past it since.
+func (n *Node) answerFetch(to NodeID, correlationID int32, req *FetchRequest) error {
+	if check, at := ValidateFetch(n.log, req.FetchOffset, req.LastFetchedEpoch); check != FetchValid {
+		n.send(to, correlationID, n.fetchRedirect(check, at))
+		return nil
+	}
+	resp := n.fetchError(ErrNone)
+	resp.LogStartOffset = n.log.Start().EndOffset
 	resp.HighWatermark = n.hw
 	resp.BaseOffset = req.FetchOffset
 	if req.FetchOffset < n.log.EndOffset() {
@@ -190,6 +213,9 @@ func (n *Node) handleFetchResponse(nowMs int64, m Message, resp *FetchResponse) 
 		}
 		n.maybeSendFetch(nowMs)
 		return nil
+	}
+	if resp.SnapshotID.Epoch >= 0 {
+		return n.startSnapshotFetch(nowMs, m.From, resp.SnapshotID)
 	}
 	if resp.BaseOffset != n.log.EndOffset() {
 		n.maybeSendFetch(nowMs) // cannot happen with one fetch outstanding; fetch again

@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -12,16 +13,27 @@ import (
 // memLog is an in-memory Log with a crash model: entries above the durable offset may be lost
 // (a random prefix of them survives), as unflushed page-cache writes are. A truncation is
 // durable at once (a simplification: a file's shrink is metadata the next sync covers).
+// Snapshots are durable when taken or installed; a partly fetched one is lost on a crash.
+//
+// The log keeps every entry it ever held below its start (all), standing in for the
+// application state a snapshot is made from; through the Log interface only [start, end) is
+// visible.
 type memLog struct {
-	entries  []Entry
-	prefix   []uint64 // prefix[i]: hash of entries[0..i], for the log-matching checks
-	epochs   []epochStart
-	durable  record.Offset
-	flushes  map[int]record.Offset // pending flush id → target offset
-	flushSeq int
-	// onAppend is called for every appended entry with its offset and prefix hash.
+	all        []Entry       // entries [0, end); below start only for snapshots
+	prefix     []uint64      // prefix[i]: hash of all[0..i], for the log-matching checks
+	start      record.Offset // log start offset
+	startEpoch record.Epoch  // epoch of the entry below start
+	epochs     []epochStart  // first offset of each epoch at or above start
+	durable    record.Offset
+	flushes    map[int]record.Offset // pending flush id → target offset
+	flushSeq   int
+	snapshot   *memSnapshot   // latest complete snapshot
+	older      []*memSnapshot // earlier ones still kept for followers fetching them
+	pending    *memSnapshot   // one being fetched
+	// onAppend is called for every appended or installed entry with its offset and prefix hash.
 	onAppend    func(o record.Offset, e Entry, prefix uint64)
 	truncations int
+	installs    int
 }
 
 type epochStart struct {
@@ -29,24 +41,37 @@ type epochStart struct {
 	start record.Offset
 }
 
+type memSnapshot struct {
+	id   EpochEndOffset
+	data []byte
+}
+
 func newMemLog() *memLog { return &memLog{flushes: map[int]record.Offset{}} }
 
-func (l *memLog) EndOffset() record.Offset { return record.Offset(len(l.entries)) }
+func (l *memLog) EndOffset() record.Offset { return record.Offset(len(l.all)) }
 
 func (l *memLog) LastEpoch() record.Epoch {
-	if len(l.entries) == 0 {
-		return 0
+	if l.EndOffset() > l.start {
+		return l.all[len(l.all)-1].Epoch
 	}
-	return l.entries[len(l.entries)-1].Epoch
+	return l.startEpoch
+}
+
+func (l *memLog) Start() EpochEndOffset {
+	return EpochEndOffset{Epoch: l.startEpoch, EndOffset: l.start}
 }
 
 func (l *memLog) EndOffsetForEpoch(epoch record.Epoch) (record.Epoch, record.Offset) {
-	for i := len(l.epochs) - 1; i >= 0; i-- {
-		if l.epochs[i].epoch <= epoch {
-			if i == len(l.epochs)-1 {
-				return l.epochs[i].epoch, l.EndOffset()
+	list := l.epochs
+	if l.start > 0 {
+		list = append([]epochStart{{epoch: l.startEpoch, start: l.start}}, l.epochs...)
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].epoch <= epoch {
+			if i == len(list)-1 {
+				return list[i].epoch, l.EndOffset()
 			}
-			return l.epochs[i].epoch, l.epochs[i+1].start
+			return list[i].epoch, list[i+1].start
 		}
 	}
 	return UndefinedEpoch, UndefinedOffset
@@ -54,24 +79,29 @@ func (l *memLog) EndOffsetForEpoch(epoch record.Epoch) (record.Epoch, record.Off
 
 func (l *memLog) Append(entries []Entry) error {
 	for _, e := range entries {
-		o := l.EndOffset()
-		if n := len(l.epochs); n == 0 || l.epochs[n-1].epoch < e.Epoch {
-			l.epochs = append(l.epochs, epochStart{epoch: e.Epoch, start: o})
-		} else if l.epochs[n-1].epoch > e.Epoch {
-			panic(fmt.Sprintf("memlog: entry of epoch %d after epoch %d", e.Epoch, l.epochs[n-1].epoch))
+		if e.Epoch < l.LastEpoch() {
+			panic(fmt.Sprintf("memlog: entry of epoch %d after epoch %d", e.Epoch, l.LastEpoch()))
 		}
-		var prev uint64
-		if len(l.prefix) > 0 {
-			prev = l.prefix[len(l.prefix)-1]
-		}
-		h := entryHash(prev, e)
-		l.entries = append(l.entries, e)
-		l.prefix = append(l.prefix, h)
-		if l.onAppend != nil {
-			l.onAppend(o, e, h)
-		}
+		l.appendOne(e)
 	}
 	return nil
+}
+
+func (l *memLog) appendOne(e Entry) {
+	o := l.EndOffset()
+	if n := len(l.epochs); o >= l.start && (n == 0 || l.epochs[n-1].epoch < e.Epoch) {
+		l.epochs = append(l.epochs, epochStart{epoch: e.Epoch, start: o})
+	}
+	var prev uint64
+	if len(l.prefix) > 0 {
+		prev = l.prefix[len(l.prefix)-1]
+	}
+	h := entryHash(prev, e)
+	l.all = append(l.all, e)
+	l.prefix = append(l.prefix, h)
+	if l.onAppend != nil {
+		l.onAppend(o, e, h)
+	}
 }
 
 func entryHash(prev uint64, e Entry) uint64 {
@@ -88,11 +118,17 @@ func entryHash(prev uint64, e Entry) uint64 {
 }
 
 func (l *memLog) TruncateTo(o record.Offset) error {
-	if o < 0 || o > l.EndOffset() {
-		return fmt.Errorf("memlog: truncate to %d outside [0, %d]", o, l.EndOffset())
+	if o < l.start || o > l.EndOffset() {
+		return fmt.Errorf("memlog: truncate to %d outside [%d, %d]", o, l.start, l.EndOffset())
 	}
 	l.truncations++
-	l.entries = l.entries[:o]
+	l.cut(o)
+	return nil
+}
+
+// cut drops the entries at and above o.
+func (l *memLog) cut(o record.Offset) {
+	l.all = l.all[:o]
 	l.prefix = l.prefix[:o]
 	for len(l.epochs) > 0 && l.epochs[len(l.epochs)-1].start >= o {
 		l.epochs = l.epochs[:len(l.epochs)-1]
@@ -101,18 +137,158 @@ func (l *memLog) TruncateTo(o record.Offset) error {
 	for id, target := range l.flushes { //purity:allow-map-range test helper, each entry clamped independently
 		l.flushes[id] = min(target, o)
 	}
-	return nil
 }
 
 func (l *memLog) Read(from record.Offset, entriesMax int) ([]Entry, error) {
-	if from < 0 || from >= l.EndOffset() {
-		return nil, fmt.Errorf("memlog: read at %d outside [0, %d)", from, l.EndOffset())
+	if from < l.start || from >= l.EndOffset() {
+		return nil, fmt.Errorf("memlog: read at %d outside [%d, %d)", from, l.start, l.EndOffset())
 	}
 	to := min(l.EndOffset(), from+record.Offset(entriesMax))
-	return append([]Entry(nil), l.entries[from:to]...), nil
+	return append([]Entry(nil), l.all[from:to]...), nil
 }
 
 func (l *memLog) DurableOffset() record.Offset { return l.durable }
+
+func (l *memLog) LatestSnapshot() (EpochEndOffset, bool) {
+	if l.snapshot == nil {
+		return EpochEndOffset{}, false
+	}
+	return l.snapshot.id, true
+}
+
+func (l *memLog) ReadSnapshot(id EpochEndOffset, position int64, bytesMax int32) ([]byte, int64, error) {
+	s := l.snapshot
+	for _, o := range l.older {
+		if o.id == id {
+			s = o
+		}
+	}
+	if s == nil || s.id != id {
+		return nil, 0, fmt.Errorf("memlog: snapshot %+v: %w", id, ErrNoSnapshot)
+	}
+	size := int64(len(s.data))
+	if position > size {
+		return nil, size, nil
+	}
+	end := min(size, position+int64(bytesMax))
+	return append([]byte(nil), s.data[position:end]...), size, nil
+}
+
+func (l *memLog) WriteSnapshotChunk(id EpochEndOffset, position int64, data []byte) error {
+	if position == 0 || l.pending == nil || l.pending.id != id {
+		if position != 0 {
+			return fmt.Errorf("memlog: snapshot %+v chunk at %d with nothing before it", id, position)
+		}
+		l.pending = &memSnapshot{id: id}
+	}
+	if position != int64(len(l.pending.data)) {
+		return fmt.Errorf("memlog: snapshot %+v chunk at %d, have %d bytes", id, position, len(l.pending.data))
+	}
+	l.pending.data = append(l.pending.data, data...)
+	return nil
+}
+
+func (l *memLog) InstallSnapshot(id EpochEndOffset, size int64) error {
+	p := l.pending
+	if p == nil || p.id != id || int64(len(p.data)) != size {
+		return fmt.Errorf("memlog: install snapshot %+v of %d bytes: not all fetched", id, size)
+	}
+	entries, err := decodeSnapshot(p.data)
+	if err != nil {
+		return fmt.Errorf("memlog: install snapshot %+v: %w", id, err)
+	}
+	if record.Offset(len(entries)) != id.EndOffset || entries[len(entries)-1].Epoch != id.Epoch {
+		return fmt.Errorf("memlog: snapshot %+v holds %d entries", id, len(entries))
+	}
+	l.restartAt(p, entries)
+	l.pending = nil
+	l.installs++
+	return nil
+}
+
+// restartAt replaces the whole log with snapshot s of entries.
+func (l *memLog) restartAt(s *memSnapshot, entries []Entry) {
+	l.all, l.prefix, l.epochs = nil, nil, nil
+	l.start = 0
+	for _, e := range entries {
+		l.appendOne(e)
+	}
+	l.epochs = nil
+	l.start, l.startEpoch = s.id.EndOffset, s.id.Epoch
+	l.durable = s.id.EndOffset
+	l.snapshot = s
+	l.older = nil
+	for id := range l.flushes { //purity:allow-map-range test helper, each entry clamped independently
+		l.flushes[id] = s.id.EndOffset
+	}
+}
+
+// takeSnapshot snapshots the entries below at (at most the node's high watermark), as the
+// application would; deletePrefix then moves the log start up to it.
+func (l *memLog) takeSnapshot(at record.Offset) {
+	if at <= 0 || at > l.EndOffset() || l.snapshot != nil && at <= l.snapshot.id.EndOffset {
+		return
+	}
+	if l.snapshot != nil {
+		// Keep the previous ones for transfers under way, as Kafka keeps snapshots a while.
+		l.older = append(l.older, l.snapshot)
+		if len(l.older) > 16 {
+			l.older = l.older[1:]
+		}
+	}
+	l.snapshot = &memSnapshot{id: EpochEndOffset{Epoch: l.all[at-1].Epoch, EndOffset: at}, data: encodeSnapshot(l.all[:at])}
+}
+
+func (l *memLog) deletePrefix(at record.Offset) {
+	if l.snapshot == nil || at <= l.start || at > l.snapshot.id.EndOffset {
+		return
+	}
+	l.start, l.startEpoch = at, l.all[at-1].Epoch
+	keep := l.epochs[:0]
+	for _, e := range l.epochs {
+		if e.start >= at {
+			keep = append(keep, e)
+		}
+	}
+	l.epochs = keep
+	l.durable = max(l.durable, at) // the snapshot holds what lies below
+}
+
+func encodeSnapshot(entries []Entry) []byte {
+	var b []byte
+	for _, e := range entries {
+		b = binary.BigEndian.AppendUint32(b, uint32(e.Epoch))
+		if e.Control {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e.Data)))
+		b = append(b, e.Data...)
+	}
+	return b
+}
+
+func decodeSnapshot(b []byte) ([]Entry, error) {
+	var out []Entry
+	for len(b) > 0 {
+		if len(b) < 9 {
+			return nil, errors.New("torn entry header")
+		}
+		e := Entry{Epoch: record.Epoch(binary.BigEndian.Uint32(b)), Control: b[4] == 1}
+		n := int(binary.BigEndian.Uint32(b[5:]))
+		if len(b) < 9+n {
+			return nil, errors.New("torn entry")
+		}
+		e.Data = append([]byte(nil), b[9:9+n]...)
+		out = append(out, e)
+		b = b[9+n:]
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty snapshot")
+	}
+	return out, nil
+}
 
 // startFlush begins a flush of everything written so far.
 func (l *memLog) startFlush() int {
@@ -131,19 +307,28 @@ func (l *memLog) completeFlush(id int) {
 	l.durable = max(l.durable, min(target, l.EndOffset()))
 }
 
-// crash keeps the durable prefix and a random part of the rest.
+// crash keeps the durable prefix and a random part of the rest; a log shorter than its latest
+// snapshot restarts at the snapshot (as Kafka truncates fully to it on startup).
 func (l *memLog) crash(rng *rand.Rand) {
 	keep := l.durable
 	if extra := l.EndOffset() - l.durable; extra > 0 {
 		keep += record.Offset(rng.Int64N(int64(extra) + 1))
 	}
-	l.entries = l.entries[:keep]
-	l.prefix = l.prefix[:keep]
-	for len(l.epochs) > 0 && l.epochs[len(l.epochs)-1].start >= keep {
-		l.epochs = l.epochs[:len(l.epochs)-1]
-	}
-	l.durable = keep
+	l.pending = nil
 	l.flushes = map[int]record.Offset{}
+	if l.snapshot != nil && keep < l.snapshot.id.EndOffset {
+		entries, err := decodeSnapshot(l.snapshot.data)
+		if err != nil {
+			panic(err)
+		}
+		hook := l.onAppend
+		l.onAppend = nil
+		l.restartAt(l.snapshot, entries)
+		l.onAppend = hook
+		return
+	}
+	l.cut(keep)
+	l.durable = keep
 }
 
 func (l *memLog) prefixHash(o record.Offset) uint64 {
@@ -152,3 +337,6 @@ func (l *memLog) prefixHash(o record.Offset) uint64 {
 	}
 	return l.prefix[o]
 }
+
+// visible is the log's entries from its start.
+func (l *memLog) visible() []Entry { return l.all[l.start:] }

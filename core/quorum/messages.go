@@ -17,6 +17,8 @@ const (
 	ErrFencedLeaderEpoch    int16 = 74
 	ErrUnknownLeaderEpoch   int16 = 75
 	ErrInconsistentVoterSet int16 = 94
+	ErrSnapshotNotFound     int16 = 98
+	ErrPositionOutOfRange   int16 = 99
 )
 
 // Message is one request or response between two quorum members. Requests and responses on
@@ -105,16 +107,38 @@ type LeaderAndEpoch struct {
 }
 
 // FetchResponse mirrors kmsg.FetchResponse's partition. Exactly one of Entries (possibly
-// none), a DivergingEpoch (Epoch ≥ 0) or an error is meaningful. BaseOffset is the offset of
-// Entries[0] (the records' base offset on the wire).
+// none), a DivergingEpoch (Epoch ≥ 0), a SnapshotID (Epoch ≥ 0) or an error is meaningful.
+// BaseOffset is the offset of Entries[0] (the records' base offset on the wire).
 type FetchResponse struct {
 	ErrorCode      int16
 	HighWatermark  record.Offset
 	LogStartOffset record.Offset
 	DivergingEpoch EpochEndOffset // Epoch -1: none
 	CurrentLeader  LeaderAndEpoch
+	SnapshotID     EpochEndOffset // Epoch -1: none; else fetch this snapshot (KIP-630)
 	BaseOffset     record.Offset
 	Entries        []Entry
+}
+
+// FetchSnapshotRequest mirrors kmsg.FetchSnapshotRequest (ReplicaID, MaxBytes) and its
+// partition: one chunk of the leader's snapshot, from Position.
+type FetchSnapshotRequest struct {
+	ReplicaID          NodeID
+	MaxBytes           int32
+	CurrentLeaderEpoch record.Epoch
+	SnapshotID         EpochEndOffset
+	Position           int64
+}
+
+// FetchSnapshotResponse mirrors kmsg.FetchSnapshotResponse's partition: Bytes are the
+// snapshot's bytes at Position, of Size in all.
+type FetchSnapshotResponse struct {
+	ErrorCode     int16
+	SnapshotID    EpochEndOffset
+	CurrentLeader LeaderAndEpoch
+	Size          int64
+	Position      int64
+	Bytes         []byte
 }
 
 func (*VoteRequest) isBody()              {}
@@ -125,3 +149,5 @@ func (*EndQuorumEpochRequest) isBody()    {}
 func (*EndQuorumEpochResponse) isBody()   {}
 func (*FetchRequest) isBody()             {}
 func (*FetchResponse) isBody()            {}
+func (*FetchSnapshotRequest) isBody()     {}
+func (*FetchSnapshotResponse) isBody()    {}

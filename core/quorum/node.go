@@ -32,6 +32,7 @@ type fetchState struct {
 	correlationID int32
 	sentMs        int64
 	nextMs        int64 // earliest time to send the next fetch
+	snapshot      *snapshotFetch
 }
 
 // voteRound is a prospective's or candidate's outstanding (pre-)vote requests.
@@ -113,7 +114,8 @@ func New(cfg Config, l Log, persisted State, rng *rand.Rand, nowMs int64) (*Node
 	if persisted.Epoch < 0 {
 		return nil, fmt.Errorf("quorum: persisted state %v has a negative epoch", persisted)
 	}
-	n := &Node{cfg: cfg, log: l, rng: rng, voters: slices.Clone(cfg.Voters), state: persisted}
+	// Entries below the log start are in a snapshot, and snapshots hold committed entries.
+	n := &Node{cfg: cfg, log: l, rng: rng, voters: slices.Clone(cfg.Voters), state: persisted, hw: l.Start().EndOffset}
 	slices.Sort(n.voters)
 	n.voter = slices.Contains(n.voters, cfg.ID)
 	n.nextCorrelation = rng.Int32N(1 << 30)
@@ -186,6 +188,10 @@ func (n *Node) Step(nowMs int64, m Message) (Ready, error) {
 		err = n.handleFetchRequest(nowMs, m, b)
 	case *FetchResponse:
 		err = n.handleFetchResponse(nowMs, m, b)
+	case *FetchSnapshotRequest:
+		err = n.handleFetchSnapshotRequest(nowMs, m, b)
+	case *FetchSnapshotResponse:
+		err = n.handleFetchSnapshotResponse(nowMs, m, b)
 	default:
 		err = fmt.Errorf("%w: body %T", ErrInvalidMessage, m.Body)
 	}

@@ -81,7 +81,7 @@ func TestPreVoteChangesNothingAndRespectsALiveLeader(t *testing.T) {
 	}
 	// Once the leader answers a fetch, pre-votes are refused for a fetch timeout.
 	fetch, _ := only[*FetchRequest](t, tn.initial, 2)
-	tn.step(2, fetch.CorrelationID, &FetchResponse{HighWatermark: 1, DivergingEpoch: EpochEndOffset{Epoch: -1}, CurrentLeader: LeaderAndEpoch{LeaderID: 2, LeaderEpoch: 1}, BaseOffset: 1})
+	tn.step(2, fetch.CorrelationID, &FetchResponse{HighWatermark: 1, DivergingEpoch: EpochEndOffset{Epoch: -1}, SnapshotID: EpochEndOffset{Epoch: -1}, CurrentLeader: LeaderAndEpoch{LeaderID: 2, LeaderEpoch: 1}, BaseOffset: 1})
 	if resp := preVote(1, 1, 1); resp.VoteGranted || resp.LeaderID != 2 {
 		t.Fatalf("a follower in contact with its leader answered a pre-vote with %+v", resp)
 	}
@@ -150,8 +150,8 @@ func TestElectionPreVoteThenVoteThenLeaderChange(t *testing.T) {
 	if tn.n.Role() != RoleLeader || tn.persisted.LeaderID != 1 {
 		t.Fatalf("after a majority: %v %v", tn.n.Role(), tn.persisted)
 	}
-	if !r.Flush || tn.log.EndOffset() != 1 || !tn.log.entries[0].Control || tn.log.entries[0].Epoch != 1 {
-		t.Fatalf("the new leader did not append its LeaderChange first: %+v", tn.log.entries)
+	if !r.Flush || tn.log.EndOffset() != 1 || !tn.log.visible()[0].Control || tn.log.visible()[0].Epoch != 1 {
+		t.Fatalf("the new leader did not append its LeaderChange first: %+v", tn.log.visible())
 	}
 	if count[*BeginQuorumEpochRequest](tn.sent) != 2 {
 		t.Fatalf("BeginQuorumEpoch not sent to both voters: %+v", tn.sent)
@@ -195,9 +195,10 @@ func TestValidateFetchAndTruncationOffset(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			div, valid := ValidateFetch(leader, tc.follower.EndOffset(), tc.follower.LastEpoch())
-			if valid != tc.wantValid || !valid && div != tc.wantDiverge {
-				t.Fatalf("ValidateFetch = %+v %v, want %+v %v", div, valid, tc.wantDiverge, tc.wantValid)
+			check, div := ValidateFetch(leader, tc.follower.EndOffset(), tc.follower.LastEpoch())
+			valid := check == FetchValid
+			if valid != tc.wantValid || !valid && (check != FetchDiverging || div != tc.wantDiverge) {
+				t.Fatalf("ValidateFetch = %v %+v, want valid %v %+v", check, div, tc.wantValid, tc.wantDiverge)
 			}
 			if valid {
 				return
@@ -208,9 +209,43 @@ func TestValidateFetchAndTruncationOffset(t *testing.T) {
 		})
 	}
 	// A leader with an empty log: everything the follower has diverges.
-	div, valid := ValidateFetch(logOf(), 3, 1)
-	if valid || TruncationOffset(logOf(1, 1, 1), div) != 0 {
-		t.Fatalf("against an empty leader: %+v %v", div, valid)
+	check, div := ValidateFetch(logOf(), 3, 1)
+	if check != FetchDiverging || TruncationOffset(logOf(1, 1, 1), div) != 0 {
+		t.Fatalf("against an empty leader: %v %+v", check, div)
+	}
+}
+
+func TestValidateFetchBelowTheLogStartNeedsTheSnapshot(t *testing.T) {
+	leader := logOf(1, 1, 2, 2, 3, 3) // epochs 1 [0,2), 2 [2,4), 3 [4,6)
+	leader.takeSnapshot(3)
+	leader.deletePrefix(3) // starts at 3, in epoch 2
+	want := EpochEndOffset{Epoch: 2, EndOffset: 3}
+	if leader.Start() != want {
+		t.Fatalf("log start %+v", leader.Start())
+	}
+	cases := []struct {
+		name      string
+		offset    record.Offset
+		lastEpoch record.Epoch
+		wantCheck FetchCheck
+		wantAt    EpochEndOffset
+	}{
+		{"empty follower", 0, 0, FetchSnapshot, want},
+		{"below the start", 2, 2, FetchSnapshot, want},
+		{"at the start, same epoch", 3, 2, FetchValid, EpochEndOffset{}},
+		{"at the start, other epoch", 3, 1, FetchSnapshot, want},
+		{"above, older epoch than the start's", 5, 1, FetchSnapshot, want},
+		{"above, in epoch 2", 4, 2, FetchValid, EpochEndOffset{}},
+		{"above, ahead in epoch 2", 5, 2, FetchDiverging, EpochEndOffset{Epoch: 2, EndOffset: 4}},
+		{"end", 6, 3, FetchValid, EpochEndOffset{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			check, at := ValidateFetch(leader, tc.offset, tc.lastEpoch)
+			if check != tc.wantCheck || check != FetchValid && at != tc.wantAt {
+				t.Fatalf("ValidateFetch(%d, %d) = %v %+v, want %v %+v", tc.offset, tc.lastEpoch, check, at, tc.wantCheck, tc.wantAt)
+			}
+		})
 	}
 }
 
@@ -234,7 +269,7 @@ func TestFollowerAcknowledgesOnlyFlushedEntries(t *testing.T) {
 	tn := newTestNode(t, 2, voters3, logOf(), State{Epoch: 1, VotedFor: 1, LeaderID: 1})
 	m, _ := only[*FetchRequest](t, tn.initial, 1)
 	r := tn.step(1, m.CorrelationID, &FetchResponse{
-		HighWatermark: 1, DivergingEpoch: EpochEndOffset{Epoch: -1}, CurrentLeader: LeaderAndEpoch{LeaderID: 1, LeaderEpoch: 1},
+		HighWatermark: 1, DivergingEpoch: EpochEndOffset{Epoch: -1}, SnapshotID: EpochEndOffset{Epoch: -1}, CurrentLeader: LeaderAndEpoch{LeaderID: 1, LeaderEpoch: 1},
 		BaseOffset: 0, Entries: []Entry{{Epoch: 1, Control: true}, {Epoch: 1, Data: []byte("x")}},
 	})
 	if !r.Flush || count[*FetchRequest](r.Messages) != 0 {
@@ -319,7 +354,7 @@ func TestObserverFindsTheLeaderThroughAVoter(t *testing.T) {
 	}
 	m := fetches[0]
 	// A follower of epoch 4 fences the observer's epoch-0 fetch and names the leader.
-	obs.step(m.To, m.CorrelationID, &FetchResponse{ErrorCode: ErrFencedLeaderEpoch, HighWatermark: -1, DivergingEpoch: EpochEndOffset{Epoch: -1}, CurrentLeader: LeaderAndEpoch{LeaderID: 3, LeaderEpoch: 4}})
+	obs.step(m.To, m.CorrelationID, &FetchResponse{ErrorCode: ErrFencedLeaderEpoch, HighWatermark: -1, DivergingEpoch: EpochEndOffset{Epoch: -1}, SnapshotID: EpochEndOffset{Epoch: -1}, CurrentLeader: LeaderAndEpoch{LeaderID: 3, LeaderEpoch: 4}})
 	if obs.n.Role() != RoleFollower || obs.n.State().LeaderID != 3 || obs.n.State().Epoch != 4 {
 		t.Fatalf("observer after the hint: %v %v", obs.n.Role(), obs.n.State())
 	}

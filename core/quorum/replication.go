@@ -11,23 +11,48 @@ import (
 // cache, the follower truncates where the leader says its log diverged, and the leader derives
 // the high watermark from the offsets the counted replicas have fetched from.
 
+// FetchCheck is what a leader's log says of a fetch position.
+type FetchCheck uint8
+
+const (
+	// FetchValid: the follower's log matches the leader's below the fetch offset.
+	FetchValid FetchCheck = iota
+	// FetchDiverging: the follower must truncate (TruncationOffset) and fetch again.
+	FetchDiverging
+	// FetchSnapshot: the position is below the leader's log start; the follower must fetch
+	// the leader's latest snapshot.
+	FetchSnapshot
+)
+
 // ValidateFetch checks a fetch position against the leader's log, as Kafka's
-// ReplicatedLog.validateOffsetAndEpoch: the position is valid when the leader's log holds
-// lastFetchedEpoch and that epoch ends at or after fetchOffset. Otherwise it returns the
-// diverging epoch and its end offset in the leader's log, where the follower must truncate.
-func ValidateFetch(l Log, fetchOffset record.Offset, lastFetchedEpoch record.Epoch) (EpochEndOffset, bool) {
-	if fetchOffset == 0 {
-		return EpochEndOffset{}, true
+// ReplicatedLog.validateOffsetAndEpoch. A position below the log start (or at it with another
+// epoch, or with an epoch older than the log start's) needs the latest snapshot, returned as
+// the EpochEndOffset. Otherwise the position is valid when the leader's log holds
+// lastFetchedEpoch and that epoch ends at or after fetchOffset; if not, the follower diverged
+// and the EpochEndOffset is the diverging epoch and its end offset in the leader's log.
+func ValidateFetch(l Log, fetchOffset record.Offset, lastFetchedEpoch record.Epoch) (FetchCheck, EpochEndOffset) {
+	start := l.Start()
+	if start.EndOffset == 0 && fetchOffset == 0 {
+		return FetchValid, EpochEndOffset{}
+	}
+	if start.EndOffset > 0 && (fetchOffset < start.EndOffset ||
+		fetchOffset == start.EndOffset && lastFetchedEpoch != start.Epoch ||
+		lastFetchedEpoch < start.Epoch) {
+		id, ok := l.LatestSnapshot()
+		if !ok {
+			panic("quorum: invariant: a log starts above 0 without a snapshot")
+		}
+		return FetchSnapshot, id
 	}
 	epoch, end := l.EndOffsetForEpoch(lastFetchedEpoch)
 	if epoch == UndefinedEpoch {
 		// The leader holds no epoch at or below the follower's: all of it diverges.
-		return EpochEndOffset{Epoch: 0, EndOffset: 0}, false
+		return FetchDiverging, EpochEndOffset{Epoch: 0, EndOffset: 0}
 	}
 	if epoch != lastFetchedEpoch || end < fetchOffset {
-		return EpochEndOffset{Epoch: epoch, EndOffset: end}, false
+		return FetchDiverging, EpochEndOffset{Epoch: epoch, EndOffset: end}
 	}
-	return EpochEndOffset{}, true
+	return FetchValid, EpochEndOffset{}
 }
 
 // TruncationOffset is where a follower truncates on a diverging epoch from its leader, as
@@ -35,12 +60,12 @@ func ValidateFetch(l Log, fetchOffset record.Offset, lastFetchedEpoch record.Epo
 // holds it, else where the follower's last epoch below it ends.
 func TruncationOffset(l Log, diverging EpochEndOffset) record.Offset {
 	if diverging.Epoch == 0 {
-		return min(diverging.EndOffset, l.EndOffset())
+		return max(min(diverging.EndOffset, l.EndOffset()), l.Start().EndOffset)
 	}
 	epoch, end := l.EndOffsetForEpoch(diverging.Epoch)
 	switch {
 	case epoch == UndefinedEpoch:
-		return 0
+		return l.Start().EndOffset // nothing in common above the log start
 	case epoch == diverging.Epoch:
 		return min(end, diverging.EndOffset)
 	default:
