@@ -14,7 +14,7 @@ import (
 // terms). A script builds a cluster, then moves time, delivers the messages in flight, completes
 // flushes, proposes, crashes and restarts nodes, and prints every Ready the nodes return:
 //
-//	cluster voters=(1,2,3) [observers=(4)]
+//	cluster voters=(1,2,3) [observers=(4)] [chunk-bytes=N]
 //	tick at=ms [nodes=(1,2)]        move the clock and Tick the nodes (all by default)
 //	deliver [from=N] [to=N]         deliver the matching messages in flight, in order
 //	drop [from=N] [to=N]            lose the matching messages in flight
@@ -23,6 +23,8 @@ import (
 //	propose node=N data=(a,b)
 //	resign node=N
 //	crash node=N                    lose unflushed entries, restart from the persisted state
+//	snapshot node=N [keep=N]        snapshot at the node's HW and drop the log below it but
+//	                                keep entries (keep=0 drops none)
 //	partition nodes=(1)             cut these nodes off from the others (messages dropped)
 //	heal                            remove the partition
 //	status
@@ -39,7 +41,11 @@ func TestInteraction(t *testing.T) {
 			}
 			switch d.Cmd {
 			case "cluster":
-				c = newDDCluster(t, ids(t, d, "voters"), ids(t, d, "observers"))
+				chunk := int32(1 << 20)
+				if d.HasArg("chunk-bytes") {
+					chunk = int32(intArg(t, d, "chunk-bytes"))
+				}
+				c = newDDCluster(t, ids(t, d, "voters"), ids(t, d, "observers"), chunk)
 			case "tick":
 				d.ScanArgs(t, "at", &c.nowMs)
 				for _, id := range c.chosen(t, d) {
@@ -99,6 +105,15 @@ func TestInteraction(t *testing.T) {
 				c.nodes[id] = tn
 				fmt.Fprintf(&c.out, "n%d restarts with %v, log end %d\n", id, old.persisted, old.log.EndOffset())
 				c.print(tn, tn.apply(n.Tick(c.nowMs)))
+			case "snapshot":
+				tn := c.nodes[nodeArg(t, d)]
+				at := tn.n.HighWatermark()
+				tn.log.takeSnapshot(at)
+				if !d.HasArg("keep") || intArg(t, d, "keep") > 0 {
+					tn.log.deletePrefix(at)
+				}
+				id, _ := tn.log.LatestSnapshot()
+				fmt.Fprintf(&c.out, "n%d: snapshot %d@%d, log start %d\n", tn.n.cfg.ID, id.Epoch, id.EndOffset, tn.log.Start().EndOffset)
 			case "partition":
 				c.cut = ids(t, d, "nodes")
 				c.pending = slices.DeleteFunc(c.pending, c.severed)
@@ -107,7 +122,7 @@ func TestInteraction(t *testing.T) {
 			case "status":
 				for _, id := range c.ids {
 					tn := c.nodes[id]
-					fmt.Fprintf(&c.out, "n%d: %v %v hw=%d durable=%d log=%s\n", id, tn.n.Role(), tn.n.State(), tn.n.HighWatermark(), tn.log.DurableOffset(), fmtEntries(tn.log.visible()))
+					fmt.Fprintf(&c.out, "n%d: %v %v hw=%d start=%d durable=%d log=%s\n", id, tn.n.Role(), tn.n.State(), tn.n.HighWatermark(), tn.log.Start().EndOffset, tn.log.DurableOffset(), fmtEntries(tn.log.visible()))
 				}
 			default:
 				t.Fatalf("%s: unknown command %q", d.Pos, d.Cmd)
@@ -132,12 +147,14 @@ func (c *ddCluster) severed(m Message) bool {
 	return slices.Contains(c.cut, m.From) != slices.Contains(c.cut, m.To)
 }
 
-func newDDCluster(t *testing.T, voters, observers []NodeID) *ddCluster {
+func newDDCluster(t *testing.T, voters, observers []NodeID, chunkBytes int32) *ddCluster {
 	c := &ddCluster{t: t, nodes: map[NodeID]*testNode{}}
 	c.ids = append(slices.Clone(voters), observers...)
 	slices.Sort(c.ids)
 	for _, id := range c.ids {
-		n, err := New(testConfig(id, voters), newMemLog(), InitialState(), testRand(id), 0)
+		cfg := testConfig(id, voters)
+		cfg.SnapshotChunkBytesMax = chunkBytes
+		n, err := New(cfg, newMemLog(), InitialState(), testRand(id), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,10 +252,16 @@ func fmtBody(b Body) string {
 		return fmt.Sprintf("EndQuorumEpochResponse(epoch=%d leader=%d%s)", m.LeaderEpoch, m.LeaderID, fmtErr(m.ErrorCode))
 	case *FetchRequest:
 		return fmt.Sprintf("Fetch(epoch=%d offset=%d last-epoch=%d)", m.CurrentLeaderEpoch, m.FetchOffset, m.LastFetchedEpoch)
+	case *FetchSnapshotRequest:
+		return fmt.Sprintf("FetchSnapshot(epoch=%d snapshot=%d@%d position=%d)", m.CurrentLeaderEpoch, m.SnapshotID.Epoch, m.SnapshotID.EndOffset, m.Position)
+	case *FetchSnapshotResponse:
+		return fmt.Sprintf("FetchSnapshotResponse(epoch=%d leader=%d%s snapshot=%d@%d size=%d position=%d bytes=%d)", m.CurrentLeader.LeaderEpoch, m.CurrentLeader.LeaderID, fmtErr(m.ErrorCode), m.SnapshotID.Epoch, m.SnapshotID.EndOffset, m.Size, m.Position, len(m.Bytes))
 	case *FetchResponse:
 		s := fmt.Sprintf("FetchResponse(epoch=%d leader=%d%s", m.CurrentLeader.LeaderEpoch, m.CurrentLeader.LeaderID, fmtErr(m.ErrorCode))
 		switch {
 		case m.ErrorCode != ErrNone:
+		case m.SnapshotID.Epoch >= 0:
+			s += fmt.Sprintf(" hw=%d snapshot=%d@%d", m.HighWatermark, m.SnapshotID.Epoch, m.SnapshotID.EndOffset)
 		case m.DivergingEpoch.Epoch >= 0:
 			s += fmt.Sprintf(" hw=%d diverging=%d@%d", m.HighWatermark, m.DivergingEpoch.Epoch, m.DivergingEpoch.EndOffset)
 		default:
@@ -261,6 +284,10 @@ func fmtErr(code int16) string {
 		return " UNKNOWN_LEADER_EPOCH"
 	case ErrInconsistentVoterSet:
 		return " INCONSISTENT_VOTER_SET"
+	case ErrSnapshotNotFound:
+		return " SNAPSHOT_NOT_FOUND"
+	case ErrPositionOutOfRange:
+		return " POSITION_OUT_OF_RANGE"
 	case ErrInvalidRequest:
 		return " INVALID_REQUEST"
 	}

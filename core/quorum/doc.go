@@ -32,11 +32,18 @@
 // replication (core/replica) reuses: the fetch-position check against the epoch cache, the
 // follower's truncation point, and the high watermark over a set of counted replicas.
 //
-// # Not yet here
+// # Snapshots
 //
-// Snapshots (KIP-630: FetchSnapshot in chunks, a log start offset above 0) fit in as follows:
-// ValidateFetch answers a fetch below the leader's log start with the latest snapshot id
-// (FetchResponse would gain SnapshotID), the follower fetches it in chunks and restarts its log
-// at the snapshot's end offset and epoch, and Log gains StartOffset. Dynamic voter sets
-// (KIP-853) are out of scope: the voter set is static.
+// KIP-630: the application snapshots committed state and may drop the log below it (Log.Start
+// moves up). A fetch below the leader's log start is answered with the latest snapshot's id;
+// the follower fetches it in chunks of up to SnapshotChunkBytesMax with FetchSnapshot, has
+// the Log install it (durably; the log restarts at the snapshot's end), and fetches on. A
+// snapshot the leader deleted meanwhile is answered SNAPSHOT_NOT_FOUND and the follower starts
+// over with a fetch. Taking snapshots and loading them into the application are the driver's.
+//
+// # Not here
+//
+// Dynamic voter sets (KIP-853) are out of scope: the voter set is static. The wiring to
+// core/wire's kmsg requests, to core/log through an adapter, to core/metadata and to the
+// broker and the simulator is for later sessions.
 package quorum

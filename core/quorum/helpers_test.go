@@ -182,3 +182,13 @@ func (zeroSource) Uint64() uint64 { return 0 }
 
 // testRand is node id's PRNG in hand-driven tests.
 func testRand(id NodeID) *rand.Rand { return rand.New(rand.NewPCG(uint64(id), 7)) }
+
+// deliverAndTake hands m to the node and returns its single answer.
+func (tn *testNode) deliverAndTake(t *testing.T, m Message) Message {
+	t.Helper()
+	tn.deliver(m)
+	if len(tn.sent) != 1 {
+		t.Fatalf("node %d answered %v with %+v", tn.n.cfg.ID, fmtBody(m.Body), tn.sent)
+	}
+	return tn.sent[0]
+}

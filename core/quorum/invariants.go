@@ -9,8 +9,9 @@ func (n *Node) checkInvariants() {
 		panic(fmt.Sprintf("quorum: invariant: node %d (%v, %v): ", n.cfg.ID, n.role, n.state) + fmt.Sprintf(format, args...))
 	}
 	end := n.log.EndOffset()
-	if n.hw < 0 || n.hw > end {
-		fail("high watermark %d outside [0, log end %d]", n.hw, end)
+	if start := n.log.Start().EndOffset; n.hw < start || n.hw > end {
+		// Below the start would mean a snapshot of uncommitted entries.
+		fail("high watermark %d outside [log start %d, log end %d]", n.hw, start, end)
 	}
 	if !n.voter && (n.state.VotedFor != NoNode || n.role != RoleUnattached && n.role != RoleFollower) {
 		fail("an observer votes or runs")

@@ -570,3 +570,68 @@ func TestFigure8(t *testing.T) {
 		})
 	}
 }
+
+func TestSnapshotTransfer(t *testing.T) {
+	leader := electLeader(t, logOf())
+	leader.propose("a", "b", "c")
+	leader.flush()
+	leader.step(2, 1, &FetchRequest{ReplicaID: 2, CurrentLeaderEpoch: 1, FetchOffset: 4, LastFetchedEpoch: 1, MaxEntries: 10})
+	if leader.n.HighWatermark() != 4 {
+		t.Fatalf("HW %d", leader.n.HighWatermark())
+	}
+	leader.log.takeSnapshot(3)
+	leader.log.deletePrefix(3)
+
+	follower := newTestNode(t, 3, voters3, nil, State{Epoch: 1, VotedFor: 1, LeaderID: 1})
+	exchange := func() {
+		t.Helper()
+		m, _ := only[*FetchSnapshotRequest](t, follower.sent, 1)
+		leader.deliver(m)
+		follower.deliver(leader.sent[0])
+	}
+	follower.deliver(leader.deliverAndTake(t, follower.initial[0]))
+	if _, req := only[*FetchSnapshotRequest](t, follower.sent, 1); req.SnapshotID != (EpochEndOffset{Epoch: 1, EndOffset: 3}) || req.Position != 0 {
+		t.Fatalf("first snapshot fetch %+v", req)
+	}
+	// The leader replaces its snapshot before the transfer ends and keeps none older: the
+	// follower starts over from a fetch.
+	leader.log.takeSnapshot(4)
+	leader.log.older = nil
+	exchange()
+	follower.tickAt(follower.nowMs + follower.n.cfg.RetryBackoffMs)
+	if _, req := only[*FetchRequest](t, follower.sent, 1); req.FetchOffset != 0 {
+		t.Fatalf("after SNAPSHOT_NOT_FOUND: %+v", req)
+	}
+	follower.deliver(leader.deliverAndTake(t, follower.sent[0]))
+	for range 10 {
+		if count[*FetchSnapshotRequest](follower.sent) == 0 {
+			break
+		}
+		exchange()
+	}
+	if st := follower.log.Start(); st != (EpochEndOffset{Epoch: 1, EndOffset: 4}) || follower.n.HighWatermark() != 4 || follower.log.DurableOffset() != 4 {
+		t.Fatalf("after the transfer: start %+v, HW %d, durable %d", st, follower.n.HighWatermark(), follower.log.DurableOffset())
+	}
+	if _, req := only[*FetchRequest](t, follower.sent, 1); req.FetchOffset != 4 || req.LastFetchedEpoch != 1 {
+		t.Fatalf("fetch after installing: %+v", req)
+	}
+	// A restart keeps the snapshot's end as the committed start.
+	restarted := newTestNode(t, 3, voters3, follower.log, follower.persisted)
+	if restarted.n.HighWatermark() != 4 {
+		t.Fatalf("restarted HW %d, want the log start 4", restarted.n.HighWatermark())
+	}
+}
+
+func TestSnapshotChunkMustContinueTheTransfer(t *testing.T) {
+	follower := newTestNode(t, 3, voters3, nil, State{Epoch: 1, VotedFor: 1, LeaderID: 1})
+	m := follower.initial[0]
+	follower.step(1, m.CorrelationID, &FetchResponse{HighWatermark: 3, DivergingEpoch: EpochEndOffset{Epoch: -1}, SnapshotID: EpochEndOffset{Epoch: 1, EndOffset: 3}, CurrentLeader: LeaderAndEpoch{LeaderID: 1, LeaderEpoch: 1}})
+	req, _ := only[*FetchSnapshotRequest](t, follower.sent, 1)
+	_, err := follower.n.Step(0, Message{From: 1, To: 3, CorrelationID: req.CorrelationID, Body: &FetchSnapshotResponse{
+		SnapshotID: EpochEndOffset{Epoch: 1, EndOffset: 3}, CurrentLeader: LeaderAndEpoch{LeaderID: 1, LeaderEpoch: 1},
+		Size: 10, Position: 5, Bytes: []byte("xxxxx"),
+	}})
+	if !errors.Is(err, ErrInvalidMessage) {
+		t.Fatalf("a chunk at the wrong position: %v", err)
+	}
+}
