@@ -59,11 +59,9 @@ func (n *Node) maybeWinRound(nowMs int64) {
 		n.becomeCandidate(nowMs)
 		return
 	}
-	// A storage error appending the LeaderChange leaves the node unusable; it is reported by
-	// the next call that touches the log (the entry is missing, so the leader cannot commit).
-	if err := n.becomeLeader(nowMs); err != nil {
-		n.fail(err)
-	}
+	// A storage error appending the LeaderChange is recorded by becomeLeader: the call that
+	// got here returns it, and the node is unusable.
+	_ = n.becomeLeader(nowMs)
 }
 
 func (n *Node) handleVoteRequest(nowMs int64, m Message, req *VoteRequest) {
@@ -155,9 +153,8 @@ func (n *Node) handleVoteResponse(nowMs int64, m Message, resp *VoteResponse) {
 	if resp.VoteGranted && resp.LeaderEpoch == n.state.Epoch {
 		n.round.granted = append(n.round.granted, m.From)
 		n.maybeWinRound(nowMs)
-		return
 	}
-	n.round.rejected = append(n.round.rejected, m.From)
+	// A rejection changes nothing: the round ends at the election timeout.
 }
 
 func (n *Node) handleBeginQuorumEpoch(nowMs int64, m Message, req *BeginQuorumEpochRequest) {

@@ -135,7 +135,7 @@ func (n *Node) answerFetch(to NodeID, correlationID int32, req *FetchRequest) er
 		limit := int(min(max(req.MaxEntries, 1), n.cfg.FetchEntriesMax))
 		entries, err := n.log.Read(req.FetchOffset, limit)
 		if err != nil {
-			return fmt.Errorf("quorum: read %d entries at %d for node %d: %w", limit, req.FetchOffset, to, err)
+			return n.fail(fmt.Errorf("quorum: read %d entries at %d for node %d: %w", limit, req.FetchOffset, to, err))
 		}
 		resp.Entries = entries
 	}
@@ -208,7 +208,7 @@ func (n *Node) handleFetchResponse(nowMs int64, m Message, resp *FetchResponse) 
 		}
 		if to < n.log.EndOffset() {
 			if err := n.log.TruncateTo(to); err != nil {
-				return fmt.Errorf("quorum: truncate to %d on diverging epoch %+v: %w", to, resp.DivergingEpoch, err)
+				return n.fail(fmt.Errorf("quorum: truncate to %d on diverging epoch %+v: %w", to, resp.DivergingEpoch, err))
 			}
 		}
 		n.maybeSendFetch(nowMs)
@@ -231,7 +231,7 @@ func (n *Node) handleFetchResponse(nowMs int64, m Message, resp *FetchResponse) 
 	}
 	if len(resp.Entries) > 0 {
 		if err := n.log.Append(resp.Entries); err != nil {
-			return fmt.Errorf("quorum: append %d fetched entries at %d: %w", len(resp.Entries), resp.BaseOffset, err)
+			return n.fail(fmt.Errorf("quorum: append %d fetched entries at %d: %w", len(resp.Entries), resp.BaseOffset, err))
 		}
 		n.out.Flush = true
 	}

@@ -38,9 +38,8 @@ type fetchState struct {
 // voteRound is a prospective's or candidate's outstanding (pre-)vote requests.
 type voteRound struct {
 	preVote  bool
-	requests []pendingVote
+	requests []pendingVote // outstanding, so that late answers of an earlier round are ignored
 	granted  []NodeID
-	rejected []NodeID
 }
 
 type pendingVote struct {
@@ -66,7 +65,7 @@ type Node struct {
 	voter  bool
 
 	role  Role
-	state State // in memory; the driver has persisted it unless stateDirty
+	state State // in memory; the driver has persisted it unless dirty
 	dirty bool
 	hw    record.Offset
 
@@ -75,7 +74,6 @@ type Node struct {
 	leaderContactMs    int64 // follower: last successful fetch from the leader (pre-vote check)
 	fetch              fetchState
 	round              voteRound
-	lastTriedVoter     int // observer without a leader: index of the voter last fetched from
 
 	// leader only
 	progress      *Progress
@@ -89,11 +87,17 @@ type Node struct {
 	failure         error // a storage error; the node is unusable once set
 }
 
-// fail records a storage error met deep inside a transition; every later call returns it.
-func (n *Node) fail(err error) {
+// fail records a storage error; every later call returns it without doing anything.
+func (n *Node) fail(err error) error {
 	if n.failure == nil {
 		n.failure = err
 	}
+	return err
+}
+
+// failed is the Ready and error of any call once the node has failed.
+func (n *Node) failed() (Ready, error) {
+	return Ready{HighWatermark: n.hw, NextDeadlineMs: noDeadline}, n.failure
 }
 
 // result pairs a call's Ready with its error or the node's recorded failure.
@@ -123,8 +127,9 @@ func New(cfg Config, l Log, persisted State, rng *rand.Rand, nowMs int64) (*Node
 	if !n.voter && persisted.VotedFor != NoNode {
 		return nil, fmt.Errorf("quorum: observer %d has persisted a vote (%v)", cfg.ID, persisted)
 	}
-	// Kafka's restart rules: a leader resigns (it cannot know what it acknowledged), a known
-	// leader is followed, and anything else waits unattached, keeping a vote already cast.
+	// Kafka's restart rules: a leader resigns (its followers' progress and its HW are gone
+	// with its memory), a known leader is followed, and anything else waits unattached,
+	// keeping a vote already cast.
 	switch {
 	case persisted.LeaderID == cfg.ID && n.voter:
 		n.role = RoleResigned
@@ -166,6 +171,9 @@ func (n *Node) EpochStartOffset() record.Offset {
 
 // Step handles one message addressed to this node.
 func (n *Node) Step(nowMs int64, m Message) (Ready, error) {
+	if n.failure != nil {
+		return n.failed()
+	}
 	n.out = Ready{}
 	if m.To != n.cfg.ID {
 		return n.finish(nowMs), fmt.Errorf("%w: to %d, delivered to %d", ErrInvalidMessage, m.To, n.cfg.ID)
@@ -200,6 +208,9 @@ func (n *Node) Step(nowMs int64, m Message) (Ready, error) {
 
 // Tick handles the deadlines that have passed by nowMs.
 func (n *Node) Tick(nowMs int64) (Ready, error) {
+	if n.failure != nil {
+		return n.failed()
+	}
 	n.out = Ready{}
 	err := n.tick(nowMs)
 	return n.result(n.finish(nowMs), err)
@@ -207,6 +218,9 @@ func (n *Node) Tick(nowMs int64) (Ready, error) {
 
 // Flushed tells the node that a flush it asked for completed: the log's DurableOffset moved.
 func (n *Node) Flushed(nowMs int64) (Ready, error) {
+	if n.failure != nil {
+		return n.failed()
+	}
 	n.out = Ready{}
 	var err error
 	if n.role == RoleLeader {
@@ -221,6 +235,10 @@ func (n *Node) Flushed(nowMs int64) (Ready, error) {
 // Propose appends data as entries of the leader's epoch and returns the offset of the first.
 // They are committed once the high watermark passes them.
 func (n *Node) Propose(nowMs int64, data [][]byte) (record.Offset, Ready, error) {
+	if n.failure != nil {
+		r, err := n.failed()
+		return 0, r, err
+	}
 	n.out = Ready{}
 	if n.role != RoleLeader {
 		return 0, n.finish(nowMs), ErrNotLeader
@@ -237,7 +255,7 @@ func (n *Node) Propose(nowMs int64, data [][]byte) (record.Offset, Ready, error)
 	}
 	base := n.log.EndOffset()
 	if err := n.log.Append(entries); err != nil {
-		return 0, n.finish(nowMs), fmt.Errorf("quorum: append %d proposed entries at %d: %w", len(entries), base, err)
+		return 0, n.finish(nowMs), n.fail(fmt.Errorf("quorum: append %d proposed entries at %d: %w", len(entries), base, err))
 	}
 	n.out.Flush = true
 	err := n.answerParked(nowMs, false)
@@ -248,6 +266,10 @@ func (n *Node) Propose(nowMs int64, data [][]byte) (record.Offset, Ready, error)
 // Resign gives up leadership gracefully (before a shutdown): the voters are told with
 // EndQuorumEpoch and elect a successor without waiting out their fetch timeouts.
 func (n *Node) Resign(nowMs int64) Ready {
+	if n.failure != nil {
+		r, _ := n.failed()
+		return r
+	}
 	n.out = Ready{}
 	if n.role == RoleLeader {
 		n.becomeResigned(nowMs)
@@ -427,7 +449,7 @@ func (n *Node) becomeLeader(nowMs int64) error {
 	n.leaderSinceMs = nowMs
 	entry := Entry{Epoch: n.state.Epoch, Control: true, Data: leaderChangeData(n.cfg.ID, n.voters, granted)}
 	if err := n.log.Append([]Entry{entry}); err != nil {
-		return fmt.Errorf("quorum: append LeaderChange of epoch %d at %d: %w", n.state.Epoch, epochStart, err)
+		return n.fail(fmt.Errorf("quorum: append LeaderChange of epoch %d at %d: %w", n.state.Epoch, epochStart, err))
 	}
 	n.out.Flush = true
 	n.beginAcked = []NodeID{n.cfg.ID}

@@ -635,3 +635,41 @@ func TestSnapshotChunkMustContinueTheTransfer(t *testing.T) {
 		t.Fatalf("a chunk at the wrong position: %v", err)
 	}
 }
+
+// failingLog fails appends once told to.
+type failingLog struct {
+	*memLog
+	fail bool
+}
+
+func (l *failingLog) Append(entries []Entry) error {
+	if l.fail {
+		return errors.New("EIO")
+	}
+	return l.memLog.Append(entries)
+}
+
+func TestStorageErrorLeavesTheNodeUnusable(t *testing.T) {
+	l := &failingLog{memLog: newMemLog()}
+	n, err := New(testConfig(1, []NodeID{1}), l, InitialState(), testRand(1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Tick(5000); err != nil { // elected alone
+		t.Fatal(err)
+	}
+	if n.Role() != RoleLeader {
+		t.Fatalf("single voter is %v", n.Role())
+	}
+	l.fail = true
+	if _, _, err := n.Propose(5000, [][]byte{[]byte("x")}); err == nil || errors.Is(err, ErrInvalidMessage) {
+		t.Fatalf("append failure: %v", err)
+	}
+	l.fail = false
+	if _, err := n.Tick(6000); err == nil {
+		t.Fatal("a failed node kept working")
+	}
+	if _, _, err := n.Propose(6000, [][]byte{[]byte("y")}); err == nil || l.EndOffset() != 1 {
+		t.Fatalf("a failed node accepted a proposal: %v, log end %d", err, l.EndOffset())
+	}
+}

@@ -65,7 +65,7 @@ func (n *Node) handleFetchSnapshotRequest(nowMs int64, m Message, req *FetchSnap
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("quorum: read snapshot %+v at %d for node %d: %w", req.SnapshotID, req.Position, m.From, err)
+		return n.fail(fmt.Errorf("quorum: read snapshot %+v at %d for node %d: %w", req.SnapshotID, req.Position, m.From, err))
 	}
 	if req.Position > size {
 		reply(ErrPositionOutOfRange)
@@ -106,13 +106,13 @@ func (n *Node) handleFetchSnapshotResponse(nowMs int64, m Message, resp *FetchSn
 	s.size = size
 	if len(resp.Bytes) > 0 {
 		if err := n.log.WriteSnapshotChunk(s.id, s.position, resp.Bytes); err != nil {
-			return fmt.Errorf("quorum: write snapshot %+v at %d: %w", s.id, s.position, err)
+			return n.fail(fmt.Errorf("quorum: write snapshot %+v at %d: %w", s.id, s.position, err))
 		}
 		s.position += int64(len(resp.Bytes))
 	}
 	if s.position == s.size {
 		if err := n.log.InstallSnapshot(s.id, s.size); err != nil {
-			return fmt.Errorf("quorum: install snapshot %+v of %d bytes: %w", s.id, s.size, err)
+			return n.fail(fmt.Errorf("quorum: install snapshot %+v of %d bytes: %w", s.id, s.size, err))
 		}
 		// A snapshot holds committed entries only: its end is committed.
 		n.hw = max(n.hw, s.id.EndOffset)
