@@ -77,6 +77,13 @@ func (n *Node) handleVoteRequest(nowMs int64, m Message, req *VoteRequest) {
 		reply(false, ErrInconsistentVoterSet)
 		return
 	}
+	// A candidate's log ends in an earlier epoch than the one it runs in; a prospective's, in
+	// its own epoch at the latest (Kafka's check).
+	if req.LastOffset < 0 || req.LastOffsetEpoch < 0 || req.LastOffsetEpoch > req.CandidateEpoch ||
+		!req.PreVote && req.LastOffsetEpoch == req.CandidateEpoch {
+		reply(false, ErrInvalidRequest)
+		return
+	}
 	logOK := upToDate(n.log, req.LastOffsetEpoch, req.LastOffset)
 	if req.CandidateEpoch < n.state.Epoch {
 		reply(false, ErrFencedLeaderEpoch)

@@ -26,8 +26,9 @@ func TestVoteGrantedOncePerEpochAndPersistedWithTheReply(t *testing.T) {
 		t.Fatalf("a repeated request from the same candidate: %+v, state %v", resp, r.State)
 	}
 	// A stale epoch is refused with the current one.
-	tn.step(3, 13, &VoteRequest{CandidateEpoch: 0, CandidateID: 3})
-	if _, resp := only[*VoteResponse](t, tn.sent, 3); resp.VoteGranted || resp.LeaderEpoch != 1 || resp.ErrorCode != ErrFencedLeaderEpoch {
+	ahead := newTestNode(t, 1, voters3, nil, State{Epoch: 3, VotedFor: NoNode, LeaderID: NoNode})
+	ahead.step(3, 13, &VoteRequest{CandidateEpoch: 2, CandidateID: 3, LastOffsetEpoch: 1, LastOffset: 9})
+	if _, resp := only[*VoteResponse](t, ahead.sent, 3); resp.VoteGranted || resp.LeaderEpoch != 3 || resp.ErrorCode != ErrFencedLeaderEpoch {
 		t.Fatalf("stale vote request answered %+v", resp)
 	}
 	// A restart keeps the vote.
@@ -54,11 +55,11 @@ func TestVoteOnlyForAnUpToDateLog(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tn := newTestNode(t, 1, voters3, logOf(1, 2, 2), State{Epoch: 2, VotedFor: NoNode, LeaderID: NoNode})
-			tn.step(2, 1, &VoteRequest{CandidateEpoch: 3, CandidateID: 2, LastOffsetEpoch: tc.lastEpoch, LastOffset: tc.lastEnd})
+			tn.step(2, 1, &VoteRequest{CandidateEpoch: 4, CandidateID: 2, LastOffsetEpoch: tc.lastEpoch, LastOffset: tc.lastEnd})
 			if _, resp := only[*VoteResponse](t, tn.sent, 2); resp.VoteGranted != tc.grant {
 				t.Fatalf("granted %v, want %v", resp.VoteGranted, tc.grant)
 			}
-			if tn.persisted.Epoch != 3 {
+			if tn.persisted.Epoch != 4 {
 				t.Fatalf("the higher epoch was not adopted and persisted: %v", tn.persisted)
 			}
 		})
@@ -93,7 +94,7 @@ func TestPreVoteChangesNothingAndRespectsALiveLeader(t *testing.T) {
 	if resp := preVote(1, 0, 0); resp.VoteGranted {
 		t.Fatal("pre-vote granted to a stale log")
 	}
-	if resp := preVote(0, 1, 1); resp.VoteGranted || resp.ErrorCode != ErrFencedLeaderEpoch {
+	if resp := preVote(0, 0, 0); resp.VoteGranted || resp.ErrorCode != ErrFencedLeaderEpoch {
 		t.Fatalf("pre-vote from an earlier epoch answered %+v", resp)
 	}
 	if tn.persisted != (State{Epoch: 1, VotedFor: 2, LeaderID: 2}) {
@@ -671,5 +672,23 @@ func TestStorageErrorLeavesTheNodeUnusable(t *testing.T) {
 	}
 	if _, _, err := n.Propose(6000, [][]byte{[]byte("y")}); err == nil || l.EndOffset() != 1 {
 		t.Fatalf("a failed node accepted a proposal: %v, log end %d", err, l.EndOffset())
+	}
+}
+
+func TestMalformedVoteRequestsAreRefused(t *testing.T) {
+	for _, req := range []VoteRequest{
+		{CandidateEpoch: 2, CandidateID: 2, LastOffsetEpoch: 2, LastOffset: 5},                // a vote in its own last epoch
+		{CandidateEpoch: 2, CandidateID: 2, LastOffsetEpoch: 3, LastOffset: 5, PreVote: true}, // a log ahead of its epoch
+		{CandidateEpoch: 2, CandidateID: 2, LastOffsetEpoch: 1, LastOffset: -1},
+	} {
+		tn := newTestNode(t, 1, voters3, nil, InitialState())
+		r := req
+		tn.step(2, 1, &r)
+		if _, resp := only[*VoteResponse](t, tn.sent, 2); resp.VoteGranted || resp.ErrorCode != ErrInvalidRequest {
+			t.Errorf("%+v answered %+v", req, resp)
+		}
+		if tn.persisted != InitialState() {
+			t.Errorf("%+v changed the state to %v", req, tn.persisted)
+		}
 	}
 }
