@@ -8,7 +8,7 @@ import (
 )
 
 // fetching reports whether the node pulls the log: a follower from its leader, an observer
-// without a leader from the voters in turn.
+// without a leader from a voter picked at random until one names the leader.
 func (n *Node) fetching() bool {
 	return n.role == RoleFollower || n.role == RoleUnattached && !n.voter
 }
