@@ -41,6 +41,20 @@
 // snapshot the leader deleted meanwhile is answered SNAPSHOT_NOT_FOUND and the follower starts
 // over with a fetch. Taking snapshots and loading them into the application are the driver's.
 //
+// # Wiring notes
+//
+//   - Messages map one to one onto kmsg's Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch and
+//     FetchSnapshot partitions (field names kept); CorrelationID is the request header's.
+//     Entries become record batches; the LeaderChange entry's Data is already a
+//     kmsg.LeaderChangeMessage, to go into a control batch.
+//   - An adapter over core/log: Propose's entries are one batch; every offset the quorum
+//     truncates to is a batch boundary (an epoch's end, a fetch offset), so core/log's
+//     whole-batch truncation cuts exactly there. EndOffsetForEpoch is core/log's; Start is
+//     the log start with the epoch of the snapshot ending there. Read is inline here; a
+//     leader answering with core/log's read plans instead (executed outside the loop) is the
+//     natural next step for large fetches.
+//   - State is Kafka's quorum-state file (written with diskio.WriteFileAtomic and synced).
+//
 // # Not here
 //
 // Dynamic voter sets (KIP-853) are out of scope: the voter set is static. The wiring to
