@@ -185,7 +185,7 @@ func randomKnobs(rng *rand.Rand, voters []NodeID) Config {
 	cfg.FetchTimeoutMs = cfg.ElectionTimeoutMs + rng.Int64N(2000)
 	cfg.RequestTimeoutMs = 600 + rng.Int64N(2000)
 	cfg.RetryBackoffMs = 5 + rng.Int64N(100)
-	cfg.FetchMaxWaitMs = int32(rng.Int64N(500))
+	cfg.FetchMaxWaitMs = int32(rng.Int64N(min(500, cfg.FetchTimeoutMs/2)))
 	cfg.FetchEntriesMax = 1 + rng.Int32N(64)
 	cfg.UncommittedEntriesMax = 8 + rng.Int64N(512)
 	cfg.SnapshotChunkBytesMax = 256 + rng.Int32N(4096)
@@ -479,7 +479,9 @@ func (c *cluster) step(untilMs int64) bool {
 	switch e.kind {
 	case evPropose:
 		c.push(event{atMs: c.nowMs + 1 + c.rng.Int64N(c.f.proposeEveryMs), kind: evPropose})
-		if l := c.leader(); l != nil && l.pausedUntil <= c.nowMs {
+		// After the faults the cluster idles but for the liveness proposal: an idle leader
+		// must keep its followers (long-poll answers within the fetch timeout).
+		if l := c.leader(); l != nil && l.pausedUntil <= c.nowMs && c.faulty {
 			c.proposals++
 			data := []byte(fmt.Sprintf("s%d-p%d", c.seed, c.proposals))
 			c.call(l, func() (Ready, error) {
@@ -679,20 +681,23 @@ func runCluster(t *testing.T, seed uint64, b bug, directChecks bool) (c *cluster
 	c.heal()
 	const livenessMs = 20000
 	deadline := c.nowMs + livenessMs
+	// Propose on the leader of the latest epoch; a proposal to a leader that was already
+	// deposed may be lost, so a newer leader gets one of its own.
 	var target record.Offset = -1
+	var targetEpoch record.Epoch = -1
 	for c.failure == "" && c.nowMs < deadline {
 		c.run(c.nowMs + 50)
+		if l := c.leader(); l != nil && l.node.State().Epoch > targetEpoch {
+			c.call(l, func() (Ready, error) {
+				o, r, err := l.node.Propose(c.nowMs, [][]byte{[]byte("liveness")})
+				if errors.Is(err, ErrTooManyUncommitted) {
+					return r, nil // the backlog must commit first; try again
+				}
+				target, targetEpoch = o+1, l.node.State().Epoch
+				return r, err
+			})
+		}
 		if target < 0 {
-			if l := c.leader(); l != nil && l.node.Role() == RoleLeader {
-				c.call(l, func() (Ready, error) {
-					o, r, err := l.node.Propose(c.nowMs, [][]byte{[]byte("liveness")})
-					if errors.Is(err, ErrTooManyUncommitted) {
-						return r, nil // the backlog must commit first; try again
-					}
-					target = o + 1
-					return r, err
-				})
-			}
 			continue
 		}
 		done := true

@@ -77,6 +77,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("quorum: timeouts must be positive: %+v", *c)
 	case int64(c.FetchMaxWaitMs) >= c.RequestTimeoutMs:
 		return fmt.Errorf("quorum: fetch max wait %d ms must be below the request timeout %d ms", c.FetchMaxWaitMs, c.RequestTimeoutMs)
+	case 2*int64(c.FetchMaxWaitMs) >= c.FetchTimeoutMs:
+		// An idle leader answers a held fetch only at its max wait: followers and the
+		// leader's check-quorum must hear from each other well within the fetch timeout.
+		return fmt.Errorf("quorum: fetch max wait %d ms must be below half the fetch timeout %d ms", c.FetchMaxWaitMs, c.FetchTimeoutMs)
 	case c.FetchEntriesMax <= 0, c.UncommittedEntriesMax <= 0, c.ObserversMax < 0,
 		c.SnapshotChunkBytesMax <= 0, c.SnapshotBytesMax <= 0:
 		return fmt.Errorf("quorum: bounds must be positive: %+v", *c)

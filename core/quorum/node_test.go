@@ -500,6 +500,7 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.Voters = []NodeID{1, 1, 2} },
 		func(c *Config) { c.FetchTimeoutMs = 0 },
 		func(c *Config) { c.FetchMaxWaitMs = int32(c.RequestTimeoutMs) },
+		func(c *Config) { c.FetchMaxWaitMs = int32(c.FetchTimeoutMs / 2) },
 		func(c *Config) { c.FetchEntriesMax = 0 },
 	}
 	for i, mutate := range bad {
