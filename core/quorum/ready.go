@@ -2,9 +2,10 @@ package quorum
 
 import "github.com/weirdata/weir/core/record"
 
-// Ready is what one call into a Node asks of its driver. Log appends and truncations have
-// already happened inline through the Log (in the page cache). The driver executes the rest in
-// field order, and the order is the contract:
+// Ready is what one call into a Node asks of its driver. Log appends, truncations and snapshot
+// chunks have already happened inline through the Log (in the page cache; an installed
+// snapshot is durable, as Log.InstallSnapshot promises). The driver executes the rest in field
+// order, and the order is the contract:
 //
 //  1. State, if set, is written durably (fsynced) before anything below. A vote grant, a
 //     candidate's vote requests and a new leader's announcements depend on it.
