@@ -17,7 +17,8 @@ import "github.com/weirdata/weir/core/record"
 //
 // HighWatermark is the node's current high watermark: every entry below it is committed and
 // final, and the application may read and apply the log up to it. NextDeadlineMs is when to
-// call Tick next (on the monotonic clock); calling Tick earlier or later is harmless.
+// call Tick next (on the monotonic clock; math.MaxInt64 when no timer is set); calling Tick
+// earlier or later is harmless.
 type Ready struct {
 	State          *State
 	Flush          bool
