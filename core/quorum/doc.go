@@ -45,8 +45,10 @@
 //
 //   - Messages map one to one onto kmsg's Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch and
 //     FetchSnapshot partitions (field names kept); CorrelationID is the request header's.
-//     Entries become record batches; the LeaderChange entry's Data is already a
-//     kmsg.LeaderChangeMessage, to go into a control batch.
+//     Wire (kmsg.go, kmsg_from.go, kmsg_reject.go) translates both ways, with the versions
+//     and the checks Kafka's KafkaRaftClient applies. Entries become record batches
+//     (batch.go); the LeaderChange entry's Data is already a kmsg.LeaderChangeMessage, which
+//     goes into a control batch.
 //   - An adapter over core/log: Propose's entries are one batch; every offset the quorum
 //     truncates to is a batch boundary (an epoch's end, a fetch offset), so core/log's
 //     whole-batch truncation cuts exactly there. EndOffsetForEpoch is core/log's; Start is
@@ -58,6 +60,6 @@
 // # Not here
 //
 // Dynamic voter sets (KIP-853) are out of scope: the voter set is static. The wiring to
-// core/wire's kmsg requests, to core/log through an adapter, to core/metadata and to the
+// sockets (core/wire framing), to core/log through an adapter, to core/metadata and to the
 // broker and the simulator is for later sessions.
 package quorum
