@@ -83,9 +83,13 @@ type Wire struct {
 	Self Endpoint
 	// FetchBytesPerEntry converts FetchRequest.MaxEntries to Kafka's PartitionMaxBytes and
 	// back (MaxEntries = PartitionMaxBytes / FetchBytesPerEntry): Kafka bounds a fetch in
-	// bytes, the state machine in entries. Kafka's fetcher asks for 8 MiB.
+	// bytes, the state machine in entries. 0 means DefaultFetchBytesPerEntry.
 	FetchBytesPerEntry int32
 }
+
+// DefaultFetchBytesPerEntry makes Kafka's fetch size, 8 MiB (its MAX_FETCH_SIZE_BYTES),
+// 8192 entries.
+const DefaultFetchBytesPerEntry int32 = 1024
 
 // RejectError is FromKmsg's error for a request that must be answered with an error instead
 // of being stepped: RejectResponse builds the answer. It wraps ErrInvalidMessage. As Kafka's
@@ -313,8 +317,11 @@ func (w *Wire) partitionMaxBytes(maxEntries int32) int32 {
 }
 
 func (w *Wire) bytesPerEntry() int32 {
-	if w.FetchBytesPerEntry <= 0 {
-		panic(fmt.Sprintf("quorum: invariant: Wire.FetchBytesPerEntry %d must be positive", w.FetchBytesPerEntry))
+	if w.FetchBytesPerEntry == 0 {
+		return DefaultFetchBytesPerEntry
+	}
+	if w.FetchBytesPerEntry < 0 {
+		panic(fmt.Sprintf("quorum: invariant: Wire.FetchBytesPerEntry %d is negative", w.FetchBytesPerEntry))
 	}
 	return w.FetchBytesPerEntry
 }

@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -270,7 +271,8 @@ func responseFromKmsg(km Kmsg, request Body) (Body, error) {
 			ErrorCode:     p.ErrorCode,
 			SnapshotID:    EpochEndOffset{Epoch: record.Epoch(p.SnapshotID.Epoch), EndOffset: record.Offset(p.SnapshotID.EndOffset)},
 			CurrentLeader: LeaderAndEpoch{LeaderID: NodeID(p.CurrentLeader.LeaderID), LeaderEpoch: record.Epoch(p.CurrentLeader.LeaderEpoch)},
-			Size:          p.Size, Position: p.Position, Bytes: p.Bytes,
+			// A copy: the chunk outlives the frame it came in (the log may keep it).
+			Size: p.Size, Position: p.Position, Bytes: bytes.Clone(p.Bytes),
 		}, nil
 	}
 	return nil, fmt.Errorf("%w: response %T is not a quorum response", ErrInvalidMessage, km)

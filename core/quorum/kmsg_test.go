@@ -324,7 +324,7 @@ func TestKmsgGolden(t *testing.T) {
 }
 
 // mustKmsg is ToKmsg at the send version, failing the test on error.
-func mustKmsg(t *testing.T, w *Wire, m Message) Kmsg {
+func mustKmsg(t testing.TB, w *Wire, m Message) Kmsg {
 	t.Helper()
 	km, err := w.ToKmsg(m, SendVersion(m.Body), 0)
 	if err != nil {
@@ -512,4 +512,70 @@ func TestFromKmsgResponses(t *testing.T) {
 	if _, err := w.FromKmsg(1, 4, 9, wireTrip(t, fetchAnswer(t, 12, nil)), nil); !errors.Is(err, ErrInvalidMessage) {
 		t.Fatalf("response without its request: %v", err)
 	}
+}
+
+// fuzzRequests are the requests fuzzed responses answer, by API key.
+var fuzzRequests = map[int16]Message{
+	52: {From: 1, To: 2, Body: &VoteRequest{CandidateEpoch: 3, CandidateID: 1}},
+	53: {From: 1, To: 2, Body: &BeginQuorumEpochRequest{LeaderID: 1, LeaderEpoch: 3}},
+	54: {From: 1, To: 2, Body: &EndQuorumEpochRequest{LeaderID: 1, LeaderEpoch: 3}},
+	1:  {From: 1, To: 2, Body: &FetchRequest{ReplicaID: 1, FetchOffset: 5, MaxEntries: 4}},
+	59: {From: 1, To: 2, Body: &FetchSnapshotRequest{ReplicaID: 1, SnapshotID: EpochEndOffset{Epoch: 2, EndOffset: 9}}},
+}
+
+// FuzzFromKmsg reads arbitrary bytes as a quorum request or response of any version read
+// here: FromKmsg never panics, every error is one of its kinds, a reject can be answered, and
+// what it accepts goes back to kmsg and returns the same message.
+func FuzzFromKmsg(f *testing.F) {
+	w := testWire()
+	keys := []int16{52, 53, 54, 1, 59}
+	for _, key := range keys {
+		req := fuzzRequests[key]
+		km := mustKmsg(f, w, req)
+		f.Add(uint8(key), km.GetVersion(), false, km.AppendTo(nil))
+	}
+	resp := &FetchResponse{HighWatermark: 6, CurrentLeader: LeaderAndEpoch{LeaderID: 2, LeaderEpoch: 3}, DivergingEpoch: EpochEndOffset{Epoch: -1, EndOffset: -1},
+		SnapshotID: EpochEndOffset{Epoch: -1, EndOffset: -1}, BaseOffset: 5, Entries: []Entry{{Epoch: 3, Control: true, Data: []byte{1}}, {Epoch: 3, Data: []byte("x")}}}
+	km, err := w.ToKmsg(Message{From: 2, To: 1, Body: resp}, SendFetchVersion, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint8(1), SendFetchVersion, true, km.AppendTo(nil))
+	f.Fuzz(func(t *testing.T, keyPick uint8, version int16, response bool, data []byte) {
+		key := keys[int(keyPick)%len(keys)]
+		lo, hi, _ := supportedVersions(key)
+		version = lo + int16(uint16(version)%uint16(hi-lo+1))
+		var km Kmsg
+		var request *Message
+		if response {
+			km = kmsg.ResponseForKey(key)
+			r := fuzzRequests[key]
+			request = &r
+		} else {
+			km = kmsg.RequestForKey(key)
+		}
+		km.SetVersion(version)
+		if km.ReadFrom(data) != nil {
+			return
+		}
+		m, err := w.FromKmsg(2, 1, 7, km, request)
+		if err != nil {
+			var rej *RejectError
+			if errors.As(err, &rej) {
+				RejectResponse(km.(kmsg.Request), rej, LeaderAndEpoch{LeaderID: 1, LeaderEpoch: 2}).AppendTo(nil)
+			}
+			if !errors.Is(err, ErrInvalidMessage) && !errors.Is(err, ErrErrorResponse) {
+				t.Fatalf("error %v of no kind", err)
+			}
+			return
+		}
+		again, err := w.ToKmsg(m, version, 0)
+		if err != nil {
+			t.Fatalf("accepted %+v does not go back to kmsg v%d: %v", m.Body, version, err)
+		}
+		back, err := w.FromKmsg(2, 1, 7, wireTrip(t, again), request)
+		if err != nil || !bodiesEqual(back.Body, m.Body) {
+			t.Fatalf("%+v came back %+v: %v", m.Body, back.Body, err)
+		}
+	})
 }
