@@ -100,7 +100,9 @@ const DefaultFetchBytesPerEntry int32 = 1024
 //     Fetch for a partition other than __cluster_metadata-0: INVALID_REQUEST at the top level;
 //   - FetchSnapshot for another topic or partition: UNKNOWN_TOPIC_OR_PARTITION in the partition;
 //   - Vote or BeginQuorumEpoch v1+ addressed to another voter id: INVALID_VOTER_KEY in the
-//     partition.
+//     partition. Kafka adopts the request's epoch before this check; Weir does not step a
+//     misrouted request at all (with a static voter set it means a misconfigured peer), so
+//     the epoch is learned from the next message that is for this node.
 type RejectError struct {
 	Code     int16
 	TopLevel bool
