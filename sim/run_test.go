@@ -16,8 +16,8 @@ import (
 // to a few minutes on two cores. WEIR_SIM_SEEDS and WEIR_SIM_ALL_FAULT_SEEDS override them
 // (0 skips a set), `weir sim sweep` runs longer sweeps, and -short runs a handful.
 const (
-	ciSeeds          = 2000
-	ciAllFaultSeeds  = 2000
+	ciSeeds          = 2500
+	ciAllFaultSeeds  = 3000
 	shortSeeds       = 8
 	shortAllFaultSet = 4
 )
