@@ -117,7 +117,8 @@ func IsProducerSnapshot(p string) bool {
 //     appended after the damage are excused too, for produces invoked by nowNs;
 //   - a batch whose offsets go back below the batch before it (a base offset, which the CRC
 //     does not cover, lowered there or raised in the batch before) puts that batch in doubt
-//     too: the log refuses both and recovery cuts at the first, so the excuse starts there.
+//     too: reads refuse both (recovery cuts at the first unless it continues the offsets
+//     before it), so the excuse starts there.
 //
 // A damage to a file that is not a partition segment, or whose bytes are no longer in the file
 // (lost in a crash, truncated, deleted), maps to nothing.
@@ -185,8 +186,8 @@ func mapDamage(fsys diskio.FS, d DiskDamage, nowNs int64) (damageMapping, error)
 			h, err := record.ParseHeader(data[pos:])
 			if err == nil && pos+h.SizeBytes() <= size && int64(h.BaseOffset) < next && prevPos >= 0 {
 				// Offsets go back: a base offset, outside the CRC, was lowered here or raised
-				// in the batch before. The log cannot tell which: it refuses both, and
-				// recovery cuts at the first.
+				// in the batch before. Reads cannot tell which and refuse both (recovery
+				// keeps the first only if it continues the offsets before it).
 				add(prevBase, segmentLast, max(nowNs, d.AtNs), "offsets go back at byte "+strconv.FormatInt(pos, 10)+", from the batch before it")
 				bad(prevPos)
 				walked = false

@@ -136,10 +136,13 @@ func TestRecoverTruncatesAtADamagedBaseOffset(t *testing.T) {
 		breakCRC bool
 		wantEnd  record.Offset
 	}{
-		// Batch 2 claims 12-13 and batch 3 (6) goes backwards: either header may be the
-		// damaged one, so recovery cuts at the first of them, batch 2.
+		// Batch 2 claims 12-13 and batch 3 (6) goes backwards: batch 2 does not continue
+		// batch 1 (ending at 3) either, so either header may be the damaged one, and recovery
+		// cuts at the first of them, batch 2.
 		{"raised", 2, 3, false, 4},
-		{"lowered", 3, 2, false, 4},
+		// Batch 3 claims 2-3, below batch 2 (4-5); batch 2 continues batch 1, so it is sound
+		// and kept, and recovery cuts at batch 3.
+		{"lowered", 3, 2, false, 6},
 		{"lowered and garbled", 3, 2, true, 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,5 +172,41 @@ func TestRecoverTruncatesAtADamagedBaseOffset(t *testing.T) {
 				t.Fatalf("append after recovery: %+v %v", res, err)
 			}
 		})
+	}
+}
+
+// A crash tore the unsynced batch after a synced one so that the sector holding its first
+// bytes came back as zeros while the rest of it, CRC included, survived: its base offset reads
+// 0, below the synced batch. The synced batch is intact and contiguous with the log before it,
+// so it is the later batch that is damaged: recovery keeps the synced batch, which was
+// acknowledged, and cuts at the torn one. (Found by the quorum log's randomized cluster test:
+// a node that had claimed durable offset 115 came back ending at 114.)
+func TestRecoverKeepsASyncedBatchBeforeATornBaseOffset(t *testing.T) {
+	for _, recoveryPoint := range []record.Offset{0, 2} {
+		l, positions, fsys, cfg := baseOffsetDamageLog(t, 1)
+		if _, err := l.Append(makeBatch(t, 0, 2, 10, 1), AppendOptions{AssignOffsets: true}); err != nil {
+			t.Fatal(err)
+		}
+		positions = append(positions, positions[0]+int64(len(makeBatch(t, 0, 2, 10, 0))))
+		path := l.active().logPath
+		if l.DurableOffset() != 2 {
+			t.Fatalf("durable offset %d, want 2", l.DurableOffset())
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f, err := fsys.OpenReadWrite(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt(make([]byte, 8), positions[1]); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		l2 := mustOpen(t, fsys, cfg, OpenOptions{RecoveryPoint: recoveryPoint})
+		if l2.EndOffset() != 2 {
+			t.Fatalf("recovery point %d: recovered end %d, want 2 (the synced batch kept, the torn one cut)", recoveryPoint, l2.EndOffset())
+		}
+		l2.Close()
 	}
 }

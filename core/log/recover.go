@@ -279,8 +279,9 @@ func (l *Log) dropSegmentsFrom(i int) error {
 
 // recoverSegment scans s from its start, validating every batch (Kafka's LogSegment.recover):
 // each must parse, pass its CRC, lie above prevLast and below next (the next segment's base)
-// with offsets relative to the segment fitting in an int32, and not be followed by a sound
-// batch going back to its offsets (followedInOrder). The first batch that fails, and
+// with offsets relative to the segment fitting in an int32, and, unless it continues the
+// offsets before it, not be followed by a sound batch going back to its offsets
+// (followedInOrder). The first batch that fails, and
 // everything after it, is truncated away (corrupt reports that). Both indexes are rebuilt;
 // an inactive segment's are trimmed, the active one's are left open for appends. The
 // segment's files are queued for the next sync.
@@ -324,7 +325,11 @@ func (l *Log) recoverSegment(s *segment, prevLast, next record.Offset, active bo
 		}
 		ok = ok && h.BaseOffset > lastOffset && h.BaseOffset >= s.baseOffset && h.LastOffset() < next &&
 			int64(h.LastOffset()-s.baseOffset) <= math.MaxInt32
-		if ok {
+		if ok && h.BaseOffset != lastOffset+1 {
+			// Only a batch that does not continue the offsets before it can be the damaged one
+			// of a pair going back; one that does is sound, and the next iteration cuts at the
+			// batch after it (a torn write zeroing an unsynced batch's base offset must not
+			// cost the synced batch before it).
 			if ok, err = r.followedInOrder(position, &h); err != nil {
 				return 0, false, fmt.Errorf("log: read %s: %w", s.logPath, err)
 			}
@@ -536,9 +541,11 @@ func (r *chunkReader) batchAt(position int64) (record.Header, []byte, bool, erro
 // followedInOrder reports whether the batch after h (at position) is not a sound batch going
 // back to h's offsets. A base offset lies outside the batch's CRC (KIP-98 left it out so that a
 // leader assigns it without recomputing the checksum), so when a sound batch follows with
-// offsets that do not rise, either header may carry a flipped bit: recovery cuts at h, the
-// first of them, rather than keep a batch that may claim offsets it does not hold (and put
-// the log end past records it never had). A torn or garbled next batch says nothing about h.
+// offsets that do not rise and h does not continue the offsets before it either, either header
+// may carry a flipped bit: recovery cuts at h, the first of them, rather than keep a batch that
+// may claim offsets it does not hold (and put the log end past records it never had). A torn
+// or garbled next batch says nothing about h. (A batch continuing the offsets before it is
+// not asked: it is the later batch that is damaged.)
 func (r *chunkReader) followedInOrder(position int64, h *record.Header) (bool, error) {
 	nh, batch, ok, err := r.batchAt(position + h.SizeBytes())
 	if err != nil || !ok || nh.BaseOffset > h.LastOffset() {
