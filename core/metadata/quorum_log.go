@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strings"
 
@@ -104,6 +105,20 @@ func OpenQuorumLog(fsys diskio.FS, metadataLogDir string, cfg QuorumLogConfig, n
 		return nil, err
 	}
 	q := &QuorumLog{fsys: fsys, dir: diskio.Join(metadataLogDir, DirName), cfg: cfg, nowMs: nowMs}
+	if err := fsys.MkdirAll(q.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("metadata: create %s: %w", q.dir, err)
+	}
+	// As OpenStore: each parent's entry survives a crash only once its own parent is synced.
+	for dir := q.dir; ; {
+		parent := path.Dir(dir)
+		if err := diskio.SyncDir(fsys, parent); err != nil {
+			return nil, fmt.Errorf("metadata: sync %s: %w", parent, err)
+		}
+		if parent == dir || parent == "/" || parent == "." {
+			break
+		}
+		dir = parent
+	}
 	l, err := log.Open(fsys, q.dir, cfg.Log, log.OpenOptions{NowMs: nowMs})
 	if err != nil {
 		return nil, fmt.Errorf("metadata: open quorum log %s: %w", q.dir, err)
@@ -149,12 +164,10 @@ func (q *QuorumLog) recover() error {
 			return q.restartAt(latest)
 		}
 	}
-	// The log start is where the log's files begin, or higher where its epoch cache begins (a
-	// DeleteBefore whose segment was not yet removed): the oldest snapshot ending at or above it.
+	// The log start is the oldest snapshot at or above where the log's files begin: DeleteBefore
+	// removes the snapshots below a new start durably before it moves the start, and removes
+	// segments only wholly below it, so that snapshot is the start it last set.
 	floor := logStart
-	if entries := q.log.EpochEntries(); len(entries) > 0 {
-		floor = max(floor, entries[0].StartOffset)
-	}
 	if floor == 0 {
 		q.start = quorum.EpochEndOffset{Epoch: 0, EndOffset: 0}
 		return nil
@@ -533,10 +546,11 @@ func (q *QuorumLog) RecordSnapshot(id SnapshotID) error {
 
 // DeleteBefore moves the log start up to snapshot id (a recorded one), as Kafka keeps the
 // metadata log from its oldest snapshot: the entries below become unreadable (a follower
-// fetching them gets the latest snapshot), snapshots ending below id are forgotten, and the
-// file removals (those snapshots, segments wholly below id) are returned for the driver to run
-// off the loop. The new start is durable when this returns (core/log's epoch checkpoint); a
-// crash before the removals leaves files Open ignores.
+// fetching them gets the latest snapshot) and the segments wholly below id are returned as
+// file removals for the driver to run off the loop. The snapshots ending below id are removed
+// first, inline, with a directory sync: Open finds the start again as the oldest snapshot at
+// or above the log's first segment, so an older one must not come back after a crash. The new
+// start is durable when this returns (core/log rewrites its epoch checkpoint atomically).
 func (q *QuorumLog) DeleteBefore(id SnapshotID, nowMs int64) ([]log.FileOp, error) {
 	if err := q.check(); err != nil {
 		return nil, err
@@ -547,22 +561,23 @@ func (q *QuorumLog) DeleteBefore(id SnapshotID, nowMs int64) ([]log.FileOp, erro
 	if id.EndOffset <= q.start.EndOffset {
 		return nil, nil
 	}
+	i := slices.Index(q.snapshots, id)
+	for _, s := range q.snapshots[:i] {
+		if err := q.fsys.Remove(diskio.Join(q.dir, SnapshotFileName(s))); err != nil && !errors.Is(err, diskio.ErrNotExist) {
+			return nil, q.failDir(fmt.Errorf("metadata: remove snapshot %s below the new log start %s: %w", s, id, err))
+		}
+	}
+	q.snapshots = slices.Delete(q.snapshots, 0, i)
+	if i > 0 {
+		if err := diskio.SyncDir(q.fsys, q.dir); err != nil {
+			return nil, q.failDir(fmt.Errorf("metadata: sync %s: %w", q.dir, err))
+		}
+	}
 	if err := q.log.DeleteRecordsBefore(id.EndOffset); err != nil {
 		return nil, fmt.Errorf("metadata: delete the quorum log below %s: %w", id, err)
 	}
 	q.start = quorum.EpochEndOffset{Epoch: id.Epoch, EndOffset: id.EndOffset}
-	var ops []log.FileOp
-	kept := q.snapshots[:0]
-	for _, s := range q.snapshots {
-		if s.EndOffset < id.EndOffset {
-			ops = append(ops, log.FileOp{Kind: log.FileOpRemove, Path: diskio.Join(q.dir, SnapshotFileName(s))})
-			continue
-		}
-		kept = append(kept, s)
-	}
-	q.snapshots = kept
-	logOps, err := q.log.ApplyRetentionBelow(nowMs, id.EndOffset)
-	ops = append(ops, logOps...)
+	ops, err := q.log.ApplyRetentionBelow(nowMs, id.EndOffset)
 	if err != nil {
 		return ops, fmt.Errorf("metadata: remove quorum log segments below %s: %w", id, err)
 	}
