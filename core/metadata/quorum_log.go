@@ -98,8 +98,8 @@ var _ quorum.Log = (*QuorumLog)(nil)
 //   - a log that does not hold the newest snapshot's last entry (shorter, or with another epoch
 //     there: the rest of a divergent log a crash kept) restarts at the snapshot, durably, as
 //     Kafka's KafkaMetadataLog truncates to its latest snapshot;
-//   - the log start is aligned to a snapshot end (or 0): the oldest snapshot at or above where
-//     the log and its epoch cache begin.
+//   - the log start is aligned to a snapshot end (or 0): the oldest snapshot at or above the
+//     log's first segment.
 func OpenQuorumLog(fsys diskio.FS, metadataLogDir string, cfg QuorumLogConfig, nowMs int64) (*QuorumLog, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -164,9 +164,10 @@ func (q *QuorumLog) recover() error {
 			return q.restartAt(latest)
 		}
 	}
-	// The log start is the oldest snapshot at or above where the log's files begin: DeleteBefore
-	// removes the snapshots below a new start durably before it moves the start, and removes
-	// segments only wholly below it, so that snapshot is the start it last set.
+	// The log start is the oldest snapshot at or above the first segment. Recovery scanned
+	// every segment and rebuilt the epoch cache from the batches, so the log holds every entry
+	// from there, whichever snapshot that is: one DeleteBefore moved the start to, or an older
+	// one whose removal a crash undid (the start then comes back down, to entries still held).
 	floor := logStart
 	if floor == 0 {
 		q.start = quorum.EpochEndOffset{Epoch: 0, EndOffset: 0}
@@ -546,11 +547,11 @@ func (q *QuorumLog) RecordSnapshot(id SnapshotID) error {
 
 // DeleteBefore moves the log start up to snapshot id (a recorded one), as Kafka keeps the
 // metadata log from its oldest snapshot: the entries below become unreadable (a follower
-// fetching them gets the latest snapshot) and the segments wholly below id are returned as
-// file removals for the driver to run off the loop. The snapshots ending below id are removed
-// first, inline, with a directory sync: Open finds the start again as the oldest snapshot at
-// or above the log's first segment, so an older one must not come back after a crash. The new
-// start is durable when this returns (core/log rewrites its epoch checkpoint atomically).
+// fetching them gets the latest snapshot), the snapshots ending below id are forgotten, and
+// the file removals (those snapshots, segments wholly below id) are returned for the driver to
+// run off the loop. A crash before they run, or before they are durable, is harmless: Open
+// starts the log at the oldest snapshot it finds at or above the first segment, whose entries
+// the log still holds.
 func (q *QuorumLog) DeleteBefore(id SnapshotID, nowMs int64) ([]log.FileOp, error) {
 	if err := q.check(); err != nil {
 		return nil, err
@@ -561,23 +562,18 @@ func (q *QuorumLog) DeleteBefore(id SnapshotID, nowMs int64) ([]log.FileOp, erro
 	if id.EndOffset <= q.start.EndOffset {
 		return nil, nil
 	}
-	i := slices.Index(q.snapshots, id)
-	for _, s := range q.snapshots[:i] {
-		if err := q.fsys.Remove(diskio.Join(q.dir, SnapshotFileName(s))); err != nil && !errors.Is(err, diskio.ErrNotExist) {
-			return nil, q.failDir(fmt.Errorf("metadata: remove snapshot %s below the new log start %s: %w", s, id, err))
-		}
-	}
-	q.snapshots = slices.Delete(q.snapshots, 0, i)
-	if i > 0 {
-		if err := diskio.SyncDir(q.fsys, q.dir); err != nil {
-			return nil, q.failDir(fmt.Errorf("metadata: sync %s: %w", q.dir, err))
-		}
-	}
 	if err := q.log.DeleteRecordsBefore(id.EndOffset); err != nil {
 		return nil, fmt.Errorf("metadata: delete the quorum log below %s: %w", id, err)
 	}
 	q.start = quorum.EpochEndOffset{Epoch: id.Epoch, EndOffset: id.EndOffset}
-	ops, err := q.log.ApplyRetentionBelow(nowMs, id.EndOffset)
+	i := slices.Index(q.snapshots, id)
+	var ops []log.FileOp
+	for _, s := range q.snapshots[:i] {
+		ops = append(ops, log.FileOp{Kind: log.FileOpRemove, Path: diskio.Join(q.dir, SnapshotFileName(s))})
+	}
+	q.snapshots = slices.Delete(q.snapshots, 0, i)
+	logOps, err := q.log.ApplyRetentionBelow(nowMs, id.EndOffset)
+	ops = append(ops, logOps...)
 	if err != nil {
 		return ops, fmt.Errorf("metadata: remove quorum log segments below %s: %w", id, err)
 	}
