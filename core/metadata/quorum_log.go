@@ -93,8 +93,8 @@ var _ quorum.Log = (*QuorumLog)(nil)
 // recovers it:
 //   - a stray .checkpoint.part (a snapshot fetch a crash interrupted) is removed;
 //   - the log is recovered from its start (core/log's Open with recovery point 0: the metadata
-//     log is small, and no recovery-point checkpoint is kept for it), so DurableOffset starts at
-//     the log start and the recovered tail waits for the first sync;
+//     log is small, and no recovery-point checkpoint is kept for it), and the recovered log is
+//     synced before Open returns: DurableOffset is EndOffset;
 //   - a log that does not hold the newest snapshot's last entry (shorter, or with another epoch
 //     there: the rest of a divergent log a crash kept) restarts at the snapshot, durably, as
 //     Kafka's KafkaMetadataLog truncates to its latest snapshot;
@@ -127,6 +127,17 @@ func OpenQuorumLog(fsys diskio.FS, metadataLogDir string, cfg QuorumLogConfig, n
 	if err := q.recover(); err != nil {
 		l.Close()
 		return nil, err
+	}
+	// The recovered tail may sit only in the page cache of the crashed process. Sync it here,
+	// as part of recovery: the quorum acknowledges only durable entries and would otherwise
+	// wait for a flush nothing asks for (it asks only after it appends).
+	if req, ok := l.PendingSync(); ok {
+		err := req.Run(fsys)
+		l.Synced(req, err)
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("metadata: sync the recovered quorum log %s: %w", q.dir, err)
+		}
 	}
 	return q, nil
 }
