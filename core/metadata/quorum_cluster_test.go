@@ -56,7 +56,7 @@ func (q qcQueue) Less(i, j int) bool {
 	}
 	return q[i].seq < q[j].seq
 }
-func (q qcQueue) Swap(i, j int)  { q[i], q[j] = q[j], q[i] }
+func (q qcQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
 func (q *qcQueue) Push(x any)   { *q = append(*q, x.(qcEvent)) }
 func (q *qcQueue) Pop() (x any) { x, *q = (*q)[len(*q)-1], (*q)[:len(*q)-1]; return x }
 
