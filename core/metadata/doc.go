@@ -15,6 +15,8 @@
 //   - image.go, replay.go, write.go: the Image, replay rules (what is refused, and where Weir
 //     is stricter than Kafka's image), and the records that recreate an image
 //   - snapshot.go: snapshot files; store.go: the metadata log on disk
+//   - quorum_log.go: QuorumLog, the metadata quorum's log (core/quorum's Log) over core/log
+//     with the snapshot files beside it; the Store moves onto it in a later session
 //   - intents.go: records for intents (create topic, register broker, ...), no controller logic
 //   - dump.go, dump_control.go: DecodeForDump and DecodeControlForDump, one JSON line per
 //     record as kafka-dump-log prints it

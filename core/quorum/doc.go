@@ -55,11 +55,13 @@
 //     the log start with the epoch of the snapshot ending there. Read is inline here; a
 //     leader answering with core/log's read plans instead (executed outside the loop) is the
 //     natural next step for large fetches.
-//   - State is Kafka's quorum-state file (written with diskio.WriteFileAtomic and synced).
+//   - State is Kafka's quorum-state file (statefile.go: WriteStateFile, durable through
+//     diskio.WriteFileAtomic, and ReadStateFile), in the metadata log's partition directory.
+//   - core/metadata's QuorumLog is the Log on disk.
 //
 // # Not here
 //
 // Dynamic voter sets (KIP-853) are out of scope: the voter set is static. The wiring to
-// sockets (core/wire framing), to core/log through an adapter, to core/metadata and to the
-// broker and the simulator is for later sessions.
+// sockets (core/wire framing), of the metadata Store onto QuorumLog, and to the broker and the
+// simulator is for later sessions.
 package quorum

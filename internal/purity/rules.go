@@ -160,7 +160,7 @@ var coreLayers = map[string]int{
 	"storage":    3, // log dirs: meta.properties, checkpoints, format
 	"metadata":   3, // the metadata image from metadata records
 	"producer":   3, // producer-id state
-	"quorum":     3, // Raft for the metadata log
+	"quorum":     2, // Raft for the metadata log; below metadata, whose QuorumLog is its Log on disk
 	"controller": 4, // commands → metadata records
 	"replica":    4, // one partition replica
 	"group":      4, // the group coordinator
