@@ -183,7 +183,7 @@ func (c *qcCluster) crash(n *qcNode) {
 	}
 	n.fs = n.fs.CrashClone(memfs.CrashConfig{Seed: c.rng.Uint64(), Mode: memfs.CrashMode(c.rng.IntN(3))})
 	n.log, n.node, n.inflight = nil, nil, nil
-	c.push(qcEvent{atMs: c.nowMs + 1 + c.rng.Int64N(500), kind: qcRestart, node: n.id})
+	c.push(qcEvent{atMs: c.nowMs + 1 + c.rng.Int64N([]int64{500, 3000}[c.rng.IntN(2)]), kind: qcRestart, node: n.id})
 }
 
 // execute runs a Ready in the contract's order and checks the invariants.
@@ -323,8 +323,10 @@ func (c *qcCluster) snapshot(n *qcNode) {
 	if err := n.log.RecordSnapshot(id); err != nil {
 		c.t.Fatalf("node %d: record snapshot %s: %v", n.id, id, err)
 	}
-	if snaps := n.log.Snapshots(); len(snaps) > 1 && c.rng.IntN(2) == 0 {
-		ops, err := n.log.DeleteBefore(snaps[len(snaps)-2], c.nowMs)
+	// Drop the log below the newest snapshot or the one before: followers down for a while
+	// then need a snapshot (FetchSnapshot and InstallSnapshot).
+	if snaps := n.log.Snapshots(); c.rng.IntN(2) == 0 {
+		ops, err := n.log.DeleteBefore(snaps[max(len(snaps)-1-c.rng.IntN(2), 0)], c.nowMs)
 		if err != nil {
 			c.t.Fatalf("node %d: delete before: %v", n.id, err)
 		}

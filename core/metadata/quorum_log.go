@@ -290,8 +290,14 @@ func (q *QuorumLog) Append(entries []quorum.Entry) error {
 	if err := q.check(); err != nil {
 		return err
 	}
+	last := q.LastEpoch()
 	for i := range entries {
 		offset := q.log.EndOffset()
+		if entries[i].Epoch < last {
+			// core/log's epoch cache would drop the later epochs to take it: never from Raft.
+			return fmt.Errorf("metadata: entry at %d of epoch %d after epoch %d", offset, entries[i].Epoch, last)
+		}
+		last = entries[i].Epoch
 		batch, err := quorum.AppendBatches(q.batchBuf[:0], offset, entries[i:i+1], q.nowMs)
 		if err != nil {
 			return fmt.Errorf("metadata: frame entry at %d: %w", offset, err)

@@ -178,6 +178,9 @@ func TestQuorumLogAppendReadTruncate(t *testing.T) {
 	if _, err := q.Read(4, 1); err == nil {
 		t.Fatal("reading at the end succeeded")
 	}
+	if err := q.Append([]quorum.Entry{ent(1, "older epoch")}); err == nil {
+		t.Fatal("appended an entry of an epoch below the last")
+	}
 	more := []quorum.Entry{ent(6, "a"), ent(6, "b")}
 	if err := q.Append(more); err != nil {
 		t.Fatal(err)
