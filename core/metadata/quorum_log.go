@@ -291,13 +291,15 @@ func (q *QuorumLog) Append(entries []quorum.Entry) error {
 		return err
 	}
 	last := q.LastEpoch()
+	for i, e := range entries {
+		if e.Epoch < last {
+			// core/log's epoch cache would drop the later epochs to take it: never from Raft.
+			return fmt.Errorf("metadata: entry at %d of epoch %d after epoch %d", q.log.EndOffset()+record.Offset(i), e.Epoch, last)
+		}
+		last = e.Epoch
+	}
 	for i := range entries {
 		offset := q.log.EndOffset()
-		if entries[i].Epoch < last {
-			// core/log's epoch cache would drop the later epochs to take it: never from Raft.
-			return fmt.Errorf("metadata: entry at %d of epoch %d after epoch %d", offset, entries[i].Epoch, last)
-		}
-		last = entries[i].Epoch
 		batch, err := quorum.AppendBatches(q.batchBuf[:0], offset, entries[i:i+1], q.nowMs)
 		if err != nil {
 			return fmt.Errorf("metadata: frame entry at %d: %w", offset, err)
