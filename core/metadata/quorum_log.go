@@ -329,8 +329,12 @@ func (q *QuorumLog) TruncateTo(offset record.Offset) error {
 	return nil
 }
 
-// Read returns up to entriesMax entries from `from` (log start ≤ from < EndOffset), reading
-// core/log's plan inline; at least one entry, at most about ReadBytesMax of them.
+// readBytesPerEntryGuess sizes a Read's first plan: a one-record batch is 70 bytes plus the
+// entry's data. A short guess costs another plan; a long one reads bytes thrown away.
+const readBytesPerEntryGuess = 256
+
+// Read returns up to entriesMax entries from `from` (log start ≤ from < EndOffset), executing
+// core/log's read plans inline: at least one entry, and no more than about ReadBytesMax.
 func (q *QuorumLog) Read(from record.Offset, entriesMax int) ([]quorum.Entry, error) {
 	if err := q.check(); err != nil {
 		return nil, err
@@ -339,27 +343,35 @@ func (q *QuorumLog) Read(from record.Offset, entriesMax int) ([]quorum.Entry, er
 	if from < q.start.EndOffset || from >= end || entriesMax < 1 {
 		return nil, fmt.Errorf("metadata: read %d entries of the quorum log at %d outside [%d, %d)", entriesMax, from, q.start.EndOffset, end)
 	}
-	plan, err := q.log.Read(from, q.cfg.ReadBytesMax, end, true)
-	if err != nil {
-		return nil, fmt.Errorf("metadata: plan quorum log read at %d: %w", from, err)
+	var out []quorum.Entry
+	budget := q.cfg.ReadBytesMax
+	for next := from; next < end && len(out) < entriesMax && budget > 0; {
+		want := min(budget, int64(entriesMax-len(out))*readBytesPerEntryGuess)
+		plan, err := q.log.Read(next, want, end, len(out) == 0)
+		if err != nil {
+			return nil, fmt.Errorf("metadata: plan quorum log read at %d: %w", next, err)
+		}
+		if len(plan.Ranges) == 0 {
+			break // the next entry alone is larger than what is left of the budget
+		}
+		data, err := log.AppendPlan(q.fsys, q.readBuf[:0], plan)
+		if err != nil {
+			return nil, fmt.Errorf("metadata: read quorum log at %d: %w", next, err)
+		}
+		q.readBuf = data[:0]
+		base, entries, err := quorum.DecodeBatches(data)
+		if err != nil {
+			return nil, fmt.Errorf("metadata: quorum log at %d: %w", next, err)
+		}
+		if base > next || base+record.Offset(len(entries)) <= next {
+			return nil, fmt.Errorf("metadata: quorum log read at %d got entries [%d, %d)", next, base, base+record.Offset(len(entries)))
+		}
+		entries = entries[next-base:]
+		out = append(out, entries[:min(len(entries), entriesMax-len(out))]...)
+		next += record.Offset(len(entries))
+		budget -= plan.SizeBytes
 	}
-	data, err := log.AppendPlan(q.fsys, q.readBuf[:0], plan)
-	if err != nil {
-		return nil, fmt.Errorf("metadata: read quorum log at %d: %w", from, err)
-	}
-	q.readBuf = data[:0]
-	base, entries, err := quorum.DecodeBatches(data)
-	if err != nil {
-		return nil, fmt.Errorf("metadata: quorum log at %d: %w", from, err)
-	}
-	if base > from || base+record.Offset(len(entries)) <= from {
-		return nil, fmt.Errorf("metadata: quorum log read at %d got entries [%d, %d)", from, base, base+record.Offset(len(entries)))
-	}
-	entries = entries[from-base:]
-	if len(entries) > entriesMax {
-		entries = entries[:entriesMax]
-	}
-	return entries, nil
+	return out, nil
 }
 
 // DurableOffset is the end of the flushed prefix: core/log's, and at least the log start,
