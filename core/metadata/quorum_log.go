@@ -421,18 +421,18 @@ func (q *QuorumLog) ReadSnapshot(id quorum.EpochEndOffset, position int64, bytes
 	if !slices.Contains(q.snapshots, sid) {
 		return nil, 0, fmt.Errorf("metadata: snapshot %s: %w", sid, quorum.ErrNoSnapshot)
 	}
-	path := diskio.Join(q.dir, SnapshotFileName(sid))
-	f, err := q.fsys.Open(path)
+	file := diskio.Join(q.dir, SnapshotFileName(sid))
+	f, err := q.fsys.Open(file)
 	if errors.Is(err, diskio.ErrNotExist) {
-		return nil, 0, fmt.Errorf("metadata: snapshot %s: %w: %w", path, quorum.ErrNoSnapshot, err)
+		return nil, 0, fmt.Errorf("metadata: snapshot %s: %w: %w", file, quorum.ErrNoSnapshot, err)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("metadata: open snapshot %s: %w", path, err)
+		return nil, 0, fmt.Errorf("metadata: open snapshot %s: %w", file, err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, 0, fmt.Errorf("metadata: stat snapshot %s: %w", path, err)
+		return nil, 0, fmt.Errorf("metadata: stat snapshot %s: %w", file, err)
 	}
 	size := info.Size()
 	if position < 0 || position >= size || bytesMax < 1 {
@@ -444,7 +444,7 @@ func (q *QuorumLog) ReadSnapshot(id quorum.EpochEndOffset, position int64, bytes
 		if err == nil || errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, size, fmt.Errorf("metadata: read snapshot %s at %d: %w", path, position, err)
+		return nil, size, fmt.Errorf("metadata: read snapshot %s at %d: %w", file, position, err)
 	}
 	return data, size, nil
 }
