@@ -467,12 +467,12 @@ func (q *QuorumLog) WriteSnapshotChunk(id quorum.EpochEndOffset, position int64,
 		if err := q.dropPending(); err != nil {
 			return err
 		}
-		path := diskio.Join(q.dir, strings.TrimSuffix(SnapshotFileName(sid), snapshotSuffix)+snapshotPartSuffix)
-		f, err := q.fsys.Create(path)
+		partPath := diskio.Join(q.dir, strings.TrimSuffix(SnapshotFileName(sid), snapshotSuffix)+snapshotPartSuffix)
+		f, err := q.fsys.Create(partPath)
 		if err != nil {
-			return fmt.Errorf("metadata: create %s: %w", path, err)
+			return fmt.Errorf("metadata: create %s: %w", partPath, err)
 		}
-		q.pending = &pendingSnapshot{id: sid, path: path, file: f}
+		q.pending = &pendingSnapshot{id: sid, path: partPath, file: f}
 	}
 	p := q.pending
 	if position != p.sizeBytes {
