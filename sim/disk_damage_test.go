@@ -416,18 +416,20 @@ func TestCorruptionTargets(t *testing.T) {
 
 // TestBaseOffsetDamageExcusesWhatRecoveryCuts: a bit flip in a batch's base offset, which its
 // CRC does not cover, is seen only when the offsets go back at the next batch, and either of
-// the two headers may be the damaged one: the log refuses both and recovery cuts at the first
-// (sim seed 1309). Lowered, the damaged batch goes back below the batch before it, so that
-// intact batch is excused too; raised, the batch after it goes back and the batch before is
-// not the damage's. Both mappings cover what a real recovery then truncates.
+// the two headers may be the damaged one: reads refuse both (sim seed 1309), and recovery cuts
+// at the first unless it continues the offsets before it. Lowered, the damaged batch goes back
+// below the batch before it, so that intact batch is excused too (reads refuse it), though
+// recovery keeps it; raised, the batch after it goes back and the batch before is not the
+// damage's. Both mappings cover what a real recovery then truncates.
 func TestBaseOffsetDamageExcusesWhatRecoveryCuts(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		bit       uint  // flipped in the second batch's base offset 3
-		wantFirst int64 // the first offset excused, and where recovery ends the log
+		wantFirst int64 // the first offset excused
+		wantEnd   int64 // where recovery ends the log
 	}{
-		{"lowered", 1, 0}, // 3 → 1, below the first batch's 0-2
-		{"raised", 2, 3},  // 3 → 7: the third batch's 5 goes back
+		{"lowered", 1, 0, 3}, // 3 → 1, below the first batch's 0-2, which continues the log
+		{"raised", 2, 3, 3},  // 3 → 7: the third batch's 5 goes back
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := memfs.New()
@@ -454,8 +456,8 @@ func TestBaseOffsetDamageExcusesWhatRecoveryCuts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if end := int64(l.EndOffset()); end != tc.wantFirst {
-				t.Fatalf("recovery ended the log at %d, want %d", end, tc.wantFirst)
+			if end := int64(l.EndOffset()); end != tc.wantEnd {
+				t.Fatalf("recovery ended the log at %d, want %d", end, tc.wantEnd)
 			}
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
