@@ -151,6 +151,18 @@ func TestProduceOptions(t *testing.T) {
 	// acks=1 reports offsets; acks=0 cannot.
 	wantRun(t, "c\n", exitOK, "Produced to partition 0 at offset 0\n", "topic", "produce", "p", "-p", "0", "--acks", "1", brokers)
 	wantRun(t, "d\n", exitOK, "Produced to partition 0 (acks=0: no offset)\n", "topic", "produce", "p", "-p", "0", "--acks", "0", brokers)
+	// Nothing answers an acks=0 produce, so the command exits before the broker may have
+	// appended it; the next command's connection could overtake it. Wait until it is there.
+	for i := 0; ; i++ {
+		got := offsetsOf(consumeJSON(t, "p", "-p", "0", "--until-end", brokers))
+		if got == "0:0=c 0:1=d" {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("the acks=0 record never arrived: partition 0 holds %s", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	// --max-records bounds the input read.
 	wantRun(t, "e\nf\ng\n", exitOK, "Produced to partition 0 at offset 2\nProduced to partition 0 at offset 3\n",
 		"topic", "produce", "p", "-p", "0", "--max-records", "2", brokers)
