@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"slices"
 	"strings"
 
@@ -108,16 +107,8 @@ func OpenQuorumLog(fsys diskio.FS, metadataLogDir string, cfg QuorumLogConfig, n
 	if err := fsys.MkdirAll(q.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("metadata: create %s: %w", q.dir, err)
 	}
-	// As OpenStore: each parent's entry survives a crash only once its own parent is synced.
-	for dir := q.dir; ; {
-		parent := path.Dir(dir)
-		if err := diskio.SyncDir(fsys, parent); err != nil {
-			return nil, fmt.Errorf("metadata: sync %s: %w", parent, err)
-		}
-		if parent == dir || parent == "/" || parent == "." {
-			break
-		}
-		dir = parent
+	if err := syncParentDirs(fsys, q.dir); err != nil {
+		return nil, err
 	}
 	l, err := log.Open(fsys, q.dir, cfg.Log, log.OpenOptions{NowMs: nowMs})
 	if err != nil {
@@ -143,23 +134,12 @@ func OpenQuorumLog(fsys diskio.FS, metadataLogDir string, cfg QuorumLogConfig, n
 }
 
 func (q *QuorumLog) recover() error {
-	names, err := q.fsys.List(q.dir)
+	ids, err := scanSnapshotFiles(q.fsys, q.dir)
 	if err != nil {
-		return fmt.Errorf("metadata: list %s: %w", q.dir, err)
+		return err
 	}
-	for _, name := range names {
-		if strings.HasSuffix(name, snapshotPartSuffix) {
-			// Nothing refers to a partial snapshot: a crash that brings it back is harmless.
-			if err := q.fsys.Remove(diskio.Join(q.dir, name)); err != nil && !errors.Is(err, diskio.ErrNotExist) {
-				return fmt.Errorf("metadata: remove partial snapshot %s: %w", name, err)
-			}
-			continue
-		}
-		if id, ok := ParseSnapshotFileName(name); ok && id.EndOffset > 0 && id.Epoch >= 0 {
-			q.snapshots = append(q.snapshots, id)
-		}
-	}
-	slices.SortFunc(q.snapshots, func(a, b SnapshotID) int { return cmp.Compare(a.EndOffset, b.EndOffset) })
+	// A snapshot at 0 or of no epoch holds nothing the quorum can start from.
+	q.snapshots = slices.DeleteFunc(ids, func(id SnapshotID) bool { return id.EndOffset <= 0 || id.Epoch < 0 })
 	logStart, logEnd := q.log.StartOffset(), q.log.EndOffset()
 	if n := len(q.snapshots); n > 0 {
 		latest := q.snapshots[n-1]

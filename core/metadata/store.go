@@ -123,17 +123,8 @@ func OpenStore(fsys diskio.FS, metadataLogDir string, cfg StoreConfig, nowMs int
 	if err := fsys.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("metadata: create %s: %w", s.dir, err)
 	}
-	// The directory (and any parent MkdirAll made) survives a crash only once each parent is
-	// synced; Kafka likewise flushes the parent after creating a log dir.
-	for dir := s.dir; ; {
-		parent := path.Dir(dir)
-		if err := diskio.SyncDir(fsys, parent); err != nil {
-			return nil, fmt.Errorf("metadata: sync %s: %w", parent, err)
-		}
-		if parent == dir || parent == "/" || parent == "." {
-			break
-		}
-		dir = parent
+	if err := syncParentDirs(fsys, s.dir); err != nil {
+		return nil, err
 	}
 	if err := s.listSnapshots(); err != nil {
 		return nil, err
@@ -153,23 +144,49 @@ func OpenStore(fsys diskio.FS, metadataLogDir string, cfg StoreConfig, nowMs int
 
 // listSnapshots finds the snapshot files and removes leftovers of interrupted snapshot writes.
 func (s *Store) listSnapshots() error {
-	names, err := s.fsys.List(s.dir)
-	if err != nil {
-		return fmt.Errorf("metadata: list %s: %w", s.dir, err)
+	ids, err := scanSnapshotFiles(s.fsys, s.dir)
+	s.snapshots = ids
+	return err
+}
+
+// syncParentDirs syncs each parent of dir up to the root: a directory (and any parent
+// MkdirAll made) survives a crash only once each parent is synced; Kafka likewise flushes the
+// parent after creating a log dir.
+func syncParentDirs(fsys diskio.FS, dir string) error {
+	for {
+		parent := path.Dir(dir)
+		if err := diskio.SyncDir(fsys, parent); err != nil {
+			return fmt.Errorf("metadata: sync %s: %w", parent, err)
+		}
+		if parent == dir || parent == "/" || parent == "." {
+			return nil
+		}
+		dir = parent
 	}
+}
+
+// scanSnapshotFiles returns the ids of the snapshot files in dir by end offset, and removes
+// partial ones (*.checkpoint.part, a write or fetch a crash interrupted): nothing refers to
+// them, and one a crash brings back is harmless.
+func scanSnapshotFiles(fsys diskio.FS, dir string) ([]SnapshotID, error) {
+	names, err := fsys.List(dir)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: list %s: %w", dir, err)
+	}
+	var ids []SnapshotID
 	for _, name := range names {
 		if strings.HasSuffix(name, snapshotPartSuffix) {
-			if err := s.fsys.Remove(diskio.Join(s.dir, name)); err != nil && !errors.Is(err, diskio.ErrNotExist) {
-				return fmt.Errorf("metadata: remove partial snapshot %s: %w", name, err)
+			if err := fsys.Remove(diskio.Join(dir, name)); err != nil && !errors.Is(err, diskio.ErrNotExist) {
+				return nil, fmt.Errorf("metadata: remove partial snapshot %s: %w", name, err)
 			}
 			continue
 		}
 		if id, ok := ParseSnapshotFileName(name); ok {
-			s.snapshots = append(s.snapshots, id)
+			ids = append(ids, id)
 		}
 	}
-	slices.SortFunc(s.snapshots, func(a, b SnapshotID) int { return cmp.Compare(a.EndOffset, b.EndOffset) })
-	return nil
+	slices.SortFunc(ids, func(a, b SnapshotID) int { return cmp.Compare(a.EndOffset, b.EndOffset) })
+	return ids, nil
 }
 
 // loadNewestSnapshot returns the state of the newest snapshot that loads, or the empty state.
