@@ -142,6 +142,8 @@ func TestMetaPropertiesRejected(t *testing.T) {
 		{"v1 without cluster id", "version=1\nnode.id=1\n", "cluster.id was not found"},
 		{"bad node id", "version=1\ncluster.id=c\nnode.id=one\n", "base-10"},
 		{"bad broker id", "version=0\nbroker.id=x\n", "base-10"},
+		{"negative broker id", "broker.id -2", "broker.id -2 is negative"},
+		{"negative node id", "version=1\ncluster.id=c\nnode.id=-1\n", "node.id -1 is negative"},
 		{"bad directory id", "version=1\ncluster.id=c\nnode.id=1\ndirectory.id=nope\n", "directory.id"},
 		{"reserved directory id", "version=1\ncluster.id=c\nnode.id=1\ndirectory.id=AAAAAAAAAAAAAAAAAAAAAQ\n", "reserved"},
 		{"bad escape", "version=1\\u00", "line 1"},

@@ -111,6 +111,11 @@ func DecodeMetaProperties(path string, data []byte) (MetaProperties, error) {
 		if err != nil {
 			return fmt.Errorf("%s: unable to read %s %q as a base-10 number", path, key, text)
 		}
+		if n < 0 {
+			// A node id is never negative (node.id and broker.id require ≥ 0); -1 is this
+			// struct's "absent", so a negative one would also not survive a round trip.
+			return fmt.Errorf("%s: %s %d is negative", path, key, n)
+		}
 		m.NodeID = int32(n)
 		return nil
 	}
