@@ -168,16 +168,25 @@ func (n *Node) handleBeginQuorumEpoch(nowMs int64, m Message, req *BeginQuorumEp
 	reply := func(code int16) {
 		n.send(m.From, m.CorrelationID, &BeginQuorumEpochResponse{ErrorCode: code, LeaderID: n.knownLeader(), LeaderEpoch: n.state.Epoch})
 	}
-	if req.LeaderID != m.From || !n.isVoter(req.LeaderID) {
-		reply(ErrInconsistentVoterSet)
-		return
-	}
-	if req.LeaderEpoch < n.state.Epoch {
-		reply(ErrFencedLeaderEpoch)
+	if code := n.checkLeaderAnnouncement(m.From, req.LeaderID, req.LeaderEpoch); code != ErrNone {
+		reply(code)
 		return
 	}
 	n.followAnnouncedLeader(nowMs, req.LeaderEpoch, req.LeaderID)
 	reply(ErrNone)
+}
+
+// checkLeaderAnnouncement is the error code for a BeginQuorumEpoch or EndQuorumEpoch that a
+// leader sent about itself: it must come from that leader, a voter, in an epoch not older than
+// the node's; ErrNone when it may be acted on.
+func (n *Node) checkLeaderAnnouncement(from, leader NodeID, epoch record.Epoch) int16 {
+	switch {
+	case leader != from || !n.isVoter(leader):
+		return ErrInconsistentVoterSet
+	case epoch < n.state.Epoch:
+		return ErrFencedLeaderEpoch
+	}
+	return ErrNone
 }
 
 // followAnnouncedLeader follows leader, which has shown it leads epoch (≥ the node's).
@@ -205,12 +214,8 @@ func (n *Node) handleEndQuorumEpoch(nowMs int64, m Message, req *EndQuorumEpochR
 	reply := func(code int16) {
 		n.send(m.From, m.CorrelationID, &EndQuorumEpochResponse{ErrorCode: code, LeaderID: n.knownLeader(), LeaderEpoch: n.state.Epoch})
 	}
-	if req.LeaderID != m.From || !n.isVoter(req.LeaderID) {
-		reply(ErrInconsistentVoterSet)
-		return
-	}
-	if req.LeaderEpoch < n.state.Epoch {
-		reply(ErrFencedLeaderEpoch)
+	if code := n.checkLeaderAnnouncement(m.From, req.LeaderID, req.LeaderEpoch); code != ErrNone {
+		reply(code)
 		return
 	}
 	n.maybeAdoptEpoch(nowMs, req.LeaderEpoch, NoNode)
