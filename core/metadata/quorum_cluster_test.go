@@ -510,20 +510,21 @@ func runQuorumCluster(t *testing.T, seed uint64) {
 		seed, votersN, c.nowMs, c.proposals, len(c.committed), len(c.leaders), c.restarts, c.truncations, snaps, installs)
 }
 
-func quorumClusterSeeds(t *testing.T) int {
-	if v := os.Getenv("QUORUMLOG_CLUSTER_SEEDS"); v != "" {
+// seedsFromEnv is the seed count the environment variable name sets, or def.
+func seedsFromEnv(t *testing.T, name string, def int) int {
+	if v := os.Getenv(name); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			t.Fatalf("QUORUMLOG_CLUSTER_SEEDS=%q is not a positive count", v)
+			t.Fatalf("%s=%q is not a positive count", name, v)
 		}
 		return n
 	}
-	return 12
+	return def
 }
 
 // TestQuorumLogCluster runs the randomized cluster; QUORUMLOG_CLUSTER_SEEDS sets the seeds.
 func TestQuorumLogCluster(t *testing.T) {
-	for seed := range uint64(quorumClusterSeeds(t)) {
+	for seed := range uint64(seedsFromEnv(t, "QUORUMLOG_CLUSTER_SEEDS", 12)) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { runQuorumCluster(t, seed) })
 	}
 }

@@ -5,9 +5,7 @@ import (
 	"io"
 	iofs "io/fs"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 
 	"github.com/weirdata/weir/core/log"
@@ -170,24 +168,13 @@ func modelOf(t testing.TB, q *QuorumLog, rng *rand.Rand) qlModel {
 	return m
 }
 
-func quorumLogSeeds(t *testing.T) int {
-	if v := os.Getenv("QUORUMLOG_SEEDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			t.Fatalf("QUORUMLOG_SEEDS=%q is not a positive count", v)
-		}
-		return n
-	}
-	return 40
-}
-
 // TestQuorumLogCrashes drives a QuorumLog with random appends, flushes (overlapping later
 // calls), truncations, application snapshots with prefix deletion, and snapshot installs with
 // a divergent tail, and crashes it at random mutating calls inside them (every crash mode of
 // memfs). Each crash image, reopened, must keep what the log promised before the interrupted
 // call or after it. QUORUMLOG_SEEDS sets the number of seeds.
 func TestQuorumLogCrashes(t *testing.T) {
-	for seed := range uint64(quorumLogSeeds(t)) {
+	for seed := range uint64(seedsFromEnv(t, "QUORUMLOG_SEEDS", 40)) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { runQuorumLogCrashes(t, seed) })
 	}
 }
