@@ -1,0 +1,57 @@
+package controller
+
+import (
+	"errors"
+	"math/rand/v2"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirdata/weir/core/config"
+	"github.com/weirdata/weir/core/metadata"
+)
+
+// Config configures a Controller.
+type Config struct {
+	// NodeID is this controller's node.id.
+	NodeID int32
+	// Broker is this node's server.properties: topic defaults (num.partitions,
+	// default.replication.factor, every log.* default), broker.session.timeout.ms and the
+	// other controller keys come from it.
+	Broker config.BrokerConfig
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	if c.NodeID < 0 {
+		return errors.New("controller config: negative node id")
+	}
+	return nil
+}
+
+// Result is one command's outcome: Records are appended as one atomic proposal (all commit or
+// none do), and Response is sent once they have committed (at once when there are none).
+// When the records never commit (the controller lost leadership), the caller answers with
+// NOT_CONTROLLER instead.
+type Result struct {
+	Records  []metadata.Record
+	Response kmsg.Response
+}
+
+// Controller is the active controller's decision logic. It is not safe for concurrent use.
+// Its in-memory state (broker leases) is rebuilt by Activate whenever this node becomes the
+// quorum leader, as Kafka's controller does on failover.
+type Controller struct {
+	cfg Config
+	rng *rand.Rand
+}
+
+// New returns a Controller; rng is this node's PRNG (placement's random start).
+func New(cfg Config, rng *rand.Rand) (*Controller, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if rng == nil {
+		return nil, errors.New("controller: New needs a PRNG")
+	}
+	return &Controller{cfg: cfg, rng: rng}, nil
+}

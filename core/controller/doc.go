@@ -1,0 +1,15 @@
+// Package controller is Weir's controller: the logic of the active controller, which turns
+// admin and broker-lifecycle commands into metadata records plus a response (DESIGN.md §6).
+//
+// The active controller is the metadata quorum's leader. It decides on the latest image (the
+// committed image with its own uncommitted records applied) and answers a command only after
+// its records commit; every other node, a standby controller or a restarted one included,
+// learns state only by replaying records. Nothing here touches the quorum: the caller appends
+// a Result's records as one atomic proposal and sends its Response once they are committed.
+//
+// Files:
+//   - controller.go: the Controller, its Config and Result
+//
+// The package is pure (DESIGN.md §2): no clock (times are passed in), randomness only from the
+// caller's PRNG.
+package controller
