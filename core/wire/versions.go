@@ -86,12 +86,14 @@ func NewVersionTable(ranges ...VersionRange) (VersionTable, error) {
 
 // With returns a copy of t that also accepts r, replacing any range t has for r's key. The
 // rules and the clamp are NewVersionTable's.
-func (t VersionTable) With(r VersionRange) (VersionTable, error) {
+func (t VersionTable) With(r VersionRange) (VersionTable, error) { return t.with(r, false) }
+
+func (t VersionTable) with(r VersionRange, internal bool) (VersionTable, error) {
 	req := kmsg.RequestForKey(r.APIKey)
 	if req == nil {
 		return VersionTable{}, fmt.Errorf("wire: api key %d is unknown to kmsg", r.APIKey)
 	}
-	if slices.Contains(internalAPIKeys, r.APIKey) {
+	if !internal && slices.Contains(internalAPIKeys, r.APIKey) {
 		return VersionTable{}, fmt.Errorf("wire: api key %d (%s) is inter-broker or KRaft only, never advertised", r.APIKey, kmsg.NameForKey(r.APIKey))
 	}
 	r.MaxVersion = min(r.MaxVersion, req.MaxVersion())
