@@ -38,8 +38,10 @@ type PeerEvent struct {
 	// Request is the request as given to Send, for a caller that translates the response in
 	// the light of its request (core/quorum's FromKmsg).
 	Request kmsg.Request
-	// Response is decoded at Version (kmsg's response kind of APIKey); nil when Err is set.
-	// It aliases its frame, which nothing else holds.
+	// Response is kmsg's response kind of APIKey decoded at Version (except an ApiVersions
+	// answer to a version the peer does not speak, which decodes as v0, as Kafka's client
+	// reads it: see Response.GetVersion); nil when Err is set. It aliases its frame, which
+	// nothing else holds.
 	Response kmsg.Response
 	// Err wraps ErrPeerDisconnected, ErrPeerRequestTimeout, or wire.ErrMalformed for a
 	// response that did not decode (its connection is closed, as for any protocol error).
