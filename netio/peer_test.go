@@ -3,8 +3,10 @@ package netio
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -282,8 +284,8 @@ func TestPeerReconnectAfterRestart(t *testing.T) {
 // reconnect.backoff.ms doubling up to reconnect.backoff.max.ms, less at most 20% jitter.
 func TestPeerReconnectBackoff(t *testing.T) {
 	cfg := testPeerConfig()
-	cfg.ReconnectBackoff = 40 * time.Millisecond
-	cfg.ReconnectBackoffMax = 160 * time.Millisecond
+	cfg.ReconnectBackoff = 100 * time.Millisecond
+	cfg.ReconnectBackoffMax = 400 * time.Millisecond
 	c, _ := startPeerClient(t, cfg)
 	setAddress(t, c, 6, closedAddr(t))
 	var failedAt []time.Time
@@ -296,9 +298,13 @@ func TestPeerReconnectBackoff(t *testing.T) {
 		}
 		failedAt = append(failedAt, time.Now())
 	}
+	// Gaps are measured where this goroutine sees the failures, which may lag the client's
+	// clock by a scheduling delay: hence the slack. A backoff that did not double would fail
+	// the third gap (100 ms against at least 140 ms).
+	const slack = 20 * time.Millisecond
 	for i := 1; i < len(failedAt); i++ {
 		term := cfg.ReconnectBackoff << (i - 1)
-		want := min(term, cfg.ReconnectBackoffMax) * 8 / 10
+		want := min(term, cfg.ReconnectBackoffMax)*8/10 - slack
 		if gap := failedAt[i].Sub(failedAt[i-1]); gap < want {
 			t.Fatalf("dial %d came %v after the previous failure, want at least %v (gaps from %v)", i, gap, want, failedAt)
 		}
@@ -620,4 +626,96 @@ func TestPeerConfigRejected(t *testing.T) {
 		}
 	}()
 	c.Send(1, kmsg.NewPtrVoteRequest(), 99, 0)
+}
+
+// TestPeerEveryRequestResolvedOnce: with sends from two goroutines and a server that now and
+// then closes a connection instead of answering, every accepted request gets exactly one
+// event (its answer or an error), and a refused one none.
+func TestPeerEveryRequestResolvedOnce(t *testing.T) {
+	srv, _ := startServer(t, testConfig())
+	rng := rand.New(rand.NewPCG(7, 7))
+	answerRequests(t, srv, func(ev Event) kmsg.Response {
+		if rng.IntN(20) == 0 {
+			srv.Close(ev.Conn) // this request and those behind it go unanswered
+			return nil
+		}
+		return metadataAnswer("r")(ev)
+	})
+	cfg := testPeerConfig()
+	cfg.ReconnectBackoff = 5 * time.Millisecond
+	cfg.ReconnectBackoffMax = 20 * time.Millisecond
+	cfg.QueuedRequestsMax = 20
+	c, _ := startPeerClient(t, cfg)
+	setAddress(t, c, 1, srv.Addr().String())
+
+	const perSender = 150
+	accepted := make([][]bool, 2)
+	var wg sync.WaitGroup
+	for s := range 2 {
+		accepted[s] = make([]bool, perSender)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perSender {
+				accepted[s][i] = c.Send(1, kmsg.NewPtrMetadataRequest(), 12, int32(s*perSender+i))
+				if i%3 == 2 {
+					time.Sleep(time.Millisecond) // let the queue drain now and then
+				}
+			}
+		}()
+	}
+	resolved := make(map[int32]int)
+	answers := 0
+	var events []PeerEvent
+	sendersDone := make(chan struct{})
+	go func() { wg.Wait(); close(sendersDone) }()
+	deadline := time.After(testTimeout)
+	for finished := false; ; {
+		if finished {
+			want := 0
+			for s := range 2 {
+				for _, ok := range accepted[s] {
+					if ok {
+						want++
+					}
+				}
+			}
+			if len(events) == want {
+				break
+			}
+		}
+		select {
+		case ev := <-c.Events():
+			events = append(events, ev)
+		case <-sendersDone:
+			finished = true
+			sendersDone = nil
+		case <-deadline:
+			t.Fatalf("%d events after %v", len(events), testTimeout)
+		}
+	}
+	noPeerEvent(t, c, 50*time.Millisecond)
+	for _, ev := range events {
+		resolved[ev.CorrelationID]++
+		s, i := int(ev.CorrelationID)/perSender, int(ev.CorrelationID)%perSender
+		if !accepted[s][i] {
+			t.Fatalf("event for refused request %d", ev.CorrelationID)
+		}
+		if resolved[ev.CorrelationID] > 1 {
+			t.Fatalf("request %d resolved twice", ev.CorrelationID)
+		}
+		switch {
+		case ev.Err == nil:
+			if got := metadataClusterID(t, ev); got != clusterIDFor("r", ev.CorrelationID) {
+				t.Fatalf("request %d answered with %q", ev.CorrelationID, got)
+			}
+			answers++
+		case !errors.Is(ev.Err, ErrPeerDisconnected):
+			t.Fatalf("request %d: %v", ev.CorrelationID, ev.Err)
+		}
+	}
+	t.Logf("%d requests accepted of %d, %d answered", len(events), 2*perSender, answers)
+	if answers == 0 || answers == len(events) {
+		t.Fatalf("%d answers among %d events: the run exercised only one path", answers, len(events))
+	}
 }
