@@ -233,16 +233,18 @@ func (p *peer) serve(nc net.Conn, addr string, timer *time.Timer) error {
 
 func (p *peer) serveLoop(nc net.Conn, addr string, timer *time.Timer, readerDone <-chan error) (reason error, readerFinished bool) {
 	for {
+		// The address may have changed while dialing: write nothing more to the old one.
+		p.mu.Lock()
+		newAddr := p.addr
+		p.mu.Unlock()
+		if newAddr != addr {
+			return fmt.Errorf("%w to %s", errAddressChanged, newAddr), false
+		}
 		if err := p.writeReady(nc); err != nil {
 			return err, false
 		}
 		now := time.Now()
 		p.mu.Lock()
-		if p.addr != addr {
-			newAddr := p.addr
-			p.mu.Unlock()
-			return fmt.Errorf("%w to %s", errAddressChanged, newAddr), false
-		}
 		// Requests still queued wait behind a full window; the oldest in flight expires first.
 		var wakeAt time.Time
 		if len(p.inFlight) > 0 {
