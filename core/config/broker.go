@@ -96,6 +96,8 @@ type BrokerConfig struct {
 	OffsetsTopicNumPartitions      int32    // offsets.topic.num.partitions
 	OffsetsTopicReplicationFactor  int16    // offsets.topic.replication.factor
 	GroupInitialRebalanceDelayMs   int32    // group.initial.rebalance.delay.ms
+	BrokerHeartbeatIntervalMs      int32    // broker.heartbeat.interval.ms
+	BrokerSessionTimeoutMs         int32    // broker.session.timeout.ms
 
 	// Raw is every key as read, including those Weir does not interpret.
 	Raw *Properties
@@ -154,6 +156,8 @@ func DefaultBrokerConfig() BrokerConfig {
 		OffsetsTopicNumPartitions:      50,
 		OffsetsTopicReplicationFactor:  3,
 		GroupInitialRebalanceDelayMs:   3000,
+		BrokerHeartbeatIntervalMs:      2000,
+		BrokerSessionTimeoutMs:         9000,
 		Raw:                            NewProperties(),
 	}
 	c.AdvertisedListeners = append([]Listener(nil), c.Listeners...)
@@ -290,6 +294,16 @@ var brokerKeys = map[string]brokerSetter{
 	},
 	"group.initial.rebalance.delay.ms": func(c *BrokerConfig, k, v string) (err error) {
 		c.GroupInitialRebalanceDelayMs, err = parseInt32(k, v, 0, math.MaxInt32)
+		return err
+	},
+	// Kafka takes any int for the two lease keys; a zero or negative interval or session is
+	// refused here, since neither can work.
+	"broker.heartbeat.interval.ms": func(c *BrokerConfig, k, v string) (err error) {
+		c.BrokerHeartbeatIntervalMs, err = parseInt32(k, v, 1, math.MaxInt32)
+		return err
+	},
+	"broker.session.timeout.ms": func(c *BrokerConfig, k, v string) (err error) {
+		c.BrokerSessionTimeoutMs, err = parseInt32(k, v, 1, math.MaxInt32)
 		return err
 	},
 	"controller.listener.names": func(c *BrokerConfig, k, v string) error {

@@ -107,6 +107,8 @@ func TestBrokerDefaults(t *testing.T) {
 		{"log.dirs", c.LogDirs, []string{"/tmp/kafka-logs"}},
 		{"advertised.listeners", c.AdvertisedListeners, []Listener{{"PLAINTEXT", "", 9092}}},
 		{"voters", c.ControllerQuorumVoters, []QuorumVoter{{1, "localhost", 9093}}},
+		{"broker.heartbeat.interval.ms", c.BrokerHeartbeatIntervalMs, int32(2000)},
+		{"broker.session.timeout.ms", c.BrokerSessionTimeoutMs, int32(9000)},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {
@@ -136,6 +138,8 @@ func TestBrokerPrecedence(t *testing.T) {
 		{"boolean any case", "auto.create.topics.enable=FALSE", func(c *BrokerConfig) any { return c.AutoCreateTopicsEnable }, false},
 		{"trimmed int", "num.partitions=  3  ", func(c *BrokerConfig) any { return c.NumPartitions }, int32(3)},
 		{"cleanup policy list", "log.cleanup.policy=compact, delete", func(c *BrokerConfig) any { return c.LogCleanupPolicy }, []string{"compact", "delete"}},
+		{"heartbeat interval", "broker.heartbeat.interval.ms=500", func(c *BrokerConfig) any { return c.BrokerHeartbeatIntervalMs }, int32(500)},
+		{"session timeout", "broker.session.timeout.ms=18000", func(c *BrokerConfig) any { return c.BrokerSessionTimeoutMs }, int32(18000)},
 		{"ipv6 listener", "listeners=PLAINTEXT://[::1]:9092,CONTROLLER://:9093", func(c *BrokerConfig) any { return c.Listeners[0] }, Listener{"PLAINTEXT", "::1", 9092}},
 	}
 	for _, tt := range tests {
@@ -190,6 +194,8 @@ func TestBrokerErrors(t *testing.T) {
 		{"empty log dirs", minimal + "log.dirs= , ", []string{"log.dirs", "at least one"}},
 		{"inter broker listener absent", minimal + "inter.broker.listener.name=INTERNAL", []string{"inter.broker.listener.name"}},
 		{"advertise meta address", minimal + "advertised.listeners=PLAINTEXT://0.0.0.0:9092", []string{"meta-address"}},
+		{"zero session timeout", minimal + "broker.session.timeout.ms=0", []string{"broker.session.timeout.ms", "at least 1"}},
+		{"bad heartbeat interval", minimal + "broker.heartbeat.interval.ms=2s", []string{"broker.heartbeat.interval.ms", `"2s"`}},
 		{"bad unicode escape", minimal + "a=\\u00", []string{"line 6", "uxxxx"}},
 	}
 	for _, tt := range tests {
