@@ -12,6 +12,8 @@
 // Files:
 //   - wire.go: flexible-version encoding (varints, compact strings and arrays, tagged fields)
 //   - records.go, serde.go: the record types and the ApiMessageAndVersion frame
+//   - records_broker.go: the broker-lifecycle records (unregister, fence, unfence, registration
+//     change)
 //   - image.go, replay.go, write.go: the Image, replay rules (what is refused, and where Weir
 //     is stricter than Kafka's image), and the records that recreate an image
 //   - snapshot.go: snapshot files; store.go: the metadata log on disk

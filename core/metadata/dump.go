@@ -60,6 +60,25 @@ func dumpRecord(r Record) string {
 		if r.Version >= 3 {
 			d.raw("logDirs", uuids(r.LogDirs, false))
 		}
+	case *UnregisterBrokerRecord:
+		d.num("brokerId", int64(r.BrokerID))
+		d.num("brokerEpoch", r.BrokerEpoch)
+	case *FenceBrokerRecord:
+		d.num("id", int64(r.ID))
+		d.num("epoch", r.Epoch)
+	case *UnfenceBrokerRecord:
+		d.num("id", int64(r.ID))
+		d.num("epoch", r.Epoch)
+	case *BrokerRegistrationChangeRecord:
+		d.num("brokerId", int64(r.BrokerID))
+		d.num("brokerEpoch", r.BrokerEpoch)
+		d.num("fenced", int64(r.Fenced))
+		if r.Version >= 1 {
+			d.num("inControlledShutdown", int64(r.InControlledShutdown))
+		}
+		if r.Version >= 2 {
+			d.raw("logDirs", uuids(r.LogDirs, false))
+		}
 	case *TopicRecord:
 		d.str("name", r.Name)
 		d.str("topicId", r.TopicID.String())

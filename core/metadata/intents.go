@@ -138,3 +138,25 @@ func NewLeaderChangeRecord(topicID UUID, partition, leader int32, isr []int32) *
 	r.ISR = slices.Clone(isr)
 	return r
 }
+
+// NewUnregisterBrokerRecord removes broker id's registration at epoch.
+func NewUnregisterBrokerRecord(id int32, epoch int64) *UnregisterBrokerRecord {
+	return &UnregisterBrokerRecord{BrokerID: id, BrokerEpoch: epoch}
+}
+
+// NewBrokerFenceRecord fences broker id at epoch: a BrokerRegistrationChangeRecord v0, as
+// Kafka's controller writes from metadata.version 3.3-IV2 on.
+func NewBrokerFenceRecord(id int32, epoch int64) *BrokerRegistrationChangeRecord {
+	return &BrokerRegistrationChangeRecord{BrokerID: id, BrokerEpoch: epoch, Fenced: FencingChangeFence}
+}
+
+// NewBrokerUnfenceRecord unfences broker id at epoch (BrokerRegistrationChangeRecord v0).
+func NewBrokerUnfenceRecord(id int32, epoch int64) *BrokerRegistrationChangeRecord {
+	return &BrokerRegistrationChangeRecord{BrokerID: id, BrokerEpoch: epoch, Fenced: FencingChangeUnfence}
+}
+
+// NewBrokerControlledShutdownRecord marks broker id at epoch as in controlled shutdown
+// (BrokerRegistrationChangeRecord v1, the first version that carries the field).
+func NewBrokerControlledShutdownRecord(id int32, epoch int64) *BrokerRegistrationChangeRecord {
+	return &BrokerRegistrationChangeRecord{Version: 1, BrokerID: id, BrokerEpoch: epoch, InControlledShutdown: ControlledShutdownChangeEnter}
+}

@@ -24,6 +24,9 @@ func genCommand(t *rapid.T, img *Image) []Record {
 	if len(topics) > 0 {
 		kinds = append(kinds, "delete", "isr", "leader", "leader", "isr")
 	}
+	if len(img.Brokers()) > 0 {
+		kinds = append(kinds, "broker-change", "broker-change")
+	}
 	switch rapid.SampledFrom(kinds).Draw(t, "kind") {
 	case "create":
 		name := rapid.SampledFrom(propTopicNames).Draw(t, "name")
@@ -109,6 +112,26 @@ func genCommand(t *rapid.T, img *Image) []Record {
 		}
 		return []Record{NewRegisterBrokerRecord(id, rapid.Int64Range(0, 1<<40).Draw(t, "epoch"), UUID{0: byte(id), 1: 9},
 			[]BrokerEndpoint{{Name: "PLAINTEXT", Host: "h" + fmt.Sprint(id), Port: 9092}}, rack, []UUID{{5: 5}}, rapid.Bool().Draw(t, "fenced"))}
+	case "broker-change":
+		b := rapid.SampledFrom(img.Brokers()).Draw(t, "changed-broker")
+		switch rapid.SampledFrom([]string{"fence", "unfence", "shutdown", "dirs", "unregister", "legacy"}).Draw(t, "change") {
+		case "fence":
+			return []Record{NewBrokerFenceRecord(b.ID, b.Epoch)}
+		case "unfence":
+			return []Record{NewBrokerUnfenceRecord(b.ID, b.Epoch)}
+		case "shutdown":
+			return []Record{NewBrokerControlledShutdownRecord(b.ID, b.Epoch)}
+		case "dirs":
+			return []Record{&BrokerRegistrationChangeRecord{Version: 2, BrokerID: b.ID, BrokerEpoch: b.Epoch,
+				Fenced: int8(rapid.IntRange(-1, 1).Draw(t, "fencing")), LogDirs: []UUID{{6: byte(rapid.IntRange(1, 3).Draw(t, "dir"))}}}}
+		case "unregister":
+			return []Record{NewUnregisterBrokerRecord(b.ID, b.Epoch)}
+		case "legacy":
+			if rapid.Bool().Draw(t, "legacy-fence") {
+				return []Record{&FenceBrokerRecord{ID: b.ID, Epoch: b.Epoch}}
+			}
+			return []Record{&UnfenceBrokerRecord{ID: b.ID, Epoch: b.Epoch}}
+		}
 	case "producer-ids":
 		return []Record{NewProducerIdsRecord(0, 0, img.NextProducerID()+int64(rapid.IntRange(1, 1000).Draw(t, "block")))}
 	case "feature":

@@ -7,14 +7,18 @@ type RecordType int16
 
 // The record types Weir writes and replays (Kafka's api keys).
 const (
-	RegisterBrokerRecordType  RecordType = 0
-	TopicRecordType           RecordType = 2
-	PartitionRecordType       RecordType = 3
-	ConfigRecordType          RecordType = 4
-	PartitionChangeRecordType RecordType = 5
-	RemoveTopicRecordType     RecordType = 9
-	FeatureLevelRecordType    RecordType = 12
-	ProducerIdsRecordType     RecordType = 15
+	RegisterBrokerRecordType           RecordType = 0
+	UnregisterBrokerRecordType         RecordType = 1
+	TopicRecordType                    RecordType = 2
+	PartitionRecordType                RecordType = 3
+	ConfigRecordType                   RecordType = 4
+	PartitionChangeRecordType          RecordType = 5
+	FenceBrokerRecordType              RecordType = 7
+	UnfenceBrokerRecordType            RecordType = 8
+	RemoveTopicRecordType              RecordType = 9
+	FeatureLevelRecordType             RecordType = 12
+	ProducerIdsRecordType              RecordType = 15
+	BrokerRegistrationChangeRecordType RecordType = 17
 )
 
 // String is the name kafka-dump-log prints (MetadataRecordType's enum constant).
@@ -22,6 +26,8 @@ func (t RecordType) String() string {
 	switch t {
 	case RegisterBrokerRecordType:
 		return "REGISTER_BROKER_RECORD"
+	case UnregisterBrokerRecordType:
+		return "UNREGISTER_BROKER_RECORD"
 	case TopicRecordType:
 		return "TOPIC_RECORD"
 	case PartitionRecordType:
@@ -30,12 +36,18 @@ func (t RecordType) String() string {
 		return "CONFIG_RECORD"
 	case PartitionChangeRecordType:
 		return "PARTITION_CHANGE_RECORD"
+	case FenceBrokerRecordType:
+		return "FENCE_BROKER_RECORD"
+	case UnfenceBrokerRecordType:
+		return "UNFENCE_BROKER_RECORD"
 	case RemoveTopicRecordType:
 		return "REMOVE_TOPIC_RECORD"
 	case FeatureLevelRecordType:
 		return "FEATURE_LEVEL_RECORD"
 	case ProducerIdsRecordType:
 		return "PRODUCER_IDS_RECORD"
+	case BrokerRegistrationChangeRecordType:
+		return "BROKER_REGISTRATION_CHANGE_RECORD"
 	}
 	return fmt.Sprintf("RECORD_TYPE_%d", int16(t))
 }
@@ -61,14 +73,18 @@ type versionRange struct{ min, max int16 }
 // (RegisterBrokerRecord 4+, PartitionChangeRecord 3+ on Kafka's trunk) is refused as corrupt
 // rather than half-read.
 var validVersions = map[RecordType]versionRange{
-	RegisterBrokerRecordType:  {0, 3},
-	TopicRecordType:           {0, 0},
-	PartitionRecordType:       {0, 2},
-	ConfigRecordType:          {0, 0},
-	PartitionChangeRecordType: {0, 2},
-	RemoveTopicRecordType:     {0, 0},
-	FeatureLevelRecordType:    {0, 0},
-	ProducerIdsRecordType:     {0, 0},
+	RegisterBrokerRecordType:           {0, 3},
+	UnregisterBrokerRecordType:         {0, 0},
+	TopicRecordType:                    {0, 0},
+	PartitionRecordType:                {0, 2},
+	ConfigRecordType:                   {0, 0},
+	PartitionChangeRecordType:          {0, 2},
+	FenceBrokerRecordType:              {0, 0},
+	UnfenceBrokerRecordType:            {0, 0},
+	RemoveTopicRecordType:              {0, 0},
+	FeatureLevelRecordType:             {0, 0},
+	ProducerIdsRecordType:              {0, 0},
+	BrokerRegistrationChangeRecordType: {0, brokerRegistrationChangeRecordVersionMax},
 }
 
 // newRecord returns an empty record of type t, or nil for a type Weir does not know.
@@ -76,6 +92,8 @@ func newRecord(t RecordType) Record {
 	switch t {
 	case RegisterBrokerRecordType:
 		return &RegisterBrokerRecord{}
+	case UnregisterBrokerRecordType:
+		return &UnregisterBrokerRecord{}
 	case TopicRecordType:
 		return &TopicRecord{}
 	case PartitionRecordType:
@@ -84,15 +102,25 @@ func newRecord(t RecordType) Record {
 		return &ConfigRecord{}
 	case PartitionChangeRecordType:
 		return &PartitionChangeRecord{}
+	case FenceBrokerRecordType:
+		return &FenceBrokerRecord{}
+	case UnfenceBrokerRecordType:
+		return &UnfenceBrokerRecord{}
 	case RemoveTopicRecordType:
 		return &RemoveTopicRecord{}
 	case FeatureLevelRecordType:
 		return &FeatureLevelRecord{}
 	case ProducerIdsRecordType:
 		return &ProducerIdsRecord{}
+	case BrokerRegistrationChangeRecordType:
+		return &BrokerRegistrationChangeRecord{}
 	}
 	return nil
 }
+
+// A tag that a record type defines but not at the version being read is corrupt, as in Kafka's
+// generated readers ("Tag N is not valid for version V"); a tag the type does not define is
+// skipped.
 
 // Versions Weir writes by default: those of metadata.version 3.9-IV0 (MetadataVersionDefault),
 // with directory assignment (KIP-858) but without eligible leader replicas (KIP-966).
@@ -251,7 +279,11 @@ func (r *RegisterBrokerRecord) readBody(rd *reader, v int16) {
 		r.InControlledShutdown = rd.bool()
 	}
 	rd.tagged(func(tag uint32, f *reader) bool {
-		if tag == 0 && v >= 3 {
+		if tag == 0 && v < 3 {
+			f.fail("tag %d is not valid for version %d", tag, v)
+			return true
+		}
+		if tag == 0 {
 			r.LogDirs = f.compactUUIDs("LogDirs")
 			return true
 		}
@@ -364,6 +396,8 @@ func (r *PartitionRecord) readBody(rd *reader, v int16) {
 		switch {
 		case tag == 0:
 			r.LeaderRecoveryState = f.int8()
+		case (tag == 1 || tag == 2) && v < 2:
+			f.fail("tag %d is not valid for version %d", tag, v)
 		case tag == 1 && v >= 2:
 			r.EligibleLeaderReplicas = f.compactNullableInt32s("EligibleLeaderReplicas")
 		case tag == 2 && v >= 2:
@@ -521,6 +555,8 @@ func (r *PartitionChangeRecord) readBody(rd *reader, v int16) {
 			r.AddingReplicas = f.compactNullableInt32s("AddingReplicas")
 		case tag == 5:
 			r.LeaderRecoveryState = f.int8()
+		case (tag == 6 || tag == 7) && v < 2, tag == 8 && v < 1:
+			f.fail("tag %d is not valid for version %d", tag, v)
 		case tag == 6 && v >= 2:
 			r.EligibleLeaderReplicas = f.compactNullableInt32s("EligibleLeaderReplicas")
 		case tag == 7 && v >= 2:

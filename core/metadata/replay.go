@@ -68,6 +68,14 @@ func (b *Builder) Replay(r Record) error {
 		err = b.replayFeatureLevel(r)
 	case *RegisterBrokerRecord:
 		err = b.replayRegisterBroker(r)
+	case *UnregisterBrokerRecord:
+		err = b.replayUnregisterBroker(r)
+	case *FenceBrokerRecord:
+		err = b.replayRegistrationChange(r.ID, r.Epoch, FencingChangeFence, ControlledShutdownChangeNone, nil)
+	case *UnfenceBrokerRecord:
+		err = b.replayRegistrationChange(r.ID, r.Epoch, FencingChangeUnfence, ControlledShutdownChangeNone, nil)
+	case *BrokerRegistrationChangeRecord:
+		err = b.replayRegistrationChange(r.BrokerID, r.BrokerEpoch, r.Fenced, r.InControlledShutdown, r.LogDirs)
 	case *TopicRecord:
 		err = b.replayTopic(r)
 	case *PartitionRecord:
@@ -125,13 +133,7 @@ func (b *Builder) replayRegisterBroker(r *RegisterBrokerRecord) error {
 	if r.BrokerEpoch < 0 {
 		return invalid("broker %d epoch %d", r.BrokerID, r.BrokerEpoch)
 	}
-	if !b.ownBrokers {
-		b.img.brokers = maps.Clone(b.img.brokers)
-		if b.img.brokers == nil {
-			b.img.brokers = map[int32]*Broker{}
-		}
-		b.ownBrokers = true
-	}
+	b.ownBrokerMap()
 	b.img.brokers[r.BrokerID] = &Broker{
 		ID:                   r.BrokerID,
 		Epoch:                r.BrokerEpoch,
@@ -144,6 +146,76 @@ func (b *Builder) replayRegisterBroker(r *RegisterBrokerRecord) error {
 		IsMigratingZkBroker:  r.IsMigratingZkBroker,
 		LogDirs:              slices.Clone(r.LogDirs),
 	}
+	return nil
+}
+
+func (b *Builder) ownBrokerMap() {
+	if b.ownBrokers {
+		return
+	}
+	b.img.brokers = maps.Clone(b.img.brokers)
+	if b.img.brokers == nil {
+		b.img.brokers = map[int32]*Broker{}
+	}
+	b.ownBrokers = true
+}
+
+// registration returns broker id's registration if its epoch is epoch. Kafka's
+// ClusterControlManager refuses a change of an unknown broker or at another epoch (its image,
+// ClusterDelta, does not check); Weir refuses both on replay.
+func (b *Builder) registration(what string, id int32, epoch int64) (*Broker, error) {
+	broker, ok := b.img.brokers[id]
+	if !ok {
+		return nil, invalid("%s of unregistered broker %d", what, id)
+	}
+	if broker.Epoch != epoch {
+		return nil, invalid("%s of broker %d at epoch %d, registered at epoch %d", what, id, epoch, broker.Epoch)
+	}
+	return broker, nil
+}
+
+// UnregisterBrokerRecord removes a registration. Partitions may still name the broker, as in
+// Kafka: the controller moves them first.
+func (b *Builder) replayUnregisterBroker(r *UnregisterBrokerRecord) error {
+	if _, err := b.registration("unregister", r.BrokerID, r.BrokerEpoch); err != nil {
+		return err
+	}
+	b.ownBrokerMap()
+	delete(b.img.brokers, r.BrokerID)
+	return nil
+}
+
+// replayRegistrationChange applies FenceBrokerRecord, UnfenceBrokerRecord and
+// BrokerRegistrationChangeRecord as Kafka's BrokerRegistration.cloneWith does: each field
+// changes only when the record says so, and empty logDirs leave the directories as they are.
+// A change that changes nothing is accepted (Kafka logs and ignores it).
+func (b *Builder) replayRegistrationChange(id int32, epoch int64, fenced, inControlledShutdown int8, logDirs []UUID) error {
+	old, err := b.registration("registration change", id, epoch)
+	if err != nil {
+		return err
+	}
+	next := *old
+	switch fenced {
+	case FencingChangeNone:
+	case FencingChangeFence:
+		next.Fenced = true
+	case FencingChangeUnfence:
+		next.Fenced = false
+	default:
+		return invalid("broker %d fencing change %d", id, fenced)
+	}
+	switch inControlledShutdown {
+	case ControlledShutdownChangeNone:
+	case ControlledShutdownChangeEnter:
+		next.InControlledShutdown = true
+	default:
+		return invalid("broker %d controlled shutdown change %d", id, inControlledShutdown)
+	}
+	if len(logDirs) > 0 {
+		next.LogDirs = slices.Clone(logDirs)
+	}
+	b.ownBrokerMap()
+	b.img.brokers[id] = &next
 	return nil
 }
 

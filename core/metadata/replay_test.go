@@ -224,3 +224,84 @@ func TestImageRecordsRecreateImage(t *testing.T) {
 		t.Fatalf("snapshot must start with metadata.version, starts with %s", first.Name)
 	}
 }
+
+func TestReplayBrokerLifecycle(t *testing.T) {
+	dirA, dirB := UUID{2: 2}, UUID{3: 3}
+	img := apply(t, EmptyImage(), BootstrapRecords(MetadataVersionDefault)...)
+	img = apply(t, img, NewRegisterBrokerRecord(1, 10, UUID{1: 1}, nil, nil, []UUID{dirA}, true))
+	state := func(img *Image) (fenced, shuttingDown bool, dirs []UUID) {
+		t.Helper()
+		b, ok := img.Broker(1)
+		if !ok {
+			t.Fatal("broker 1 not registered")
+		}
+		return b.Fenced, b.InControlledShutdown, b.LogDirs
+	}
+	steps := []struct {
+		name                 string
+		r                    Record
+		fenced, shuttingDown bool
+		dirs                 []UUID
+	}{
+		{"unfence", NewBrokerUnfenceRecord(1, 10), false, false, []UUID{dirA}},
+		{"no-op change", &BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 10}, false, false, []UUID{dirA}},
+		{"controlled shutdown", NewBrokerControlledShutdownRecord(1, 10), false, true, []UUID{dirA}},
+		{"fence keeps controlled shutdown", NewBrokerFenceRecord(1, 10), true, true, []UUID{dirA}},
+		{"log dirs", &BrokerRegistrationChangeRecord{Version: 2, BrokerID: 1, BrokerEpoch: 10, LogDirs: []UUID{dirB}}, true, true, []UUID{dirB}},
+		{"legacy unfence", &UnfenceBrokerRecord{ID: 1, Epoch: 10}, false, true, []UUID{dirB}},
+		{"legacy fence", &FenceBrokerRecord{ID: 1, Epoch: 10}, true, true, []UUID{dirB}},
+	}
+	for _, s := range steps {
+		before := img
+		img = apply(t, img, s.r)
+		fenced, shuttingDown, dirs := state(img)
+		if fenced != s.fenced || shuttingDown != s.shuttingDown || !reflect.DeepEqual(dirs, s.dirs) {
+			t.Fatalf("%s: fenced %v, in controlled shutdown %v, dirs %v", s.name, fenced, shuttingDown, dirs)
+		}
+		if !apply(t, EmptyImage(), img.Records()...).Equal(img) {
+			t.Fatalf("%s: image rebuilt from its records differs", s.name)
+		}
+		if before.Equal(img) != (s.name == "no-op change") {
+			t.Fatalf("%s: replay changed the older image or changed nothing", s.name)
+		}
+	}
+	// A new registration (a new epoch) leaves controlled shutdown.
+	img = apply(t, img, NewRegisterBrokerRecord(1, 20, UUID{1: 2}, nil, nil, []UUID{dirA}, true))
+	if _, shuttingDown, _ := state(img); shuttingDown {
+		t.Fatal("re-registration kept controlled shutdown")
+	}
+	img = apply(t, img, NewUnregisterBrokerRecord(1, 20))
+	if _, ok := img.Broker(1); ok || len(img.Brokers()) != 0 {
+		t.Fatal("unregister kept the broker")
+	}
+}
+
+func TestReplayBrokerChangeRejects(t *testing.T) {
+	base := apply(t, EmptyImage(), append(BootstrapRecords(MetadataVersionDefault),
+		NewRegisterBrokerRecord(1, 10, UUID{1: 1}, nil, nil, nil, true))...)
+	cases := []struct {
+		name string
+		r    Record
+	}{
+		{"change of unknown broker", NewBrokerUnfenceRecord(2, 10)},
+		{"change at a stale epoch", NewBrokerUnfenceRecord(1, 9)},
+		{"change at a future epoch", NewBrokerControlledShutdownRecord(1, 11)},
+		{"fencing change 2", &BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: 10, Fenced: 2}},
+		{"controlled shutdown change -1", &BrokerRegistrationChangeRecord{Version: 1, BrokerID: 1, BrokerEpoch: 10, InControlledShutdown: -1}},
+		{"legacy fence at a stale epoch", &FenceBrokerRecord{ID: 1, Epoch: 3}},
+		{"legacy unfence of unknown broker", &UnfenceBrokerRecord{ID: 5, Epoch: 10}},
+		{"unregister unknown broker", NewUnregisterBrokerRecord(2, 10)},
+		{"unregister at a stale epoch", NewUnregisterBrokerRecord(1, 3)},
+		{"negative broker epoch", NewRegisterBrokerRecord(2, -1, UUID{}, nil, nil, nil, true)},
+	}
+	for _, c := range cases {
+		b := base.NewBuilder()
+		if err := b.Replay(c.r); !errors.Is(err, ErrInvalidRecord) {
+			t.Errorf("%s: got %v, want ErrInvalidRecord", c.name, err)
+			continue
+		}
+		if !b.Build().Equal(base) {
+			t.Errorf("%s: a refused record changed the builder", c.name)
+		}
+	}
+}

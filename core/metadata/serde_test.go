@@ -78,7 +78,20 @@ func sampleRecords(t *testing.T) []Record {
 		}
 		out = append(out, c, NewPartitionChangeRecord(topicID, 0))
 	}
+	for v := int16(0); v <= brokerRegistrationChangeRecordVersionMax; v++ {
+		r := &BrokerRegistrationChangeRecord{Version: v, BrokerID: 3, BrokerEpoch: 53, Fenced: FencingChangeUnfence}
+		if v >= 1 {
+			r.InControlledShutdown = ControlledShutdownChangeEnter
+		}
+		if v >= 2 {
+			r.LogDirs = []UUID{dir, DirectoryUnassigned}
+		}
+		out = append(out, r, &BrokerRegistrationChangeRecord{Version: v, BrokerID: 4, BrokerEpoch: 7})
+	}
 	return append(out,
+		&UnregisterBrokerRecord{BrokerID: 3, BrokerEpoch: 53},
+		&FenceBrokerRecord{ID: 2, Epoch: 12},
+		&UnfenceBrokerRecord{ID: 2, Epoch: 12},
 		&TopicRecord{Name: "my-topic", TopicID: topicID},
 		&ConfigRecord{ResourceType: ResourceTopic, ResourceName: "my-topic", Name: "retention.ms", Value: strPtr("100000")},
 		&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "", Name: "log.retention.ms"},
@@ -160,6 +173,69 @@ func TestTopicRecordBytes(t *testing.T) {
 	}
 }
 
+// TestBrokerLifecycleRecordBytes pins the broker-lifecycle records byte for byte: fixed fields,
+// then the tagged section with only the fields that are set, in tag order.
+func TestBrokerLifecycleRecordBytes(t *testing.T) {
+	cases := []struct {
+		r    Record
+		want string
+	}{
+		// frame 1, api key 17, version 0, broker 5, epoch 300, one tag: 0 of 1 byte, -1 (unfence).
+		{NewBrokerUnfenceRecord(5, 300), "011100" + "00000005" + "000000000000012c" + "01" + "0001ff"},
+		{NewBrokerFenceRecord(5, 300), "011100" + "00000005" + "000000000000012c" + "01" + "000101"},
+		// version 1, tag 1 of 1 byte: 1 (enter controlled shutdown).
+		{NewBrokerControlledShutdownRecord(5, 300), "011101" + "00000005" + "000000000000012c" + "01" + "010101"},
+		// version 2, no change at all: no tagged fields.
+		{&BrokerRegistrationChangeRecord{Version: 2, BrokerID: 5, BrokerEpoch: 300}, "011102" + "00000005" + "000000000000012c" + "00"},
+		// version 2, tag 2 of 17 bytes: a compact array of one uuid.
+		{&BrokerRegistrationChangeRecord{Version: 2, BrokerID: 5, BrokerEpoch: 300, LogDirs: []UUID{{15: 9}}},
+			"011102" + "00000005" + "000000000000012c" + "01" + "0211" + "02" + "00000000000000000000000000000009"},
+		{NewUnregisterBrokerRecord(5, 300), "010100" + "00000005" + "000000000000012c" + "00"},
+		{&FenceBrokerRecord{ID: 5, Epoch: 300}, "010700" + "00000005" + "000000000000012c" + "00"},
+		{&UnfenceBrokerRecord{ID: 5, Epoch: 300}, "010800" + "00000005" + "000000000000012c" + "00"},
+	}
+	for _, c := range cases {
+		b, err := EncodeRecord(c.r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(b); got != c.want {
+			t.Errorf("%s v%d: got %s want %s", c.r.Type(), c.r.recordVersion(), got, c.want)
+		}
+	}
+	// A v0 change carrying tag 1 (a v1 field) is corrupt, as Kafka's reader throws; an undefined
+	// tag (9) is skipped.
+	value, _ := hex.DecodeString("011100" + "00000005" + "000000000000012c" + "01" + "010101")
+	if r, err := DecodeRecord(value); !errors.Is(err, ErrCorruptRecord) {
+		t.Fatalf("tag 1 at v0: %#v, %v", r, err)
+	}
+	value, _ = hex.DecodeString("011100" + "00000005" + "000000000000012c" + "01" + "090101")
+	if r, err := DecodeRecord(value); err != nil || r.(*BrokerRegistrationChangeRecord).BrokerID != 5 {
+		t.Fatalf("undefined tag 9: %#v, %v", r, err)
+	}
+	// The same for the older types: encode at the version with the tag, then relabel the bytes
+	// with the version before it (the fixed fields are the same).
+	change := NewPartitionChangeRecord(UUID{1: 1}, 0)
+	change.Directories = []UUID{{}}
+	for _, c := range []struct {
+		r       Record
+		version byte
+	}{
+		{&RegisterBrokerRecord{Version: 3, LogDirs: []UUID{{}}}, 2},
+		{&PartitionRecord{Version: 2, Replicas: []int32{1}, EligibleLeaderReplicas: []int32{1}}, 1},
+		{change, 0},
+	} {
+		value, err := EncodeRecord(c.r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		value[2] = c.version
+		if r, err := DecodeRecord(value); !errors.Is(err, ErrCorruptRecord) {
+			t.Errorf("%s with a later version's tag at v%d: %#v, %v", c.r.Type(), c.version, r, err)
+		}
+	}
+}
+
 func TestEncodeRejects(t *testing.T) {
 	cases := []struct {
 		name string
@@ -173,6 +249,10 @@ func TestEncodeRejects(t *testing.T) {
 		{"controlled shutdown at v0", &RegisterBrokerRecord{Version: 0, InControlledShutdown: true}},
 		{"change directories at v0", &PartitionChangeRecord{Version: 0, Leader: NoLeaderChange, Directories: []UUID{}}},
 		{"long string", &TopicRecord{Name: strings.Repeat("x", 1<<15)}},
+		{"controlled shutdown change at v0", &BrokerRegistrationChangeRecord{Version: 0, InControlledShutdown: 1}},
+		{"registration log dirs at v1", &BrokerRegistrationChangeRecord{Version: 1, LogDirs: []UUID{{}}}},
+		{"registration change v3", &BrokerRegistrationChangeRecord{Version: 3}},
+		{"fence v1", &FenceBrokerRecord{Version: 1}},
 	}
 	for _, c := range cases {
 		if b, err := EncodeRecord(c.r); err == nil {
