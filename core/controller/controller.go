@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -18,12 +19,18 @@ type Config struct {
 	// default.replication.factor, every log.* default), broker.session.timeout.ms and the
 	// other controller keys come from it.
 	Broker config.BrokerConfig
+	// ClusterID is the cluster's id (meta.properties); a broker registering with another one
+	// is refused with INCONSISTENT_CLUSTER_ID.
+	ClusterID string
 }
 
 // Validate reports the first invalid field.
 func (c Config) Validate() error {
 	if c.NodeID < 0 {
 		return errors.New("controller config: negative node id")
+	}
+	if c.Broker.BrokerSessionTimeoutMs <= 0 {
+		return fmt.Errorf("controller config: broker.session.timeout.ms %d is not positive", c.Broker.BrokerSessionTimeoutMs)
 	}
 	return nil
 }
@@ -43,6 +50,8 @@ type Result struct {
 type Controller struct {
 	cfg Config
 	rng *rand.Rand
+	// brokers is the broker-lifecycle soft state: leases and heartbeat positions.
+	brokers brokerHeartbeats
 }
 
 // New returns a Controller; rng is this node's PRNG (placement's random start).
@@ -53,5 +62,5 @@ func New(cfg Config, rng *rand.Rand) (*Controller, error) {
 	if rng == nil {
 		return nil, errors.New("controller: New needs a PRNG")
 	}
-	return &Controller{cfg: cfg, rng: rng}, nil
+	return &Controller{cfg: cfg, rng: rng, brokers: newBrokerHeartbeats(int64(cfg.Broker.BrokerSessionTimeoutMs))}, nil
 }

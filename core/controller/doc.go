@@ -9,6 +9,12 @@
 //
 // Files:
 //   - controller.go: the Controller, its Config and Result
+//   - lifecycle.go: BrokerRegistration and BrokerHeartbeat (KIP-631): registration, unfencing,
+//     controlled shutdown
+//   - heartbeats.go: broker leases (Activate, Deactivate, Tick fences lapsed brokers)
+//   - partition_change.go: leader election and ISR changes when a broker comes or goes
+//   - producer_ids.go: AllocateProducerIds
+//   - lifecycle_errors.go: the Kafka error codes of the above
 //
 // The package is pure (DESIGN.md §2): no clock (times are passed in), randomness only from the
 // caller's PRNG.
