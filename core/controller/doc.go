@@ -9,8 +9,8 @@
 //
 // Files:
 //   - controller.go: the Controller, its Config and Result
-//   - lifecycle.go: BrokerRegistration and BrokerHeartbeat (KIP-631): registration, unfencing,
-//     controlled shutdown
+//   - lifecycle.go: BrokerRegistration, BrokerHeartbeat and UnregisterBroker (KIP-631):
+//     registration, unfencing, controlled shutdown, decommissioning
 //   - heartbeats.go: broker leases (Activate, Deactivate, Tick fences lapsed brokers)
 //   - partition_change.go: leader election and ISR changes when a broker comes or goes
 //   - producer_ids.go: AllocateProducerIds

@@ -276,3 +276,26 @@ func (h *brokerHeartbeats) nextState(img *metadata.Image, b *metadata.Broker, s 
 	}
 	panic(fmt.Sprintf("controller: invariant broken: broker state %d", current))
 }
+
+// UnregisterBroker handles UnregisterBroker (KIP-500's decommissioning): the broker leaves every
+// ISR and its leaderships move, then an UnregisterBrokerRecord removes its registration (Kafka's
+// handleBrokerUnregistered). A broker id that is not registered gets BROKER_ID_NOT_REGISTERED.
+func (c *Controller) UnregisterBroker(img *metadata.Image, nowMs int64, req *kmsg.UnregisterBrokerRequest) Result {
+	resp := req.ResponseKind().(*kmsg.UnregisterBrokerResponse)
+	if !c.brokers.active {
+		resp.ErrorCode = errNotController
+		return Result{Response: resp}
+	}
+	b, ok := img.Broker(req.BrokerID)
+	if !ok {
+		resp.ErrorCode = errBrokerIDNotRegistered
+		msg := fmt.Sprintf("Broker ID %d is not currently registered", req.BrokerID)
+		resp.ErrorMessage = &msg
+		return Result{Response: resp}
+	}
+	p := newProposal(img)
+	c.moveOffBroker(p, b.ID)
+	p.add(metadata.NewUnregisterBrokerRecord(b.ID, b.Epoch))
+	delete(c.brokers.sessions, b.ID)
+	return Result{Records: p.records, Response: resp}
+}

@@ -68,7 +68,7 @@ func TestPropertyBrokerLifecycle(t *testing.T) {
 		}
 		m.check(t)
 		for step := rapid.IntRange(1, 80).Draw(t, "steps"); step > 0; step-- {
-			switch rapid.SampledFrom([]string{"heartbeat", "heartbeat", "heartbeat", "heartbeat", "time", "time", "tick", "tick", "register", "shutdown", "failover", "producer-ids"}).Draw(t, "op") {
+			switch rapid.SampledFrom([]string{"heartbeat", "heartbeat", "heartbeat", "heartbeat", "time", "time", "tick", "tick", "register", "shutdown", "failover", "producer-ids", "unregister"}).Draw(t, "op") {
 			case "heartbeat":
 				id := rapid.SampledFrom(propBrokerIDs).Draw(t, "broker")
 				offset := rapid.Int64Range(-1, m.h.caughtUp()).Draw(t, "offset")
@@ -91,6 +91,14 @@ func TestPropertyBrokerLifecycle(t *testing.T) {
 				m.twin.Activate(m.h.img, m.h.nowMs)
 				for _, b := range m.h.img.Brokers() {
 					m.lastContactMs[b.ID] = m.h.nowMs
+				}
+			case "unregister":
+				req := kmsg.NewPtrUnregisterBrokerRequest()
+				req.BrokerID = rapid.SampledFrom(propBrokerIDs).Draw(t, "broker")
+				_, registered := m.h.img.Broker(req.BrokerID)
+				res := m.decide(t, func(c *Controller) Result { return c.UnregisterBroker(m.h.img, m.h.nowMs, req) })
+				if code := res.Response.(*kmsg.UnregisterBrokerResponse).ErrorCode; (code == 0) != registered {
+					t.Fatalf("unregister %d (registered %v): error %d", req.BrokerID, registered, code)
 				}
 			case "producer-ids":
 				id := rapid.SampledFrom(propBrokerIDs).Draw(t, "broker")

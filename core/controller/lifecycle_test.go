@@ -464,3 +464,36 @@ func TestConfigNeedsSessionTimeout(t *testing.T) {
 		t.Fatal("a zero broker.session.timeout.ms validated")
 	}
 }
+
+func TestUnregisterBroker(t *testing.T) {
+	h := newLifecycleHarness(t, metadata.MetadataVersionDefault)
+	h.registerUnfenced(1, 2)
+	topic := h.createTopic("t", 1, []int32{1, 2})
+	unregister := func(id int32) (Result, *kmsg.UnregisterBrokerResponse) {
+		req := kmsg.NewPtrUnregisterBrokerRequest()
+		req.BrokerID = id
+		res := h.result(h.c.UnregisterBroker(h.img, h.nowMs, req))
+		return res, res.Response.(*kmsg.UnregisterBrokerResponse)
+	}
+	if res, resp := unregister(7); resp.ErrorCode != errBrokerIDNotRegistered || resp.ErrorMessage == nil || len(res.Records) != 0 {
+		t.Fatalf("unknown broker: %+v", resp)
+	}
+	res, resp := unregister(1)
+	if resp.ErrorCode != 0 || !sameTypes(res.Records, pcrType, metadata.UnregisterBrokerRecordType) {
+		t.Fatalf("unregister 1: %+v, %v", resp, recordTypes(res.Records))
+	}
+	if _, ok := h.img.Broker(1); ok {
+		t.Fatal("broker 1 still registered")
+	}
+	if p := h.partition(topic, 0); p.Leader != 2 || !reflect.DeepEqual(p.ISR, []int32{2}) {
+		t.Fatalf("partition: %+v", p)
+	}
+	// The id is free again: a new incarnation registers at once.
+	if _, resp := h.register(1, 2); resp.ErrorCode != 0 {
+		t.Fatalf("re-register: error %d", resp.ErrorCode)
+	}
+	h.c.Deactivate()
+	if _, resp := unregister(2); resp.ErrorCode != errNotController {
+		t.Fatalf("inactive: %+v", resp)
+	}
+}
