@@ -67,12 +67,6 @@ func (h *brokerHeartbeats) session(b *metadata.Broker, nowMs int64) *brokerSessi
 	return s
 }
 
-// validSession reports whether broker b's current registration holds an unexpired lease.
-func (h *brokerHeartbeats) validSession(b *metadata.Broker, nowMs int64) bool {
-	s, ok := h.sessions[b.ID]
-	return ok && s.epoch == b.Epoch && !h.expired(s, nowMs)
-}
-
 // reconcile drops the sessions of brokers that are no longer registered and starts one for each
 // registered broker without one.
 func (h *brokerHeartbeats) reconcile(img *metadata.Image, nowMs int64) {

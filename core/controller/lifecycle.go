@@ -49,7 +49,9 @@ func (c *Controller) RegisterBroker(img *metadata.Image, nextOffset record.Offse
 		return fail(errInvalidRegistration)
 	}
 	existing, registered := img.Broker(req.BrokerID)
-	if registered && h.validSession(existing, nowMs) && existing.IncarnationID != metadata.UUID(req.IncarnationID) {
+	// A registration this controller has no session for yet (one it did not write) counts as
+	// heard from now, as Tick would count it.
+	if registered && !h.expired(h.session(existing, nowMs), nowMs) && existing.IncarnationID != metadata.UUID(req.IncarnationID) {
 		return fail(errDuplicateBrokerRegistration)
 	}
 	if req.IsMigratingZkBroker {

@@ -61,6 +61,9 @@ func TestRegisterBrokerErrors(t *testing.T) {
 		{"other cluster", nil, func(r *kmsg.BrokerRegistrationRequest) { r.ClusterID = "other" }, errInconsistentClusterID},
 		{"negative broker id", nil, func(r *kmsg.BrokerRegistrationRequest) { r.BrokerID = -1 }, errInvalidRegistration},
 		{"live registration of another incarnation", func(h *lifecycleHarness) { h.register(1, 7) }, nil, errDuplicateBrokerRegistration},
+		{"registration the controller did not write counts as live", func(h *lifecycleHarness) {
+			h.append([]metadata.Record{metadata.NewRegisterBrokerRecord(1, int64(h.next), metadata.UUID{9: 9}, nil, nil, []metadata.UUID{{0: 0xee}}, false)})
+		}, nil, errDuplicateBrokerRegistration},
 		{"zookeeper broker", nil, func(r *kmsg.BrokerRegistrationRequest) { r.IsMigratingZkBroker = true }, errBrokerIDNotRegistered},
 		{"metadata.version out of range", nil, func(r *kmsg.BrokerRegistrationRequest) { r.Features[0].MaxSupportedVersion = 20 }, errUnsupportedVersion},
 		{"no metadata.version", nil, func(r *kmsg.BrokerRegistrationRequest) { r.Features[0].Name = "other.feature" }, errInvalidRegistration},
