@@ -15,6 +15,13 @@
 //   - partition_change.go: leader election and ISR changes when a broker comes or goes
 //   - producer_ids.go: AllocateProducerIds
 //   - lifecycle_errors.go: the Kafka error codes of the above
+//   - topics.go: CreateTopics (and the request auto-creation sends); topics_delete.go:
+//     DeleteTopics; topics_errors.go: the Kafka error codes answered
+//   - partitions.go: CreatePartitions
+//   - placement.go: where new partitions' replicas go (Kafka's striped placer)
+//   - configs.go: IncrementalAlterConfigs and AlterConfigs, TOPIC and BROKER resources
+//   - configs_describe.go: a topic's effective config (static and dynamic broker defaults) and
+//     its description with sources, for CreateTopics and the broker's DescribeConfigs
 //
 // The package is pure (DESIGN.md §2): no clock (times are passed in), randomness only from the
 // caller's PRNG.
