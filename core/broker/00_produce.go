@@ -48,6 +48,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirdata/weir/core/buggify"
+	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/producer"
 	"github.com/weirdata/weir/core/record"
@@ -183,7 +184,7 @@ func (n *Node) appendPartition(r *wire.ProducePartition) (appended, *log.Log, in
 	if r.ErrorCode != wire.NoError {
 		return appended{}, nil, r.ErrorCode, r.Err
 	}
-	if slices.Contains(internalTopics, r.Topic) {
+	if slices.Contains(controller.InternalTopics, r.Topic) {
 		return appended{}, nil, errInvalidTopic, fmt.Errorf("Cannot append to internal topic %s", r.Topic)
 	}
 	tp := storage.TopicPartition{Topic: r.Topic, Partition: r.Partition}

@@ -19,10 +19,12 @@ package broker
 // replicas (a single node has none), internal topics' auto-creation (groups come later).
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/uuid"
 )
@@ -53,7 +55,8 @@ func (n *Node) handleMetadata(cs *conn, s *slot, req *kmsg.MetadataRequest) {
 		return
 	}
 	autoCreate := n.cfg.Broker.AutoCreateTopicsEnable && (req.Version < 4 || req.AllowAutoTopicCreation)
-	created := 0
+	var creating []string // names to auto-create, answered at indexes creatingAt
+	var creatingAt []int
 	for _, rt := range req.Topics {
 		if rt.Topic == nil || *rt.Topic == "" {
 			id := uuid.UUID(rt.TopicID)
@@ -74,7 +77,7 @@ func (n *Node) handleMetadata(cs *conn, s *slot, req *kmsg.MetadataRequest) {
 		}
 		mt := kmsg.NewMetadataResponseTopic()
 		mt.Topic = strp(name)
-		mt.IsInternal = slices.Contains(internalTopics, name)
+		mt.IsInternal = slices.Contains(controller.InternalTopics, name)
 		switch {
 		case metadata.ValidateTopicName(name) != nil:
 			mt.ErrorCode = errInvalidTopic
@@ -82,13 +85,18 @@ func (n *Node) handleMetadata(cs *conn, s *slot, req *kmsg.MetadataRequest) {
 			mt.ErrorCode = errLeaderNotAvailable
 		case !autoCreate || mt.IsInternal:
 			mt.ErrorCode = errUnknownTopicOrPartition
-		case created >= n.cfg.TopicsCreateMax:
+		case len(creating) >= n.cfg.TopicsCreateMax:
 			mt.ErrorCode = errUnknownTopicOrPartition
+		case slices.Contains(creating, name):
+			mt.ErrorCode = errLeaderNotAvailable // asked twice in one request
 		default:
-			created++
-			mt.ErrorCode = n.autoCreate(name)
+			creating = append(creating, name)
+			creatingAt = append(creatingAt, len(resp.Topics))
 		}
 		resp.Topics = append(resp.Topics, mt)
+	}
+	for i, code := range n.autoCreate(creating) {
+		resp.Topics[creatingAt[i]].ErrorCode = code
 	}
 	n.finish(cs, s, resp, nil)
 }
@@ -99,27 +107,44 @@ func (n *Node) beingCreated(name string) bool {
 	return ok
 }
 
-// autoCreate creates name with the broker defaults, as Kafka's AutoTopicCreationManager,
-// returning the code the Metadata answer carries for it.
-func (n *Node) autoCreate(name string) int16 {
-	nt, terr := n.planTopic(n.meta.Latest(), name, -1, -1, nil, nil)
-	if terr == nil {
-		_, _, terr = n.commitTopic(nt)
+// autoCreate creates names with the broker defaults, as Kafka's AutoTopicCreationManager asks
+// the controller, and returns the code the Metadata answer carries for each: a topic created
+// (or that exists by now) is LEADER_NOT_AVAILABLE, retriable until it has committed.
+func (n *Node) autoCreate(names []string) []int16 {
+	if len(names) == 0 {
+		return nil
 	}
-	if terr != nil {
-		if terr.code == errTopicAlreadyExists {
-			return errLeaderNotAvailable
+	res := n.ctl.CreateTopics(n.meta.Latest(), n.now.WallMs, controller.AutoCreateRequest(names))
+	appendCode := errNone
+	if len(res.Records) > 0 {
+		_, appendCode, _ = n.proposeRecords(res.Records)
+		if appendCode == errRequestTimedOut {
+			appendCode = errLeaderNotAvailable // the metadata log is busy: retriable
 		}
-		return terr.code
 	}
-	return errLeaderNotAvailable
+	topics := res.Response.(*kmsg.CreateTopicsResponse).Topics
+	if len(topics) != len(names) {
+		panic(fmt.Sprintf("broker: invariant: %d answers to the auto-creation of %d distinct topics", len(topics), len(names)))
+	}
+	out := make([]int16, len(names))
+	for i, t := range topics {
+		code := t.ErrorCode
+		switch {
+		case code == errNone && appendCode != errNone:
+			code = appendCode
+		case code == errNone || code == errTopicAlreadyExists:
+			code = errLeaderNotAvailable
+		}
+		out[i] = code
+	}
+	return out
 }
 
 func (n *Node) metadataTopic(img *metadata.Image, t *metadata.Topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic = strp(t.Name)
 	mt.TopicID = t.ID
-	mt.IsInternal = slices.Contains(internalTopics, t.Name)
+	mt.IsInternal = slices.Contains(controller.InternalTopics, t.Name)
 	for _, p := range t.Partitions() {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p.ID

@@ -2,29 +2,21 @@ package broker
 
 // CreateTopics, versions 2-7.
 //
-// Behaviour, as Kafka's controller: names validated (legal characters, 1-249 long, not "." or
-// "..", no internal names, no '.'/'_' collision with an existing topic); a name twice in one
-// request is INVALID_REQUEST; partitions and replication factor -1 take num.partitions and
-// default.replication.factor; a replication factor above the registered brokers (on a single
-// node: above 1) is INVALID_REPLICATION_FACTOR; an explicit assignment excludes both counts;
-// every config override is checked by core/config (INVALID_CONFIG); an existing topic is
-// TOPIC_ALREADY_EXISTS. ValidateOnly stops there. Otherwise each topic's records
-// (metadata.NewTopicRecords) are appended to the metadata log; the answer waits until they are
-// durable (the metadata sync comes back through Synced), when the partition logs are created
-// too. TimeoutMillis bounds the wait (REQUEST_TIMED_OUT after it; the topic still commits);
-// a timeout of 0 or less answers without waiting, as Kafka does.
-//
-// v5+ answers carry the partition count, replication factor and the topic's configs (with
-// the sources DescribeConfigs gives them); v7 the topic id.
+// Behaviour: the controller decides (controller.CreateTopics: names, counts, placement,
+// configs, the v5+ answer fields). The broker bounds the request (names past TopicsCreateMax
+// are POLICY_VIOLATION), appends the records of every created topic as one proposal and
+// answers once they are durable (the metadata sync comes back through Synced), when the
+// partition logs are created too. TimeoutMillis bounds the wait (REQUEST_TIMED_OUT after it;
+// the topics still commit); a timeout of 0 or less answers without waiting, as Kafka does.
 //
 // Left out: CreateTopicPolicy, throttling quotas.
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/record"
 )
 
@@ -41,79 +33,33 @@ type metaWait struct {
 func (w *metaWait) connID() ConnID { return w.conn }
 
 func (n *Node) handleCreateTopics(cs *conn, s *slot, req *kmsg.CreateTopicsRequest) {
-	resp := kmsg.NewPtrCreateTopicsResponse()
-	counts := make(map[string]int, len(req.Topics))
+	// The broker's bound: names past the first TopicsCreateMax distinct ones are refused here,
+	// the rest go to the controller.
+	var names []string
 	for _, t := range req.Topics {
-		counts[t.Topic]++
+		if !slices.Contains(names, t.Topic) {
+			names = append(names, t.Topic)
+		}
 	}
-	var upTo record.Offset
-	var created []int // indexes into resp.Topics of topics appended to the metadata log
-	seen := make(map[string]bool, len(req.Topics))
-	for _, rt := range req.Topics {
-		if seen[rt.Topic] {
-			continue
-		}
-		seen[rt.Topic] = true
-		out := kmsg.NewCreateTopicsResponseTopic()
-		out.Topic = rt.Topic
-		fail := func(e *topicError) {
-			out.ErrorCode, out.ErrorMessage = e.code, strp(e.msg)
-			resp.Topics = append(resp.Topics, out)
-		}
-		if counts[rt.Topic] > 1 {
-			fail(&topicError{errInvalidRequest, "Found multiple entries for this topic."})
-			continue
-		}
-		if len(resp.Topics) >= n.cfg.TopicsCreateMax {
-			fail(&topicError{errPolicyViolation, fmt.Sprintf("at most %d topics per request", n.cfg.TopicsCreateMax)})
-			continue
-		}
-		configs := make(map[string]string, len(rt.Configs))
-		var terr *topicError
-		for _, c := range rt.Configs {
-			if c.Value == nil {
-				terr = &topicError{errInvalidConfig, "Null value not supported for topic configs: " + c.Name}
-				break
-			}
-			configs[c.Name] = *c.Value
-		}
-		var assignment [][]int32
-		for i, a := range rt.ReplicaAssignment {
-			if terr == nil && a.Partition != int32(i) {
-				terr = &topicError{errInvalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence"}
-			}
-			assignment = append(assignment, a.Replicas)
-		}
-		if terr != nil {
-			fail(terr)
-			continue
-		}
-		nt, terr := n.planTopic(n.meta.Latest(), rt.Topic, rt.NumPartitions, rt.ReplicationFactor, assignment, configs)
-		if terr != nil {
-			fail(terr)
-			continue
-		}
-		if !req.ValidateOnly {
-			id, offset, terr := n.commitTopic(nt)
-			if terr != nil {
-				fail(terr)
-				continue
-			}
-			out.TopicID = id
-			upTo = max(upTo, offset)
-			created = append(created, len(resp.Topics))
-		}
-		out.NumPartitions = int32(len(nt.replicas))
-		out.ReplicationFactor = int16(len(nt.replicas[0]))
-		out.Configs = n.describeTopicConfigs(&nt.tc, nt.configs)
-		resp.Topics = append(resp.Topics, out)
+	if len(names) <= n.cfg.TopicsCreateMax {
+		res := n.ctl.CreateTopics(n.meta.Latest(), n.now.WallMs, req)
+		n.commitResult(cs, s, res, req.TimeoutMillis, "Timed out waiting for the topic's metadata to be durable.")
+		return
 	}
-	n.answerWhenCommitted(cs, s, resp, len(created) > 0, upTo, req.TimeoutMillis, func() {
-		for _, i := range created {
-			t := &resp.Topics[i]
-			t.ErrorCode, t.ErrorMessage = errRequestTimedOut, strp("Timed out waiting for the topic's metadata to be durable.")
-		}
+	allowed, refused := names[:n.cfg.TopicsCreateMax], names[n.cfg.TopicsCreateMax:]
+	bounded := *req
+	bounded.Topics = slices.DeleteFunc(slices.Clone(req.Topics), func(t kmsg.CreateTopicsRequestTopic) bool {
+		return !slices.Contains(allowed, t.Topic)
 	})
+	res := n.ctl.CreateTopics(n.meta.Latest(), n.now.WallMs, &bounded)
+	resp := res.Response.(*kmsg.CreateTopicsResponse)
+	for _, name := range refused {
+		t := kmsg.NewCreateTopicsResponseTopic()
+		t.Topic = name
+		t.ErrorCode, t.ErrorMessage = errPolicyViolation, strp(fmt.Sprintf("at most %d topics per request", n.cfg.TopicsCreateMax))
+		resp.Topics = append(resp.Topics, t)
+	}
+	n.commitResult(cs, s, res, req.TimeoutMillis, "Timed out waiting for the topic's metadata to be durable.")
 }
 
 // answerWhenCommitted answers a request that appended metadata records once the committed
@@ -135,19 +81,6 @@ func (n *Node) answerWhenCommitted(cs *conn, s *slot, resp kmsg.Response, append
 		conn: cs.id, slot: s, resp: resp, upTo: upTo,
 		deadlineMs: n.now.MonotonicMs + int64(timeoutMs), onTimeout: timedOut,
 	})
-}
-
-// describeTopicConfigs lists every topic key with its effective value and source, as
-// CreateTopics v5+ answers.
-func (n *Node) describeTopicConfigs(tc *config.TopicConfig, overrides map[string]string) []kmsg.CreateTopicsResponseTopicConfig {
-	entries := n.topicConfigEntries(tc, overrides, nil)
-	out := make([]kmsg.CreateTopicsResponseTopicConfig, 0, len(entries))
-	for _, e := range entries {
-		c := kmsg.NewCreateTopicsResponseTopicConfig()
-		c.Name, c.Value, c.Source = e.name, strp(e.value), e.source
-		out = append(out, c)
-	}
-	return out
 }
 
 // expireMetaWaits answers the requests whose wait for the metadata log ran out.

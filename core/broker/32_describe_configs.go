@@ -4,85 +4,38 @@ package broker
 //
 // Behaviour: a TOPIC resource lists every topic-level key (or those named) with its
 // effective value and source: DYNAMIC_TOPIC_CONFIG for the topic's override,
-// STATIC_BROKER_CONFIG when server.properties sets the broker synonym, DEFAULT_CONFIG
-// otherwise; with IncludeSynonyms the chain below it (override, broker key, Kafka default),
-// as Kafka lists them. An unknown topic is UNKNOWN_TOPIC_OR_PARTITION. A BROKER resource
-// named by this node's id lists the broker synonyms of the topic keys and the broker keys
-// the Node acts on, all read-only (no dynamic broker configs); another id is INVALID_REQUEST.
+// DYNAMIC_BROKER_CONFIG / DYNAMIC_DEFAULT_BROKER_CONFIG for a dynamic broker config of this
+// node / of the cluster, STATIC_BROKER_CONFIG when server.properties sets the broker synonym,
+// DEFAULT_CONFIG otherwise; with IncludeSynonyms the chain below it, as Kafka lists them
+// (controller.TopicConfigEntries). An unknown topic is UNKNOWN_TOPIC_OR_PARTITION. A BROKER
+// resource named by this node's id lists the broker synonyms of the topic keys (dynamic) and
+// the broker keys the Node acts on (read-only); the resource "" lists the cluster-wide
+// dynamic configs set; another id is INVALID_REQUEST.
 //
 // Left out: BROKER_LOGGER and other resource types (INVALID_REQUEST), documentation, config
 // types (v3 ConfigType is left UNKNOWN), sensitive keys (none are topic keys).
 
 import (
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirdata/weir/core/config"
+	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/metadata"
 )
-
-// Kafka's DescribeConfigs sources.
-const (
-	configSourceDynamicTopic int8 = 1
-	configSourceStaticBroker int8 = 4
-	configSourceDefault      int8 = 5
-)
-
-const (
-	resourceTypeTopic  = kmsg.ConfigResourceType(2)
-	resourceTypeBroker = kmsg.ConfigResourceType(4)
-)
-
-// configEntry is one described config.
-type configEntry struct {
-	name     string
-	value    string
-	source   int8
-	synonyms []configSynonym
-}
-
-type configSynonym struct {
-	name, value string
-	source      int8
-}
-
-// topicConfigEntries describes a topic's config keys (all when names is empty).
-func (n *Node) topicConfigEntries(tc *config.TopicConfig, overrides map[string]string, names []string) []configEntry {
-	kafkaDefaults := config.DefaultBrokerConfig()
-	defaults := config.TopicDefaults(&kafkaDefaults)
-	var out []configEntry
-	for _, k := range config.TopicKeys() {
-		if len(names) > 0 && !slices.Contains(names, k.Name) {
-			continue
-		}
-		v, _ := tc.Get(k.Name)
-		e := configEntry{name: k.Name, value: v, source: configSourceDefault}
-		if ov, ok := overrides[k.Name]; ok {
-			e.synonyms = append(e.synonyms, configSynonym{k.Name, ov, configSourceDynamicTopic})
-		}
-		if k.BrokerSynonym != "" && n.cfg.Broker.Raw != nil {
-			if bv, ok := n.cfg.Broker.Raw.Get(k.BrokerSynonym); ok {
-				e.synonyms = append(e.synonyms, configSynonym{k.BrokerSynonym, bv, configSourceStaticBroker})
-			}
-		}
-		dv, _ := defaults.Get(k.Name)
-		e.synonyms = append(e.synonyms, configSynonym{k.Name, dv, configSourceDefault})
-		e.source = e.synonyms[0].source
-		out = append(out, e)
-	}
-	return out
-}
 
 func (n *Node) handleDescribeConfigs(cs *conn, s *slot, req *kmsg.DescribeConfigsRequest) {
 	img := n.meta.Committed()
 	resp := kmsg.NewPtrDescribeConfigsResponse()
+	nodeID := n.cfg.Broker.NodeID
 	for _, rr := range req.Resources {
 		r := kmsg.NewDescribeConfigsResponseResource()
 		r.ResourceType, r.ResourceName = rr.ResourceType, rr.ResourceName
-		var entries []configEntry
-		readOnly := false
+		var entries []describedConfig
 		switch rr.ResourceType {
 		case resourceTypeTopic:
 			if _, ok := img.TopicByName(rr.ResourceName); !ok {
@@ -91,31 +44,35 @@ func (n *Node) handleDescribeConfigs(cs *conn, s *slot, req *kmsg.DescribeConfig
 				break
 			}
 			overrides := img.Config(metadata.ResourceTopic, rr.ResourceName)
-			tc, err := config.EffectiveTopicConfig(&n.cfg.Broker, overrides)
+			tc, err := controller.EffectiveTopicConfig(&n.cfg.Broker, img, nodeID, overrides)
 			if err != nil {
 				r.ErrorCode, r.ErrorMessage = errInvalidConfig, strp(err.Error())
 				break
 			}
-			entries = n.topicConfigEntries(&tc, overrides, rr.ConfigNames)
-		case resourceTypeBroker:
-			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(n.cfg.Broker.NodeID)) {
-				r.ErrorCode, r.ErrorMessage = errInvalidRequest, strp("Unexpected broker id, expected "+strconv.Itoa(int(n.cfg.Broker.NodeID)))
-				break
+			for _, e := range controller.TopicConfigEntries(&n.cfg.Broker, img, nodeID, &tc, overrides, rr.ConfigNames) {
+				entries = append(entries, describedConfig{ConfigEntry: e})
 			}
-			readOnly = true
-			entries = n.brokerConfigEntries(rr.ConfigNames)
+		case resourceTypeBroker:
+			switch rr.ResourceName {
+			case "":
+				entries = n.brokerDefaultConfigEntries(img, rr.ConfigNames)
+			case strconv.Itoa(int(nodeID)):
+				entries = n.brokerConfigEntries(img, rr.ConfigNames)
+			default:
+				r.ErrorCode, r.ErrorMessage = errInvalidRequest, strp("Unexpected broker id, expected "+strconv.Itoa(int(nodeID)))
+			}
 		default:
 			r.ErrorCode, r.ErrorMessage = errInvalidRequest, strp("Unsupported resource type")
 		}
 		for _, e := range entries {
 			c := kmsg.NewDescribeConfigsResponseResourceConfig()
-			c.Name, c.Value, c.ReadOnly = e.name, strp(e.value), readOnly
-			c.Source = kmsg.ConfigSource(e.source)
-			c.IsDefault = e.source == configSourceDefault
+			c.Name, c.Value, c.ReadOnly = e.Name, strp(e.Value), e.readOnly
+			c.Source = kmsg.ConfigSource(e.Source)
+			c.IsDefault = e.Source == controller.ConfigSourceDefault
 			if req.IncludeSynonyms {
-				for _, syn := range e.synonyms {
+				for _, syn := range e.Synonyms {
 					cs := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-					cs.Name, cs.Value, cs.Source = syn.name, strp(syn.value), kmsg.ConfigSource(syn.source)
+					cs.Name, cs.Value, cs.Source = syn.Name, strp(syn.Value), kmsg.ConfigSource(syn.Source)
 					c.ConfigSynonyms = append(c.ConfigSynonyms, cs)
 				}
 			}
@@ -126,45 +83,80 @@ func (n *Node) handleDescribeConfigs(cs *conn, s *slot, req *kmsg.DescribeConfig
 	n.finish(cs, s, resp, nil)
 }
 
+const (
+	resourceTypeTopic  = kmsg.ConfigResourceType(metadata.ResourceTopic)
+	resourceTypeBroker = kmsg.ConfigResourceType(metadata.ResourceBroker)
+)
+
+// describedConfig is one described key with whether it can be altered.
+type describedConfig struct {
+	controller.ConfigEntry
+	readOnly bool
+}
+
 // brokerConfigEntries describes the broker keys the Node acts on: the synonyms of the topic
-// keys (their values are the topic defaults) and the node's own settings.
-func (n *Node) brokerConfigEntries(names []string) []configEntry {
-	defaults := config.TopicDefaults(&n.cfg.Broker)
+// keys (dynamic, their values the topic defaults: this node's dynamic config over the
+// cluster's over server.properties) and the node's own settings (read-only).
+func (n *Node) brokerConfigEntries(img *metadata.Image, names []string) []describedConfig {
 	b := &n.cfg.Broker
-	source := func(key string) int8 {
-		if b.Raw != nil {
-			if _, ok := b.Raw.Get(key); ok {
-				return configSourceStaticBroker
-			}
-		}
-		return configSourceDefault
-	}
-	var out []configEntry
-	add := func(key, value string) {
+	var out []describedConfig
+	// add describes key, which the node runs with value; kafkaDefault is Kafka's default (nil:
+	// none); a dynamic key may be altered.
+	add := func(key, value string, kafkaDefault *string, dynamic bool) {
 		if len(names) > 0 && !slices.Contains(names, key) {
 			return
 		}
-		out = append(out, configEntry{name: key, value: value, source: source(key)})
+		var syns []controller.ConfigSynonym
+		if dynamic {
+			syns = controller.DynamicBrokerValues(img, b.NodeID, key)
+		}
+		if b.Raw != nil {
+			if v, ok := b.Raw.Get(key); ok {
+				syns = append(syns, controller.ConfigSynonym{Name: key, Value: v, Source: controller.ConfigSourceStaticBroker})
+			}
+		}
+		if kafkaDefault != nil {
+			syns = append(syns, controller.ConfigSynonym{Name: key, Value: *kafkaDefault, Source: controller.ConfigSourceDefault})
+		}
+		e := controller.ConfigEntry{Name: key, Value: value, Source: controller.ConfigSourceDefault, Synonyms: syns}
+		if len(syns) > 0 {
+			e.Source = syns[0].Source
+		}
+		if e.Source == controller.ConfigSourceDynamicBroker || e.Source == controller.ConfigSourceDynamicDefaultBroker {
+			e.Value = syns[0].Value
+		}
+		out = append(out, describedConfig{ConfigEntry: e, readOnly: !dynamic})
 	}
-	add("auto.create.topics.enable", strconv.FormatBool(b.AutoCreateTopicsEnable))
-	add("default.replication.factor", strconv.Itoa(int(b.DefaultReplicationFactor)))
-	add("node.id", strconv.Itoa(int(b.NodeID)))
-	add("num.partitions", strconv.Itoa(int(b.NumPartitions)))
+	kafka := config.DefaultBrokerConfig()
+	add("auto.create.topics.enable", strconv.FormatBool(b.AutoCreateTopicsEnable), strp(strconv.FormatBool(kafka.AutoCreateTopicsEnable)), false)
+	add("default.replication.factor", strconv.Itoa(int(b.DefaultReplicationFactor)), strp(strconv.Itoa(int(kafka.DefaultReplicationFactor))), false)
+	add("node.id", strconv.Itoa(int(b.NodeID)), nil, false)
+	add("num.partitions", strconv.Itoa(int(b.NumPartitions)), strp(strconv.Itoa(int(kafka.NumPartitions))), false)
+	defaults, kafkaDefaults := config.TopicDefaults(b), config.TopicDefaults(&kafka)
 	for _, k := range config.TopicKeys() {
 		if k.BrokerSynonym == "" {
 			continue
 		}
 		v, _ := defaults.Get(k.Name)
-		add(k.BrokerSynonym, v)
+		kv, _ := kafkaDefaults.Get(k.Name)
+		add(k.BrokerSynonym, v, &kv, true)
 	}
-	slices.SortFunc(out, func(a, b configEntry) int {
-		switch {
-		case a.name < b.name:
-			return -1
-		case a.name > b.name:
-			return 1
+	slices.SortFunc(out, func(a, b describedConfig) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// brokerDefaultConfigEntries describes the cluster-wide dynamic broker configs (the BROKER
+// resource ""): only the keys set, as Kafka lists them.
+func (n *Node) brokerDefaultConfigEntries(img *metadata.Image, names []string) []describedConfig {
+	configs := img.Config(metadata.ResourceBroker, "")
+	var out []describedConfig
+	for _, k := range slices.Sorted(maps.Keys(configs)) {
+		if len(names) > 0 && !slices.Contains(names, k) {
+			continue
 		}
-		return 0
-	})
+		syn := controller.ConfigSynonym{Name: k, Value: configs[k], Source: controller.ConfigSourceDynamicDefaultBroker}
+		out = append(out, describedConfig{ConfigEntry: controller.ConfigEntry{
+			Name: k, Value: configs[k], Source: syn.Source, Synonyms: []controller.ConfigSynonym{syn}}})
+	}
 	return out
 }

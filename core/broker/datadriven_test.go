@@ -210,23 +210,28 @@ func TestNode(t *testing.T) {
 				req := kmsg.NewPtrIncrementalAlterConfigsRequest()
 				req.ValidateOnly = d.HasArg("validate-only")
 				rr := kmsg.NewIncrementalAlterConfigsRequestResource()
-				rr.ResourceType = resourceTypeTopic
-				d.ScanArgs(t, "topic", &rr.ResourceName)
+				if d.HasArg("broker") {
+					rr.ResourceType = resourceTypeBroker
+					d.ScanArgs(t, "broker", &rr.ResourceName)
+				} else {
+					rr.ResourceType = resourceTypeTopic
+					d.ScanArgs(t, "topic", &rr.ResourceName)
+				}
 				for _, kv := range argList(d, "set") {
 					k, v, _ := cut(kv)
 					c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-					c.Name, c.Op, c.Value = k, opSet, strp(v)
+					c.Name, c.Op, c.Value = k, kmsg.IncrementalAlterConfigOpSet, strp(v)
 					rr.Configs = append(rr.Configs, c)
 				}
 				for _, kv := range argList(d, "append") {
 					k, v, _ := cut(kv)
 					c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-					c.Name, c.Op, c.Value = k, opAppend, strp(v)
+					c.Name, c.Op, c.Value = k, kmsg.IncrementalAlterConfigOpAppend, strp(v)
 					rr.Configs = append(rr.Configs, c)
 				}
 				for _, k := range argList(d, "delete") {
 					c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-					c.Name, c.Op = k, opDelete
+					c.Name, c.Op = k, kmsg.IncrementalAlterConfigOpDelete
 					rr.Configs = append(rr.Configs, c)
 				}
 				req.Resources = append(req.Resources, rr)

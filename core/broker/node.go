@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/producer"
@@ -24,6 +25,7 @@ type Node struct {
 	cfg          Config
 	logs         *storage.Manager
 	meta         *metadata.Store
+	ctl          *controller.Controller // decides admin requests (in-process until forwarding)
 	rng          *rand.Rand
 	decompressor *record.Decompressor
 	now          Clocks
@@ -100,7 +102,12 @@ func NewNode(cfg Config, logs *storage.Manager, meta *metadata.Store, rng *rand.
 		return nil, Ready{}, errors.New("broker: NewNode needs a log manager, a metadata store and a PRNG")
 	}
 	cfg.LogBase.Buggify = cfg.Buggify // every log the Node configures gets the node's sites
+	ctl, err := controller.New(controller.Config{NodeID: cfg.Broker.NodeID, Broker: cfg.Broker}, rng)
+	if err != nil {
+		return nil, Ready{}, fmt.Errorf("broker: %w", err)
+	}
 	n := &Node{
+		ctl:          ctl,
 		cfg:          cfg,
 		logs:         logs,
 		meta:         meta,

@@ -3,20 +3,18 @@ package broker
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"strings"
+	"strconv"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/weirdata/weir/core/config"
+	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/core/uuid"
 )
-
-// Kafka's internal topics: clients may not create them (the broker does, later issues).
-var internalTopics = []string{"__consumer_offsets", "__transaction_state", storage.MetadataTopic}
 
 // topicState is a served topic: its id and effective config.
 type topicState struct {
@@ -56,7 +54,7 @@ func (n *Node) createLogs(img *metadata.Image, name string) error {
 		return nil // removed again before it committed
 	}
 	overrides := img.Config(metadata.ResourceTopic, name)
-	tc, err := config.EffectiveTopicConfig(&n.cfg.Broker, overrides)
+	tc, err := controller.EffectiveTopicConfig(&n.cfg.Broker, img, n.cfg.Broker.NodeID, overrides)
 	if err != nil {
 		return fmt.Errorf("broker: topic %s: stored config: %w", name, err)
 	}
@@ -114,154 +112,130 @@ func (n *Node) deleteLogs(topic string, tps []storage.TopicPartition) error {
 	return nil
 }
 
-// appendMetadata appends records to the metadata log, to be acted on by action once durable,
-// and returns the committed offset that will cover them.
-func (n *Node) appendMetadata(records []metadata.Record, action metaAction) (record.Offset, *topicError) {
+// proposeRecords appends a controller Result's records to the metadata log as one proposal
+// and schedules the log work they imply for when they are committed. It returns the committed
+// offset that will cover them, or the code and message to answer instead when they cannot be
+// appended.
+func (n *Node) proposeRecords(records []metadata.Record) (record.Offset, int16, string) {
+	before := n.meta.Latest()
 	res, err := n.meta.Append(records, 0, n.now.WallMs)
 	if err != nil {
 		if errors.Is(err, metadata.ErrTooManyPending) {
 			// The metadata log is behind on syncs: a retriable answer lets the client come back.
-			return 0, &topicError{errRequestTimedOut, "the metadata log is busy; retry"}
+			return 0, errRequestTimedOut, "the metadata log is busy; retry"
 		}
-		return 0, &topicError{errPolicyViolation, err.Error()}
+		// The controller decided on the latest image, so a refused record is a bug; the
+		// client gets the error rather than the node stopping.
+		return 0, errUnknownServerError, err.Error()
 	}
 	if res.SyncNeeded {
 		n.addSync(pendingSync{metadata: true, req: res.Sync})
 	}
-	action.upTo = res.LastOffset + 1
-	n.metaActions = append(n.metaActions, action)
-	return action.upTo, nil
+	upTo := res.LastOffset + 1
+	n.metaActions = append(n.metaActions, logActions(before, n.meta.Latest(), records, n.cfg.Broker.NodeID, upTo)...)
+	return upTo, errNone, ""
 }
 
-// topicError is a per-topic failure with Kafka's code and message.
-type topicError struct {
-	code int16
-	msg  string
-}
-
-func (e *topicError) Error() string { return e.msg }
-
-// validateNewTopicName applies Kafka's rules for a topic to be created: a legal name, not an
-// internal one, and no collision with an existing topic once '.' and '_' are treated alike
-// (metric names cannot tell them apart).
-func validateNewTopicName(img *metadata.Image, name string) *topicError {
-	if err := metadata.ValidateTopicName(name); err != nil {
-		return &topicError{errInvalidTopic, err.Error()}
-	}
-	if slices.Contains(internalTopics, name) {
-		return &topicError{errInvalidRequest, fmt.Sprintf("Creation of internal topic %s is not allowed.", name)}
-	}
-	if strings.ContainsAny(name, "._") {
-		unified := unifyCollision(name)
-		for _, t := range img.Topics() {
-			if t.Name != name && unifyCollision(t.Name) == unified {
-				return &topicError{errInvalidTopic, fmt.Sprintf("Topic '%s' collides with existing topic: %s", name, t.Name)}
-			}
+// logActions lists what the Node does to its logs once records (appended onto before, giving
+// after) commit: a topic created, grown or reconfigured has its logs synced, a removed one
+// deleted, and a dynamic broker config of this node or of the cluster resyncs every topic.
+func logActions(before, after *metadata.Image, records []metadata.Record, nodeID int32, upTo record.Offset) []metaAction {
+	var out []metaAction
+	var synced []string
+	syncTopic := func(name string) {
+		if !slices.Contains(synced, name) {
+			synced = append(synced, name)
+			out = append(out, metaAction{kind: actionSyncLogs, topic: name, upTo: upTo})
 		}
 	}
-	return nil
-}
-
-func unifyCollision(name string) string { return strings.ReplaceAll(name, ".", "_") }
-
-// newTopic is a validated topic creation.
-type newTopic struct {
-	name     string
-	replicas [][]int32
-	configs  map[string]string
-	tc       config.TopicConfig
-}
-
-// planTopic validates one topic creation against img (the latest image, so a topic being
-// created is already there): partitions and replication factor (-1 = the broker defaults),
-// or an explicit assignment, and the config overrides.
-func (n *Node) planTopic(img *metadata.Image, name string, partitions int32, replicationFactor int16,
-	assignment [][]int32, configs map[string]string) (newTopic, *topicError) {
-	if err := validateNewTopicName(img, name); err != nil {
-		return newTopic{}, err
-	}
-	if _, ok := img.TopicByName(name); ok {
-		return newTopic{}, &topicError{errTopicAlreadyExists, fmt.Sprintf("Topic '%s' already exists.", name)}
-	}
-	brokers := img.Brokers()
-	var replicas [][]int32
-	if len(assignment) > 0 {
-		if partitions != -1 || replicationFactor != -1 {
-			return newTopic{}, &topicError{errInvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time."}
+	nameOf := func(id uuid.UUID) (string, bool) {
+		if t, ok := after.TopicByID(id); ok {
+			return t.Name, true
 		}
-		replicas = assignment
-		for p, rs := range replicas {
-			if len(rs) == 0 {
-				return newTopic{}, &topicError{errInvalidReplicaAssignment, fmt.Sprintf("The manual partition assignment includes an empty replica list for partition %d.", p)}
+		return "", false
+	}
+	for _, r := range records {
+		switch r := r.(type) {
+		case *metadata.TopicRecord:
+			syncTopic(r.Name)
+		case *metadata.PartitionRecord:
+			if name, ok := nameOf(r.TopicID); ok {
+				syncTopic(name)
 			}
-			for i, r := range rs {
-				if _, ok := img.Broker(r); !ok {
-					return newTopic{}, &topicError{errInvalidReplicaAssignment, fmt.Sprintf("The manual partition assignment includes broker %d, but no broker with that id is registered.", r)}
-				}
-				if slices.Contains(rs[:i], r) {
-					return newTopic{}, &topicError{errInvalidReplicaAssignment, fmt.Sprintf("The manual partition assignment includes the broker %d more than once.", r)}
+		case *metadata.ConfigRecord:
+			switch {
+			case r.ResourceType == metadata.ResourceTopic:
+				syncTopic(r.ResourceName)
+			case r.ResourceType == metadata.ResourceBroker && (r.ResourceName == "" || r.ResourceName == strconv.Itoa(int(nodeID))):
+				for _, t := range after.Topics() {
+					syncTopic(t.Name)
 				}
 			}
-		}
-	} else {
-		if partitions == -1 {
-			partitions = n.cfg.Broker.NumPartitions
-		}
-		if replicationFactor == -1 {
-			replicationFactor = n.cfg.Broker.DefaultReplicationFactor
-		}
-		if partitions <= 0 {
-			return newTopic{}, &topicError{errInvalidPartitions, "Number of partitions was set to an invalid non-positive value."}
-		}
-		if replicationFactor <= 0 {
-			return newTopic{}, &topicError{errInvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value."}
-		}
-		if int(replicationFactor) > len(brokers) {
-			return newTopic{}, &topicError{errInvalidReplicationFactor, fmt.Sprintf(
-				"Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.",
-				replicationFactor, replicationFactor, len(brokers))}
-		}
-		replicas = make([][]int32, partitions)
-		for p := range replicas {
-			// Round-robin from the partition number, as Kafka's StripedReplicaPlacer starts
-			// each partition on the next broker (a single node leads them all).
-			rs := make([]int32, replicationFactor)
-			for i := range rs {
-				rs[i] = brokers[(p+i)%len(brokers)].ID
+		case *metadata.RemoveTopicRecord:
+			t, ok := before.TopicByID(r.TopicID)
+			if !ok {
+				continue
 			}
-			replicas[p] = rs
+			var tps []storage.TopicPartition
+			for _, p := range t.Partitions() {
+				tps = append(tps, storage.TopicPartition{Topic: t.Name, Partition: p.ID})
+			}
+			out = append(out, metaAction{kind: actionDeleteLogs, topic: t.Name, partitions: tps, upTo: upTo})
 		}
 	}
-	keys := slices.Sorted(maps.Keys(configs))
-	for _, k := range keys {
-		if err := config.ValidateTopicConfig(k, configs[k]); err != nil {
-			return newTopic{}, &topicError{errInvalidConfig, fmt.Sprintf("Invalid config value for resource ConfigResource(type=TOPIC, name='%s'): %v", name, err)}
-		}
-	}
-	tc, err := config.EffectiveTopicConfig(&n.cfg.Broker, configs)
-	if err != nil {
-		return newTopic{}, &topicError{errInvalidConfig, err.Error()}
-	}
-	if _, err := tc.LogConfig(n.cfg.LogBase); err != nil {
-		return newTopic{}, &topicError{errInvalidConfig, err.Error()}
-	}
-	return newTopic{name: name, replicas: replicas, configs: configs, tc: tc}, nil
+	return out
 }
 
-// commitTopic appends nt's records to the metadata log; its logs are created once they are
-// durable. It returns the committed offset that will cover the records.
-func (n *Node) commitTopic(nt newTopic) (uuid.UUID, record.Offset, *topicError) {
-	id := uuid.FromRand(n.rng)
-	for id == uuid.Zero {
-		id = uuid.FromRand(n.rng)
+// commitResult proposes a controller Result and answers its Response once the records are
+// durable, or at once when there are none. When they cannot be appended, or are not durable
+// within timeoutMs (≤ 0: no wait, as Kafka), the entries that succeeded carry the error instead
+// (timedOutMsg for a timeout); the records may still commit.
+func (n *Node) commitResult(cs *conn, s *slot, res controller.Result, timeoutMs int32, timedOutMsg string) {
+	if len(res.Records) == 0 {
+		n.finish(cs, s, res.Response, nil)
+		return
 	}
-	records, err := metadata.NewTopicRecords(nt.name, id, nt.replicas, nt.configs)
-	if err != nil {
-		return uuid.Zero, 0, &topicError{errInvalidRequest, err.Error()}
+	upTo, code, msg := n.proposeRecords(res.Records)
+	if code != errNone {
+		failSucceeded(res.Response, code, msg)
+		n.finish(cs, s, res.Response, nil)
+		return
 	}
-	upTo, terr := n.appendMetadata(records, metaAction{kind: actionSyncLogs, topic: nt.name})
-	if terr != nil {
-		return uuid.Zero, 0, terr
+	n.answerWhenCommitted(cs, s, res.Response, true, upTo, timeoutMs, func() {
+		failSucceeded(res.Response, errRequestTimedOut, timedOutMsg)
+	})
+}
+
+// failSucceeded gives every entry of an admin response that succeeded the error code and
+// message: its records did not become durable in time.
+func failSucceeded(resp kmsg.Response, code int16, msg string) {
+	set := func(errorCode *int16, errorMessage **string) {
+		if *errorCode == errNone {
+			*errorCode, *errorMessage = code, strp(msg)
+		}
 	}
-	return id, upTo, nil
+	switch r := resp.(type) {
+	case *kmsg.CreateTopicsResponse:
+		for i := range r.Topics {
+			set(&r.Topics[i].ErrorCode, &r.Topics[i].ErrorMessage)
+		}
+	case *kmsg.DeleteTopicsResponse:
+		for i := range r.Topics {
+			set(&r.Topics[i].ErrorCode, &r.Topics[i].ErrorMessage)
+		}
+	case *kmsg.CreatePartitionsResponse:
+		for i := range r.Topics {
+			set(&r.Topics[i].ErrorCode, &r.Topics[i].ErrorMessage)
+		}
+	case *kmsg.AlterConfigsResponse:
+		for i := range r.Resources {
+			set(&r.Resources[i].ErrorCode, &r.Resources[i].ErrorMessage)
+		}
+	case *kmsg.IncrementalAlterConfigsResponse:
+		for i := range r.Resources {
+			set(&r.Resources[i].ErrorCode, &r.Resources[i].ErrorMessage)
+		}
+	default:
+		panic(fmt.Sprintf("broker: invariant: failSucceeded on a %T", resp))
+	}
 }
