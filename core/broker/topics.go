@@ -65,7 +65,7 @@ func (n *Node) createLogs(img *metadata.Image, name string) error {
 	n.topics[name] = &topicState{
 		name: name, id: t.ID, cfg: tc, logCfg: logCfg,
 		logAppendTime: tc.MessageTimestampType == "LogAppendTime",
-		relaxed:       n.relaxedFlush(overrides),
+		relaxed:       n.relaxedFlush(controller.MergedTopicOverrides(img, n.cfg.Broker.NodeID, overrides)),
 	}
 	for _, p := range t.Partitions() {
 		if !slices.Contains(p.Replicas, n.cfg.Broker.NodeID) {

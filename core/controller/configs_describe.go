@@ -46,9 +46,10 @@ func DynamicBrokerValues(img *metadata.Image, nodeID int32, brokerKey string) []
 	return out
 }
 
-// EffectiveTopicConfig is a topic's config on node nodeID: its overrides over the dynamic
-// broker configs of that node and of the cluster (img), over server.properties (b).
-func EffectiveTopicConfig(b *config.BrokerConfig, img *metadata.Image, nodeID int32, overrides map[string]string) (config.TopicConfig, error) {
+// MergedTopicOverrides is what a topic sets on node nodeID beyond server.properties: its own
+// overrides over the topic keys the dynamic broker configs of that node and of the cluster
+// (img) supply (log.retention.ms for retention.ms, ...).
+func MergedTopicOverrides(img *metadata.Image, nodeID int32, overrides map[string]string) map[string]string {
 	merged := make(map[string]string, len(overrides))
 	for _, k := range config.TopicKeys() {
 		if k.BrokerSynonym == "" {
@@ -61,7 +62,13 @@ func EffectiveTopicConfig(b *config.BrokerConfig, img *metadata.Image, nodeID in
 	for _, k := range topicConfigsKeys(overrides) {
 		merged[k] = overrides[k]
 	}
-	return config.EffectiveTopicConfig(b, merged)
+	return merged
+}
+
+// EffectiveTopicConfig is a topic's config on node nodeID: MergedTopicOverrides over
+// server.properties (b).
+func EffectiveTopicConfig(b *config.BrokerConfig, img *metadata.Image, nodeID int32, overrides map[string]string) (config.TopicConfig, error) {
+	return config.EffectiveTopicConfig(b, MergedTopicOverrides(img, nodeID, overrides))
 }
 
 // TopicConfigEntries describes a topic's keys (all when names is empty) as node nodeID runs
