@@ -154,9 +154,11 @@ func NewNode(cfg Config, logs *storage.Manager, meta *metadata.Store, rng *rand.
 			return nil, Ready{}, err
 		}
 	}
-	// Topics recovered past the metadata log's recovery point get their logs once committed.
-	for _, t := range meta.Latest().Topics() {
-		if _, ok := committed.TopicByName(t.Name); !ok {
+	// Records recovered past the metadata log's recovery point are acted on once committed:
+	// they may create topics and change topic or dynamic broker configs, so every topic of
+	// the latest image has its logs synced then.
+	if meta.LatestOffset() > meta.CommittedOffset() {
+		for _, t := range meta.Latest().Topics() {
 			n.metaActions = append(n.metaActions, metaAction{kind: actionSyncLogs, topic: t.Name, upTo: meta.LatestOffset()})
 		}
 	}
