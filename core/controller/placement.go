@@ -28,7 +28,7 @@ import (
 //   - Kafka reshuffles racks and brokers after as many partitions as brokers; the rotation above
 //     already varies replica sets, and a reshuffle mid-topic would undo the even leader spread.
 //
-// As Kafka (KAFKA-15230's continuation), partitions added to an existing topic continue its
+// As Kafka's placer does in recent versions, partitions added to an existing topic continue its
 // stripe: the start rack follows the rack of the last partition's leader, and each rack's cursor
 // follows the last broker of that rack that led a partition. A new topic starts at random (the
 // controller's PRNG), rack and cursors alike.

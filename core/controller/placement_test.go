@@ -87,8 +87,8 @@ func TestPlacementLeadersCycleWithinRacks(t *testing.T) {
 	require.Equal(t, map[int32]int{1: 2, 2: 2, 3: 2, 4: 2}, leaders)
 }
 
-// Partitions added to a topic continue its stripe, as Kafka's placer does since KAFKA-15230's
-// follow-up: placing 2+2 partitions gives what placing 4 at once would.
+// Partitions added to a topic continue its stripe, as Kafka's placer does in recent versions:
+// the next partition's leader is the broker after the last one's.
 func TestPlacementContinuesTheStripe(t *testing.T) {
 	c := newTestController(t, 9)
 	img := imageWith(t, brokersN(6)...)
