@@ -57,6 +57,7 @@ func (n *Node) handleMetadata(cs *conn, s *slot, req *kmsg.MetadataRequest) {
 	autoCreate := n.cfg.Broker.AutoCreateTopicsEnable && (req.Version < 4 || req.AllowAutoTopicCreation)
 	var creating []string // names to auto-create, answered at indexes creatingAt
 	var creatingAt []int
+	creatingSet := make(map[string]bool)
 	for _, rt := range req.Topics {
 		if rt.Topic == nil || *rt.Topic == "" {
 			id := uuid.UUID(rt.TopicID)
@@ -87,9 +88,10 @@ func (n *Node) handleMetadata(cs *conn, s *slot, req *kmsg.MetadataRequest) {
 			mt.ErrorCode = errUnknownTopicOrPartition
 		case len(creating) >= n.cfg.TopicsCreateMax:
 			mt.ErrorCode = errUnknownTopicOrPartition
-		case slices.Contains(creating, name):
+		case creatingSet[name]:
 			mt.ErrorCode = errLeaderNotAvailable // asked twice in one request
 		default:
+			creatingSet[name] = true
 			creating = append(creating, name)
 			creatingAt = append(creatingAt, len(resp.Topics))
 		}

@@ -36,8 +36,10 @@ func (n *Node) handleCreateTopics(cs *conn, s *slot, req *kmsg.CreateTopicsReque
 	// The broker's bound: names past the first TopicsCreateMax distinct ones are refused here,
 	// the rest go to the controller.
 	var names []string
+	seen := make(map[string]bool, len(req.Topics))
 	for _, t := range req.Topics {
-		if !slices.Contains(names, t.Topic) {
+		if !seen[t.Topic] {
+			seen[t.Topic] = true
 			names = append(names, t.Topic)
 		}
 	}
@@ -46,10 +48,13 @@ func (n *Node) handleCreateTopics(cs *conn, s *slot, req *kmsg.CreateTopicsReque
 		n.commitResult(cs, s, res, req.TimeoutMillis, "Timed out waiting for the topic's metadata to be durable.")
 		return
 	}
-	allowed, refused := names[:n.cfg.TopicsCreateMax], names[n.cfg.TopicsCreateMax:]
+	refused := names[n.cfg.TopicsCreateMax:]
+	for _, name := range refused {
+		delete(seen, name) // seen now holds the names the controller decides
+	}
 	bounded := *req
 	bounded.Topics = slices.DeleteFunc(slices.Clone(req.Topics), func(t kmsg.CreateTopicsRequestTopic) bool {
-		return !slices.Contains(allowed, t.Topic)
+		return !seen[t.Topic]
 	})
 	res := n.ctl.CreateTopics(n.meta.Latest(), n.now.WallMs, &bounded)
 	resp := res.Response.(*kmsg.CreateTopicsResponse)

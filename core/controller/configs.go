@@ -72,12 +72,12 @@ func (c *Controller) IncrementalAlterConfigs(img *metadata.Image, nowMs int64, r
 		} else {
 			var rs []metadata.Record
 			rs, aerr = c.alterConfigs(img, rr.ResourceType, rr.ResourceName, func(configs map[string]string) *apiError {
-				var seen []string
+				seen := make(map[string]bool, len(rr.Configs))
 				for _, op := range rr.Configs {
-					if slices.Contains(seen, op.Name) {
+					if seen[op.Name] {
 						return errorf(errInvalidRequest, "Error due to duplicate config keys")
 					}
-					seen = append(seen, op.Name)
+					seen[op.Name] = true
 					if aerr := applyIncrementalOp(configs, op.Name, op.Op, op.Value); aerr != nil {
 						return aerr
 					}

@@ -72,8 +72,8 @@ func (c *Controller) CreateTopics(img *metadata.Image, nowMs int64, req *kmsg.Cr
 		return Result{Response: resp}
 	}
 	var records []metadata.Record
-	var created []string // names created by this request, for the collision check
-	var ids []uuid.UUID
+	collisions := newCollisionIndex(img)
+	ids := make(map[uuid.UUID]bool) // ids this request gives
 	seen := make(map[string]bool, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -87,7 +87,7 @@ func (c *Controller) CreateTopics(img *metadata.Image, nowMs int64, req *kmsg.Cr
 		}
 		nt, aerr := decodeNewTopic(rt)
 		if aerr == nil {
-			aerr = validateNewTopicName(img, nt.name, created)
+			aerr = validateNewTopicName(img, nt.name, collisions)
 		}
 		if aerr != nil {
 			resp.Topics = append(resp.Topics, createTopicError(rt.Topic, aerr))
@@ -101,8 +101,8 @@ func (c *Controller) CreateTopics(img *metadata.Image, nowMs int64, req *kmsg.Cr
 		if req.Version < 5 {
 			out.NumPartitions, out.ReplicationFactor, out.Configs = -1, -1, nil
 		}
-		created = append(created, nt.name)
-		ids = append(ids, out.TopicID)
+		collisions.add(nt.name)
+		ids[out.TopicID] = true
 		records = append(records, topicRecords...)
 		resp.Topics = append(resp.Topics, out)
 	}
@@ -172,7 +172,7 @@ func decodeNewTopic(rt *kmsg.CreateTopicsRequestTopic) (newTopicRequest, *apiErr
 // validateNewTopicName applies Kafka's rules for a topic to be created: a legal name, not an
 // internal one, not an existing topic, and no collision with an existing topic (or one this
 // request creates) once '.' and '_' are treated alike: metric names cannot tell them apart.
-func validateNewTopicName(img *metadata.Image, name string, creating []string) *apiError {
+func validateNewTopicName(img *metadata.Image, name string, collisions *collisionIndex) *apiError {
 	if err := metadata.ValidateTopicName(name); err != nil {
 		return errorf(errInvalidTopic, "%s", err.Error())
 	}
@@ -182,28 +182,57 @@ func validateNewTopicName(img *metadata.Image, name string, creating []string) *
 	if _, ok := img.TopicByName(name); ok {
 		return errorf(errTopicAlreadyExists, "Topic '%s' already exists.", name)
 	}
-	if !strings.ContainsAny(name, "._") {
-		return nil
-	}
-	unified := unifyCollision(name)
-	for _, t := range img.Topics() {
-		if unifyCollision(t.Name) == unified {
-			return errorf(errInvalidTopic, "Topic '%s' collides with existing topic: %s", name, t.Name)
-		}
-	}
-	for _, other := range creating {
-		if unifyCollision(other) == unified {
-			return errorf(errInvalidTopic, "Topic '%s' collides with existing topic: %s", name, other)
-		}
+	if other, ok := collisions.find(name); ok {
+		return errorf(errInvalidTopic, "Topic '%s' collides with existing topic: %s", name, other)
 	}
 	return nil
+}
+
+// collisionIndex maps the '.'-to-'_' form of the names with either character, of the image's
+// topics and of those a request creates, to a name that has it. It is built on first use:
+// most requests name no topic with either character.
+type collisionIndex struct {
+	img    *metadata.Image
+	byForm map[string]string
+}
+
+func newCollisionIndex(img *metadata.Image) *collisionIndex { return &collisionIndex{img: img} }
+
+func (ci *collisionIndex) build() {
+	if ci.byForm != nil {
+		return
+	}
+	ci.byForm = make(map[string]string)
+	for _, t := range ci.img.Topics() {
+		if strings.ContainsAny(t.Name, "._") {
+			ci.byForm[unifyCollision(t.Name)] = t.Name
+		}
+	}
+}
+
+// find returns a topic whose name collides with name.
+func (ci *collisionIndex) find(name string) (string, bool) {
+	if !strings.ContainsAny(name, "._") {
+		return "", false
+	}
+	ci.build()
+	other, ok := ci.byForm[unifyCollision(name)]
+	return other, ok
+}
+
+// add records a name the request creates.
+func (ci *collisionIndex) add(name string) {
+	if strings.ContainsAny(name, "._") {
+		ci.build()
+		ci.byForm[unifyCollision(name)] = name
+	}
 }
 
 func unifyCollision(name string) string { return strings.ReplaceAll(name, ".", "_") }
 
 // createTopic decides one validated-name topic: configs, then partitions. It returns the
 // topic's records (none when validateOnly) and its answer. taken are ids this request gave.
-func (c *Controller) createTopic(img *metadata.Image, nt newTopicRequest, validateOnly bool, taken []uuid.UUID) ([]metadata.Record, kmsg.CreateTopicsResponseTopic, *apiError) {
+func (c *Controller) createTopic(img *metadata.Image, nt newTopicRequest, validateOnly bool, taken map[uuid.UUID]bool) ([]metadata.Record, kmsg.CreateTopicsResponseTopic, *apiError) {
 	out := kmsg.NewCreateTopicsResponseTopic()
 	out.Topic = nt.name
 	tc, aerr := c.checkTopicConfigs(img, nt.name, nt.configs)
@@ -237,9 +266,9 @@ func (c *Controller) createTopic(img *metadata.Image, nt newTopicRequest, valida
 	return records, out, nil
 }
 
-func (c *Controller) idTaken(img *metadata.Image, id uuid.UUID, taken []uuid.UUID) bool {
+func (c *Controller) idTaken(img *metadata.Image, id uuid.UUID, taken map[uuid.UUID]bool) bool {
 	_, exists := img.TopicByID(id)
-	return exists || slices.Contains(taken, id)
+	return exists || taken[id]
 }
 
 // assignNewTopic returns the replicas of each partition of a new topic.

@@ -33,7 +33,7 @@ func (c *Controller) DeleteTopics(img *metadata.Image, nowMs int64, req *kmsg.De
 		}
 	}
 	var records []metadata.Record
-	var seen []uuid.UUID
+	seen := make(map[uuid.UUID]bool, len(requests))
 	for _, rt := range requests {
 		out := kmsg.NewDeleteTopicsResponseTopic()
 		out.Topic, out.TopicID = rt.Topic, rt.TopicID
@@ -41,7 +41,7 @@ func (c *Controller) DeleteTopics(img *metadata.Image, nowMs int64, req *kmsg.De
 		if aerr == nil {
 			out.Topic, out.TopicID = strp(t.Name), t.ID
 			switch {
-			case slices.Contains(seen, t.ID):
+			case seen[t.ID]:
 				aerr = errorf(errInvalidRequest, "Duplicate topic in request.")
 			case slices.Contains(InternalTopics, t.Name):
 				aerr = errorf(errInvalidRequest, "Deletion of internal topic %s is not allowed.", t.Name)
@@ -52,7 +52,7 @@ func (c *Controller) DeleteTopics(img *metadata.Image, nowMs int64, req *kmsg.De
 			resp.Topics = append(resp.Topics, out)
 			continue
 		}
-		seen = append(seen, t.ID)
+		seen[t.ID] = true
 		records = append(records, metadata.NewRemoveTopicRecords(t.ID)...)
 		resp.Topics = append(resp.Topics, out)
 	}
