@@ -223,13 +223,13 @@ func (c *Controller) alterConfigs(img *metadata.Image, resourceType kmsg.ConfigR
 		}
 	}
 	set := make(map[string]string)
-	for _, k := range topicConfigsKeys(configs) {
+	for _, k := range sortedKeys(configs) {
 		if v, ok := old[k]; !ok || v != configs[k] {
 			set[k] = configs[k]
 		}
 	}
 	var deletes []string
-	for _, k := range topicConfigsKeys(old) {
+	for _, k := range sortedKeys(old) {
 		if _, ok := configs[k]; !ok {
 			deletes = append(deletes, k)
 		}
@@ -248,7 +248,7 @@ func (c *Controller) alterConfigs(img *metadata.Image, resourceType kmsg.ConfigR
 // checkTopicConfigs checks a topic's overrides: each key and value, then the whole over the
 // broker's defaults (static and dynamic), as a log would run with it.
 func (c *Controller) checkTopicConfigs(img *metadata.Image, topic string, overrides map[string]string) (config.TopicConfig, *apiError) {
-	for _, k := range topicConfigsKeys(overrides) {
+	for _, k := range sortedKeys(overrides) {
 		if err := config.ValidateTopicConfig(k, overrides[k]); err != nil {
 			return config.TopicConfig{}, errorf(errInvalidConfig, "%s", err.Error())
 		}
@@ -278,7 +278,7 @@ func checkBrokerResourceName(name string) *apiError {
 // checkBrokerConfigs checks a broker resource's dynamic configs: every key dynamic in Weir,
 // every value valid for the topic key it supplies.
 func checkBrokerConfigs(configs map[string]string) *apiError {
-	keys := topicConfigsKeys(configs)
+	keys := sortedKeys(configs)
 	var static []string
 	for _, k := range keys {
 		if _, ok := topicKeyOfBrokerSynonym(k); !ok {

@@ -59,7 +59,7 @@ func MergedTopicOverrides(img *metadata.Image, nodeID int32, overrides map[strin
 			merged[k.Name] = dyn[0].Value
 		}
 	}
-	for _, k := range topicConfigsKeys(overrides) {
+	for _, k := range sortedKeys(overrides) {
 		merged[k] = overrides[k]
 	}
 	return merged

@@ -363,8 +363,8 @@ func withUnfencedISR(img *metadata.Image, records []metadata.Record) []metadata.
 	return records
 }
 
-// topicConfigsKeys lists a config map's keys sorted (deterministic validation order).
-func topicConfigsKeys(configs map[string]string) []string { return slices.Sorted(maps.Keys(configs)) }
+// sortedKeys lists a map's keys sorted: validation and records in a deterministic order.
+func sortedKeys(configs map[string]string) []string { return slices.Sorted(maps.Keys(configs)) }
 
 // AutoCreateRequest is the CreateTopics request for topics a Metadata request auto-creates,
 // as Kafka's AutoTopicCreationManager sends it: both counts -1 (num.partitions and

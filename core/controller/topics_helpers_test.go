@@ -104,7 +104,7 @@ func withConfig(rt kmsg.CreateTopicsRequestTopic, key string, value *string) kms
 func createdTopics(t testingT, c *Controller, img *metadata.Image, topics map[string]int32) *metadata.Image {
 	t.Helper()
 	req := createTopicsRequest()
-	for _, name := range topicConfigsKeysInt(topics) {
+	for _, name := range sortedKeysInt(topics) {
 		req.Topics = append(req.Topics, newTopic(name, topics[name], -1))
 	}
 	res := c.CreateTopics(img, 0, req)
@@ -114,12 +114,12 @@ func createdTopics(t testingT, c *Controller, img *metadata.Image, topics map[st
 	return apply(t, img, res)
 }
 
-func topicConfigsKeysInt(m map[string]int32) []string {
+func sortedKeysInt(m map[string]int32) []string {
 	s := make(map[string]string, len(m))
 	for k := range m {
 		s[k] = ""
 	}
-	return topicConfigsKeys(s)
+	return sortedKeys(s)
 }
 
 // errOf renders a code and message for table comparisons.
