@@ -101,16 +101,3 @@ func TopicConfigEntries(b *config.BrokerConfig, img *metadata.Image, nodeID int3
 	}
 	return out
 }
-
-// DynamicBrokerKeys are the broker keys Weir changes at runtime (BROKER config resources):
-// the broker synonyms of the topic keys, sorted.
-func DynamicBrokerKeys() []string {
-	var out []string
-	for _, k := range config.TopicKeys() {
-		if k.BrokerSynonym != "" {
-			out = append(out, k.BrokerSynonym)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
