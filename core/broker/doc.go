@@ -8,7 +8,7 @@
 //   - ready.go: Ready and its parts, with the ordering contract.
 //   - config.go: Config, from config.BrokerConfig; versions.go: the served API keys.
 //   - conn.go: per-connection response slots, released strictly in request order.
-//   - topics.go: topic name rules, topic planning, per-topic config, log creation/deletion.
+//   - topics.go: per-topic config, log creation and deletion, proposing a controller Result
 //   - housekeeping.go: retention, offset checkpoints and metadata snapshots on timers.
 //   - producers.go: each partition's idempotent-producer state (core/producer): loaded with
 //     its log, updated on every append, snapshotted at segment rolls and clean shutdown

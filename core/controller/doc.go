@@ -9,6 +9,14 @@
 //
 // Files:
 //   - controller.go: the Controller, its Config and Result
+//   - node.go: Node, one process's part in the metadata quorum (a voter or an observer) with
+//     its committed image, and on the quorum leader the active controller; node_ready.go: its
+//     effects; node_conn.go: the controller listener's requests, answered in order;
+//     node_quorum.go: quorum RPCs to and from Kafka's wire messages; node_apply.go: replaying
+//     committed records; node_snapshot.go: snapshots of the committed image; node_active.go:
+//     the active controller (latest image, commands answered once committed);
+//     node_commands.go: the listener's version table and command dispatch; node_errors.go:
+//     a command's error answer
 //   - lifecycle.go: BrokerRegistration, BrokerHeartbeat and UnregisterBroker (KIP-631):
 //     registration, unfencing, controlled shutdown, decommissioning
 //   - heartbeats.go: broker leases (Activate, Deactivate, Tick fences lapsed brokers)
