@@ -51,7 +51,11 @@ answered, pending syncs run, checkpoints are written, exit 0.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			return runBroker(ctx, driverOptions{fsys: osfs.New(), cfg: cfg, logger: a.logger})
+			opts := driverOptions{fsys: osfs.New(), cfg: cfg, logger: a.logger}
+			if isControllerOnly(cfg) {
+				return runController(ctx, opts)
+			}
+			return runBroker(ctx, opts)
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "server.properties with Kafka's key names (default: the embedded single-node config)")

@@ -62,6 +62,17 @@ func (n *Node) updateActive() bool {
 		n.active = &activeState{epoch: st.Epoch, latest: n.image, latestOffset: n.applied}
 		n.ctl.Activate(n.image, n.now.MonotonicMs)
 		n.active.nextTickMs = n.now.MonotonicMs
+		if _, ok := n.image.FeatureLevel(metadata.MetadataVersionFeature); !ok {
+			// A new cluster: its first active controller writes the bootstrap records
+			// (metadata.version), as Kafka's writes its bootstrap checkpoint's, before any
+			// command is decided on an image without them.
+			if _, err := n.propose(metadata.BootstrapRecords(metadata.MetadataVersionDefault)); err != nil {
+				n.out.Warnings = append(n.out.Warnings, fmt.Errorf("controller: bootstrap records: %w", err))
+				n.deactivate()
+				return false
+			}
+			return true
+		}
 	}
 	hw := n.q.HighWatermark()
 	a := n.active

@@ -343,7 +343,6 @@ func TestNodeClusterReplicatesAndAppliesCommittedRecords(t *testing.T) {
 			c := newTestCluster(t, seed, []int32{1, 2, 3}, []int32{4})
 			c.runUntil(20_000, "an active controller", func() bool { return c.active() != nil })
 			// Bootstrap records first, as the first controller writes them.
-			c.propose(metadata.BootstrapRecords(metadata.MetadataVersionDefault))
 			for i := range 40 {
 				c.propose(topicRecords(t, i))
 				for range 3 {
@@ -355,6 +354,7 @@ func TestNodeClusterReplicatesAndAppliesCommittedRecords(t *testing.T) {
 			img, applied := c.nodes[4].node.Image()
 			t.Logf("end %d applied %d at %d ms, leader %d epoch %d", end, applied, c.nowMs, c.active().id, c.active().node.QuorumState().Epoch)
 			require.Equal(t, 40, img.TopicCount(), "the observer's image")
+			require.Equal(t, metadata.MetadataVersionDefault, img.MetadataVersion(), "the first active controller bootstraps metadata.version")
 		})
 	}
 }
@@ -414,7 +414,6 @@ func TestNodeClusterSurvivesCrashes(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			c := newTestCluster(t, seed, []int32{1, 2, 3}, []int32{4})
 			c.runUntil(20_000, "an active controller", func() bool { return c.active() != nil })
-			c.propose(metadata.BootstrapRecords(metadata.MetadataVersionDefault))
 			committed := 0 // topics known committed
 			proposed := 0
 			for range 30 {
@@ -555,7 +554,6 @@ func (c *testCluster) isolate(id int32) {
 func TestNodeLaggingFollowerCatchesUpFromASnapshot(t *testing.T) {
 	c := newTestCluster(t, 3, []int32{1, 2, 3}, []int32{4})
 	c.runUntil(20_000, "an active controller", func() bool { return c.active() != nil })
-	c.propose(metadata.BootstrapRecords(metadata.MetadataVersionDefault))
 	var lagging int32
 	for _, id := range c.ids() {
 		if c.nodes[id] != c.active() {
@@ -640,7 +638,6 @@ func (c *testCluster) stepCollect(tn *testNode, collect func(Ready)) {
 func TestNodeRegistersABrokerThroughTheQuorum(t *testing.T) {
 	c := newTestCluster(t, 11, []int32{1, 2, 3}, []int32{4})
 	c.runUntil(20_000, "an active controller", func() bool { return c.active() != nil })
-	c.propose(metadata.BootstrapRecords(metadata.MetadataVersionDefault))
 	a := c.active()
 
 	resp := c.request(a, 500, registrationRequest(4, 1)).(*kmsg.BrokerRegistrationResponse)
