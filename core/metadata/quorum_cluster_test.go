@@ -110,6 +110,7 @@ func qcConfig(id quorum.NodeID, voters []quorum.NodeID) quorum.Config {
 	cfg.FetchMaxWaitMs = 100
 	cfg.FetchEntriesMax = 16
 	cfg.UncommittedEntriesMax = 256
+	cfg.ProposalEntriesMax = 24 // above FetchEntriesMax: a fetch answer still carries the whole batch
 	cfg.SnapshotChunkBytesMax = 300
 	return cfg
 }

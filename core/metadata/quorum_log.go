@@ -18,11 +18,13 @@ import (
 // partition directory `<metadata log dir>/__cluster_metadata-0/` and the snapshots beside them
 // as `<end offset>-<epoch>.checkpoint`, Kafka's KafkaMetadataLog layout.
 //
-// Every entry is its own record batch. core/log truncates whole batches, and the offsets the
-// quorum truncates to are batch boundaries of the leader's log, not of a follower's (entries
-// reach a follower regrouped into fetch answers): a batch straddling the truncation point
-// would be cut below it, dropping entries that were durable and acknowledged, which Raft
-// forbids. One entry per batch makes every offset a boundary, at about 70 bytes per entry.
+// Each batch of quorum entries (see quorum.Entry) is one core/log record batch, framed by
+// quorum.AppendBatches: the leader's stamped with its wall clock, a follower's with the
+// leader's timestamp, so that a follower's batch is the leader's byte for byte (same base
+// offset, epoch, record count, records and timestamps). Batch boundaries are the same on
+// every node, and every offset the quorum truncates to is one, so core/log's whole-batch
+// truncation cuts exactly there; its recovery drops a torn last batch whole, so a crash never
+// leaves part of a batch (of a command) in the log.
 //
 // Driver contract:
 //   - SetNowMs before each call into the quorum node: the wall clock stamps the batches (as
@@ -264,8 +266,10 @@ func (q *QuorumLog) EndOffsetForEpoch(epoch record.Epoch) (record.Epoch, record.
 	return quorum.UndefinedEpoch, quorum.UndefinedOffset
 }
 
-// Append writes entries at EndOffset, one batch each, as follower appends (offsets kept), so
-// core/log's epoch cache learns each entry's epoch from its batch's PartitionLeaderEpoch.
+// Append writes entries, whole batches, at EndOffset: one core/log record batch per batch of
+// entries, as follower appends (offsets kept), so core/log's epoch cache learns each batch's
+// epoch from its PartitionLeaderEpoch. Batches whose entries carry no timestamp (the leader's
+// own) are stamped with the wall clock (SetNowMs); the others keep theirs.
 func (q *QuorumLog) Append(entries []quorum.Entry) error {
 	if err := q.check(); err != nil {
 		return err
@@ -278,16 +282,20 @@ func (q *QuorumLog) Append(entries []quorum.Entry) error {
 		}
 		last = e.Epoch
 	}
-	for i := range entries {
-		offset := q.log.EndOffset()
-		batch, err := quorum.AppendBatches(q.batchBuf[:0], offset, entries[i:i+1], q.nowMs)
-		if err != nil {
-			return fmt.Errorf("metadata: frame entry at %d: %w", offset, err)
+	offset := q.log.EndOffset()
+	framed, err := quorum.AppendBatches(q.batchBuf[:0], offset, entries, q.nowMs)
+	if err != nil {
+		return fmt.Errorf("metadata: frame %d entries at %d: %w", len(entries), offset, err)
+	}
+	q.batchBuf = framed
+	it := record.NewBatchIterator(framed)
+	for it.Next() {
+		if _, err := q.log.Append(it.Batch(), log.AppendOptions{NowMs: q.nowMs}); err != nil {
+			return fmt.Errorf("metadata: append the batch at %d: %w", it.Header().BaseOffset, err)
 		}
-		q.batchBuf = batch
-		if _, err := q.log.Append(batch, log.AppendOptions{NowMs: q.nowMs}); err != nil {
-			return fmt.Errorf("metadata: append entry at %d: %w", offset, err)
-		}
+	}
+	if err := it.Err(); err != nil {
+		panic(fmt.Sprintf("metadata: invariant: batches framed at %d do not parse: %v", offset, err))
 	}
 	return nil
 }
@@ -304,17 +312,20 @@ func (q *QuorumLog) TruncateTo(offset record.Offset) error {
 		return fmt.Errorf("metadata: truncate quorum log to %d: %w", offset, err)
 	}
 	if end := q.log.EndOffset(); end != offset {
-		panic(fmt.Sprintf("metadata: invariant: quorum log truncated to %d ends at %d (one entry per batch)", offset, end))
+		// core/log dropped the batch straddling offset whole.
+		panic(fmt.Sprintf("metadata: invariant: truncation at a batch boundary: quorum log truncated to %d ends at %d", offset, end))
 	}
 	return nil
 }
 
 // readBytesPerEntryGuess sizes a Read's first plan: a one-record batch is 70 bytes plus the
-// entry's data. A short guess costs another plan; a long one reads bytes thrown away.
+// entry's data, a record in a larger batch about 10 plus its data. A short guess costs
+// another plan; a long one reads bytes thrown away.
 const readBytesPerEntryGuess = 256
 
-// Read returns up to entriesMax entries from `from` (log start ≤ from < EndOffset), executing
-// core/log's read plans inline: at least one entry, and no more than about ReadBytesMax.
+// Read returns whole batches from `from` (log start ≤ from < EndOffset, a batch boundary),
+// executing core/log's read plans inline: as many as fit in entriesMax entries and about
+// ReadBytesMax bytes, and always at least one whole batch.
 func (q *QuorumLog) Read(from record.Offset, entriesMax int) ([]quorum.Entry, error) {
 	if err := q.check(); err != nil {
 		return nil, err
@@ -332,7 +343,7 @@ func (q *QuorumLog) Read(from record.Offset, entriesMax int) ([]quorum.Entry, er
 			return nil, fmt.Errorf("metadata: plan quorum log read at %d: %w", next, err)
 		}
 		if len(plan.Ranges) == 0 {
-			break // the next entry alone is larger than what is left of the budget
+			break // the next batch alone is larger than what is left of the budget
 		}
 		data, err := log.AppendPlan(q.fsys, q.readBuf[:0], plan)
 		if err != nil {
@@ -343,15 +354,34 @@ func (q *QuorumLog) Read(from record.Offset, entriesMax int) ([]quorum.Entry, er
 		if err != nil {
 			return nil, fmt.Errorf("metadata: quorum log at %d: %w", next, err)
 		}
-		if base > next || base+record.Offset(len(entries)) <= next {
-			return nil, fmt.Errorf("metadata: quorum log read at %d got entries [%d, %d)", next, base, base+record.Offset(len(entries)))
+		if base != next || len(entries) == 0 {
+			return nil, fmt.Errorf("metadata: quorum log read at %d got batches from %d (%d entries): not at a batch boundary", next, base, len(entries))
 		}
-		entries = entries[next-base:]
-		out = append(out, entries[:min(len(entries), entriesMax-len(out))]...)
+		n := wholeBatches(entries, entriesMax-len(out), len(out) == 0)
+		out = append(out, entries[:n]...)
+		if n < len(entries) {
+			break // the next batch would pass entriesMax
+		}
 		next += record.Offset(len(entries))
 		budget -= plan.SizeBytes
 	}
 	return out, nil
+}
+
+// wholeBatches is how many of entries (whole batches) make the most whole batches within
+// room entries; the first batch however large when first.
+func wholeBatches(entries []quorum.Entry, room int, first bool) int {
+	n := 0
+	for i := range entries {
+		if entries[i].MoreInBatch {
+			continue
+		}
+		if i+1 > room && !(first && n == 0) {
+			break
+		}
+		n = i + 1
+	}
+	return n
 }
 
 // DurableOffset is the end of the flushed prefix: core/log's, and at least the log start,
@@ -549,9 +579,28 @@ func (q *QuorumLog) RecordSnapshot(id SnapshotID) error {
 	if epoch != id.Epoch {
 		return fmt.Errorf("metadata: record snapshot %s: the log's entry %d has epoch %d", id, id.EndOffset-1, epoch)
 	}
+	if err := q.checkBoundary(id.EndOffset); err != nil {
+		return fmt.Errorf("metadata: record snapshot %s: %w", id, err)
+	}
 	if !slices.Contains(q.snapshots, id) {
 		q.snapshots = append(q.snapshots, id)
 		slices.SortFunc(q.snapshots, func(a, b SnapshotID) int { return cmp.Compare(a.EndOffset, b.EndOffset) })
+	}
+	return nil
+}
+
+// checkBoundary reports an error unless offset is a batch boundary of the log: the log start
+// or end, or the end of the batch holding offset-1. Only the batch's header is read.
+func (q *QuorumLog) checkBoundary(offset record.Offset) error {
+	if offset <= q.start.EndOffset || offset >= q.log.EndOffset() {
+		return nil
+	}
+	plan, err := q.log.Read(offset-1, 1, q.log.EndOffset(), true)
+	if err != nil {
+		return fmt.Errorf("find the batch holding %d: %w", offset-1, err)
+	}
+	if plan.NextOffset != offset {
+		return fmt.Errorf("offset %d is inside the batch [%d, %d)", offset, plan.FirstOffset, plan.NextOffset)
 	}
 	return nil
 }

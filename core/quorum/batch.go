@@ -9,10 +9,12 @@ import (
 )
 
 // Entries on the wire and on disk are Kafka record batches v2, framed as KRaft frames
-// __cluster_metadata: one batch per run of entries of one epoch, PartitionLeaderEpoch the
-// epoch, one record per entry with a null key and the entry's data as value, no producer id,
-// no compression. A LeaderChange entry is a control batch whose record key is the control
-// record key (version 0, type LeaderChange) and whose value is the LeaderChangeMessage.
+// __cluster_metadata: one record batch per batch of entries (see Entry), PartitionLeaderEpoch
+// the epoch, FirstTimestamp and MaxTimestamp the batch's timestamp, one record per entry with a
+// null key, timestamp delta 0 and the entry's data as value, no producer id, no compression. A
+// LeaderChange entry is a control batch whose record key is the control record key (version 0,
+// type LeaderChange) and whose value is the LeaderChangeMessage. Framing is deterministic: the
+// same batch of entries at the same offset is the same bytes on every node.
 
 // ErrInvalidBatch is what DecodeBatches wraps for bytes that are not entries: a corrupt,
 // truncated or ill-formed batch, or one KRaft would not write. The record package's sentinel
@@ -29,27 +31,32 @@ const (
 // leaderChangeKey is the key of every control record the quorum writes.
 var leaderChangeKey = binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, uint16(controlKeyVersion)), uint16(controlTypeLeader))
 
-// AppendBatches appends entries to dst as record batches, the first entry at baseOffset: one
-// batch per run of consecutive entries of the same epoch and control flag. timestampMs is the
-// wall-clock time every record is stamped with (the batch's first and max timestamp), as
-// Kafka's KRaft stamps a batch with its append time; core never reads a clock, so it comes in.
-// An error means an entry cannot be framed (negative epoch, offsets past the int64 range).
+// AppendBatches appends entries, whole batches, to dst as record batches, the first entry at
+// baseOffset: one record batch per batch of entries. A batch is stamped with its entries'
+// TimestampMs; timestampMs stamps the batches whose entries carry record.NoTimestamp (a
+// leader's log appending its own, whose wall clock comes in: core never reads a clock). An
+// error, wrapping ErrInvalidBatch, means the entries cannot be framed: not whole batches or a
+// batch whose entries disagree (epoch, control, timestamp), a negative epoch, offsets past the
+// int64 range.
 func AppendBatches(dst []byte, baseOffset record.Offset, entries []Entry, timestampMs int64) ([]byte, error) {
 	if baseOffset < 0 {
 		return dst, fmt.Errorf("%w: negative base offset %d", ErrInvalidBatch, baseOffset)
 	}
+	if err := checkBatches(entries); err != nil {
+		return dst, fmt.Errorf("%w: at offset %d: %w", ErrInvalidBatch, baseOffset, err)
+	}
 	start := len(dst)
 	var records []record.Record
 	for i := 0; i < len(entries); {
-		run := i + 1
-		for run < len(entries) && entries[run].Epoch == entries[i].Epoch && entries[run].Control == entries[i].Control {
-			run++
+		end := i + 1
+		for entries[end-1].MoreInBatch {
+			end++
 		}
 		if entries[i].Epoch < 0 {
 			return dst[:start], fmt.Errorf("%w: entry at offset %d has negative epoch %d", ErrInvalidBatch, baseOffset+record.Offset(i), entries[i].Epoch)
 		}
 		records = records[:0]
-		for j := i; j < run; j++ {
+		for j := i; j < end; j++ {
 			r := record.Record{OffsetDelta: int32(j - i), Value: entries[j].Data}
 			if r.Value == nil {
 				r.Value = []byte{} // a metadata record's value is never null
@@ -59,11 +66,15 @@ func AppendBatches(dst []byte, baseOffset record.Offset, entries []Entry, timest
 			}
 			records = append(records, r)
 		}
+		ts := entries[i].TimestampMs
+		if ts == record.NoTimestamp {
+			ts = timestampMs
+		}
 		opts := record.BatchOptions{
 			BaseOffset:           baseOffset + record.Offset(i),
 			PartitionLeaderEpoch: entries[i].Epoch,
 			Codec:                record.CodecNone,
-			FirstTimestamp:       timestampMs,
+			FirstTimestamp:       ts,
 			ProducerID:           record.NoProducerID,
 			ProducerEpoch:        -1,
 			BaseSequence:         record.NoSequence,
@@ -71,9 +82,9 @@ func AppendBatches(dst []byte, baseOffset record.Offset, entries []Entry, timest
 		}
 		var err error
 		if dst, err = record.AppendBatch(dst, opts, records); err != nil {
-			return dst[:start], fmt.Errorf("%w: entries %d..%d at offset %d: %w", ErrInvalidBatch, i, run-1, opts.BaseOffset, err)
+			return dst[:start], fmt.Errorf("%w: entries %d..%d at offset %d: %w", ErrInvalidBatch, i, end-1, opts.BaseOffset, err)
 		}
-		i = run
+		i = end
 	}
 	return dst, nil
 }
@@ -82,9 +93,11 @@ func AppendBatches(dst []byte, baseOffset record.Offset, entries []Entry, timest
 // the first (UndefinedOffset for no bytes). Each batch is validated whole: extent, magic, CRC
 // (record.NextBatch), then what makes it a quorum batch: contiguous offsets from batch to
 // batch and record to record, a non-negative PartitionLeaderEpoch, no compression, no
-// producer or transaction, and in a control batch only LeaderChange control records. Any
-// fault, a truncated tail included, is an error wrapping ErrInvalidBatch, never a panic. The
-// entries' Data are copies: data may be reused once DecodeBatches returns.
+// producer or transaction, and in a control batch only LeaderChange control records. Each
+// record batch becomes one batch of entries (MoreInBatch on all but its last) stamped with the
+// batch's FirstTimestamp; per-record timestamp deltas, which Weir never writes, are not kept.
+// Any fault, a truncated tail included, is an error wrapping ErrInvalidBatch, never a panic.
+// The entries' Data are copies: data may be reused once DecodeBatches returns.
 func DecodeBatches(data []byte) (record.Offset, []Entry, error) {
 	base := UndefinedOffset
 	var entries []Entry
@@ -143,7 +156,10 @@ func appendBatchEntries(entries []Entry, h *record.Header, batch []byte) ([]Entr
 		}
 		// Values are copied into owned front to back; they never outgrow the records.
 		n := copy(owned[valuesEnd:], r.Value)
-		entries = append(entries, Entry{Epoch: h.PartitionLeaderEpoch, Control: h.Control(), Data: owned[valuesEnd : valuesEnd+n : valuesEnd+n]})
+		entries = append(entries, Entry{
+			Epoch: h.PartitionLeaderEpoch, Control: h.Control(), Data: owned[valuesEnd : valuesEnd+n : valuesEnd+n],
+			MoreInBatch: i < h.RecordCount-1, TimestampMs: h.FirstTimestamp,
+		})
 		valuesEnd += n
 		i++
 		return nil

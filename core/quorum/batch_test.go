@@ -12,71 +12,96 @@ import (
 	"github.com/weirdata/weir/core/record"
 )
 
-// drawEntries draws a log fragment: epochs non-decreasing, control entries holding a
-// LeaderChangeMessage as the quorum writes them.
+// drawEntries draws a log fragment of whole batches: epochs non-decreasing, control entries
+// (batches of one) holding a LeaderChangeMessage as the quorum writes them, timestamps set or
+// left for the framing to stamp.
 func drawEntries(t *rapid.T) []Entry {
 	n := rapid.IntRange(0, 40).Draw(t, "n")
 	epoch := record.Epoch(rapid.Int32Range(0, 1<<20).Draw(t, "epoch0"))
 	entries := make([]Entry, 0, n)
-	for i := range n {
+	for i := 0; i < n; {
 		if rapid.IntRange(0, 4).Draw(t, "bump") == 0 {
 			epoch += record.Epoch(rapid.Int32Range(1, 3).Draw(t, "step"))
 		}
+		ts := rapid.SampledFrom([]int64{record.NoTimestamp, 0, rapid.Int64Range(1, 1<<42).Draw(t, "batchTs")}).Draw(t, "ts")
 		if rapid.IntRange(0, 5).Draw(t, "control") == 0 {
-			entries = append(entries, Entry{Epoch: epoch, Control: true, Data: leaderChangeData(NodeID(i%5), []NodeID{0, 1, 2, 3, 4}, []NodeID{NodeID(i % 5)})})
+			entries = append(entries, Entry{Epoch: epoch, Control: true, Data: leaderChangeData(NodeID(i%5), []NodeID{0, 1, 2, 3, 4}, []NodeID{NodeID(i % 5)}), TimestampMs: ts})
+			i++
 			continue
 		}
-		entries = append(entries, Entry{Epoch: epoch, Data: rapid.SliceOfN(rapid.Byte(), 0, 64).Draw(t, "data")})
+		size := rapid.IntRange(1, 6).Draw(t, "batchSize")
+		for k := range size {
+			entries = append(entries, Entry{Epoch: epoch, Data: rapid.SliceOfN(rapid.Byte(), 0, 64).Draw(t, "data"), MoreInBatch: k < size-1, TimestampMs: ts})
+		}
+		i += size
 	}
 	return entries
 }
 
+// entriesEqual compares entries field by field, batch boundaries and timestamps included.
 func entriesEqual(a, b []Entry) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
 		// nil and empty Data are the same entry: a metadata record's value is never null.
-		if a[i].Epoch != b[i].Epoch || a[i].Control != b[i].Control || !bytes.Equal(a[i].Data, b[i].Data) {
+		if a[i].Epoch != b[i].Epoch || a[i].Control != b[i].Control || !bytes.Equal(a[i].Data, b[i].Data) ||
+			a[i].MoreInBatch != b[i].MoreInBatch || a[i].TimestampMs != b[i].TimestampMs {
 			return false
 		}
 	}
 	return true
 }
 
-// batchRuns counts the runs of equal (epoch, control) in entries: the batches there must be.
-func batchRuns(entries []Entry) int {
-	runs := 0
-	for i := range entries {
-		if i == 0 || entries[i].Epoch != entries[i-1].Epoch || entries[i].Control != entries[i-1].Control {
-			runs++
+// stamped is entries as framing at timestampMs stamps them.
+func stamped(entries []Entry, timestampMs int64) []Entry {
+	out := make([]Entry, len(entries))
+	for i, e := range entries {
+		if e.TimestampMs == record.NoTimestamp {
+			e.TimestampMs = timestampMs
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// batchCount counts the batches in entries: the record batches there must be.
+func batchCount(entries []Entry) int {
+	n := 0
+	for _, e := range entries {
+		if !e.MoreInBatch {
+			n++
 		}
 	}
-	return runs
+	return n
 }
 
 func TestBatchesRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		entries := drawEntries(t)
 		base := record.Offset(rapid.Int64Range(0, 1<<40).Draw(t, "base"))
-		ts := rapid.Int64Range(-1, 1<<42).Draw(t, "ts")
+		// The log's wall clock (NoTimestamp, "none", is never a clock reading).
+		ts := rapid.Int64Range(0, 1<<42).Draw(t, "ts")
 		data, err := AppendBatches(nil, base, entries, ts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The framing Kafka expects, batch by batch.
+		want := stamped(entries, ts)
+		// The framing Kafka expects, batch by batch: one record batch per batch of entries.
 		it := record.NewBatchIterator(data)
 		batches, next := 0, base
 		for it.Next() {
 			h := it.Header()
 			batches++
-			if h.BaseOffset != next || h.FirstTimestamp != ts || h.MaxTimestamp != ts || h.ProducerID != -1 || h.Codec() != record.CodecNone {
+			first := want[next-base]
+			if h.BaseOffset != next || h.FirstTimestamp != first.TimestampMs || h.MaxTimestamp != first.TimestampMs ||
+				h.ProducerID != -1 || h.Codec() != record.CodecNone || h.PartitionLeaderEpoch != first.Epoch {
 				t.Fatalf("batch %d header %+v", batches, h)
 			}
 			next = h.NextOffset()
 		}
-		if it.Err() != nil || batches != batchRuns(entries) {
-			t.Fatalf("%d batches for %d runs: %v", batches, batchRuns(entries), it.Err())
+		if it.Err() != nil || batches != batchCount(entries) {
+			t.Fatalf("%d batches for %d: %v", batches, batchCount(entries), it.Err())
 		}
 		gotBase, got, err := DecodeBatches(data)
 		if err != nil {
@@ -85,8 +110,13 @@ func TestBatchesRoundTrip(t *testing.T) {
 		if len(entries) > 0 && gotBase != base || len(entries) == 0 && gotBase != UndefinedOffset {
 			t.Fatalf("base %d, want %d", gotBase, base)
 		}
-		if !entriesEqual(got, entries) {
-			t.Fatalf("decoded %+v, want %+v", got, entries)
+		if !entriesEqual(got, want) {
+			t.Fatalf("decoded %+v, want %+v", got, want)
+		}
+		// A follower framing the decoded entries (at its own clock) writes the same bytes.
+		again, err := AppendBatches(nil, base, got, ts+12345)
+		if err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("re-framed batches differ from the leader's (%v)", err)
 		}
 	})
 }
@@ -95,7 +125,7 @@ func TestBatchesRoundTrip(t *testing.T) {
 // field as Kafka's DefaultRecordBatch and ControlRecordType define them.
 func TestLeaderChangeBatchGolden(t *testing.T) {
 	lc := leaderChangeData(2, []NodeID{1, 2, 3}, []NodeID{2, 3})
-	data, err := AppendBatches(nil, 7, []Entry{{Epoch: 5, Control: true, Data: lc}}, 1_700_000_000_000)
+	data, err := AppendBatches(nil, 7, []Entry{{Epoch: 5, Control: true, Data: lc, TimestampMs: record.NoTimestamp}}, 1_700_000_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +264,17 @@ func TestAppendBatchesRejects(t *testing.T) {
 	if !errors.Is(err, ErrInvalidBatch) || string(out) != "keep" {
 		t.Errorf("negative epoch: %v, dst %q", err, out)
 	}
+	// Not whole batches, or a batch whose entries disagree: nothing is framed.
+	for name, entries := range map[string][]Entry{
+		"ends inside a batch": {{Epoch: 1}, {Epoch: 1, MoreInBatch: true}},
+		"two epochs":          {{Epoch: 1, MoreInBatch: true}, {Epoch: 2}},
+		"control and data":    {{Epoch: 1, MoreInBatch: true}, {Epoch: 1, Control: true}},
+		"two timestamps":      {{Epoch: 1, MoreInBatch: true, TimestampMs: 5}, {Epoch: 1, TimestampMs: 6}},
+	} {
+		if out, err := AppendBatches(dst, 0, entries, 0); !errors.Is(err, ErrInvalidBatch) || string(out) != "keep" {
+			t.Errorf("%s: %v, dst %q", name, err, out)
+		}
+	}
 }
 
 func FuzzDecodeBatches(f *testing.F) {
@@ -253,8 +294,8 @@ func FuzzDecodeBatches(f *testing.F) {
 			}
 			return
 		}
-		// What decodes re-encodes to entries that decode the same (timestamps aside).
-		again, err := AppendBatches(nil, max(base, 0), entries, 0)
+		// What decodes re-encodes to entries that decode the same.
+		again, err := AppendBatches(nil, max(base, 0), entries, record.NoTimestamp)
 		if err != nil {
 			t.Fatal(err)
 		}

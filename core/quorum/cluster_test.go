@@ -51,6 +51,8 @@ type faults struct {
 	proposeEveryMs     int64
 	crashInReadyPerMil int   // crash while executing a Ready (before or after persisting)
 	snapshotEveryMs    int64 // a node snapshots its committed log and may drop its prefix; 0 never
+	writebackPerMille  int   // a completing flush also writes back part of the later appends
+	burstMax           int   // proposals the leader gets at once (1..burstMax)
 }
 
 func randomFaults(rng *rand.Rand) faults {
@@ -124,17 +126,25 @@ type simNode struct {
 
 type conn struct{ from, to NodeID }
 
+// matchEntry is the prefix hash first seen at an (offset, epoch) and the node whose log had it.
+type matchEntry struct {
+	hash uint64
+	by   NodeID
+}
+
 type cluster struct {
-	t      *testing.T
-	seed   uint64
-	rng    *rand.Rand
-	f      faults
-	nowMs  int64
-	seq    int64
-	queue  eventQueue
-	nodes  []*simNode
-	voters []NodeID
-	bug    bug
+	t    *testing.T
+	seed uint64
+	rng  *rand.Rand
+	// batchRng draws proposal sizes, bursts and writebacks.
+	batchRng *rand.Rand
+	f        faults
+	nowMs    int64
+	seq      int64
+	queue    eventQueue
+	nodes    []*simNode
+	voters   []NodeID
+	bug      bug
 
 	connGen    map[conn]int   // bumped when a connection resets
 	connLast   map[conn]int64 // last delivery time (TCP keeps a connection in order)
@@ -146,7 +156,7 @@ type cluster struct {
 	leaderOf   map[record.Epoch]NodeID // the one leader of each epoch
 	grants     map[[2]int64]NodeID     // (voter, epoch) → the candidate it granted
 	committed  []uint64                // prefix hash of every committed offset
-	matchIndex map[[2]int64]uint64     // (offset, epoch) → prefix hash (log matching)
+	matchIndex map[[2]int64]matchEntry // (offset, epoch) → prefix hash (log matching)
 	elections  int
 	// directChecks adds the checks of the rules themselves (state persisted before it is
 	// acted on, a leader's HW past its epoch start) to those of their consequences.
@@ -155,6 +165,9 @@ type cluster struct {
 	hwByEpoch    map[record.Epoch]record.Offset // the highest HW a node reported in each epoch
 	preVotes     map[[3]int64]bool              // (candidate, voter, correlation id) → a pre-vote
 	truncations  map[NodeID]int
+	// proposed maps a proposal's (first offset, epoch) to its entry count: once committed,
+	// those entries must be exactly one batch.
+	proposed map[[2]int64]int
 }
 
 func (c *cluster) failf(format string, args ...any) {
@@ -173,6 +186,7 @@ func testConfig(id NodeID, voters []NodeID) Config {
 	cfg := DefaultConfig(id, voters)
 	cfg.FetchEntriesMax = 64
 	cfg.UncommittedEntriesMax = 512
+	cfg.ProposalEntriesMax = 64
 	return cfg
 }
 
@@ -194,16 +208,24 @@ func randomKnobs(rng *rand.Rand, voters []NodeID) Config {
 
 func newCluster(t *testing.T, seed uint64, votersN, observersN int, b bug) *cluster {
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	// The batch knobs draw from a stream of their own, so that the other draws of a seed
+	// (faults, timings) stay what they were before batches came.
+	batchRng := rand.New(rand.NewPCG(seed, 0xba7c4e5))
 	c := &cluster{
-		t: t, seed: seed, rng: rng, f: randomFaults(rng), bug: b,
+		t: t, seed: seed, rng: rng, batchRng: batchRng, f: randomFaults(rng), bug: b,
 		connGen: map[conn]int{}, connLast: map[conn]int64{}, cut: map[conn]bool{},
 		leaderOf: map[record.Epoch]NodeID{}, grants: map[[2]int64]NodeID{},
-		matchIndex: map[[2]int64]uint64{}, preVotes: map[[3]int64]bool{}, hwByEpoch: map[record.Epoch]record.Offset{}, directChecks: true, truncations: map[NodeID]int{}, faulty: true,
+		matchIndex: map[[2]int64]matchEntry{}, preVotes: map[[3]int64]bool{}, hwByEpoch: map[record.Epoch]record.Offset{}, directChecks: true, truncations: map[NodeID]int{}, faulty: true,
+		proposed: map[[2]int64]int{},
 	}
 	for i := range votersN {
 		c.voters = append(c.voters, NodeID(i+1))
 	}
 	knobs := randomKnobs(rng, c.voters)
+	// Proposals larger than a fetch, sometimes: a fetch answer still carries the whole batch.
+	knobs.ProposalEntriesMax = 1 + batchRng.IntN(int(min(knobs.UncommittedEntriesMax, 2*int64(knobs.FetchEntriesMax)+1)))
+	c.f.writebackPerMille = batchRng.IntN(500)
+	c.f.burstMax = 1 + batchRng.IntN(3)
 	for i := range votersN + observersN {
 		id := NodeID(i + 1)
 		cfg := knobs
@@ -273,6 +295,14 @@ func (c *cluster) crash(sn *simNode) {
 	sn.node = nil
 	sn.timerGen++
 	sn.log.crash(c.rng)
+	// A leader of an epoch it had not persisted yet (the crash cut its Ready before the State)
+	// sent nothing, and its entries of that epoch were not durable: the epoch never happened,
+	// and the node may win it again and write other entries (other timestamps) there.
+	for key, m := range c.matchIndex { //purity:allow-map-range deletions are order-free
+		if m.by == sn.id && record.Epoch(key[1]) > sn.durable.Epoch {
+			delete(c.matchIndex, key)
+		}
+	}
 	c.resetConns(sn.id)
 	c.push(event{atMs: c.nowMs + 1 + c.rng.Int64N(3000), kind: evRestart, node: sn.id})
 }
@@ -283,6 +313,9 @@ func (c *cluster) call(sn *simNode, in func() (Ready, error)) {
 	n := sn.node
 	epochBefore, roleBefore := n.State().Epoch, n.Role()
 	truncBefore := sn.log.truncations
+	// Each node's wall clock is its own (skewed), so that a batch stamped by a follower
+	// instead of carrying the leader's timestamp shows as a log-matching failure.
+	sn.log.wallMs = 1_700_000_000_000 + c.nowMs + int64(sn.id)*1000
 	r, err := c.protect(sn, in)
 	if c.failure != "" {
 		return
@@ -373,6 +406,10 @@ func (c *cluster) checkNode(sn *simNode, r Ready) {
 	if hw < sn.hwSeen {
 		c.failf("node %d high watermark went back from %d to %d", sn.id, sn.hwSeen, hw)
 	}
+	// Batches are atomic: what a node may apply ends at a batch boundary of its log.
+	if !sn.log.isBoundary(hw) {
+		c.failf("node %d high watermark %d inside a batch (log end %d)", sn.id, hw, sn.log.EndOffset())
+	}
 	epoch := n.State().Epoch
 	if n.Role() == RoleLeader {
 		if l, ok := c.leaderOf[epoch]; ok && l != sn.id {
@@ -419,6 +456,31 @@ func (c *cluster) commit(sn *simNode, hw record.Offset) {
 	}
 	for o := k; o < hw; o++ {
 		c.committed = append(c.committed, sn.log.prefixHash(o))
+		c.checkCommittedBatch(sn, o, hw)
+	}
+}
+
+// checkCommittedBatch: a proposal starting at o, once committed, is exactly one batch, all of
+// it below the high watermark (committed batches are never split).
+func (c *cluster) checkCommittedBatch(sn *simNode, o, hw record.Offset) {
+	all := sn.log.all
+	n, ok := c.proposed[[2]int64{int64(o), int64(all[o].Epoch)}]
+	if !ok || all[o].Control {
+		return
+	}
+	end := o + record.Offset(n)
+	if end > hw {
+		c.failf("node %d commits up to %d, inside the batch [%d, %d) of a proposal", sn.id, hw, o, end)
+		return
+	}
+	if o > 0 && all[o-1].MoreInBatch {
+		c.failf("node %d: the proposal at %d does not start a batch", sn.id, o)
+	}
+	for i := o; i < end; i++ {
+		if all[i].MoreInBatch != (i < end-1) || all[i].Epoch != all[o].Epoch {
+			c.failf("node %d: the proposal [%d, %d) is not one batch at offset %d", sn.id, o, end, i)
+			return
+		}
 	}
 }
 
@@ -427,10 +489,12 @@ func (c *cluster) commit(sn *simNode, hw record.Offset) {
 func (c *cluster) checkAppend(sn *simNode) func(record.Offset, Entry, uint64) {
 	return func(o record.Offset, e Entry, h uint64) {
 		key := [2]int64{int64(o), int64(e.Epoch)}
-		if prev, ok := c.matchIndex[key]; ok && prev != h {
+		if prev, ok := c.matchIndex[key]; ok && prev.hash != h {
 			c.failf("log matching: node %d has a different prefix at offset %d epoch %d", sn.id, o, e.Epoch)
 		}
-		c.matchIndex[key] = h
+		if _, ok := c.matchIndex[key]; !ok {
+			c.matchIndex[key] = matchEntry{hash: h, by: sn.id}
+		}
 	}
 }
 
@@ -482,15 +546,16 @@ func (c *cluster) step(untilMs int64) bool {
 		// After the faults the cluster idles but for the liveness proposal: an idle leader
 		// must keep its followers (long-poll answers within the fetch timeout).
 		if l := c.leader(); l != nil && l.pausedUntil <= c.nowMs && c.faulty {
-			c.proposals++
-			data := []byte(fmt.Sprintf("s%d-p%d", c.seed, c.proposals))
-			c.call(l, func() (Ready, error) {
-				_, r, err := l.node.Propose(c.nowMs, [][]byte{data})
-				if errors.Is(err, ErrTooManyUncommitted) {
-					err = nil
+			burst := 1
+			if c.batchRng.IntN(8) == 0 {
+				burst += c.batchRng.IntN(c.f.burstMax) // back to back: appends while a flush runs
+			}
+			for range burst {
+				if l.node == nil || l.node.Role() != RoleLeader || c.failure != "" {
+					break // crashed or deposed while executing the last one
 				}
-				return r, err
-			})
+				c.propose(l)
+			}
 		}
 		return true
 	case evPartition:
@@ -516,7 +581,7 @@ func (c *cluster) step(untilMs int64) bool {
 			at := sn.node.HighWatermark()
 			sn.log.takeSnapshot(at)
 			if c.rng.IntN(4) > 0 {
-				sn.log.deletePrefix(at - record.Offset(c.rng.Int64N(3)))
+				sn.log.deletePrefix(sn.log.floorBoundary(at - record.Offset(c.rng.Int64N(3))))
 			}
 		}
 		return true
@@ -563,9 +628,41 @@ func (c *cluster) step(untilMs int64) bool {
 			return true
 		}
 		sn.log.completeFlush(e.gen / 1000)
+		if c.faulty && c.batchRng.IntN(1000) < c.f.writebackPerMille {
+			sn.log.writeback(c.batchRng)
+		}
 		c.call(sn, func() (Ready, error) { return sn.node.Flushed(c.nowMs) })
 	}
 	return true
+}
+
+// propose gives the leader one proposal of 1..ProposalEntriesMax entries: mostly one, some of
+// a few, rarely a large one (the entries a seed commits stay about as many as with one each,
+// so that a lagging observer catches up within the liveness window).
+func (c *cluster) propose(l *simNode) {
+	n := 1
+	switch c.batchRng.IntN(32) {
+	case 0:
+		n = 1 + c.batchRng.IntN(l.cfg.ProposalEntriesMax)
+	case 1, 2, 3, 4, 5:
+		n = 1 + c.batchRng.IntN(min(l.cfg.ProposalEntriesMax, 4))
+	}
+	data := make([][]byte, n)
+	for i := range data {
+		c.proposals++
+		data[i] = []byte(fmt.Sprintf("s%d-p%d", c.seed, c.proposals))
+	}
+	epoch := l.node.State().Epoch
+	c.call(l, func() (Ready, error) {
+		o, r, err := l.node.Propose(c.nowMs, data)
+		if errors.Is(err, ErrTooManyUncommitted) {
+			return r, nil
+		}
+		if err == nil {
+			c.proposed[[2]int64{int64(o), int64(epoch)}] = n
+		}
+		return r, err
+	})
 }
 
 // partition cuts links: isolates the leader or a random node (both ways or one way), or splits
@@ -739,6 +836,8 @@ func TestClusterRandomized(t *testing.T) {
 	t.Logf("%d seeds: %d steps, %d elections, %d crashes, %d entries committed, %d truncations, %d snapshots installed", total.seeds, total.steps, total.elections, total.crashes, total.committed, total.truncations, total.installs)
 }
 
+var plantedBugs = []bug{bugVoteBeforePersist, bugMinorityHighWatermark, bugCommitEarlierEpoch, bugHighWatermarkInsideBatch}
+
 var consequenceSeeds = flag.Int("quorum.consequences", 5000, "seeds per planted bug within which the checks of consequences alone must catch it (0: skip)")
 
 // TestPlantedBugsCaught plants each bug and reports after how many seeds the randomized test
@@ -746,7 +845,7 @@ var consequenceSeeds = flag.Int("quorum.consequences", 5000, "seeds per planted 
 // vote, a lost committed entry, two leaders in an epoch, diverging logs), which shows the bug
 // harmful and not only a broken rule.
 func TestPlantedBugsCaught(t *testing.T) {
-	for _, b := range []bug{bugVoteBeforePersist, bugMinorityHighWatermark, bugCommitEarlierEpoch} {
+	for _, b := range plantedBugs {
 		t.Run(b.String(), func(t *testing.T) {
 			sweep := func(direct bool, limit int) {
 				for seed := uint64(1); seed <= uint64(limit); seed++ {
@@ -777,7 +876,7 @@ func TestClusterSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := bugNone
-	for _, candidate := range []bug{bugVoteBeforePersist, bugMinorityHighWatermark, bugCommitEarlierEpoch} {
+	for _, candidate := range plantedBugs {
 		if candidate.String() == os.Getenv("QUORUM_BUG") {
 			b = candidate
 		}

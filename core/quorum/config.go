@@ -33,6 +33,9 @@ type Config struct {
 	FetchEntriesMax int32
 	// UncommittedEntriesMax bounds what a leader accepts above its high watermark.
 	UncommittedEntriesMax int64
+	// ProposalEntriesMax bounds the entries of one Propose call, which become one batch
+	// (Kafka's QuorumController.MAX_RECORDS_PER_BATCH, 10000). At most UncommittedEntriesMax.
+	ProposalEntriesMax int
 	// ObserversMax bounds the observers a leader holds fetches for.
 	ObserversMax int
 	// SnapshotChunkBytesMax bounds one FetchSnapshot chunk (Kafka sends up to the fetch's
@@ -51,7 +54,7 @@ func DefaultConfig(id NodeID, voters []NodeID) Config {
 		ID: id, Voters: voters,
 		ElectionTimeoutMs: 1000, ElectionBackoffMaxMs: 1000, FetchTimeoutMs: 2000,
 		RequestTimeoutMs: 2000, RetryBackoffMs: 20, FetchMaxWaitMs: 500,
-		FetchEntriesMax: 1024, UncommittedEntriesMax: 1 << 16, ObserversMax: 64,
+		FetchEntriesMax: 1024, UncommittedEntriesMax: 1 << 16, ProposalEntriesMax: 10000, ObserversMax: 64,
 		SnapshotChunkBytesMax: 1 << 20, SnapshotBytesMax: 1 << 32,
 	}
 }
@@ -81,9 +84,12 @@ func (c *Config) Validate() error {
 		// An idle leader answers a held fetch only at its max wait: followers and the
 		// leader's check-quorum must hear from each other well within the fetch timeout.
 		return fmt.Errorf("quorum: fetch max wait %d ms must be below half the fetch timeout %d ms", c.FetchMaxWaitMs, c.FetchTimeoutMs)
-	case c.FetchEntriesMax <= 0, c.UncommittedEntriesMax <= 0, c.ObserversMax < 0,
+	case c.FetchEntriesMax <= 0, c.UncommittedEntriesMax <= 0, c.ProposalEntriesMax <= 0, c.ObserversMax < 0,
 		c.SnapshotChunkBytesMax <= 0, c.SnapshotBytesMax <= 0:
 		return fmt.Errorf("quorum: bounds must be positive: %+v", *c)
+	case int64(c.ProposalEntriesMax) > c.UncommittedEntriesMax:
+		// A proposal that large could never be accepted.
+		return fmt.Errorf("quorum: proposal entries max %d above the uncommitted entries max %d", c.ProposalEntriesMax, c.UncommittedEntriesMax)
 	}
 	return nil
 }
@@ -100,6 +106,9 @@ const (
 	// bugCommitEarlierEpoch: the HW may stop at or below the leader's epoch start, committing
 	// an earlier epoch's entries by counting the replicas that hold them.
 	bugCommitEarlierEpoch
+	// bugHighWatermarkInsideBatch: the leader's HW is the majority offset as is, not rounded
+	// down to a batch boundary.
+	bugHighWatermarkInsideBatch
 )
 
 func (b bug) String() string {
@@ -110,6 +119,8 @@ func (b bug) String() string {
 		return "minority-high-watermark"
 	case bugCommitEarlierEpoch:
 		return "commit-earlier-epoch"
+	case bugHighWatermarkInsideBatch:
+		return "hw-inside-batch"
 	}
 	return "none"
 }

@@ -294,15 +294,28 @@ func fmtErr(code int16) string {
 	return fmt.Sprintf(" error=%d", code)
 }
 
-// fmtEntries renders entries as epoch:value, LC for a LeaderChange.
+// fmtEntries renders entries as epoch:value, LC for a LeaderChange, and a batch of several as
+// epoch:(v1 v2 ...).
 func fmtEntries(entries []Entry) string {
-	parts := make([]string, len(entries))
-	for i, e := range entries {
-		v := string(e.Data)
-		if e.Control {
-			v = "LC"
+	var parts []string
+	for i := 0; i < len(entries); {
+		end := i + 1
+		for end < len(entries) && entries[end-1].MoreInBatch {
+			end++
 		}
-		parts[i] = fmt.Sprintf("%d:%s", e.Epoch, v)
+		values := make([]string, end-i)
+		for j := i; j < end; j++ {
+			values[j-i] = string(entries[j].Data)
+			if entries[j].Control {
+				values[j-i] = "LC"
+			}
+		}
+		v := values[0]
+		if len(values) > 1 || entries[end-1].MoreInBatch {
+			v = "(" + strings.Join(values, " ") + ")"
+		}
+		parts = append(parts, fmt.Sprintf("%d:%s", entries[i].Epoch, v))
+		i = end
 	}
 	return "[" + strings.Join(parts, " ") + "]"
 }

@@ -27,6 +27,12 @@
 //     its high watermark (replication.go, fetch.go); a leader never truncates its own log.
 //   - Any message with a higher epoch makes the node adopt that epoch (persisted) first.
 //   - Observers fetch like followers, never vote and never count toward the high watermark.
+//   - Batches are atomic (Kafka's controller appends the records of one command as one record
+//     batch): the entries of one Propose are one batch, boundaries are part of the replicated
+//     log, the high watermark only sits at a boundary (the leader rounds the majority offset
+//     down to the end of a batch it appended, replication.go), fetch answers carry whole
+//     batches with the leader's timestamps, and truncations and snapshots end at boundaries
+//     (fetch.go, log.go).
 //
 // replication.go (ValidateFetch, TruncationOffset, Progress) is the part partition
 // replication (core/replica) reuses: the fetch-position check against the epoch cache, the
@@ -49,12 +55,14 @@
 //     and the checks Kafka's KafkaRaftClient applies. Entries become record batches
 //     (batch.go); the LeaderChange entry's Data is already a kmsg.LeaderChangeMessage, which
 //     goes into a control batch.
-//   - An adapter over core/log: Propose's entries are one batch; every offset the quorum
-//     truncates to is a batch boundary (an epoch's end, a fetch offset), so core/log's
-//     whole-batch truncation cuts exactly there. EndOffsetForEpoch is core/log's; Start is
-//     the log start with the epoch of the snapshot ending there. Read is inline here; a
-//     leader answering with core/log's read plans instead (executed outside the loop) is the
-//     natural next step for large fetches.
+//   - An adapter over core/log: each batch of entries is one core/log record batch, a
+//     follower's byte for byte the leader's (same base offset, epoch, records, timestamp);
+//     every offset the quorum truncates to is a batch boundary (an epoch's end, a fetch
+//     offset), so core/log's whole-batch truncation cuts exactly there, and its recovery
+//     drops a torn batch whole. EndOffsetForEpoch is core/log's; Start is the log start with
+//     the epoch of the snapshot ending there. Read is inline here; a leader answering with
+//     core/log's read plans instead (executed outside the loop) is the natural next step for
+//     large fetches.
 //   - State is Kafka's quorum-state file (statefile.go: WriteStateFile, durable through
 //     diskio.WriteFileAtomic, and ReadStateFile), in the metadata log's partition directory.
 //   - core/metadata's QuorumLog is the Log on disk.

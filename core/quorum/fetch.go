@@ -137,6 +137,10 @@ func (n *Node) answerFetch(to NodeID, correlationID int32, req *FetchRequest) er
 		if err != nil {
 			return n.fail(fmt.Errorf("quorum: read %d entries at %d for node %d: %w", limit, req.FetchOffset, to, err))
 		}
+		// A fetch answer carries whole batches: the fetcher appends them as they are.
+		if err := checkBatches(entries); len(entries) == 0 || err != nil {
+			panic(fmt.Sprintf("quorum: invariant: Log.Read at %d returned %d entries, not whole batches: %v", req.FetchOffset, len(entries), err))
+		}
 		resp.Entries = entries
 	}
 	n.send(to, correlationID, resp)
@@ -210,6 +214,11 @@ func (n *Node) handleFetchResponse(nowMs int64, m Message, resp *FetchResponse) 
 			if err := n.log.TruncateTo(to); err != nil {
 				return n.fail(fmt.Errorf("quorum: truncate to %d on diverging epoch %+v: %w", to, resp.DivergingEpoch, err))
 			}
+			// An epoch's end is a batch boundary on both logs (a batch has one epoch, and the
+			// logs match below the common epoch's end, boundaries included).
+			if end := n.log.EndOffset(); end != to {
+				panic(fmt.Sprintf("quorum: invariant: divergence truncation at a batch boundary: node %d truncated to %d, its log ends at %d", n.cfg.ID, to, end))
+			}
 		}
 		n.maybeSendFetch(nowMs)
 		return nil
@@ -229,15 +238,26 @@ func (n *Node) handleFetchResponse(nowMs int64, m Message, resp *FetchResponse) 
 		}
 		last = e.Epoch
 	}
+	if err := checkBatches(resp.Entries); err != nil {
+		n.fetch.nextMs = nowMs + n.cfg.RetryBackoffMs
+		return fmt.Errorf("%w: fetch answer at %d from leader %d: %w", ErrInvalidMessage, resp.BaseOffset, m.From, err)
+	}
+	// The leader's high watermark holds for this log up to its end: the fetch position was
+	// validated against the leader's log and the entries above it are the leader's, batch
+	// boundaries included. It is a boundary of the leader's log, so of this one; where it
+	// falls among the entries just fetched, that is checked.
+	hw := min(resp.HighWatermark, resp.BaseOffset+record.Offset(len(resp.Entries)))
+	if i := hw - resp.BaseOffset; i > 0 && i < record.Offset(len(resp.Entries)) && resp.Entries[i-1].MoreInBatch {
+		n.fetch.nextMs = nowMs + n.cfg.RetryBackoffMs
+		return fmt.Errorf("%w: high watermark %d inside a batch of the fetch answer at %d from leader %d", ErrInvalidMessage, resp.HighWatermark, resp.BaseOffset, m.From)
+	}
 	if len(resp.Entries) > 0 {
 		if err := n.log.Append(resp.Entries); err != nil {
 			return n.fail(fmt.Errorf("quorum: append %d fetched entries at %d: %w", len(resp.Entries), resp.BaseOffset, err))
 		}
 		n.out.Flush = true
 	}
-	// The leader's high watermark holds for this log up to its end: the fetch position was
-	// validated against the leader's log and the entries above it are the leader's.
-	if hw := min(resp.HighWatermark, n.log.EndOffset()); hw > n.hw {
+	if hw > n.hw {
 		n.hw = hw
 	}
 	n.maybeSendFetch(nowMs)

@@ -27,6 +27,11 @@ func (n *Node) checkInvariants() {
 		if end <= n.progress.EpochStart() && n.failure == nil {
 			fail("leader log end %d at or below its epoch start %d", end, n.progress.EpochStart())
 		}
+		// The leader appended every batch above its epoch start, so it knows where each
+		// uncommitted one ends, the last at its log end; the HW is past all the others.
+		if ends := n.progress.batchEnds; n.failure == nil && (len(ends) > 0 && (ends[len(ends)-1] != end || ends[0] <= n.hw) || len(ends) == 0 && n.hw != end && n.hw > n.progress.EpochStart()) {
+			fail("leader batch ends %v do not fit its high watermark %d and log end %d", ends, n.hw, end)
+		}
 	case RoleCandidate:
 		if n.state.VotedFor != n.cfg.ID || n.state.LeaderID != NoNode {
 			fail("a candidate that did not vote for itself")

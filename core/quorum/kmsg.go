@@ -163,7 +163,8 @@ func checkVersion(km Kmsg, version int16) error {
 
 // ToKmsg translates m into the kmsg request or response of its kind at version (the peer's
 // request version for a response; SendVersion for a request unless the peer supports less).
-// wallMs stamps the record batches of a fetch answer (entries keep no timestamp). An error
+// A fetch answer's record batches carry their entries' timestamps (the leader's, from its
+// log); wallMs stamps only batches whose entries carry record.NoTimestamp. An error
 // means m cannot be said at that version (a pre-vote below Vote v2) or its entries cannot be
 // framed.
 func (w *Wire) ToKmsg(m Message, version int16, wallMs int64) (Kmsg, error) {

@@ -301,13 +301,20 @@ func fetchResponseFromKmsg(resp *kmsg.FetchResponse, req *FetchRequest) (Body, e
 		return b, nil
 	}
 	// A Kafka leader answers from the start of the batch holding the fetch offset; the
-	// entries below it are the fetcher's already (the fetch position was validated).
+	// batches below it are the fetcher's already (the fetch position was validated). The
+	// fetch offset is a batch boundary of the fetcher's log, so of the leader's: a batch
+	// straddling it means the logs disagree on their batches, and is refused.
 	if base > req.FetchOffset {
 		return nil, fmt.Errorf("%w: fetch response records start at %d, after the fetch offset %d", ErrInvalidMessage, base, req.FetchOffset)
 	}
-	if skip := req.FetchOffset - base; skip < record.Offset(len(entries)) {
-		b.Entries = entries[skip:]
+	skip := req.FetchOffset - base
+	if skip >= record.Offset(len(entries)) {
+		return b, nil
 	}
+	if skip > 0 && entries[skip-1].MoreInBatch {
+		return nil, fmt.Errorf("%w: fetch response batch from %d holds the fetch offset %d inside it", ErrInvalidMessage, base, req.FetchOffset)
+	}
+	b.Entries = entries[skip:]
 	return b, nil
 }
 

@@ -105,7 +105,13 @@ func drawExchange(t *rapid.T) (req, resp Body) {
 	}
 }
 
-// bodiesEqual compares bodies, counting nil and empty byte slices and entry lists the same.
+// wireWallMs is the wall clock fetch answers are framed at in these tests: it stamps the
+// entries that carry no timestamp.
+const wireWallMs = 1_700_000_000_000
+
+// bodiesEqual compares a body that went over the wire with the one sent, counting nil and
+// empty byte slices and entry lists the same, and entries without a timestamp as stamped with
+// wireWallMs.
 func bodiesEqual(a, b Body) bool {
 	switch x := a.(type) {
 	case *FetchResponse:
@@ -115,7 +121,7 @@ func bodiesEqual(a, b Body) bool {
 		}
 		xs, ys := *x, *y
 		xs.Entries, ys.Entries = nil, nil
-		return reflect.DeepEqual(xs, ys) && entriesEqual(x.Entries, y.Entries)
+		return reflect.DeepEqual(xs, ys) && entriesEqual(x.Entries, stamped(y.Entries, wireWallMs))
 	case *FetchSnapshotResponse:
 		y, ok := b.(*FetchSnapshotResponse)
 		if !ok {
@@ -183,7 +189,7 @@ func TestKmsgRoundTrip(t *testing.T) {
 			t.Fatalf("v%d request came back %+v %+v, want %+v", version, gotReq, gotReq.Body, reqBody)
 		}
 		resp := Message{From: to, To: from, CorrelationID: corr, Body: respBody}
-		kresp, err := w.ToKmsg(resp, version, 1_700_000_000_000)
+		kresp, err := w.ToKmsg(resp, version, wireWallMs)
 		if err != nil {
 			t.Fatalf("ToKmsg(%+v) v%d: %v", respBody, version, err)
 		}
@@ -470,6 +476,16 @@ func TestFromKmsgResponses(t *testing.T) {
 	if got := m.Body.(*FetchResponse); err != nil || got.BaseOffset != 12 || !entriesEqual(got.Entries, entries[1:]) {
 		t.Fatalf("trimmed answer %+v: %v", m.Body, err)
 	}
+	// A batch holding the fetch offset inside it would be appended in part: refused.
+	straddling := []Entry{{Epoch: 2, Data: []byte("x"), MoreInBatch: true}, {Epoch: 2, Data: []byte("y"), MoreInBatch: true}, {Epoch: 2, Data: []byte("z")}}
+	if _, err := w.FromKmsg(1, 4, 9, wireTrip(t, fetchAnswer(t, 11, straddling)), &req); !errors.Is(err, ErrInvalidMessage) {
+		t.Fatalf("a batch straddling the fetch offset: %v", err)
+	}
+	// Whole batches below the fetch offset are skipped, the batch starting there kept whole.
+	m, err = w.FromKmsg(1, 4, 9, wireTrip(t, fetchAnswer(t, 11, append([]Entry{{Epoch: 1, Data: []byte("a")}}, straddling...))), &req)
+	if got := m.Body.(*FetchResponse); err != nil || got.BaseOffset != 12 || !entriesEqual(got.Entries, stamped(straddling, wireWallMs)) {
+		t.Fatalf("answer from a batch below the fetch offset %+v: %v", m.Body, err)
+	}
 	// Records past the fetch offset leave a gap.
 	if _, err := w.FromKmsg(1, 4, 9, wireTrip(t, fetchAnswer(t, 13, entries)), &req); !errors.Is(err, ErrInvalidMessage) {
 		t.Fatalf("answer past the fetch offset: %v", err)
@@ -569,7 +585,7 @@ func FuzzFromKmsg(f *testing.F) {
 			}
 			return
 		}
-		again, err := w.ToKmsg(m, version, 0)
+		again, err := w.ToKmsg(m, version, wireWallMs)
 		if err != nil {
 			t.Fatalf("accepted %+v does not go back to kmsg v%d: %v", m.Body, version, err)
 		}

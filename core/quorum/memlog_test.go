@@ -11,9 +11,12 @@ import (
 )
 
 // memLog is an in-memory Log with a crash model: entries above the durable offset may be lost
-// (a random prefix of them survives), as unflushed page-cache writes are. A truncation is
-// durable at once (a simplification: a file's shrink is metadata the next sync covers).
-// Snapshots are durable when taken or installed; a partly fetched one is lost on a crash.
+// (a random prefix of them survives, cut to whole batches, as core/log drops a torn batch), as
+// unflushed page-cache writes are. A writeback may make part of a batch durable, so the
+// durable offset may lie inside a batch. A truncation is durable at once (a simplification: a
+// file's shrink is metadata the next sync covers). Snapshots are durable when taken or
+// installed; a partly fetched one is lost on a crash. Batch boundaries are kept with the
+// entries (MoreInBatch); a truncation, log start or snapshot inside a batch panics.
 //
 // The log keeps every entry it ever held below its start (all), standing in for the
 // application state a snapshot is made from; through the Log interface only [start, end) is
@@ -34,6 +37,8 @@ type memLog struct {
 	onAppend    func(o record.Offset, e Entry, prefix uint64)
 	truncations int
 	installs    int
+	// wallMs is the wall clock that stamps the leader's own batches (NoTimestamp).
+	wallMs int64
 }
 
 type epochStart struct {
@@ -78,13 +83,32 @@ func (l *memLog) EndOffsetForEpoch(epoch record.Epoch) (record.Epoch, record.Off
 }
 
 func (l *memLog) Append(entries []Entry) error {
+	if err := checkBatches(entries); err != nil {
+		panic(fmt.Sprintf("memlog: append at %d: %v", l.EndOffset(), err))
+	}
 	for _, e := range entries {
 		if e.Epoch < l.LastEpoch() {
 			panic(fmt.Sprintf("memlog: entry of epoch %d after epoch %d", e.Epoch, l.LastEpoch()))
 		}
+		if e.TimestampMs == record.NoTimestamp {
+			e.TimestampMs = l.wallMs
+		}
 		l.appendOne(e)
 	}
 	return nil
+}
+
+// isBoundary reports whether o is a batch boundary: 0, or the end of the entry at o-1's batch.
+func (l *memLog) isBoundary(o record.Offset) bool {
+	return o == 0 || o <= l.EndOffset() && !l.all[o-1].MoreInBatch
+}
+
+// floorBoundary is the largest batch boundary at or below o.
+func (l *memLog) floorBoundary(o record.Offset) record.Offset {
+	for o > 0 && !l.isBoundary(o) {
+		o--
+	}
+	return max(o, 0)
 }
 
 func (l *memLog) appendOne(e Entry) {
@@ -104,14 +128,20 @@ func (l *memLog) appendOne(e Entry) {
 	}
 }
 
+// entryHash chains e onto prev: log matching covers epochs, data, batch boundaries and the
+// batches' timestamps.
 func entryHash(prev uint64, e Entry) uint64 {
 	h := fnv.New64a()
-	var b [13]byte
+	var b [22]byte
 	binary.BigEndian.PutUint64(b[:8], prev)
 	binary.BigEndian.PutUint32(b[8:12], uint32(e.Epoch))
 	if e.Control {
 		b[12] = 1
 	}
+	if e.MoreInBatch {
+		b[13] = 1
+	}
+	binary.BigEndian.PutUint64(b[14:], uint64(e.TimestampMs))
 	h.Write(b[:])
 	h.Write(e.Data)
 	return h.Sum64()
@@ -120,6 +150,9 @@ func entryHash(prev uint64, e Entry) uint64 {
 func (l *memLog) TruncateTo(o record.Offset) error {
 	if o < l.start || o > l.EndOffset() {
 		return fmt.Errorf("memlog: truncate to %d outside [%d, %d]", o, l.start, l.EndOffset())
+	}
+	if !l.isBoundary(o) {
+		panic(fmt.Sprintf("memlog: invariant: truncation at a batch boundary: %d is inside a batch", o))
 	}
 	l.truncations++
 	l.cut(o)
@@ -143,7 +176,24 @@ func (l *memLog) Read(from record.Offset, entriesMax int) ([]Entry, error) {
 	if from < l.start || from >= l.EndOffset() {
 		return nil, fmt.Errorf("memlog: read at %d outside [%d, %d)", from, l.start, l.EndOffset())
 	}
-	to := min(l.EndOffset(), from+record.Offset(entriesMax))
+	if !l.isBoundary(from) {
+		panic(fmt.Sprintf("memlog: invariant: read at a batch boundary: %d is inside a batch", from))
+	}
+	// Whole batches within entriesMax, and at least the first however large.
+	to := from + 1
+	for l.all[to-1].MoreInBatch {
+		to++
+	}
+	for next := to; next < l.EndOffset(); {
+		end := next + 1
+		for l.all[end-1].MoreInBatch {
+			end++
+		}
+		if end-from > record.Offset(entriesMax) {
+			break
+		}
+		to, next = end, end
+	}
 	return append([]Entry(nil), l.all[from:to]...), nil
 }
 
@@ -229,6 +279,9 @@ func (l *memLog) takeSnapshot(at record.Offset) {
 	if at <= 0 || at > l.EndOffset() || l.snapshot != nil && at <= l.snapshot.id.EndOffset {
 		return
 	}
+	if !l.isBoundary(at) {
+		panic(fmt.Sprintf("memlog: invariant: snapshot at a batch boundary: %d is inside a batch", at))
+	}
 	if l.snapshot != nil {
 		// Keep the previous ones for transfers under way, as Kafka keeps snapshots a while.
 		l.older = append(l.older, l.snapshot)
@@ -242,6 +295,9 @@ func (l *memLog) takeSnapshot(at record.Offset) {
 func (l *memLog) deletePrefix(at record.Offset) {
 	if l.snapshot == nil || at <= l.start || at > l.snapshot.id.EndOffset {
 		return
+	}
+	if !l.isBoundary(at) {
+		panic(fmt.Sprintf("memlog: invariant: log start at a batch boundary: %d is inside a batch", at))
 	}
 	l.start, l.startEpoch = at, l.all[at-1].Epoch
 	keep := l.epochs[:0]
@@ -258,11 +314,15 @@ func encodeSnapshot(entries []Entry) []byte {
 	var b []byte
 	for _, e := range entries {
 		b = binary.BigEndian.AppendUint32(b, uint32(e.Epoch))
+		var flags byte
 		if e.Control {
-			b = append(b, 1)
-		} else {
-			b = append(b, 0)
+			flags |= 1
 		}
+		if e.MoreInBatch {
+			flags |= 2
+		}
+		b = append(b, flags)
+		b = binary.BigEndian.AppendUint64(b, uint64(e.TimestampMs))
 		b = binary.BigEndian.AppendUint32(b, uint32(len(e.Data)))
 		b = append(b, e.Data...)
 	}
@@ -272,17 +332,19 @@ func encodeSnapshot(entries []Entry) []byte {
 func decodeSnapshot(b []byte) ([]Entry, error) {
 	var out []Entry
 	for len(b) > 0 {
-		if len(b) < 9 {
+		const header = 17
+		if len(b) < header {
 			return nil, errors.New("torn entry header")
 		}
-		e := Entry{Epoch: record.Epoch(binary.BigEndian.Uint32(b)), Control: b[4] == 1}
-		n := int(binary.BigEndian.Uint32(b[5:]))
-		if len(b) < 9+n {
+		e := Entry{Epoch: record.Epoch(binary.BigEndian.Uint32(b)), Control: b[4]&1 != 0, MoreInBatch: b[4]&2 != 0}
+		e.TimestampMs = int64(binary.BigEndian.Uint64(b[5:]))
+		n := int(binary.BigEndian.Uint32(b[13:]))
+		if len(b) < header+n {
 			return nil, errors.New("torn entry")
 		}
-		e.Data = append([]byte(nil), b[9:9+n]...)
+		e.Data = append([]byte(nil), b[header:header+n]...)
 		out = append(out, e)
-		b = b[9+n:]
+		b = b[header+n:]
 	}
 	if len(out) == 0 {
 		return nil, errors.New("empty snapshot")
@@ -307,6 +369,14 @@ func (l *memLog) completeFlush(id int) {
 	l.durable = max(l.durable, min(target, l.EndOffset()))
 }
 
+// writeback makes a random part of the unflushed tail durable, as the page cache writes dirty
+// pages back on its own: the durable offset may land inside a batch.
+func (l *memLog) writeback(rng *rand.Rand) {
+	if extra := l.EndOffset() - l.durable; extra > 0 {
+		l.durable += record.Offset(rng.Int64N(int64(extra) + 1))
+	}
+}
+
 // crash keeps the durable prefix and a random part of the rest; a log shorter than its latest
 // snapshot restarts at the snapshot (as Kafka truncates fully to it on startup).
 func (l *memLog) crash(rng *rand.Rand) {
@@ -314,6 +384,8 @@ func (l *memLog) crash(rng *rand.Rand) {
 	if extra := l.EndOffset() - l.durable; extra > 0 {
 		keep += record.Offset(rng.Int64N(int64(extra) + 1))
 	}
+	// Recovery drops a torn last batch, durable part and all: no batch is kept in part.
+	keep = l.floorBoundary(keep)
 	l.pending = nil
 	l.flushes = map[int]record.Offset{}
 	if l.snapshot != nil && keep < l.snapshot.id.EndOffset {

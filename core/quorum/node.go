@@ -16,6 +16,7 @@ import (
 var (
 	ErrNotLeader          = errors.New("quorum: not the leader")
 	ErrTooManyUncommitted = errors.New("quorum: too many uncommitted entries")
+	ErrProposalTooLarge   = errors.New("quorum: proposal has too many entries")
 )
 
 // ErrInvalidMessage wraps the error of a message Step dropped as malformed; the node remains
@@ -232,8 +233,10 @@ func (n *Node) Flushed(nowMs int64) (Ready, error) {
 	return n.result(n.finish(nowMs), err)
 }
 
-// Propose appends data as entries of the leader's epoch and returns the offset of the first.
-// They are committed once the high watermark passes them.
+// Propose appends data as one batch of entries of the leader's epoch and returns the offset of
+// the first. The batch is atomic: it is committed once the high watermark passes it, and the
+// high watermark never stops inside it, so no member applies part of it. More than
+// ProposalEntriesMax entries are refused with ErrProposalTooLarge.
 func (n *Node) Propose(nowMs int64, data [][]byte) (record.Offset, Ready, error) {
 	if n.failure != nil {
 		r, err := n.failed()
@@ -246,21 +249,39 @@ func (n *Node) Propose(nowMs int64, data [][]byte) (record.Offset, Ready, error)
 	if len(data) == 0 {
 		return n.log.EndOffset(), n.finish(nowMs), nil
 	}
+	if len(data) > n.cfg.ProposalEntriesMax {
+		return 0, n.finish(nowMs), fmt.Errorf("%w: %d entries, at most %d", ErrProposalTooLarge, len(data), n.cfg.ProposalEntriesMax)
+	}
 	if int64(n.log.EndOffset()-n.hw)+int64(len(data)) > n.cfg.UncommittedEntriesMax {
 		return 0, n.finish(nowMs), ErrTooManyUncommitted
 	}
 	entries := make([]Entry, len(data))
 	for i, d := range data {
-		entries[i] = Entry{Epoch: n.state.Epoch, Data: d}
+		entries[i] = Entry{Epoch: n.state.Epoch, Data: d, MoreInBatch: i < len(data)-1, TimestampMs: record.NoTimestamp}
 	}
 	base := n.log.EndOffset()
-	if err := n.log.Append(entries); err != nil {
+	if err := n.appendOwnBatch(entries); err != nil {
 		return 0, n.finish(nowMs), n.fail(fmt.Errorf("quorum: append %d proposed entries at %d: %w", len(entries), base, err))
 	}
 	n.out.Flush = true
 	err := n.answerParked(nowMs, false)
 	r, err := n.result(n.finish(nowMs), err)
 	return base, r, err
+}
+
+// appendOwnBatch appends one batch the leader made and records its end: the high watermark
+// moves only to such ends.
+func (n *Node) appendOwnBatch(entries []Entry) error {
+	base := n.log.EndOffset()
+	if err := n.log.Append(entries); err != nil {
+		return err
+	}
+	end := base + record.Offset(len(entries))
+	if got := n.log.EndOffset(); got != end {
+		panic(fmt.Sprintf("quorum: invariant: a batch of %d entries appended at %d ends the log at %d", len(entries), base, got))
+	}
+	n.progress.AppendedBatch(end)
+	return nil
 }
 
 // Resign gives up leadership gracefully (before a shutdown): the voters are told with
@@ -447,8 +468,9 @@ func (n *Node) becomeLeader(nowMs int64) error {
 	n.progress.bug = n.cfg.bug
 	n.progress.UpdateLocal(n.log.DurableOffset(), nowMs)
 	n.leaderSinceMs = nowMs
-	entry := Entry{Epoch: n.state.Epoch, Control: true, Data: leaderChangeData(n.cfg.ID, n.voters, granted)}
-	if err := n.log.Append([]Entry{entry}); err != nil {
+	// The LeaderChange record is a batch of its own, as Kafka's control batches are.
+	entry := Entry{Epoch: n.state.Epoch, Control: true, Data: leaderChangeData(n.cfg.ID, n.voters, granted), TimestampMs: record.NoTimestamp}
+	if err := n.appendOwnBatch([]Entry{entry}); err != nil {
 		return n.fail(fmt.Errorf("quorum: append LeaderChange of epoch %d at %d: %w", n.state.Epoch, epochStart, err))
 	}
 	n.out.Flush = true

@@ -488,9 +488,30 @@ func TestProposeBounds(t *testing.T) {
 		t.Fatalf("a follower accepted a proposal: %v", err)
 	}
 	tn = electLeader(t, logOf())
-	data := make([][]byte, tn.n.cfg.UncommittedEntriesMax)
-	if _, _, err := tn.n.Propose(0, data); !errors.Is(err, ErrTooManyUncommitted) {
-		t.Fatalf("unbounded uncommitted entries: %v", err)
+	end := tn.log.EndOffset()
+	if _, _, err := tn.n.Propose(0, make([][]byte, tn.n.cfg.ProposalEntriesMax+1)); !errors.Is(err, ErrProposalTooLarge) || tn.log.EndOffset() != end {
+		t.Fatalf("a proposal above ProposalEntriesMax: %v, log end %d → %d", err, end, tn.log.EndOffset())
+	}
+	// Proposals of the largest size are accepted until the uncommitted entries would pass
+	// their bound; each is one batch.
+	data := make([][]byte, tn.n.cfg.ProposalEntriesMax)
+	for {
+		base := tn.log.EndOffset()
+		o, _, err := tn.n.Propose(0, data)
+		if errors.Is(err, ErrTooManyUncommitted) {
+			break
+		}
+		if err != nil || o != base {
+			t.Fatalf("proposal at %d: offset %d, %v", base, o, err)
+		}
+		for i := o; i < tn.log.EndOffset(); i++ {
+			if tn.log.all[i].MoreInBatch != (i < tn.log.EndOffset()-1) {
+				t.Fatalf("the proposal at %d is not one batch: entry %d", o, i)
+			}
+		}
+	}
+	if uncommitted := int64(tn.log.EndOffset() - tn.n.HighWatermark()); uncommitted+int64(len(data)) <= tn.n.cfg.UncommittedEntriesMax {
+		t.Fatalf("refused with %d uncommitted entries, bound %d", uncommitted, tn.n.cfg.UncommittedEntriesMax)
 	}
 }
 
@@ -575,7 +596,8 @@ func TestFigure8(t *testing.T) {
 
 func TestSnapshotTransfer(t *testing.T) {
 	leader := electLeader(t, logOf())
-	leader.propose("a", "b", "c")
+	leader.propose("a", "b") // batches [1, 3) and [3, 4): snapshots end at boundaries
+	leader.propose("c")
 	leader.flush()
 	leader.step(2, 1, &FetchRequest{ReplicaID: 2, CurrentLeaderEpoch: 1, FetchOffset: 4, LastFetchedEpoch: 1, MaxEntries: 10})
 	if leader.n.HighWatermark() != 4 {

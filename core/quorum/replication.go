@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/weirdata/weir/core/record"
@@ -82,14 +83,24 @@ type replicaProgress struct {
 
 // Progress tracks, on a leader, the offsets its counted replicas (the voters, or an ISR) have
 // fetched from, and the high watermark they make: the largest offset that quorumSize of them
-// (the leader by its durable end) have reached, moved only forward and only past the start of
-// the leader's epoch. Replicas that are not counted (observers) are never passed in.
+// (the leader by its durable end) have reached, rounded down to the end of a batch the leader
+// appended (AppendedBatch), moved only forward and only past the start of the leader's epoch.
+// Replicas that are not counted (observers) are never passed in.
+//
+// Rounding makes batches atomic: a leader's durable offset may lie inside a batch (a partial
+// writeback), and a majority offset with it; committing there would commit half a batch.
+// Rounding the majority offset down is the same as rounding each replica's offset down first
+// (the quorumSize-th largest of monotonely mapped offsets), so the leader is counted only for
+// the whole batches it holds durably.
 type Progress struct {
 	self       NodeID
 	quorumSize int
 	epochStart record.Offset
 	hw         record.Offset
 	replicas   []replicaProgress // sorted by id, self included
+	// batchEnds are the ends of the batches the leader appended above hw, ascending: at most
+	// its uncommitted entries (each batch holds one or more), which Propose bounds.
+	batchEnds  []record.Offset
 	bug        bug
 	offsetsBuf []record.Offset
 	timesBuf   []int64
@@ -166,6 +177,27 @@ func (p *Progress) FetchOffset(id NodeID) (record.Offset, bool) {
 	return p.replicas[i].fetchOffset, true
 }
 
+// AppendedBatch records that the leader appended a batch ending at end (its last offset + 1).
+// Batches are recorded in order; the high watermark moves only to their ends.
+func (p *Progress) AppendedBatch(end record.Offset) {
+	if n := len(p.batchEnds); n > 0 && end <= p.batchEnds[n-1] || end <= p.epochStart {
+		panic(fmt.Sprintf("quorum: invariant: batch end %d recorded after %v (epoch start %d)", end, p.batchEnds, p.epochStart))
+	}
+	p.batchEnds = append(p.batchEnds, end)
+}
+
+// floorBatchEnd is the largest recorded batch end at or below o; hw when there is none.
+func (p *Progress) floorBatchEnd(o record.Offset) record.Offset {
+	i, found := slices.BinarySearch(p.batchEnds, o)
+	if found {
+		return o
+	}
+	if i == 0 {
+		return p.hw
+	}
+	return p.batchEnds[i-1]
+}
+
 // MaybeAdvance recomputes the high watermark and reports whether it moved.
 func (p *Progress) MaybeAdvance() bool {
 	offsets := p.offsetsBuf[:0]
@@ -178,15 +210,26 @@ func (p *Progress) MaybeAdvance() bool {
 		index = 0 // planted: the most advanced replica alone commits
 	}
 	candidate := offsets[index]
+	// An entry of an earlier epoch is committed only by an entry of this epoch above it (the
+	// LeaderChange record at epochStart): counting replicas of an old entry proves nothing.
+	switch {
+	case candidate <= p.epochStart:
+		if p.bug != bugCommitEarlierEpoch {
+			return false
+		}
+		// planted: commits an earlier epoch's entries (as they are, no rounding)
+	case p.bug != bugHighWatermarkInsideBatch:
+		candidate = p.floorBatchEnd(candidate)
+	}
 	if candidate <= p.hw {
 		return false
 	}
-	// An entry of an earlier epoch is committed only by an entry of this epoch above it (the
-	// LeaderChange record at epochStart): counting replicas of an old entry proves nothing.
-	if candidate <= p.epochStart && p.bug != bugCommitEarlierEpoch {
-		return false
-	}
 	p.hw = candidate
+	k := 0
+	for k < len(p.batchEnds) && p.batchEnds[k] <= candidate {
+		k++
+	}
+	p.batchEnds = slices.Delete(p.batchEnds, 0, k)
 	return true
 }
 

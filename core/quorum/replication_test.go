@@ -11,6 +11,9 @@ import (
 // an ISR of four whose HW needs all four (quorumSize 4), and the majority rule of the quorum.
 func TestProgress(t *testing.T) {
 	isr := NewProgress(1, []NodeID{4, 1, 3, 2}, 4, 10, 8, 0)
+	for _, end := range []record.Offset{11, 12, 16, 20} {
+		isr.AppendedBatch(end)
+	}
 	isr.UpdateLocal(20, 0)
 	for id, o := range map[NodeID]int64{2: 15, 3: 12, 4: 18} { //purity:allow-map-range order-free updates
 		if !isr.UpdateReplica(id, record.Offset(o), 5) {
@@ -51,8 +54,30 @@ func TestProgress(t *testing.T) {
 	if q.MaybeAdvance() {
 		t.Fatalf("HW %d at the epoch start 5", q.HighWatermark())
 	}
+	q.AppendedBatch(6) // the LeaderChange batch at the epoch start
+	q.AppendedBatch(9) // a batch [6, 9)
 	q.UpdateReplica(2, 6, 210)
 	if !q.MaybeAdvance() || q.HighWatermark() != 6 {
 		t.Fatalf("HW %d, want 6", q.HighWatermark())
+	}
+	// The leader's durable offset inside the batch [6, 9) (a partial writeback) counts as its
+	// start: the HW never stops inside a batch.
+	q.UpdateLocal(8, 220)
+	q.UpdateReplica(2, 9, 220)
+	if q.MaybeAdvance() || q.HighWatermark() != 6 {
+		t.Fatalf("HW %d inside the batch [6, 9)", q.HighWatermark())
+	}
+	q.UpdateLocal(9, 230)
+	if !q.MaybeAdvance() || q.HighWatermark() != 9 {
+		t.Fatalf("HW %d, want 9", q.HighWatermark())
+	}
+	// Planted: the HW follows the majority offset into the batch.
+	b := NewProgress(1, []NodeID{1, 2, 3}, 2, 5, 6, 100)
+	b.bug = bugHighWatermarkInsideBatch
+	b.AppendedBatch(9)
+	b.UpdateLocal(8, 110)
+	b.UpdateReplica(2, 9, 110)
+	if !b.MaybeAdvance() || b.HighWatermark() != 8 {
+		t.Fatalf("planted bug: HW %d, want 8", b.HighWatermark())
 	}
 }
