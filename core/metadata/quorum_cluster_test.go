@@ -1,7 +1,9 @@
 package metadata
 
 import (
+	"bytes"
 	"container/heap"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -91,10 +93,14 @@ type qcCluster struct {
 	cut      map[[2]quorum.NodeID]bool
 	leaders  map[record.Epoch]quorum.NodeID
 	// committed[o] is the hash of the entry committed at offset o, as first seen.
-	committed   []uint64
-	proposals   int
-	restarts    int
-	truncations int
+	committed []uint64
+	// committedRaw is each committed record batch's bytes by base offset, as first seen;
+	// sameBytes counts the batches found identical on another node.
+	committedRaw map[record.Offset][]byte
+	sameBytes    int
+	proposals    int
+	restarts     int
+	truncations  int
 }
 
 func (c *qcCluster) push(e qcEvent) {
@@ -115,14 +121,42 @@ func qcConfig(id quorum.NodeID, voters []quorum.NodeID) quorum.Config {
 	return cfg
 }
 
+// entryHash covers an entry's batch boundary and timestamp too: committed entries agree on
+// them across nodes.
 func entryHash(e quorum.Entry) uint64 {
 	h := fnv.New64a()
-	h.Write([]byte{byte(e.Epoch >> 24), byte(e.Epoch >> 16), byte(e.Epoch >> 8), byte(e.Epoch)})
+	var b [14]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(e.Epoch))
 	if e.Control {
-		h.Write([]byte{1})
+		b[4] = 1
 	}
+	if e.MoreInBatch {
+		b[5] = 1
+	}
+	binary.BigEndian.PutUint64(b[6:], uint64(e.TimestampMs))
+	h.Write(b[:])
 	h.Write(e.Data)
 	return h.Sum64()
+}
+
+// wallMs is node id's wall clock: skewed per node, so that a follower stamping a fetched
+// batch with its own clock instead of keeping the leader's timestamp shows.
+func (c *qcCluster) wallMs(id quorum.NodeID) int64 {
+	return 1_700_000_000_000 + c.nowMs + int64(id)*7_000
+}
+
+// checkLogBatches reads n's whole log and checks every data batch is one whole proposal.
+func (c *qcCluster) checkLogBatches(n *qcNode) {
+	for o := n.log.Start().EndOffset; o < n.log.EndOffset(); {
+		entries, err := n.log.Read(o, 1<<20)
+		if err != nil {
+			c.t.Fatalf("node %d: read %d: %v", n.id, o, err)
+		}
+		if msg := checkWholeBatches(entries, o); msg != "" {
+			c.t.Fatalf("t=%d node %d: %s", c.nowMs, n.id, msg)
+		}
+		o += record.Offset(len(entries))
+	}
 }
 
 // start opens the node's disk as a restarted process does: the log, then the quorum-state file.
@@ -156,12 +190,14 @@ func (c *qcCluster) start(n *qcNode) {
 		}
 	}
 	n.claimed, n.claimedDurable, n.lastEnd = nil, 0, end
+	// Recovery kept whole batches only: every proposal in the log is there whole.
+	c.checkLogBatches(n)
 	n.node, err = quorum.New(qcConfig(n.id, c.voters), q, sf.State, rand.New(rand.NewPCG(c.rng.Uint64(), uint64(n.id))), c.nowMs)
 	if err != nil {
 		c.t.Fatalf("t=%d node %d: new: %v", c.nowMs, n.id, err)
 	}
 	n.flushWanted, n.inflight, n.checkedTo = false, nil, q.Start().EndOffset
-	q.SetNowMs(c.nowMs)
+	q.SetNowMs(c.wallMs(n.id))
 	r, err := n.node.Tick(c.nowMs)
 	c.execute(n, r, err)
 }
@@ -250,12 +286,35 @@ func (c *qcCluster) checkNode(n *qcNode, hw record.Offset) {
 	if d := n.log.DurableOffset(); d > n.log.EndOffset() {
 		c.t.Fatalf("t=%d node %d: durable %d past end %d", c.nowMs, n.id, d, n.log.EndOffset())
 	}
+	// A node applies its log up to its HW: it must not cut a batch (a command) in two.
+	if hw > n.log.Start().EndOffset && hw < n.log.EndOffset() {
+		if err := n.log.checkBoundary(hw); err != nil {
+			c.t.Fatalf("t=%d node %d: high watermark %d: %v", c.nowMs, n.id, hw, err)
+		}
+	}
 	from := max(n.checkedTo, n.log.Start().EndOffset)
 	to := min(hw, n.log.EndOffset())
+	// The committed record batches are the same bytes on every node (same base offset, epoch,
+	// records and timestamps: a follower stores the leader's batch as it is).
+	for base, b := range rawBatches(c.t, n.log, from, to) { //purity:allow-map-range each batch checked alone
+		prev, ok := c.committedRaw[base]
+		switch {
+		case !ok:
+			c.committedRaw[base] = b
+		case !bytes.Equal(prev, b):
+			c.t.Fatalf("t=%d node %d: the committed record batch at %d differs from another node's", c.nowMs, n.id, base)
+		default:
+			c.sameBytes++
+		}
+	}
 	for from < to {
 		entries, err := n.log.Read(from, int(to-from))
 		if err != nil {
 			c.t.Fatalf("node %d: read committed %d: %v", n.id, from, err)
+		}
+		// Committed batches are whole proposals, never split.
+		if msg := checkWholeBatches(entries, from); msg != "" {
+			c.t.Fatalf("t=%d node %d: committed: %s", c.nowMs, n.id, msg)
 		}
 		for _, e := range entries {
 			h := entryHash(e)
@@ -361,11 +420,16 @@ func (c *qcCluster) handle(e qcEvent) {
 			return
 		}
 		if l := c.leader(); l != nil {
-			l.log.SetNowMs(c.nowMs)
+			l.log.SetNowMs(c.wallMs(l.id))
+			// One batch: up to the proposal bound, mostly a few entries.
+			size := 1 + c.rng.IntN(4)
+			if c.rng.IntN(8) == 0 {
+				size = 1 + c.rng.IntN(qcConfig(l.id, c.voters).ProposalEntriesMax)
+			}
+			c.proposals++
 			var data [][]byte
-			for range 1 + c.rng.IntN(4) {
-				c.proposals++
-				data = append(data, fmt.Appendf(nil, "p%d", c.proposals))
+			for k := range size {
+				data = append(data, batchData(c.proposals, k, size, nil))
 			}
 			_, r, err := l.node.Propose(c.nowMs, data)
 			if errors.Is(err, quorum.ErrNotLeader) || errors.Is(err, quorum.ErrTooManyUncommitted) {
@@ -385,7 +449,7 @@ func (c *qcCluster) handle(e qcEvent) {
 	if n.node == nil {
 		return
 	}
-	n.log.SetNowMs(c.nowMs)
+	n.log.SetNowMs(c.wallMs(n.id))
 	switch e.kind {
 	case qcDeliver:
 		r, err := n.node.Step(c.nowMs, e.msg)
@@ -444,6 +508,7 @@ func runQuorumCluster(t *testing.T, seed uint64) {
 		t: t, rng: rng, faulty: true,
 		lossPerM: rng.IntN(100), delayMax: 1 + rng.Int64N(30),
 		cut: map[[2]quorum.NodeID]bool{}, leaders: map[record.Epoch]quorum.NodeID{},
+		committedRaw: map[record.Offset][]byte{},
 	}
 	for i := range votersN {
 		c.voters = append(c.voters, quorum.NodeID(i+1))
@@ -500,6 +565,9 @@ func runQuorumCluster(t *testing.T, seed uint64) {
 	if len(c.committed) == 0 {
 		t.Fatalf("seed %d: nothing was ever committed", seed)
 	}
+	if len(c.nodes) > 1 && c.sameBytes == 0 {
+		t.Fatalf("seed %d: no committed record batch was compared between two nodes", seed)
+	}
 	installs, snaps := 0, 0
 	for _, n := range c.nodes {
 		snaps += len(n.log.Snapshots())
@@ -507,8 +575,8 @@ func runQuorumCluster(t *testing.T, seed uint64) {
 			installs++
 		}
 	}
-	t.Logf("seed %d: %d voters, t=%d ms, %d proposals, %d committed, %d epochs, %d restarts, %d truncations, %d snapshots kept, %d logs starting at a snapshot",
-		seed, votersN, c.nowMs, c.proposals, len(c.committed), len(c.leaders), c.restarts, c.truncations, snaps, installs)
+	t.Logf("seed %d: %d voters, t=%d ms, %d proposals, %d committed, %d epochs, %d restarts, %d truncations, %d snapshots kept, %d logs starting at a snapshot, %d committed batches seen again byte-identical (on another node or after a restart)",
+		seed, votersN, c.nowMs, c.proposals, len(c.committed), len(c.leaders), c.restarts, c.truncations, snaps, installs, c.sameBytes)
 }
 
 // seedsFromEnv is the seed count the environment variable name sets, or def.

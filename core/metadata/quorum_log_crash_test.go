@@ -138,11 +138,61 @@ func checkCrashImage(t testing.TB, image *memfs.FS, m qlModel, rng *rand.Rand) s
 		return fmt.Sprintf("log [%d, %d) lost entries below the durable offset %d", start, end, m.durable)
 	}
 	for o := start; o < min(m.durable, end); o++ {
-		if !sameEntries(visible[o-start:o-start+1], m.all[o:o+1]) {
-			return fmt.Sprintf("entry %d changed below the durable offset %d", o, m.durable)
+		if !sameBatches(visible[o-start:o-start+1], m.all[o:o+1]) {
+			return fmt.Sprintf("entry %d changed below the durable offset %d (batch boundary or timestamp included)", o, m.durable)
 		}
 	}
+	if msg := checkWholeBatches(visible, start); msg != "" {
+		return msg
+	}
 	return ""
+}
+
+// batchData is the data of entry k of the n entries of appended batch id, then filler: a
+// recovered log shows which batch each entry came from.
+func batchData(id, k, n int, filler []byte) []byte {
+	return append(fmt.Appendf(nil, "b%d.%d/%d|", id, k, n), filler...)
+}
+
+// checkWholeBatches checks that every data batch of a log (from offset start) is one appended
+// batch, whole: its entries are entries 0..n-1 of one batch id (batchData), in order. A crash
+// that kept part of a batch, or recovery that glued parts together, shows here.
+func checkWholeBatches(visible []quorum.Entry, start record.Offset) string {
+	for i := 0; i < len(visible); {
+		end := i + 1
+		for end < len(visible) && visible[end-1].MoreInBatch {
+			end++
+		}
+		if visible[end-1].MoreInBatch {
+			return fmt.Sprintf("the log ends inside a batch at %d", start+record.Offset(end))
+		}
+		var id0, n0 int
+		for k := i; k < end && !visible[i].Control; k++ { // a LeaderChange batch is the quorum's
+			var id, j, n int
+			if _, err := fmt.Sscanf(string(visible[k].Data), "b%d.%d/%d|", &id, &j, &n); err != nil {
+				return fmt.Sprintf("entry %d is no appended batch's: %q", start+record.Offset(k), visible[k].Data)
+			}
+			if k == i {
+				id0, n0 = id, n
+			}
+			if id != id0 || j != k-i || n != n0 || n != end-i {
+				return fmt.Sprintf("the batch [%d, %d) is not one whole appended batch: entry %d is %d.%d/%d", start+record.Offset(i), start+record.Offset(end), start+record.Offset(k), id, j, n)
+			}
+		}
+		i = end
+	}
+	return ""
+}
+
+// boundaryIn is a random batch boundary of entries in [lo, hi] (both boundaries).
+func boundaryIn(rng *rand.Rand, entries []quorum.Entry, lo, hi record.Offset) record.Offset {
+	var bs []record.Offset
+	for o := lo; o <= hi; o++ {
+		if o == 0 || !entries[o-1].MoreInBatch {
+			bs = append(bs, o)
+		}
+	}
+	return bs[rng.IntN(len(bs))]
 }
 
 func (q *QuorumLog) newestSnapshotEnd() record.Offset {
@@ -191,7 +241,7 @@ func runQuorumLogCrashes(t *testing.T, seed uint64) {
 	var ops []log.FileOp
 	committed := record.Offset(0) // stands in for the high watermark: never truncated below
 	nowMs := int64(1000)
-	crashes, checked := 0, 0
+	crashes, checked, batches := 0, 0, 0
 	// Raft's log matching: entries at one offset with one epoch are the same entry. After a
 	// truncation or a divergent snapshot, new entries take an epoch never used before.
 	maxEpoch, diverged := record.Epoch(0), false
@@ -209,28 +259,47 @@ func runQuorumLogCrashes(t *testing.T, seed uint64) {
 		what := ""
 		switch k := rng.IntN(100); {
 		case k < 35:
-			n := 1 + rng.IntN(6)
+			// Batches of 1..6 entries, one epoch each (control ones alone), stamped by the
+			// log (a leader's) or carrying their own timestamp (a follower's).
 			epoch := q.LastEpoch()
 			if diverged {
 				epoch, diverged = maxEpoch+1, false
 			}
 			var entries []quorum.Entry
-			for range n {
+			for range 1 + rng.IntN(3) {
 				if rng.IntN(8) == 0 {
 					epoch = max(epoch, maxEpoch) + record.Epoch(1+rng.IntN(2))
 				}
 				maxEpoch = max(maxEpoch, epoch)
-				data := make([]byte, rng.IntN(120))
-				for i := range data {
-					data[i] = byte(rng.Uint32())
+				control := rng.IntN(10) == 0
+				size := 1 + rng.IntN(6)
+				if control {
+					size = 1
 				}
-				entries = append(entries, quorum.Entry{Epoch: epoch, Control: rng.IntN(10) == 0, Data: data})
+				ts := int64(record.NoTimestamp)
+				if rng.IntN(2) == 0 {
+					ts = rng.Int64N(1 << 41)
+				}
+				batches++
+				for k := range size {
+					filler := make([]byte, rng.IntN(120))
+					for i := range filler {
+						filler[i] = byte(rng.Uint32())
+					}
+					entries = append(entries, quorum.Entry{Epoch: epoch, Control: control, Data: batchData(batches, k, size, filler), MoreInBatch: k < size-1, TimestampMs: ts})
+				}
 			}
-			what = fmt.Sprintf("append %d at %d", n, end)
+			what = fmt.Sprintf("append %d at %d", len(entries), end)
 			if err := q.Append(entries); err != nil {
 				t.Fatal(err)
 			}
-			m.all = append(m.all[:end], entries...)
+			for _, e := range entries {
+				if e.TimestampMs == record.NoTimestamp {
+					e.TimestampMs = nowMs // what the log stamps
+				}
+				m.all = append(m.all[:end], e)
+				end++
+			}
 		case k < 50:
 			if inflight == nil {
 				if req, ok := q.PendingSync(); ok {
@@ -247,7 +316,7 @@ func runQuorumLogCrashes(t *testing.T, seed uint64) {
 			if low > end {
 				continue
 			}
-			to := low + record.Offset(rng.Int64N(int64(end-low)+1))
+			to := boundaryIn(rng, m.all, low, end)
 			what = fmt.Sprintf("truncate to %d", to)
 			if err := q.TruncateTo(to); err != nil {
 				t.Fatal(err)
@@ -258,8 +327,8 @@ func runQuorumLogCrashes(t *testing.T, seed uint64) {
 			if end <= start || end == 0 {
 				continue
 			}
-			at := start + 1 + record.Offset(rng.Int64N(int64(end-start)))
-			if at <= q.newestSnapshotEnd() {
+			at := boundaryIn(rng, m.all, start+1, end)
+			if at <= q.newestSnapshotEnd() || at <= start {
 				continue
 			}
 			what = fmt.Sprintf("snapshot at %d", at)
@@ -285,7 +354,7 @@ func runQuorumLogCrashes(t *testing.T, seed uint64) {
 			if low > end {
 				continue
 			}
-			h := low + record.Offset(rng.Int64N(int64(end-low)+1))
+			h := boundaryIn(rng, m.all, low, end)
 			x := max(h, 1) + record.Offset(rng.Int64N(12))
 			snap := slices.Clone(m.all[:h])
 			maxEpoch++

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -129,6 +130,134 @@ func sameEntries(a, b []quorum.Entry) bool {
 	})
 }
 
+// sameBatches is sameEntries with the batch boundaries and timestamps too.
+func sameBatches(a, b []quorum.Entry) bool {
+	return slices.EqualFunc(a, b, func(x, y quorum.Entry) bool {
+		return x.Epoch == y.Epoch && x.Control == y.Control && bytes.Equal(x.Data, y.Data) &&
+			x.MoreInBatch == y.MoreInBatch && x.TimestampMs == y.TimestampMs
+	})
+}
+
+// batchOf makes data one batch of epoch; ts is its timestamp (record.NoTimestamp: the log's).
+func batchOf(epoch record.Epoch, ts int64, data ...string) []quorum.Entry {
+	out := make([]quorum.Entry, len(data))
+	for i, d := range data {
+		out[i] = quorum.Entry{Epoch: epoch, Data: []byte(d), MoreInBatch: i < len(data)-1, TimestampMs: ts}
+	}
+	return out
+}
+
+// rawBatches reads the record batches of the log in [from, to) (batch boundaries) off the
+// disk, keyed by base offset: the bytes core/log stores.
+func rawBatches(t testing.TB, q *QuorumLog, from, to record.Offset) map[record.Offset][]byte {
+	t.Helper()
+	out := map[record.Offset][]byte{}
+	for next := from; next < to; {
+		plan, err := q.log.Read(next, 1<<20, to, true)
+		if err != nil {
+			t.Fatalf("plan a read at %d: %v", next, err)
+		}
+		if plan.FirstOffset != next || len(plan.Ranges) == 0 {
+			t.Fatalf("read at %d starts at %d (%d ranges): not a batch boundary", next, plan.FirstOffset, len(plan.Ranges))
+		}
+		data, err := log.AppendPlan(q.fsys, nil, plan)
+		if err != nil {
+			t.Fatalf("read at %d: %v", next, err)
+		}
+		it := record.NewBatchIterator(data)
+		for it.Next() {
+			out[it.Header().BaseOffset] = slices.Clone(it.Batch())
+		}
+		if it.Err() != nil {
+			t.Fatalf("batches at %d: %v", next, it.Err())
+		}
+		next = plan.NextOffset
+	}
+	return out
+}
+
+// TestQuorumLogBatches: each batch of entries is one record batch on disk, stamped with the
+// log's clock unless it carries the leader's timestamp; Read returns whole batches; a
+// follower storing the leader's batches writes the leader's bytes; truncation and snapshots
+// inside a batch are refused.
+func TestQuorumLogBatches(t *testing.T) {
+	fsys := memfs.New()
+	q := openQL(t, fsys)
+	q.SetNowMs(5_000)
+	var all []quorum.Entry
+	all = append(all, batchOf(1, record.NoTimestamp, "a", "b", "c")...)                                           // [0, 3), the leader's
+	all = append(all, quorum.Entry{Epoch: 1, Control: true, Data: []byte("lc"), TimestampMs: record.NoTimestamp}) // [3, 4)
+	all = append(all, batchOf(2, 4_000, "d", "e")...)                                                             // [4, 6), fetched
+	if err := q.Append(all); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawBatches(t, q, 0, q.EndOffset())
+	for base, want := range map[record.Offset]struct {
+		count int32
+		epoch record.Epoch
+		tsMs  int64
+	}{0: {3, 1, 5_000}, 3: {1, 1, 5_000}, 4: {2, 2, 4_000}} { //purity:allow-map-range each checked alone
+		h, err := record.ParseHeader(raw[base])
+		if err != nil || h.RecordCount != want.count || h.PartitionLeaderEpoch != want.epoch || h.FirstTimestamp != want.tsMs || h.MaxTimestamp != want.tsMs {
+			t.Fatalf("record batch at %d: %+v (%v), want %+v", base, h, err, want)
+		}
+	}
+	if len(raw) != 3 {
+		t.Fatalf("%d record batches, want 3", len(raw))
+	}
+	// Reads return whole batches: within the bound, but at least the first whole.
+	for _, c := range []struct {
+		from, max, want int
+	}{{0, 1, 3}, {0, 3, 3}, {0, 4, 4}, {0, 5, 4}, {0, 6, 6}, {3, 1, 1}, {3, 2, 1}, {3, 3, 3}, {4, 1, 2}} {
+		got, err := q.Read(record.Offset(c.from), c.max)
+		if err != nil || len(got) != c.want || got[len(got)-1].MoreInBatch {
+			t.Fatalf("Read(%d, %d): %d entries (%v), want %d whole", c.from, c.max, len(got), err, c.want)
+		}
+	}
+	stored, err := q.Read(0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(all)
+	for i := range 4 {
+		want[i].TimestampMs = 5_000
+	}
+	if !sameBatches(stored, want) {
+		t.Fatalf("read back %+v, want %+v", stored, want)
+	}
+	// A follower, at another wall clock, stores what the leader's log reads: the same bytes.
+	followerFS := memfs.New()
+	f := openQL(t, followerFS)
+	f.SetNowMs(9_999)
+	if err := f.Append(stored[:4]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Append(stored[4:]); err != nil {
+		t.Fatal(err)
+	}
+	if got := rawBatches(t, f, 0, f.EndOffset()); !maps.EqualFunc(got, raw, bytes.Equal) {
+		t.Fatal("the follower's record batches differ from the leader's")
+	}
+	// Entries that are not whole batches are refused, and nothing is written.
+	if err := f.Append(batchOf(2, 1, "x", "y")[:1]); !errors.Is(err, quorum.ErrInvalidBatch) || f.EndOffset() != 6 {
+		t.Fatalf("appending part of a batch: %v, end %d", err, f.EndOffset())
+	}
+	// A snapshot inside a batch is refused; at a boundary it is not.
+	if err := q.RecordSnapshot(SnapshotID{EndOffset: 2, Epoch: 1}); err == nil || !strings.Contains(err.Error(), "inside the batch") {
+		t.Fatalf("snapshot inside a batch: %v", err)
+	}
+	takeSnapshot(t, fsys, q, stored, 3)
+	// Truncating inside a batch breaks the quorum's invariant: a panic naming it.
+	func() {
+		defer func() {
+			if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "truncation at a batch boundary") {
+				t.Fatalf("truncating inside a batch: %v", p)
+			}
+		}()
+		_ = f.TruncateTo(5)
+	}()
+}
+
 func TestQuorumLogAppendReadTruncate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	fsys := memfs.New()
@@ -196,16 +325,21 @@ func TestQuorumLogAppendReadTruncate(t *testing.T) {
 	}
 }
 
-// snapshotBytes is an application's snapshot of entries (opaque to QuorumLog).
+// snapshotBytes is an application's snapshot of entries (opaque to QuorumLog), batch
+// boundaries and timestamps kept.
 func snapshotBytes(entries []quorum.Entry) []byte {
 	var b []byte
 	for _, e := range entries {
 		b = binary.BigEndian.AppendUint32(b, uint32(e.Epoch))
+		var flags byte
 		if e.Control {
-			b = append(b, 1)
-		} else {
-			b = append(b, 0)
+			flags |= 1
 		}
+		if e.MoreInBatch {
+			flags |= 2
+		}
+		b = append(b, flags)
+		b = binary.BigEndian.AppendUint64(b, uint64(e.TimestampMs))
 		b = binary.BigEndian.AppendUint32(b, uint32(len(e.Data)))
 		b = append(b, e.Data...)
 	}
@@ -213,17 +347,21 @@ func snapshotBytes(entries []quorum.Entry) []byte {
 }
 
 func parseSnapshotBytes(b []byte) ([]quorum.Entry, error) {
+	const header = 17
 	var out []quorum.Entry
 	for len(b) > 0 {
-		if len(b) < 9 {
+		if len(b) < header {
 			return nil, errors.New("torn")
 		}
-		n := int(binary.BigEndian.Uint32(b[5:]))
-		if len(b) < 9+n {
+		n := int(binary.BigEndian.Uint32(b[13:]))
+		if len(b) < header+n {
 			return nil, errors.New("torn")
 		}
-		out = append(out, quorum.Entry{Epoch: record.Epoch(binary.BigEndian.Uint32(b)), Control: b[4] == 1, Data: slices.Clone(b[9 : 9+n])})
-		b = b[9+n:]
+		out = append(out, quorum.Entry{
+			Epoch: record.Epoch(binary.BigEndian.Uint32(b)), Control: b[4]&1 != 0, MoreInBatch: b[4]&2 != 0,
+			TimestampMs: int64(binary.BigEndian.Uint64(b[5:])), Data: slices.Clone(b[header : header+n]),
+		})
+		b = b[header+n:]
 	}
 	return out, nil
 }
