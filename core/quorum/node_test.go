@@ -523,6 +523,8 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.FetchMaxWaitMs = int32(c.RequestTimeoutMs) },
 		func(c *Config) { c.FetchMaxWaitMs = int32(c.FetchTimeoutMs / 2) },
 		func(c *Config) { c.FetchEntriesMax = 0 },
+		func(c *Config) { c.ProposalEntriesMax = 0 },
+		func(c *Config) { c.ProposalEntriesMax = int(c.UncommittedEntriesMax) + 1 }, // never accepted
 	}
 	for i, mutate := range bad {
 		c := DefaultConfig(1, voters3)
