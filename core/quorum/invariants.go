@@ -29,8 +29,13 @@ func (n *Node) checkInvariants() {
 		}
 		// The leader appended every batch above its epoch start, so it knows where each
 		// uncommitted one ends, the last at its log end; the HW is past all the others.
-		if ends := n.progress.batchEnds; n.failure == nil && (len(ends) > 0 && (ends[len(ends)-1] != end || ends[0] <= n.hw) || len(ends) == 0 && n.hw != end && n.hw > n.progress.EpochStart()) {
+		ends := n.progress.batchEnds
+		switch {
+		case n.failure != nil:
+		case len(ends) > 0 && (ends[len(ends)-1] != end || ends[0] <= n.hw):
 			fail("leader batch ends %v do not fit its high watermark %d and log end %d", ends, n.hw, end)
+		case len(ends) == 0 && n.hw > n.progress.EpochStart() && n.hw != end:
+			fail("leader high watermark %d below its log end %d with no batch end recorded", n.hw, end)
 		}
 	case RoleCandidate:
 		if n.state.VotedFor != n.cfg.ID || n.state.LeaderID != NoNode {
