@@ -259,20 +259,21 @@ func runQuorumLogCrashes(t *testing.T, seed uint64) {
 		what := ""
 		switch k := rng.IntN(100); {
 		case k < 35:
-			// Batches of 1..6 entries, one epoch each (control ones alone), stamped by the
-			// log (a leader's) or carrying their own timestamp (a follower's).
+			// One or two batches of 1..4 entries (about as many entries per append as when
+			// each entry was its own batch), one epoch each, control ones alone, stamped by
+			// the log (a leader's) or carrying their own timestamp (a follower's).
 			epoch := q.LastEpoch()
 			if diverged {
 				epoch, diverged = maxEpoch+1, false
 			}
 			var entries []quorum.Entry
-			for range 1 + rng.IntN(3) {
+			for range 1 + rng.IntN(2) {
 				if rng.IntN(8) == 0 {
 					epoch = max(epoch, maxEpoch) + record.Epoch(1+rng.IntN(2))
 				}
 				maxEpoch = max(maxEpoch, epoch)
 				control := rng.IntN(10) == 0
-				size := 1 + rng.IntN(6)
+				size := 1 + rng.IntN(4)
 				if control {
 					size = 1
 				}

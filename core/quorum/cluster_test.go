@@ -542,7 +542,8 @@ func (c *cluster) step(untilMs int64) bool {
 	}
 	switch e.kind {
 	case evPropose:
-		c.push(event{atMs: c.nowMs + 1 + c.rng.Int64N(c.f.proposeEveryMs), kind: evPropose})
+		delayMs := 1 + c.rng.Int64N(c.f.proposeEveryMs)
+		entries := 0
 		// After the faults the cluster idles but for the liveness proposal: an idle leader
 		// must keep its followers (long-poll answers within the fetch timeout).
 		if l := c.leader(); l != nil && l.pausedUntil <= c.nowMs && c.faulty {
@@ -554,9 +555,13 @@ func (c *cluster) step(untilMs int64) bool {
 				if l.node == nil || l.node.Role() != RoleLeader || c.failure != "" {
 					break // crashed or deposed while executing the last one
 				}
-				c.propose(l)
+				entries += c.propose(l)
 			}
 		}
+		// Several entries hold the next proposal back as many intervals (up to 8): a seed
+		// commits about as many entries as with one per proposal, which bounds its cost and
+		// a lagging observer's catch-up.
+		c.push(event{atMs: c.nowMs + delayMs*int64(min(max(entries, 1), 8)), kind: evPropose})
 		return true
 	case evPartition:
 		if c.faulty {
@@ -636,10 +641,9 @@ func (c *cluster) step(untilMs int64) bool {
 	return true
 }
 
-// propose gives the leader one proposal of 1..ProposalEntriesMax entries: mostly one, some of
-// a few, rarely a large one (the entries a seed commits stay about as many as with one each,
-// so that a lagging observer catches up within the liveness window).
-func (c *cluster) propose(l *simNode) {
+// propose gives the leader one proposal of 1..ProposalEntriesMax entries, mostly one, some of a
+// few, rarely a large one, and returns its size.
+func (c *cluster) propose(l *simNode) int {
 	n := 1
 	switch c.batchRng.IntN(32) {
 	case 0:
@@ -650,7 +654,7 @@ func (c *cluster) propose(l *simNode) {
 	data := make([][]byte, n)
 	for i := range data {
 		c.proposals++
-		data[i] = []byte(fmt.Sprintf("s%d-p%d", c.seed, c.proposals))
+		data[i] = strconv.AppendInt(append(strconv.AppendUint([]byte{'s'}, c.seed, 10), "-p"...), int64(c.proposals), 10)
 	}
 	epoch := l.node.State().Epoch
 	c.call(l, func() (Ready, error) {
@@ -663,6 +667,7 @@ func (c *cluster) propose(l *simNode) {
 		}
 		return r, err
 	})
+	return n
 }
 
 // partition cuts links: isolates the leader or a random node (both ways or one way), or splits
