@@ -153,7 +153,7 @@ func (n *Node) propose(records []metadata.Record) (record.Offset, error) {
 		}
 	}
 	base, qr, err := n.q.Propose(n.now.MonotonicMs, data)
-	if errors.Is(err, quorum.ErrNotLeader) || errors.Is(err, quorum.ErrTooManyUncommitted) {
+	if errors.Is(err, quorum.ErrNotLeader) || errors.Is(err, quorum.ErrTooManyUncommitted) || errors.Is(err, quorum.ErrProposalTooLarge) {
 		return 0, err
 	}
 	n.handleQuorum(qr, err)
@@ -196,6 +196,11 @@ func (n *Node) command(cs *conn, s *slot, req kmsg.Request) {
 		return
 	case errors.Is(err, quorum.ErrTooManyUncommitted):
 		n.finish(cs, s, errorResponse(req, errRequestTimedOut))
+		return
+	case errors.Is(err, quorum.ErrProposalTooLarge):
+		// More records than one atomic batch holds (controller.quorum's 10000, Kafka's
+		// MAX_RECORDS_PER_BATCH): refused whole, as an oversized request.
+		n.finish(cs, s, errorResponse(req, errPolicyViolation))
 		return
 	case errors.Is(err, errProposalRefused):
 		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("controller: %s: %w", kmsg.NameForKey(req.Key()), err))

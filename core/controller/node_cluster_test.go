@@ -38,8 +38,9 @@ type testCluster struct {
 	// snapshotsWritten counts the snapshots nodes took; snapshotFetches the FetchSnapshot
 	// requests sent (a follower behind the leader's log start).
 	snapshotsWritten, snapshotFetches int
-	// collect, when set for a node, sees (and may take responses out of) its Readys first.
-	collect map[int32]func(Ready)
+	// clientAnswers are responses on connections of the test's own clients (not a node pair),
+	// by connection.
+	clientAnswers map[ConnID]Response
 }
 
 type testNode struct {
@@ -68,6 +69,7 @@ func newTestCluster(t testing.TB, seed uint64, voters []int32, observers []int32
 	c := &testCluster{
 		t: t, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), nowMs: 1_000,
 		nodes: make(map[int32]*testNode), links: make(map[[2]int32][]frame), cut: make(map[[2]int32]bool),
+		clientAnswers: make(map[ConnID]Response),
 	}
 	for _, v := range voters {
 		c.voters = append(c.voters, quorum.NodeID(v))
@@ -109,12 +111,6 @@ func connID(from, to int32) ConnID { return ConnID(uint64(from)<<32 | uint64(uin
 
 // execute runs a Ready's effects the way the drivers do.
 func (c *testCluster) execute(tn *testNode, r Ready) {
-	if f := c.collect[tn.id]; f != nil {
-		delete(c.collect, tn.id)
-		defer func() { c.collect[tn.id] = f }()
-		f(r)
-		return
-	}
 	for {
 		if r.Fatal != nil {
 			tn.fatal = r.Fatal
@@ -144,6 +140,10 @@ func (c *testCluster) execute(tn *testNode, r Ready) {
 		}
 		for _, resp := range r.Responses {
 			from := int32(uint64(resp.Conn) >> 32)
+			if _, isNode := c.nodes[from]; !isNode || uint32(resp.Conn) != uint32(tn.id) {
+				c.clientAnswers[resp.Conn] = resp
+				continue
+			}
 			c.push(tn.id, from, frame{bytes: wire.AppendResponse(nil, resp.Header, resp.Body), key: resp.Header.APIKey, version: resp.Header.APIVersion})
 		}
 		tn.timerMs = r.NextDeadlineMs
@@ -593,42 +593,27 @@ func seedsFromEnv(t testing.TB, name string, def int) int {
 	return def
 }
 
-// request sends req to node to as a client on connection conn and returns the answer once the
-// cluster has delivered it, decoding both through core/wire.
+// request sends req to node to as a client on connection conn (not a node pair's) and returns
+// the answer once the cluster has delivered it, encoding and decoding both through core/wire.
 func (c *testCluster) request(to *testNode, conn ConnID, req kmsg.Request) kmsg.Response {
 	c.t.Helper()
 	h := wire.RequestHeader{APIKey: req.Key(), APIVersion: req.GetVersion(), CorrelationID: 77}
 	decoded, err := wire.DecodeRequest(wire.AppendRequest(nil, h, req)[4:], &to.node.cfg.Versions)
 	require.NoError(c.t, err)
-	var got kmsg.Response
-	collect := func(r Ready) {
-		for _, resp := range r.Responses {
-			if resp.Conn == conn {
-				frame := wire.AppendResponse(nil, resp.Header, resp.Body)
-				_, got, err = wire.DecodeResponse(frame[4:], h.APIKey, h.APIVersion)
-				require.NoError(c.t, err)
-			}
-		}
-		r.Responses = slices.DeleteFunc(r.Responses, func(resp Response) bool { return resp.Conn == conn })
-		c.execute(to, r)
-	}
-	collect(to.node.Request(c.clocks(), conn, decoded))
+	c.execute(to, to.node.Request(c.clocks(), conn, decoded))
 	for range 10_000 {
-		if got != nil {
+		if resp, ok := c.clientAnswers[conn]; ok {
+			delete(c.clientAnswers, conn)
+			frame := wire.AppendResponse(nil, resp.Header, resp.Body)
+			corr, got, err := wire.DecodeResponse(frame[4:], h.APIKey, h.APIVersion)
+			require.NoError(c.t, err)
+			require.Equal(c.t, h.CorrelationID, corr)
 			return got
 		}
-		// Deliver frames and timers, catching this connection's answer on the way.
-		c.stepCollect(to, collect)
+		c.step()
 	}
 	c.t.Fatalf("no answer to %s", kmsg.NameForKey(h.APIKey))
 	return nil
-}
-
-// stepCollect is step, with the Readys of node tn passed through collect.
-func (c *testCluster) stepCollect(tn *testNode, collect func(Ready)) {
-	c.collect = map[int32]func(Ready){tn.id: collect}
-	defer func() { c.collect = nil }()
-	c.step()
 }
 
 // TestNodeRegistersABrokerThroughTheQuorum: BrokerRegistration sent to the active controller is
@@ -674,4 +659,32 @@ func TestNodeRegistersABrokerThroughTheQuorum(t *testing.T) {
 	}
 	refused := c.request(standby, 502, registrationRequest(5, 1)).(*kmsg.BrokerRegistrationResponse)
 	require.Equal(t, errNotController, refused.ErrorCode)
+}
+
+// TestNodeRefusesACommandLargerThanOneBatch: a command whose records do not fit one atomic
+// batch is refused whole (POLICY_VIOLATION), and nothing of it is written.
+func TestNodeRefusesACommandLargerThanOneBatch(t *testing.T) {
+	c := newTestCluster(t, 5, []int32{1}, nil)
+	c.runUntil(20_000, "an active controller", func() bool { return c.active() != nil })
+	a := c.active()
+	reg := c.request(a, 400, registrationRequest(1, 1)).(*kmsg.BrokerRegistrationResponse)
+	require.Zero(t, reg.ErrorCode)
+	hb := c.request(a, 400, heartbeatRequest(1, reg.BrokerEpoch, int64(a.node.HighWatermark())-1, false, false)).(*kmsg.BrokerHeartbeatResponse)
+	require.False(t, hb.IsFenced)
+	end := a.node.log.EndOffset()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version = 7
+	// 9,990 partitions pass the request's own bound (10,000) but, with their topics, make
+	// more than 10,000 records.
+	for i := range 30 {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = fmt.Sprintf("big-%d", i), 333, 1
+		req.Topics = append(req.Topics, rt)
+	}
+	resp := c.request(a, 401, req).(*kmsg.CreateTopicsResponse)
+	require.Len(t, resp.Topics, 30)
+	for _, rt := range resp.Topics {
+		require.Equal(t, errPolicyViolation, rt.ErrorCode, rt.Topic)
+	}
+	require.Equal(t, end, a.node.log.EndOffset(), "nothing of the refused command was written")
 }
