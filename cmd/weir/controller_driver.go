@@ -132,6 +132,10 @@ func runController(ctx context.Context, opts driverOptions) error {
 	ncfg := controller.DefaultNodeConfig(quorum.DefaultConfig(quorum.NodeID(cfg.NodeID), voters), opts.fsys, qlog.Dir())
 	ncfg.Wire = quorum.Wire{ClusterID: clusterID, Self: advertisedControllerEndpoint(cfg, listener)}
 	ncfg.Controller = &controller.Config{NodeID: cfg.NodeID, Broker: cfg, ClusterID: clusterID}
+	ncfg.VoterEndpoints = make(map[quorum.NodeID]quorum.Endpoint)
+	for _, v := range cfg.ControllerQuorumVoters {
+		ncfg.VoterEndpoints[quorum.NodeID(v.ID)] = quorum.Endpoint{Listener: listener.Name, Host: v.Host, Port: uint16(v.Port)}
+	}
 
 	netCfg := netio.DefaultConfig(opts.fsys)
 	netCfg.Versions = ncfg.Versions

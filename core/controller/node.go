@@ -22,6 +22,9 @@ type NodeConfig struct {
 	Quorum quorum.Config
 	// Wire translates quorum messages to Kafka's RPCs (cluster id, this node's endpoint).
 	Wire quorum.Wire
+	// VoterEndpoints are the voters' controller listeners (controller.quorum.voters), which
+	// DescribeQuorum reports.
+	VoterEndpoints map[quorum.NodeID]quorum.Endpoint
 	// Controller configures the active controller's logic; nil on a node without the
 	// controller role, which then never answers controller commands.
 	Controller *Config

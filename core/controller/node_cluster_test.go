@@ -96,6 +96,10 @@ func (c *testCluster) start(tn *testNode) {
 	require.NoError(c.t, err)
 	cfg := DefaultNodeConfig(quorum.DefaultConfig(quorum.NodeID(tn.id), slices.Clone(c.voters)), tn.fs, stateDir)
 	cfg.Wire = quorum.Wire{ClusterID: testClusterID}
+	cfg.VoterEndpoints = make(map[quorum.NodeID]quorum.Endpoint)
+	for _, v := range c.voters {
+		cfg.VoterEndpoints[v] = quorum.Endpoint{Listener: "CONTROLLER", Host: fmt.Sprintf("controller-%d", v), Port: 9093}
+	}
 	cfg.SnapshotBytesBetween = 4 << 10
 	if slices.Contains(c.voters, quorum.NodeID(tn.id)) {
 		cfg.Controller = &Config{NodeID: tn.id, Broker: config.DefaultBrokerConfig(), ClusterID: testClusterID}
@@ -687,4 +691,62 @@ func TestNodeRefusesACommandLargerThanOneBatch(t *testing.T) {
 		require.Equal(t, errPolicyViolation, rt.ErrorCode, rt.Topic)
 	}
 	require.Equal(t, end, a.node.log.EndOffset(), "nothing of the refused command was written")
+}
+
+func describeQuorumRequest() *kmsg.DescribeQuorumRequest {
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	req.Version = 2
+	t := kmsg.NewDescribeQuorumRequestTopic()
+	t.Topic = quorum.MetadataTopic
+	t.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{{Partition: 0}}
+	req.Topics = append(req.Topics, t)
+	return req
+}
+
+// TestNodeDescribeQuorum: the leader describes every voter and the fetching observer, caught
+// up with its log end and high watermark, with the voters' endpoints; a follower answers
+// NOT_LEADER_OR_FOLLOWER naming the leader.
+func TestNodeDescribeQuorum(t *testing.T) {
+	c := newTestCluster(t, 21, []int32{1, 2, 3}, []int32{7})
+	c.runUntil(20_000, "an active controller", func() bool { return c.active() != nil })
+	for i := range 5 {
+		c.propose(topicRecords(t, i))
+	}
+	a := c.active()
+	end := int64(a.node.log.EndOffset())
+	c.runUntil(50_000, "every node applying every record", func() bool { return c.converged(end) })
+	for range 50 {
+		c.step() // a round of fetches at the log end
+	}
+	resp := c.request(a, 600, describeQuorumRequest()).(*kmsg.DescribeQuorumResponse)
+	require.Zero(t, resp.ErrorCode)
+	p := resp.Topics[0].Partitions[0]
+	require.Zero(t, p.ErrorCode)
+	require.Equal(t, a.id, p.LeaderID)
+	require.Equal(t, end, p.HighWatermark)
+	var voters, observers []int32
+	for _, v := range p.CurrentVoters {
+		voters = append(voters, v.ReplicaID)
+		require.Equal(t, end, v.LogEndOffset, "voter %d", v.ReplicaID)
+		require.Positive(t, v.LastCaughtUpTimestamp, "voter %d", v.ReplicaID)
+	}
+	for _, o := range p.Observers {
+		observers = append(observers, o.ReplicaID)
+		require.Equal(t, end, o.LogEndOffset)
+	}
+	require.Equal(t, []int32{1, 2, 3}, voters)
+	require.Equal(t, []int32{7}, observers)
+	require.Len(t, resp.Nodes, 3)
+	require.Equal(t, "controller-2", resp.Nodes[1].Listeners[0].Host)
+
+	var follower *testNode
+	for _, id := range []int32{1, 2, 3} {
+		if c.nodes[id] != a {
+			follower = c.nodes[id]
+		}
+	}
+	fresp := c.request(follower, 601, describeQuorumRequest()).(*kmsg.DescribeQuorumResponse)
+	fp := fresp.Topics[0].Partitions[0]
+	require.Equal(t, quorum.ErrNotLeaderOrFollower, fp.ErrorCode)
+	require.Equal(t, a.id, fp.LeaderID)
 }

@@ -24,6 +24,7 @@ func ControllerVersions() wire.VersionTable {
 		wire.VersionRange{APIKey: kmsg.Vote.Int16(), MinVersion: quorum.MinVoteVersion, MaxVersion: quorum.SendVoteVersion},
 		wire.VersionRange{APIKey: kmsg.BeginQuorumEpoch.Int16(), MinVersion: quorum.MinBeginQuorumEpochVersion, MaxVersion: quorum.SendBeginQuorumEpochVersion},
 		wire.VersionRange{APIKey: kmsg.EndQuorumEpoch.Int16(), MinVersion: quorum.MinEndQuorumEpochVersion, MaxVersion: quorum.SendEndQuorumEpochVersion},
+		wire.VersionRange{APIKey: kmsg.DescribeQuorum.Int16(), MinVersion: 0, MaxVersion: 2},
 		wire.VersionRange{APIKey: kmsg.FetchSnapshot.Int16(), MinVersion: quorum.MinFetchSnapshotVersion, MaxVersion: quorum.SendFetchSnapshotVersion},
 		wire.VersionRange{APIKey: kmsg.BrokerRegistration.Int16(), MinVersion: 0, MaxVersion: 4},
 		wire.VersionRange{APIKey: kmsg.BrokerHeartbeat.Int16(), MinVersion: 0, MaxVersion: 1},

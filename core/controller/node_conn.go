@@ -86,7 +86,7 @@ func (n *Node) forgetConn(cs *conn) {
 }
 
 // Request handles one request of the controller listener: the quorum's RPCs, ApiVersions,
-// and, on the active controller, the controller commands.
+// DescribeQuorum and, on the active controller, the controller commands.
 func (n *Node) Request(now Clocks, c ConnID, req wire.Request) Ready {
 	if !n.begin(now) {
 		return n.ready()
@@ -111,6 +111,8 @@ func (n *Node) Request(now Clocks, c ConnID, req wire.Request) Ready {
 		n.finish(cs, s, n.apiVersions())
 	case isQuorumRequest(key):
 		n.quorumRequest(cs, s, req)
+	case key == kmsg.DescribeQuorum.Int16():
+		n.finish(cs, s, n.describeQuorum(req.Body.(*kmsg.DescribeQuorumRequest)))
 	default:
 		n.command(cs, s, req.Body)
 	}

@@ -87,6 +87,7 @@ func (n *Node) handleFetchRequest(nowMs int64, m Message, req *FetchRequest) err
 	// A replica has one fetch outstanding: an older one held here is answered by nobody.
 	n.parked = slices.DeleteFunc(n.parked, func(p parkedFetch) bool { return p.from == m.From })
 	hwBefore := n.hw
+	n.viewFetch(req.ReplicaID, req.FetchOffset, nowMs)
 	if voter {
 		n.progress.UpdateReplica(req.ReplicaID, req.FetchOffset, nowMs)
 		if !slices.Contains(n.beginAcked, req.ReplicaID) {

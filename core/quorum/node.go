@@ -78,6 +78,7 @@ type Node struct {
 
 	// leader only
 	progress      *Progress
+	views         []ReplicaView // replicas heard from in this epoch, by id (Describe)
 	leaderSinceMs int64
 	beginAcked    []NodeID // voters that answered BeginQuorumEpoch or fetched in this epoch
 	beginResendMs int64
@@ -139,6 +140,11 @@ func New(cfg Config, l Log, persisted State, rng *rand.Rand, nowMs int64) (*Node
 		n.becomeFollower(persisted.Epoch, persisted.LeaderID, nowMs)
 	default:
 		n.becomeUnattached(persisted.Epoch, nowMs)
+	}
+	if n.voter && len(n.voters) == 1 {
+		// A sole voter needs nobody's vote: it runs for leader at its first Tick rather than
+		// after an election timeout, as Kafka's single-controller quorum does.
+		n.electionDeadlineMs = nowMs
 	}
 	n.dirty = false // nothing new to persist yet
 	n.out = Ready{}
@@ -467,6 +473,7 @@ func (n *Node) becomeLeader(nowMs int64) error {
 	n.progress = NewProgress(n.cfg.ID, n.voters, n.majority(), epochStart, n.hw, nowMs)
 	n.progress.bug = n.cfg.bug
 	n.progress.UpdateLocal(n.log.DurableOffset(), nowMs)
+	n.views = nil
 	n.leaderSinceMs = nowMs
 	// The LeaderChange record is a batch of its own, as Kafka's control batches are.
 	entry := Entry{Epoch: n.state.Epoch, Control: true, Data: leaderChangeData(n.cfg.ID, n.voters, granted), TimestampMs: record.NoTimestamp}
