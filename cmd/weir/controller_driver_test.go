@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	crand "crypto/rand"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -141,6 +142,21 @@ func TestControllerQuorumProcesses(t *testing.T) {
 	start := time.Now()
 	active, epoch := registerAnywhere(t, peers, []int32{1, 2, 3}, 10, 20*time.Second)
 	t.Logf("controller %d active after %v; broker 10 registered with epoch %d", active, time.Since(start), epoch)
+
+	// weir cluster quorum finds the leader among the controllers and describes every voter.
+	bootstrap := cs[0].addr + "," + cs[1].addr + "," + cs[2].addr
+	code, stdout, stderr := runWeir(t, "cluster", "quorum", "--bootstrap-controller", bootstrap, "--format", "json")
+	require.Zero(t, code, stderr)
+	var q quorumDescription
+	require.NoError(t, json.Unmarshal([]byte(stdout), &q))
+	require.Equal(t, active, q.LeaderID)
+	require.Len(t, q.Voters, 3)
+	require.GreaterOrEqual(t, q.HighWatermark, epoch+1, "the registration is committed")
+	code, stdout, stderr = runWeir(t, "cluster", "quorum", "--bootstrap-controller", bootstrap, "--replication")
+	require.Zero(t, code, stderr)
+	require.Contains(t, stdout, "Leader")
+	require.Contains(t, stdout, "Follower")
+	t.Logf("weir cluster quorum --replication:\n%s", stdout)
 
 	cs[active-1].cancel()
 	require.NoError(t, <-cs[active-1].result)

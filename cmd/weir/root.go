@@ -43,6 +43,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		a.storageCommand(),
 		a.dumpLogCommand(),
 		a.topicCommand(),
+		a.clusterCommand(),
 		a.benchCommand(),
 		a.simCommand(),
 		a.versionCommand(),
