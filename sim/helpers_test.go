@@ -48,11 +48,25 @@ func dialClient(t testing.TB, w *World, network *Network, host, addr string) *ra
 	t.Helper()
 	c := &rawClient{t: t, w: w, fr: wire.NewResponseFrameReader(wire.DefaultRequestBytesMax),
 		sent: map[int32]sentRequest{}, responses: map[int32]kmsg.Response{}}
-	c.conn = network.Dial(host, addr, c)
-	if !w.RunUntilTrue(func() bool { return c.connected || c.closed }, w.NowNs()+waitNs) || !c.connected {
-		t.Fatalf("dial %s: connected %v, closed %v (%v)", addr, c.connected, c.closed, c.closeErr)
+	// A node listens only once its broker serves (after a start or restart): redial on a
+	// refusal, as a client does, until the wait runs out.
+	deadline := w.NowNs() + waitNs
+	for {
+		c.connected, c.closed, c.closeErr = false, false, nil
+		c.conn = network.Dial(host, addr, c)
+		if !w.RunUntilTrue(func() bool { return c.connected || c.closed }, deadline) {
+			break
+		}
+		if c.connected {
+			return c
+		}
+		w.RunFor(msNs)
+		if w.NowNs() >= deadline {
+			break
+		}
 	}
-	return c
+	t.Fatalf("dial %s: connected %v, closed %v (%v)", addr, c.connected, c.closed, c.closeErr)
+	return nil
 }
 
 func (c *rawClient) Connected(*Conn) { c.connected = true }

@@ -187,6 +187,11 @@ type incarnation struct {
 	heldFns     []func()
 	resumeEvent EventID
 	draining    bool
+
+	ctlIncarnation
+	// listening is set once the broker serves (registered and unfenced): the node accepts
+	// connections only from then on, as Kafka's broker enables its listeners only then.
+	listening bool
 }
 
 // NewNode creates a node host with an empty disk and starts it (formatting the disk, as the
@@ -488,16 +493,18 @@ func (n *Node) restart() error {
 		inc.requestBytesMax = n.brokerCfg.SocketRequestMaxBytes
 	}
 	inc.inFlightMax = min(netio.DefaultInFlightPerConnMax, nodeCfg.ConnRequestsMax)
-	node, ready, err := broker.NewNode(nodeCfg, ns.manager, ns.metadata, n.w.Rand(prefix+"broker"), inc.clocks())
+	ctlReady, err := inc.startController(prefix, ns)
+	if err != nil {
+		return errors.Join(fmt.Errorf("sim: node %d: %w", n.cfg.ID, err), ns.close())
+	}
+	node, ready, err := broker.NewNode(nodeCfg, ns.manager, n.w.Rand(prefix+"broker"), inc.clocks())
 	if err != nil {
 		return errors.Join(fmt.Errorf("sim: node %d: %w", n.cfg.ID, err), ns.close())
 	}
 	inc.node = node
-	if err := n.net.Listen(n.addr, inc.accept); err != nil {
-		return errors.Join(err, ns.close())
-	}
 	n.inc = inc
 	inc.execute("start", ready)
+	inc.executeController("start", ctlReady)
 	return nil
 }
 
@@ -539,9 +546,6 @@ func (inc *incarnation) schedule(atNs int64, what string, fn func()) {
 func effectCount(r broker.Ready) int {
 	count := len(r.Syncs) + len(r.FileOps) + len(r.Responses) + len(r.Closes)
 	if len(r.Checkpoints) > 0 {
-		count++
-	}
-	if r.Snapshot != nil {
 		count++
 	}
 	return count
@@ -639,16 +643,9 @@ func (inc *incarnation) execute(cause string, r broker.Ready) {
 		}
 		inc.queueCheckpoints(r.Checkpoints)
 	}
-	if w := r.Snapshot; w != nil {
-		if !effect() {
-			return
-		}
-		inc.submitBackground("snapshot", func() {
-			err := w.Run(inc.fsys)
-			n.stats.Snapshots++
-			inc.tracef("snapshot %s written: %v", w.Path, err)
-			inc.execute("snapshot", inc.node.SnapshotWritten(inc.clocks(), err))
-		})
+	if r.Fatal == nil {
+		defer inc.maybeListen()
+		defer inc.sendToController(r.Sends)
 	}
 	if r.Fatal != nil {
 		// The page cache is not trusted after a storage failure: the process stops and
@@ -694,8 +691,9 @@ func (inc *incarnation) traceReady(cause string, r broker.Ready) {
 	for _, c := range r.Checkpoints {
 		b = append(append(append(append(b, " checkpoint:"...), c.Dir...), '/'), c.Name...)
 	}
-	if r.Snapshot != nil {
-		b = append(append(b, " snapshot:"...), r.Snapshot.Path...)
+	for _, s := range r.Sends {
+		b = strconv.AppendInt(append(b, " send:key="...), int64(s.Request.Key()), 10)
+		b = strconv.AppendInt(append(b, "/corr="...), int64(s.CorrelationID), 10)
 	}
 	for _, w := range r.Warnings {
 		b = strconv.AppendQuote(append(b, " warning:"...), w.Error())

@@ -18,11 +18,11 @@ import (
 
 // nodeStorage is what a simulated node opens before it serves, exactly as cmd/weir's
 // openNodeStorage opens it: log directories formatted if new, every partition log recovered,
-// leftovers of interrupted deletions removed, the metadata log replayed.
+// leftovers of interrupted deletions removed, the metadata log recovered.
 type nodeStorage struct {
 	clusterID string
 	manager   *storage.Manager
-	metadata  *metadata.Store
+	metadata  *metadata.QuorumLog
 	warnings  []error
 }
 
@@ -54,12 +54,12 @@ func openNodeStorage(fsys diskio.FS, cfg config.BrokerConfig, random io.Reader, 
 		manager.Close()
 		return nil, err
 	}
-	store, err := metadata.OpenStore(fsys, cfg.MetadataLogDir, metadata.DefaultStoreConfig(), nowMs)
+	qlog, err := metadata.OpenQuorumLog(fsys, cfg.MetadataLogDir, metadata.DefaultQuorumLogConfig(), nowMs)
 	if err != nil {
 		manager.Close()
 		return nil, err
 	}
-	return &nodeStorage{clusterID: clusterID, manager: manager, metadata: store, warnings: warnings}, nil
+	return &nodeStorage{clusterID: clusterID, manager: manager, metadata: qlog, warnings: warnings}, nil
 }
 
 // withCleanPaths cleans the log directories as diskio wants them (cmd/weir's withCleanPaths;

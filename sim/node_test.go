@@ -25,8 +25,10 @@ func newTestNode(t testing.TB, seed uint64) (*World, *Network, *Node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Let the start's syncs (metadata bootstrap, registration) complete.
-	w.RunFor(100 * msNs)
+	// Let the start complete: the metadata bootstrap, the registration and unfencing.
+	if !w.RunUntilTrue(n.Serving, w.NowNs()+waitNs) {
+		t.Fatal("the node does not serve after its start")
+	}
 	return w, network, n
 }
 

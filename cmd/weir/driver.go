@@ -21,10 +21,11 @@ import (
 	"github.com/weirdata/weir/netio"
 )
 
-// The production driver (DESIGN §3): one loop goroutine owns the broker.Node and is the only
-// caller of its methods. It feeds the Node netio's events, the completions of the syncs it
-// runs on a pool of flusher goroutines, of file ops and snapshots run on a background
-// goroutine, and timer expiries; and it executes every Ready in field order.
+// The production driver (DESIGN §3): one loop goroutine owns the broker.Node and the process's
+// controller.Node (driver_controller.go) and is the only caller of their methods. It feeds the
+// Nodes netio's events, the answers of the other nodes, the completions of the syncs it runs on
+// a pool of flusher goroutines, of file ops and snapshots run on a background goroutine, and
+// timer expiries; and it executes every Ready in field order.
 
 // Driver defaults.
 const (
@@ -36,6 +37,9 @@ const (
 	// answered (a parked long-poll fetch answers within its max wait, at most
 	// Config.FetchWaitMsMax); the connections still open then are closed.
 	defaultShutdownTimeout = 30 * time.Second
+	// controlledShutdownTimeout bounds how long a SIGTERM waits for the controller to move
+	// the broker's leaderships away (a controlled shutdown) before stopping anyway.
+	controlledShutdownTimeout = 10 * time.Second
 )
 
 // driverOptions configure runBroker.
@@ -101,23 +105,42 @@ func runBroker(ctx context.Context, opts driverOptions) error {
 		background:      newWorkerPool(1),
 		done:            newInbox(),
 		shutdownTimeout: opts.shutdownTimeout,
+		nodeID:          cfg.NodeID,
 	}
 	d.timer = time.NewTimer(time.Hour)
 	d.timer.Stop()
-	node, ready, err := broker.NewNode(nodeCfg, ns.manager, ns.metadata, newNodeRand(), d.clocks())
+	if err := d.startController(cfg, ns); err != nil {
+		d.abort()
+		return errors.Join(err, ns.closeWithoutCheckpoints())
+	}
+	node, ready, err := broker.NewNode(nodeCfg, ns.manager, newNodeRand(), d.clocks())
 	if err != nil {
 		d.abort()
 		return errors.Join(err, ns.closeWithoutCheckpoints())
 	}
 	d.node = node
 	d.execute(ready)
-	opts.logger.Info("listening", "addr", srv.Addr().String(), "node_id", cfg.NodeID, "cluster_id", ns.clusterID,
-		"advertised", net.JoinHostPort(nodeCfg.AdvertisedHost, strconv.Itoa(int(nodeCfg.AdvertisedPort))),
-		"log_dirs", cfg.LogDirs, "partitions", len(ns.manager.Partitions()))
-	if opts.listening != nil {
-		opts.listening(srv.Addr())
+	d.executeController(d.ctlReady)
+	d.announce = func() {
+		opts.logger.Info("listening", "addr", srv.Addr().String(), "node_id", cfg.NodeID, "cluster_id", ns.clusterID,
+			"advertised", net.JoinHostPort(nodeCfg.AdvertisedHost, strconv.Itoa(int(nodeCfg.AdvertisedPort))),
+			"log_dirs", cfg.LogDirs, "partitions", len(ns.manager.Partitions()), "broker_epoch", d.node.BrokerEpoch())
+		if opts.listening != nil {
+			opts.listening(srv.Addr())
+		}
 	}
+	d.maybeAnnounce()
 	return d.run(ctx)
+}
+
+// maybeAnnounce logs "listening" (and tells a test) once the broker serves: registered with the
+// controller and unfenced, as Kafka's broker starts serving only then. The socket is bound
+// before; clients that connect earlier are answered from the metadata the broker has.
+func (d *driver) maybeAnnounce() {
+	if d.announce != nil && d.node.Serving() {
+		d.announce()
+		d.announce = nil
+	}
 }
 
 // brokerListenAddress is the host:port of the broker listener in listeners: the first that is
@@ -191,6 +214,15 @@ type driver struct {
 	shutdownStarted  bool
 	shutdownDone     chan struct{}
 	fatal            error
+
+	nodeID int32
+	// announce logs that the broker serves, once it does (maybeAnnounce); nil after.
+	announce func()
+	// draining is set once a SIGTERM asked the controller for a controlled shutdown;
+	// drainDeadline bounds the wait for it.
+	draining      bool
+	drainDeadline time.Time
+	ctlState      // the process's controller.Node and its transports (driver_controller.go)
 }
 
 // clocks reads the driver's clocks for an event: monotonic since start, wall for timestamps.
@@ -198,11 +230,13 @@ func (d *driver) clocks() broker.Clocks {
 	return broker.Clocks{MonotonicMs: time.Since(d.start).Milliseconds(), WallMs: time.Now().UnixMilli()}
 }
 
-// run is the loop. It returns once the Events queue is closed (after a shutdown) and every
-// job the Node handed out has completed.
+// run is the loop. It returns once the broker's Events queue is closed (after a shutdown),
+// every job the Nodes handed out has completed, and the controller has stepped down.
 func (d *driver) run(ctx context.Context) error {
 	events := d.srv.Events()
 	stop := ctx.Done()
+	drainTick := time.NewTicker(100 * time.Millisecond)
+	defer drainTick.Stop()
 	for events != nil || d.outstanding > 0 {
 		select {
 		case ev, ok := <-events:
@@ -211,6 +245,18 @@ func (d *driver) run(ctx context.Context) error {
 				continue
 			}
 			d.event(ev)
+		case ev, ok := <-d.ctlEvents():
+			if ok {
+				d.controllerEvent(ev)
+			}
+		case pe, ok := <-d.quorumPeerEvents():
+			if ok && d.fatal == nil {
+				d.executeController(d.ctl.PeerResponse(ctlClocks(d.clocks()), pe.From, pe.CorrelationID, pe.Response, pe.Err))
+			}
+		case pe, ok := <-d.brokerPeerEvents():
+			if ok && d.fatal == nil {
+				d.execute(d.node.PeerResponse(d.clocks(), pe.CorrelationID, pe.Response, pe.Err))
+			}
 		case <-d.done.notify:
 			d.completions()
 		case <-d.timer.C:
@@ -218,20 +264,35 @@ func (d *driver) run(ctx context.Context) error {
 			if d.fatal == nil {
 				d.execute(d.node.Timer(d.clocks()))
 			}
+		case <-d.ctlTimerC():
+			d.ctlDeadlineMs = 0
+			if d.fatal == nil {
+				d.executeController(d.ctl.Timer(ctlClocks(d.clocks())))
+			}
+		case <-drainTick.C:
 		case <-stop:
 			stop = nil
-			d.logger.Info("shutting down: answering requests already read, then syncing and writing checkpoints")
-			d.beginShutdown(d.shutdownTimeout)
 			if d.fatal == nil {
+				d.logger.Info("shutting down: asking the controller for a controlled shutdown")
+				d.draining, d.drainDeadline = true, time.Now().Add(controlledShutdownTimeout)
 				// Parked long polls are answered now rather than held to their max wait.
 				d.execute(d.node.Drain(d.clocks()))
 			}
 		}
+		if d.draining && !d.shutdownStarted && (d.node.ShouldShutDown() || d.node.BrokerEpoch() < 0 || time.Now().After(d.drainDeadline)) {
+			if !d.node.ShouldShutDown() {
+				d.logger.Warn("shutting down without a completed controlled shutdown: the controller did not let the broker go in time")
+			}
+			d.logger.Info("shutting down: answering requests already read, then syncing and writing checkpoints")
+			d.beginShutdown(d.shutdownTimeout)
+		}
+		d.maybeAnnounce()
 	}
 	d.timer.Stop()
 	if d.shutdownDone != nil {
 		<-d.shutdownDone
 	}
+	d.stopController()
 	d.flushers.close()
 	d.background.close()
 	if d.fatal != nil {
@@ -285,8 +346,10 @@ func (d *driver) completions() {
 				d.logger.Warn("file operation failed; the next start removes what is left", "err", c.err)
 			}
 			r = d.node.Done(d.clocks(), c.op, c.err)
-		case completedSnapshot:
-			r = d.node.SnapshotWritten(d.clocks(), c.err)
+		case completedCtlSync, completedCtlFileOp, completedCtlSnapshot:
+			items[i] = completion{}
+			d.controllerCompletion(c)
+			continue
 		default:
 			panic(fmt.Sprintf("driver: invariant: unknown completion kind %d", c.kind))
 		}
@@ -323,14 +386,11 @@ func (d *driver) execute(r broker.Ready) {
 	if len(r.Checkpoints) > 0 {
 		d.queueCheckpoints(r.Checkpoints)
 	}
-	if w := r.Snapshot; w != nil {
-		d.outstanding++
-		d.background.submit(func() {
-			d.done.put(completion{kind: completedSnapshot, err: w.Run(d.fsys)})
-		})
-	}
 	for _, w := range r.Warnings {
 		d.logger.Warn("broker", "err", w)
+	}
+	for _, send := range r.Sends {
+		d.sendToController(send)
 	}
 	if r.Fatal != nil {
 		d.fail(r.Fatal)

@@ -71,9 +71,12 @@ func (p *workerPool) close() {
 type completionKind uint8
 
 const (
-	completedSync     completionKind = iota + 1 // Node.Synced
-	completedFileOp                             // Node.Done
-	completedSnapshot                           // Node.SnapshotWritten
+	completedSync        completionKind = iota + 1 // broker Node.Synced
+	completedFileOp                                // broker Node.Done
+	completedSnapshot                              // controller-only process: Node.SnapshotWritten
+	completedCtlSync                               // controller.Node.Synced
+	completedCtlFileOp                             // controller.Node.Done
+	completedCtlSnapshot                           // controller.Node.SnapshotWritten
 )
 
 // completion is the outcome of one job the Node asked for.

@@ -59,6 +59,7 @@ func writeBrokerConfig(t *testing.T, dir, dataDir string, port int) string {
 	t.Helper()
 	props := strings.Replace(singleNodeProperties, "./weir-data", filepath.ToSlash(dataDir), 1)
 	props = strings.Replace(props, "127.0.0.1:9092", "127.0.0.1:"+strconv.Itoa(port), 1)
+	props = strings.Replace(props, "CONTROLLER://127.0.0.1:9093", "CONTROLLER://127.0.0.1:0", 1) // a sole voter never dials itself
 	path := filepath.Join(dir, "server.properties")
 	if err := os.WriteFile(path, []byte(props), 0o644); err != nil {
 		t.Fatal(err)

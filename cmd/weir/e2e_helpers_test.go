@@ -55,6 +55,7 @@ type testBroker struct {
 func brokerProperties(dir string, extra ...string) string {
 	props := strings.Replace(singleNodeProperties, "./weir-data", filepath.ToSlash(dir), 1)
 	props = strings.Replace(props, "127.0.0.1:9092", "127.0.0.1:0", 1)
+	props = strings.Replace(props, "CONTROLLER://127.0.0.1:9093", "CONTROLLER://127.0.0.1:0", 1) // a sole voter never dials itself
 	return props + strings.Join(extra, "\n") + "\n"
 }
 

@@ -24,22 +24,29 @@ log.dirs=./weir-data
 `
 
 // nodeStorage is what a node opens before it serves: its log directories with every partition
-// log recovered, and the metadata log replayed into the image. Bootstrapping the metadata log
-// and registering the broker are the Node's (broker.NewNode), which knows the listener's
-// address only once it is bound.
+// log recovered, and the metadata quorum's log recovered. Replaying the metadata is the
+// controller.Node's, registering the broker the broker.Node's.
 type nodeStorage struct {
 	fsys      diskio.FS
 	clusterID string
 	manager   *storage.Manager
-	metadata  *metadata.Store
+	metadata  *metadata.QuorumLog
 }
 
-// openNodeStorage formats missing or empty log directories (the embedded default formats itself
-// on first start), refuses directories of another cluster, opens every partition log, removes
-// what an interrupted deletion left behind and replays the metadata log.
+// openNodeStorage checks the log directories' format (the embedded single-voter default
+// formats missing or empty ones itself on first start; a node of a multi-voter quorum must be
+// formatted with `weir storage format`, so that every node has the cluster's id), refuses
+// directories of another cluster, opens every partition log, removes what an interrupted
+// deletion left behind and recovers the metadata log.
 func openNodeStorage(fsys diskio.FS, cfg config.BrokerConfig, random io.Reader, nowMs int64, logger *slog.Logger) (*nodeStorage, error) {
 	cfg = withCleanPaths(cfg)
-	_, clusterID, err := storage.EnsureFormatted(fsys, cfg.AllLogDirs(), cfg.NodeID, random)
+	var clusterID string
+	var err error
+	if len(cfg.ControllerQuorumVoters) <= 1 {
+		_, clusterID, err = storage.EnsureFormatted(fsys, cfg.AllLogDirs(), cfg.NodeID, random)
+	} else {
+		_, clusterID, err = storage.CheckMetaProperties(fsys, cfg.AllLogDirs(), "", cfg.NodeID, random)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -56,12 +63,12 @@ func openNodeStorage(fsys diskio.FS, cfg config.BrokerConfig, random io.Reader, 
 		manager.Close()
 		return nil, err
 	}
-	store, err := metadata.OpenStore(fsys, cfg.MetadataLogDir, metadata.DefaultStoreConfig(), nowMs)
+	qlog, err := metadata.OpenQuorumLog(fsys, cfg.MetadataLogDir, metadata.DefaultQuorumLogConfig(), nowMs)
 	if err != nil {
 		manager.Close()
 		return nil, err
 	}
-	return &nodeStorage{fsys: fsys, clusterID: clusterID, manager: manager, metadata: store}, nil
+	return &nodeStorage{fsys: fsys, clusterID: clusterID, manager: manager, metadata: qlog}, nil
 }
 
 // withCleanPaths returns cfg with its log directories as diskio wants paths: clean and

@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/weirdata/weir/core/config"
+	"github.com/weirdata/weir/core/metadata"
+	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/core/uuid"
 	"github.com/weirdata/weir/diskio/memfs"
@@ -83,6 +85,7 @@ func TestBrokerCommandOnDisk(t *testing.T) {
 	logDir := filepath.Join(dir, "data")
 	props := strings.Replace(singleNodeProperties, "./weir-data", logDir, 1)
 	props = strings.Replace(props, "127.0.0.1:9092", "127.0.0.1:0", 1)
+	props = strings.Replace(props, "CONTROLLER://127.0.0.1:9093", "CONTROLLER://127.0.0.1:0", 1) // a sole voter never dials itself
 	configPath := writeFile(t, filepath.Join(dir, "server.properties"), []byte(props))
 	for start := 1; start <= 2; start++ {
 		stderr := &syncBuffer{}
@@ -121,7 +124,7 @@ func TestBrokerCommandOnDisk(t *testing.T) {
 		ns, err := openNodeStorage(osfs.New(), cfg, seededRandom(uint64(start)), 1000, quietLogger())
 		require.NoError(t, err)
 		require.NoError(t, ns.syncAll(), "records recovered past the recovery point are committed once synced")
-		broker, ok := ns.metadata.Committed().Broker(1)
+		broker, ok := replayQuorumLog(t, ns.metadata).Broker(1)
 		require.True(t, ok, "broker 1 is registered")
 		require.Len(t, broker.EndPoints, 1)
 		require.Equal(t, line.Addr, net.JoinHostPort(broker.EndPoints[0].Host, strconv.Itoa(int(broker.EndPoints[0].Port))))
@@ -144,4 +147,33 @@ func TestBrokerCommandBadConfig(t *testing.T) {
 	require.Contains(t, stderr, "num.partitions")
 	code, _, stderr = runWeir(t, "broker", "--config", configPath, "--log-format", "yaml")
 	require.Equal(t, exitUsage, code, stderr)
+}
+
+// replayQuorumLog is the image of every record a stopped node's metadata log holds: its newest
+// snapshot, then the entries after it.
+func replayQuorumLog(t *testing.T, qlog *metadata.QuorumLog) *metadata.Image {
+	t.Helper()
+	img := metadata.EmptyImage()
+	start := qlog.Start()
+	if id, ok := qlog.LatestSnapshot(); ok && id.EndOffset == start.EndOffset {
+		var err error
+		img, _, err = qlog.LoadSnapshot(metadata.SnapshotID{EndOffset: id.EndOffset, Epoch: id.Epoch})
+		require.NoError(t, err)
+	}
+	for next := start.EndOffset; next < qlog.EndOffset(); {
+		entries, err := qlog.Read(next, 1024)
+		require.NoError(t, err)
+		var records []metadata.Record
+		for _, e := range entries {
+			if !e.Control {
+				r, err := metadata.DecodeRecord(e.Data)
+				require.NoError(t, err)
+				records = append(records, r)
+			}
+		}
+		img, err = img.Apply(records)
+		require.NoError(t, err)
+		next += record.Offset(len(entries))
+	}
+	return img
 }

@@ -188,6 +188,9 @@ func (n *Node) appendPartition(r *wire.ProducePartition) (appended, *log.Log, in
 		return appended{}, nil, errInvalidTopic, fmt.Errorf("Cannot append to internal topic %s", r.Topic)
 	}
 	tp := storage.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+	if code := n.leaderCode(r.Topic, r.Partition); code != errNone {
+		return appended{}, nil, code, nil
+	}
 	ts, ok := n.topics[r.Topic]
 	l, okLog := n.logs.GetLog(tp)
 	if !ok || !okLog {
@@ -223,7 +226,7 @@ func (n *Node) appendPartition(r *wire.ProducePartition) (appended, *log.Log, in
 		}, l, errNone, nil
 	}
 	epoch := record.Epoch(0)
-	if p, ok := n.meta.Committed().Partition(ts.id, r.Partition); ok {
+	if p, ok := n.img.Partition(ts.id, r.Partition); ok {
 		epoch = record.Epoch(p.LeaderEpoch)
 	}
 	segments := l.SegmentCount()

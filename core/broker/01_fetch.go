@@ -86,7 +86,7 @@ func (n *Node) handleFetch(cs *conn, s *slot, req *kmsg.FetchRequest) {
 
 // fetchPartitions resolves the partitions a fetch names (by id from v13).
 func (n *Node) fetchPartitions(req *kmsg.FetchRequest) []storage.TopicPartition {
-	img := n.meta.Committed()
+	img := n.img
 	var tps []storage.TopicPartition
 	for _, rt := range req.Topics {
 		name := rt.Topic
@@ -106,7 +106,7 @@ func (n *Node) fetchPartitions(req *kmsg.FetchRequest) []storage.TopicPartition 
 // offsets and errors, the read plans, their total size and whether a partition failed.
 func (n *Node) evaluateFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, []PartitionRead, int64, bool) {
 	resp := kmsg.NewPtrFetchResponse()
-	img := n.meta.Committed()
+	img := n.img
 	remainingBytes := int64(req.MaxBytes) // v3+; the Node serves v4+
 	var reads []PartitionRead
 	var totalBytes int64
@@ -154,6 +154,9 @@ func (n *Node) fetchPartition(img *metadata.Image, name string, topicCode int16,
 	mt, ok := img.TopicByName(name)
 	if !ok {
 		return errUnknownTopicOrPartition, log.ReadPlan{}
+	}
+	if code := n.leaderCode(name, rp.Partition); code != errNone {
+		return code, log.ReadPlan{}
 	}
 	mp, okPart := mt.Partition(rp.Partition)
 	tp := storage.TopicPartition{Topic: name, Partition: rp.Partition}

@@ -31,7 +31,7 @@ const (
 )
 
 func (n *Node) handleListOffsets(cs *conn, s *slot, req *kmsg.ListOffsetsRequest) {
-	img := n.meta.Committed()
+	img := n.img
 	resp := kmsg.NewPtrListOffsetsResponse()
 	for _, rt := range req.Topics {
 		t := kmsg.NewListOffsetsResponseTopic()
@@ -52,6 +52,9 @@ func (n *Node) listOffset(img *metadata.Image, topic string, rp *kmsg.ListOffset
 	mt, ok := img.TopicByName(topic)
 	if !ok {
 		return errUnknownTopicOrPartition
+	}
+	if code := n.leaderCode(topic, rp.Partition); code != errNone {
+		return code
 	}
 	mp, okPart := mt.Partition(rp.Partition)
 	tp := storage.TopicPartition{Topic: topic, Partition: rp.Partition}

@@ -3,16 +3,18 @@ package broker
 // Metadata, versions 0-12.
 //
 // Behaviour: brokers from the committed metadata image (unfenced ones, with their first
-// endpoint), the cluster id of the log directories and this node as controller id (clients
-// need some live node there; there is no separate controller yet). Topics come from the
+// endpoint), the cluster id of the log directories and, as controller id, a live broker:
+// clients cannot reach the controllers, and brokers forward what is sent to "the controller"
+// (Kafka's KRaft brokers answer a random alive broker; this one answers itself while it is
+// alive, else the lowest live broker). Topics come from the
 // committed image with their ids (v10+) and partitions: leader, leader epoch, replicas and
 // ISR as the image states them. All topics when Topics is null (v1+) or empty (v0).
 //
 // A requested topic that does not exist is auto-created, as Kafka does, when the request
 // allows it (v4+ AllowAutoTopicCreation; always below v4) and auto.create.topics.enable is
-// set: with num.partitions and default.replication.factor, answered LEADER_NOT_AVAILABLE
-// (a retriable error: the client asks again once the metadata log committed it). A topic
-// being created answers the same. A bad name is INVALID_TOPIC_EXCEPTION; a topic requested by
+// set: the request goes to the controller (num.partitions and default.replication.factor) and
+// the topic is answered LEADER_NOT_AVAILABLE (a retriable error: the client asks again once
+// this broker has applied the topic). A topic being created answers the same. A bad name is INVALID_TOPIC_EXCEPTION; a topic requested by
 // id (v10+) that does not exist is UNKNOWN_TOPIC_ID.
 //
 // Left out: authorized operations (left at Kafka's "not requested" value), racks, offline
@@ -30,7 +32,7 @@ import (
 )
 
 func (n *Node) handleMetadata(cs *conn, s *slot, req *kmsg.MetadataRequest) {
-	img := n.meta.Committed()
+	img := n.img
 	resp := kmsg.NewPtrMetadataResponse()
 	for _, b := range img.Brokers() {
 		if b.Fenced || len(b.EndPoints) == 0 {
@@ -44,7 +46,7 @@ func (n *Node) handleMetadata(cs *conn, s *slot, req *kmsg.MetadataRequest) {
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	resp.ClusterID = strp(n.logs.ClusterID())
-	resp.ControllerID = n.cfg.Broker.NodeID
+	resp.ControllerID = n.clientControllerID(img)
 
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
@@ -103,42 +105,33 @@ func (n *Node) handleMetadata(cs *conn, s *slot, req *kmsg.MetadataRequest) {
 	n.finish(cs, s, resp, nil)
 }
 
-// beingCreated reports whether name is in the latest image but not yet committed.
-func (n *Node) beingCreated(name string) bool {
-	_, ok := n.meta.Latest().TopicByName(name)
-	return ok
-}
+// beingCreated reports whether an auto-creation of name was sent to the controller and not
+// yet answered.
+func (n *Node) beingCreated(name string) bool { return n.autoCreating[name] }
 
-// autoCreate creates names with the broker defaults, as Kafka's AutoTopicCreationManager asks
-// the controller, and returns the code the Metadata answer carries for each: a topic created
-// (or that exists by now) is LEADER_NOT_AVAILABLE, retriable until it has committed.
+// autoCreate asks the controller to create names with the broker defaults, as Kafka's
+// AutoTopicCreationManager does, without waiting for the answer; the Metadata answer carries
+// LEADER_NOT_AVAILABLE for each (retriable: the client asks again, and finds the topic once
+// this broker has applied its records, or asks to create it again if it was refused).
 func (n *Node) autoCreate(names []string) []int16 {
 	if len(names) == 0 {
 		return nil
 	}
-	res := n.ctl.CreateTopics(n.meta.Latest(), n.now.WallMs, controller.AutoCreateRequest(names))
-	appendCode := errNone
-	if len(res.Records) > 0 {
-		_, appendCode, _ = n.proposeRecords(res.Records)
-		if appendCode == errRequestTimedOut {
-			appendCode = errLeaderNotAvailable // the metadata log is busy: retriable
-		}
-	}
-	topics := res.Response.(*kmsg.CreateTopicsResponse).Topics
-	if len(topics) != len(names) {
-		panic(fmt.Sprintf("broker: invariant: %d answers to the auto-creation of %d distinct topics", len(topics), len(names)))
-	}
 	out := make([]int16, len(names))
-	for i, t := range topics {
-		code := t.ErrorCode
-		switch {
-		case code == errNone && appendCode != errNone:
-			code = appendCode
-		case code == errNone || code == errTopicAlreadyExists:
-			code = errLeaderNotAvailable
-		}
-		out[i] = code
+	for i, name := range names {
+		n.autoCreating[name] = true
+		out[i] = errLeaderNotAvailable
 	}
+	n.forwardAdmin(nil, nil, controller.AutoCreateRequest(names), int64(n.cfg.MetadataWaitMs), func(r kmsg.Response) {
+		for _, name := range names {
+			delete(n.autoCreating, name)
+		}
+		for _, t := range r.(*kmsg.CreateTopicsResponse).Topics {
+			if t.ErrorCode != errNone && t.ErrorCode != errTopicAlreadyExists && t.ErrorCode != errRequestTimedOut {
+				n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: auto-creating topic %s: %s", t.Topic, codeName(t.ErrorCode)))
+			}
+		}
+	})
 	return out
 }
 
@@ -160,4 +153,18 @@ func (n *Node) metadataTopic(img *metadata.Image, t *metadata.Topic) kmsg.Metada
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
+}
+
+// clientControllerID is the controller id Metadata and DescribeCluster tell clients: a live
+// broker, which forwards admin requests to the active controller.
+func (n *Node) clientControllerID(img *metadata.Image) int32 {
+	if b, ok := img.Broker(n.cfg.Broker.NodeID); ok && !b.Fenced {
+		return n.cfg.Broker.NodeID
+	}
+	for _, b := range img.Brokers() {
+		if !b.Fenced {
+			return b.ID
+		}
+	}
+	return -1
 }

@@ -30,13 +30,13 @@ func (n *Node) handleApiVersions(cs *conn, s *slot, req *kmsg.ApiVersionsRequest
 		sf.MinVersion = metadata.MetadataVersionMinimum
 		sf.MaxVersion = metadata.MetadataVersionDefault
 		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
-		img := n.meta.Committed()
+		img := n.img
 		if level, ok := img.FeatureLevel(metadata.MetadataVersionFeature); ok {
 			ff := kmsg.NewApiVersionsResponseFinalizedFeature()
 			ff.Name = metadata.MetadataVersionFeature
 			ff.MinVersionLevel, ff.MaxVersionLevel = level, level
 			resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
-			resp.FinalizedFeaturesEpoch = int64(n.meta.CommittedOffset()) - 1
+			resp.FinalizedFeaturesEpoch = int64(n.imgOffset) - 1
 		}
 	}
 	n.finish(cs, s, resp, nil)

@@ -16,21 +16,7 @@ import (
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/weirdata/weir/core/record"
 )
-
-// metaWait is a request answered once the metadata log committed up to upTo.
-type metaWait struct {
-	conn       ConnID
-	slot       *slot
-	resp       kmsg.Response
-	upTo       record.Offset
-	deadlineMs int64
-	onTimeout  func() // rewrites resp for a timed-out answer
-}
-
-func (w *metaWait) connID() ConnID { return w.conn }
 
 func (n *Node) handleCreateTopics(cs *conn, s *slot, req *kmsg.CreateTopicsRequest) {
 	// The broker's bound: names past the first TopicsCreateMax distinct ones are refused here,
@@ -43,9 +29,9 @@ func (n *Node) handleCreateTopics(cs *conn, s *slot, req *kmsg.CreateTopicsReque
 			names = append(names, t.Topic)
 		}
 	}
+	timeoutMs := n.adminTimeoutMs(req.TimeoutMillis)
 	if len(names) <= n.cfg.TopicsCreateMax {
-		res := n.ctl.CreateTopics(n.meta.Latest(), n.now.WallMs, req)
-		n.commitResult(cs, s, res, req.TimeoutMillis, "Timed out waiting for the topic's metadata to be durable.")
+		n.forwardAdmin(cs, s, req, timeoutMs, nil)
 		return
 	}
 	refused := names[n.cfg.TopicsCreateMax:]
@@ -56,50 +42,23 @@ func (n *Node) handleCreateTopics(cs *conn, s *slot, req *kmsg.CreateTopicsReque
 	bounded.Topics = slices.DeleteFunc(slices.Clone(req.Topics), func(t kmsg.CreateTopicsRequestTopic) bool {
 		return !seen[t.Topic]
 	})
-	res := n.ctl.CreateTopics(n.meta.Latest(), n.now.WallMs, &bounded)
-	resp := res.Response.(*kmsg.CreateTopicsResponse)
-	for _, name := range refused {
-		t := kmsg.NewCreateTopicsResponseTopic()
-		t.Topic = name
-		t.ErrorCode, t.ErrorMessage = errPolicyViolation, strp(fmt.Sprintf("at most %d topics per request", n.cfg.TopicsCreateMax))
-		resp.Topics = append(resp.Topics, t)
-	}
-	n.commitResult(cs, s, res, req.TimeoutMillis, "Timed out waiting for the topic's metadata to be durable.")
-}
-
-// answerWhenCommitted answers a request that appended metadata records once the committed
-// offset reaches upTo, or at once when it appended nothing (appended false) or asked not to
-// wait (timeoutMs ≤ 0, as Kafka). After timeoutMs, or when too many requests wait already,
-// timedOut rewrites resp first.
-func (n *Node) answerWhenCommitted(cs *conn, s *slot, resp kmsg.Response, appended bool, upTo record.Offset, timeoutMs int32, timedOut func()) {
-	if !appended || timeoutMs <= 0 || n.meta.CommittedOffset() >= upTo {
-		n.finish(cs, s, resp, nil)
-		return
-	}
-	if n.waitingCount >= n.cfg.WaitingRequestsMax {
-		timedOut()
-		n.finish(cs, s, resp, nil)
-		return
-	}
-	n.waitingCount++
-	n.metaWaits = append(n.metaWaits, &metaWait{
-		conn: cs.id, slot: s, resp: resp, upTo: upTo,
-		deadlineMs: n.now.MonotonicMs + int64(timeoutMs), onTimeout: timedOut,
+	n.forwardAdmin(cs, s, &bounded, timeoutMs, func(r kmsg.Response) {
+		resp := r.(*kmsg.CreateTopicsResponse)
+		for _, name := range refused {
+			t := kmsg.NewCreateTopicsResponseTopic()
+			t.Topic = name
+			t.ErrorCode, t.ErrorMessage = errPolicyViolation, strp(fmt.Sprintf("at most %d topics per request", n.cfg.TopicsCreateMax))
+			resp.Topics = append(resp.Topics, t)
+		}
 	})
 }
 
-// expireMetaWaits answers the requests whose wait for the metadata log ran out.
-func (n *Node) expireMetaWaits() {
-	kept := n.metaWaits[:0]
-	for _, w := range n.metaWaits {
-		if w.deadlineMs > n.now.MonotonicMs {
-			kept = append(kept, w)
-			continue
-		}
-		n.waitingCount--
-		w.onTimeout()
-		n.finish(n.conns[w.conn], w.slot, w.resp, nil)
+// adminTimeoutMs is how long a forwarded admin request waits for the controller's answer: its
+// own timeout, or MetadataWaitMs for a request without one (≤ 0; the controller answers only
+// once the records are committed either way).
+func (n *Node) adminTimeoutMs(requestTimeoutMs int32) int64 {
+	if requestTimeoutMs > 0 {
+		return int64(requestTimeoutMs)
 	}
-	clear(n.metaWaits[len(kept):])
-	n.metaWaits = kept
+	return int64(n.cfg.MetadataWaitMs)
 }

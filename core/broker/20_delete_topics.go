@@ -15,6 +15,5 @@ import (
 )
 
 func (n *Node) handleDeleteTopics(cs *conn, s *slot, req *kmsg.DeleteTopicsRequest) {
-	res := n.ctl.DeleteTopics(n.meta.Latest(), n.now.WallMs, req)
-	n.commitResult(cs, s, res, req.TimeoutMillis, "Timed out waiting for the deletion to be durable.")
+	n.forwardAdmin(cs, s, req, n.adminTimeoutMs(req.TimeoutMillis), nil)
 }

@@ -39,6 +39,9 @@ func (n *Node) handleDeleteRecords(cs *conn, s *slot, req *kmsg.DeleteRecordsReq
 }
 
 func (n *Node) deleteRecords(topic string, partition int32, offset int64, p *kmsg.DeleteRecordsResponseTopicPartition) int16 {
+	if code := n.leaderCode(topic, partition); code != errNone {
+		return code
+	}
 	ts, okTopic := n.topics[topic]
 	tp := storage.TopicPartition{Topic: topic, Partition: partition}
 	l, okLog := n.logs.GetLog(tp)

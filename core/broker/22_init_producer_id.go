@@ -7,9 +7,9 @@ package broker
 // set (else INVALID_REQUEST). Without a transactional id every request gets a new producer id
 // with epoch 0 — also one that carries its current id and epoch (KIP-360's bump applies only
 // to transactional ids; an idempotent producer that lost its sequence starts over under a new
-// id). Ids come from blocks of 1000 that the node reserves in the metadata log
-// (ProducerIdsRecord, producer.Allocator), handed out only once the block's record is durable,
-// so a crash never hands an id out twice. While no committed block has ids left the answer is
+// id). Ids come from blocks of 1000 the active controller grants (AllocateProducerIds, which
+// answers once its ProducerIdsRecord is committed; producer.Allocator), so a crash never hands
+// an id out twice. While no committed block has ids left the answer is
 // COORDINATOR_LOAD_IN_PROGRESS, which clients retry, as Kafka's RPCProducerIdManager answers
 // while it fetches a block; the next block is requested when a tenth of the current one is
 // left. Ids past the int64 range are UNKNOWN_SERVER_ERROR ("Exhausted all producerIds").
@@ -27,16 +27,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/producer"
-	"github.com/weirdata/weir/core/record"
 )
-
-// pidBlock is the producer-id block whose ProducerIdsRecord awaits its commit.
-type pidBlock struct {
-	first, next int64
-	upTo        record.Offset // committed offset that covers the record
-}
 
 func (n *Node) handleInitProducerID(cs *conn, s *slot, req *kmsg.InitProducerIDRequest) {
 	resp := kmsg.NewPtrInitProducerIDResponse()
@@ -70,48 +62,30 @@ func (n *Node) handleInitProducerID(cs *conn, s *slot, req *kmsg.InitProducerIDR
 	}
 }
 
-// requestPidBlock appends a ProducerIdsRecord for the next block when the allocator wants one.
-// A failed append (the metadata log is busy) drops the request: the next InitProducerId asks
-// again.
+// requestPidBlock asks the controller for the next block when the allocator wants one and the
+// broker is registered. A failed request (refused, lost, timed out) ends the request: the
+// next event asks again.
 func (n *Node) requestPidBlock() {
-	if !n.pids.WantsBlock() {
+	if !n.pids.WantsBlock() || n.life.epoch < 0 || n.controllerID < 0 || n.now.MonotonicMs < n.pidRetryMs {
 		return
 	}
-	first := n.meta.Latest().NextProducerID()
-	next, err := n.pids.RequestBlock(first)
-	if err != nil {
-		// Exhausted: Next keeps answering from what is left, then UNKNOWN_SERVER_ERROR.
-		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: producer-id block: %w", err))
-		return
+	if err := n.pids.Request(); err != nil {
+		panic(fmt.Sprintf("broker: invariant: %v", err))
 	}
-	var brokerEpoch int64
-	if b, ok := n.meta.Latest().Broker(n.cfg.Broker.NodeID); ok {
-		brokerEpoch = b.Epoch
-	}
-	res, err := n.meta.Append([]metadata.Record{metadata.NewProducerIdsRecord(n.cfg.Broker.NodeID, brokerEpoch, next)}, 0, n.now.WallMs)
-	if err != nil {
-		n.pids.BlockFailed()
-		if !errors.Is(err, metadata.ErrTooManyPending) {
-			n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: appending a producer-id block: %w", err))
+	req := kmsg.NewPtrAllocateProducerIDsRequest()
+	req.BrokerID, req.BrokerEpoch = n.cfg.Broker.NodeID, n.life.epoch
+	n.forwardAdmin(nil, nil, req, controllerRequestTimeoutMs, func(r kmsg.Response) {
+		resp := r.(*kmsg.AllocateProducerIDsResponse)
+		if resp.ErrorCode != errNone {
+			n.pids.BlockFailed()
+			n.pidRetryMs = n.now.MonotonicMs + controllerRetryBackoffMs
+			if resp.ErrorCode != errRequestTimedOut {
+				n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: producer-id block refused: %s", codeName(resp.ErrorCode)))
+			}
+			return
 		}
-		return
-	}
-	if res.SyncNeeded {
-		n.addSync(pendingSync{metadata: true, req: res.Sync})
-	}
-	n.pidBlock = &pidBlock{first: first, next: next, upTo: res.LastOffset + 1}
-}
-
-// pidBlockCommitted hands the allocator its block once the metadata log committed it.
-func (n *Node) pidBlockCommitted(committed record.Offset) {
-	b := n.pidBlock
-	if b == nil || b.upTo > committed {
-		return
-	}
-	n.pidBlock = nil
-	if err := n.pids.BlockCommitted(b.first, b.next); err != nil {
-		// Another record moved the next id between the append and its commit; ask again.
-		n.pids.BlockFailed()
-		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: producer-id block: %w", err))
-	}
+		if err := n.pids.Granted(resp.ProducerIDStart, resp.ProducerIDStart+int64(resp.ProducerIDLen)); err != nil {
+			n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: producer-id block: %w", err))
+		}
+	})
 }

@@ -19,7 +19,7 @@ import (
 )
 
 func (n *Node) handleOffsetForLeaderEpoch(cs *conn, s *slot, req *kmsg.OffsetForLeaderEpochRequest) {
-	img := n.meta.Committed()
+	img := n.img
 	resp := kmsg.NewPtrOffsetForLeaderEpochResponse()
 	for _, rt := range req.Topics {
 		t := kmsg.NewOffsetForLeaderEpochResponseTopic()
@@ -27,6 +27,11 @@ func (n *Node) handleOffsetForLeaderEpoch(cs *conn, s *slot, req *kmsg.OffsetFor
 		for _, rp := range rt.Partitions {
 			p := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			p.Partition, p.LeaderEpoch, p.EndOffset = rp.Partition, -1, -1
+			if code := n.leaderCode(rt.Topic, rp.Partition); code != errNone {
+				p.ErrorCode = code
+				t.Partitions = append(t.Partitions, p)
+				continue
+			}
 			mt, okTopic := img.TopicByName(rt.Topic)
 			tp := storage.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
 			l, okLog := n.logs.GetLog(tp)

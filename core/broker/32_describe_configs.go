@@ -29,7 +29,7 @@ import (
 )
 
 func (n *Node) handleDescribeConfigs(cs *conn, s *slot, req *kmsg.DescribeConfigsRequest) {
-	img := n.meta.Committed()
+	img := n.img
 	resp := kmsg.NewPtrDescribeConfigsResponse()
 	nodeID := n.cfg.Broker.NodeID
 	for _, rr := range req.Resources {

@@ -13,6 +13,5 @@ import (
 )
 
 func (n *Node) handleAlterConfigs(cs *conn, s *slot, req *kmsg.AlterConfigsRequest) {
-	res := n.ctl.AlterConfigs(n.meta.Latest(), n.now.WallMs, req)
-	n.commitResult(cs, s, res, n.cfg.MetadataWaitMs, "Timed out waiting for the config change to be durable.")
+	n.forwardAdmin(cs, s, req, n.adminTimeoutMs(0), nil)
 }

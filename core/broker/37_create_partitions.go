@@ -14,6 +14,5 @@ import (
 )
 
 func (n *Node) handleCreatePartitions(cs *conn, s *slot, req *kmsg.CreatePartitionsRequest) {
-	res := n.ctl.CreatePartitions(n.meta.Latest(), n.now.WallMs, req)
-	n.commitResult(cs, s, res, req.TimeoutMillis, "Timed out waiting for the partitions to be durable.")
+	n.forwardAdmin(cs, s, req, n.adminTimeoutMs(req.TimeoutMillis), nil)
 }

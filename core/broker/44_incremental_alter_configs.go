@@ -15,6 +15,5 @@ import (
 )
 
 func (n *Node) handleIncrementalAlterConfigs(cs *conn, s *slot, req *kmsg.IncrementalAlterConfigsRequest) {
-	res := n.ctl.IncrementalAlterConfigs(n.meta.Latest(), n.now.WallMs, req)
-	n.commitResult(cs, s, res, n.cfg.MetadataWaitMs, "Timed out waiting for the config change to be durable.")
+	n.forwardAdmin(cs, s, req, n.adminTimeoutMs(0), nil)
 }

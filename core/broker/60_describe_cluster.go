@@ -28,7 +28,7 @@ func (n *Node) handleDescribeCluster(cs *conn, s *slot, req *kmsg.DescribeCluste
 	}
 	resp.ClusterID = n.logs.ClusterID()
 	resp.ControllerID = n.cfg.Broker.NodeID
-	for _, b := range n.meta.Committed().Brokers() {
+	for _, b := range n.img.Brokers() {
 		if b.Fenced || len(b.EndPoints) == 0 {
 			continue
 		}

@@ -35,7 +35,7 @@ func TestTopicsCreateMax(t *testing.T) {
 			t.Fatalf("CreateTopics answer lacks %q:\n%s", want, got)
 		}
 	}
-	if img := h.meta.Committed(); img.TopicCount() != 1 {
+	if img := h.image(); img.TopicCount() != 1 {
 		t.Fatalf("%d topics created, want 1 (b)", img.TopicCount())
 	}
 
@@ -54,7 +54,7 @@ func TestTopicsCreateMax(t *testing.T) {
 			t.Fatalf("Metadata answer lacks %q:\n%s", want, got)
 		}
 	}
-	if img := h.meta.Committed(); img.TopicCount() != 3 {
+	if img := h.image(); img.TopicCount() != 3 {
 		t.Fatalf("%d topics after auto-creation, want 3", img.TopicCount())
 	}
 }

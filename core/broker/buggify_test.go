@@ -19,7 +19,7 @@ import (
 var brokerBuggifySites = []string{
 	"log/roll-early", "log/index-every-batch", "log/read-short", "log/recover-from-start", "log/evict-segments",
 	"broker/fetch-wake-early", "broker/retention-now", "broker/checkpoint-now", "broker/producer-expire-now",
-	"broker/metadata-snapshot-now", "broker/producer-snapshot-skip",
+	"broker/producer-snapshot-skip",
 }
 
 // TestBuggifyKeepsGuarantees runs an idempotent producer with long-polling fetches, timers

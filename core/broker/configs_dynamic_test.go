@@ -82,14 +82,14 @@ func TestRecoveredConfigChangeReachesLogs(t *testing.T) {
 			req.Topics = append(req.Topics, rt)
 			h.request(1, 7, req)
 			h.syncAll()
-			written = containsAll(h.take(), "snapshot written: err=<nil>")
+			written = containsAll(h.take(), "metadata snapshot", "err=<nil>")
 		}
 		if !written {
 			t.Fatal("no metadata snapshot was taken")
 		}
 		alterConfig(t, h, resource.resourceType, resource.name, resource.key, kmsg.IncrementalAlterConfigOpSet, "3000")
 		h2 := openHarness(t, h.fs.CrashClone(memfs.CrashConfig{Mode: memfs.CrashLoseUnsynced}), noRetention)
-		if _, ok := h2.meta.Committed().TopicByName("a"); !ok {
+		if _, ok := h2.image().TopicByName("a"); !ok {
 			t.Fatal("topic a is not in the snapshot: the test does not cover recovery past it")
 		}
 		h2.syncAll()

@@ -143,7 +143,7 @@ func TestNode(t *testing.T) {
 				scanInt32(t, d, "session", &req.SessionID)
 				rt := kmsg.NewFetchRequestTopic()
 				d.ScanArgs(t, "topic", &rt.Topic)
-				if tp, ok := h.meta.Committed().TopicByName(rt.Topic); ok {
+				if tp, ok := h.image().TopicByName(rt.Topic); ok {
 					rt.TopicID = tp.ID
 				}
 				for _, p := range intList(t, d, "partition") {
@@ -294,6 +294,14 @@ func TestNode(t *testing.T) {
 					failWith = errors.New("injected EIO")
 				}
 				h.runSyncs(ids, failWith)
+			case "hold-controller":
+				// The controller stops answering: the broker's requests to it are held.
+				h.holdController = true
+			case "release-controller":
+				h.holdController = false
+				held := h.heldSends
+				h.heldSends = nil
+				h.routeSends(held)
 			case "sync-all":
 				h.syncAll()
 			case "advance":

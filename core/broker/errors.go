@@ -1,5 +1,7 @@
 package broker
 
+import "fmt"
+
 // Kafka error codes the Node answers with (Kafka's Errors enum; the numbers are kerr's).
 const (
 	errNone                     int16 = 0
@@ -7,6 +9,7 @@ const (
 	errCorruptMessage           int16 = 2
 	errUnknownTopicOrPartition  int16 = 3
 	errLeaderNotAvailable       int16 = 5
+	errNotLeaderOrFollower      int16 = 6
 	errRequestTimedOut          int16 = 7
 	errMessageTooLarge          int16 = 10
 	errInvalidTopic             int16 = 17
@@ -33,3 +36,6 @@ const (
 )
 
 func strp(s string) *string { return &s }
+
+// codeName names a Kafka error code in a log line.
+func codeName(code int16) string { return fmt.Sprintf("Kafka error code %d", code) }

@@ -12,8 +12,10 @@ import (
 
 	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/config"
+	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
+	"github.com/weirdata/weir/core/quorum"
 	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/core/wire"
@@ -28,19 +30,30 @@ const (
 	testStartWallMs = 1_700_000_000_000
 )
 
-// harness plays the driver around one Node on a memfs: it encodes requests as a client would,
-// decodes them as netio does, holds the Syncs the Node asks for until told to run them, runs
-// read plans, encodes every response and prints what happened.
+// harness plays the driver around one combined process on a memfs: a broker Node and its
+// controller.Node (the sole voter). It encodes requests as a client would, decodes them as
+// netio does, holds the Syncs the broker asks for until told to run them (the metadata log's
+// run at once), routes the broker's requests to the controller and the committed metadata
+// back, runs read plans, encodes every response and prints what happened.
 type harness struct {
-	t     testing.TB
-	fs    *memfs.FS
-	cfg   Config
-	logs  *storage.Manager
-	meta  *metadata.Store
-	node  *Node
-	now   Clocks
-	corr  int32
-	syncs []Sync // handed out, not yet run, in order
+	t    testing.TB
+	fs   *memfs.FS
+	cfg  Config
+	logs *storage.Manager
+	qlog *metadata.QuorumLog
+	ctl  *controller.Node
+	node *Node
+	// ctlDeadlineMs is the controller's last NextDeadlineMs.
+	ctlDeadlineMs int64
+	// printedDeadlineMs is the broker's local deadline printed last.
+	printedDeadlineMs int64
+	// holdController, when set, holds the broker's requests to its controller in heldSends
+	// (a controller that does not answer) instead of delivering them.
+	holdController bool
+	heldSends      []PeerSend
+	now            Clocks
+	corr           int32
+	syncs          []Sync // handed out, not yet run, in order
 	// deadlineMs is the last NextDeadlineMs.
 	deadlineMs int64
 	// adjust is the broker config change the harness started with, kept for restarts.
@@ -99,17 +112,109 @@ func openHarnessBuggify(t testing.TB, fsys *memfs.FS, adjust func(b *config.Brok
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.meta, err = metadata.OpenStore(fsys, testMetaDir, testStoreConfig, h.now.WallMs)
+	h.qlog, err = metadata.OpenQuorumLog(fsys, testMetaDir, metadata.DefaultQuorumLogConfig(), h.now.WallMs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	node, rd, err := NewNode(cfg, h.logs, h.meta, rand.New(rand.NewPCG(1, 2)), h.now)
+	sf, err := quorum.ReadStateFile(fsys, h.qlog.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ncfg := controller.DefaultNodeConfig(quorum.DefaultConfig(1, []quorum.NodeID{1}), fsys, h.qlog.Dir())
+	ncfg.Wire = quorum.Wire{ClusterID: testClusterID}
+	ncfg.Controller = &controller.Config{NodeID: 1, Broker: b, ClusterID: testClusterID}
+	ncfg.SnapshotBytesBetween = testSnapshotBytes
+	ctl, crd, err := controller.NewNode(ncfg, h.qlog, sf.State, rand.New(rand.NewPCG(3, 4)), controller.Clocks(h.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ctl = ctl
+	node, rd, err := NewNode(cfg, h.logs, rand.New(rand.NewPCG(1, 2)), h.now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.node = node
 	h.record(rd)
+	h.controllerReady(crd)
+	// Serving starts once the controller registered and unfenced the broker.
+	for range 100 {
+		if h.node.Serving() {
+			break
+		}
+		h.advanceQuiet(1)
+	}
+	if !h.node.Serving() {
+		t.Fatalf("the broker is not serving after its start:\n%s", h.take())
+	}
 	return h
+}
+
+// localConn is the connection the harness's broker uses to its own controller.
+const localConn controller.ConnID = 1 << 40
+
+// controllerReady executes the controller's effects: the committed image to the broker first,
+// then its answers to the broker's requests, then its metadata syncs, file ops and snapshot at
+// once, each completion's Ready in turn (depth first, so the broker sees the controller's
+// Readys in the order the controller returned them).
+func (h *harness) controllerReady(r controller.Ready) {
+	if r.Fatal != nil {
+		h.t.Fatalf("controller failed: %v", r.Fatal)
+	}
+	h.ctlDeadlineMs = r.NextDeadlineMs
+	for _, w := range r.Warnings {
+		h.printf("  controller warning: %v\n", w)
+	}
+	if r.Committed != nil {
+		h.record(h.node.Metadata(h.now, *r.Committed))
+	}
+	for _, resp := range r.Responses {
+		if resp.Conn != localConn {
+			h.t.Fatalf("controller answered connection %d", resp.Conn)
+		}
+		frame := wire.AppendResponse(nil, resp.Header, resp.Body)
+		_, decoded, err := wire.DecodeResponse(frame[wire.SizePrefixBytes:], resp.Header.APIKey, resp.Header.APIVersion)
+		if err != nil {
+			h.t.Fatalf("controller answer does not round-trip: %v", err)
+		}
+		h.record(h.node.PeerResponse(h.now, resp.Header.CorrelationID, decoded, nil))
+	}
+	for _, s := range r.Syncs {
+		h.controllerReady(h.ctl.Synced(controller.Clocks(h.now), s.ID, s.Req.Run(h.fs)))
+	}
+	for _, op := range r.FileOps {
+		h.controllerReady(h.ctl.Done(controller.Clocks(h.now), op.ID, log.RunFileOps(h.fs, op.Ops)))
+	}
+	if w := r.Snapshot; w != nil {
+		err := w.Run(h.fs)
+		h.printf("  metadata snapshot %s: err=%v\n", w.ID, err)
+		h.controllerReady(h.ctl.SnapshotWritten(controller.Clocks(h.now), w, err))
+	}
+}
+
+// routeSends delivers the broker's requests to its controller, as a combined process's driver
+// does, and executes what the controller answers.
+func (h *harness) routeSends(sends []PeerSend) {
+	if h.holdController {
+		h.heldSends = append(h.heldSends, sends...)
+		return
+	}
+	for _, send := range sends {
+		if send.To != 1 {
+			h.t.Fatalf("the broker sent to node %d, not its own controller", send.To)
+		}
+		frame := wire.AppendRequest(nil, wire.RequestHeader{APIKey: send.Request.Key(), APIVersion: send.Request.GetVersion(), CorrelationID: send.CorrelationID, ClientID: strp("broker-1")}, send.Request)
+		req, err := wire.DecodeRequest(frame[wire.SizePrefixBytes:], &controllerVersions)
+		if err != nil {
+			h.t.Fatalf("the broker's request to its controller does not decode: %v", err)
+		}
+		h.controllerReady(h.ctl.Request(controller.Clocks(h.now), localConn, req))
+	}
+}
+
+// image is the committed metadata image.
+func (h *harness) image() *metadata.Image {
+	img, _ := h.ctl.Image()
+	return img
 }
 
 // restart crashes the node's file system (unsynced data lost) and opens a new node on what
@@ -187,13 +292,46 @@ func (h *harness) syncAll() {
 	}
 }
 
-// advance moves both clocks and fires Timer when the Node's deadline passed.
-func (h *harness) advance(ms int64) {
-	h.now.MonotonicMs += ms
-	h.now.WallMs += ms
-	if h.deadlineMs != 0 && h.now.MonotonicMs >= h.deadlineMs {
-		h.printf("timer at %d:\n", h.now.MonotonicMs)
-		h.record(h.node.Timer(h.now))
+// advance moves both clocks by ms, through every deadline of the broker and its controller
+// on the way in time order (heartbeats keep the broker's lease, as a running process's would).
+// A broker timer is printed when it did something.
+func (h *harness) advance(ms int64) { h.advanceTo(h.now.MonotonicMs+ms, true) }
+
+// advanceQuiet is advance without printing the broker's timers.
+func (h *harness) advanceQuiet(ms int64) { h.advanceTo(h.now.MonotonicMs+ms, false) }
+
+func (h *harness) advanceTo(targetMs int64, print bool) {
+	for {
+		next := targetMs
+		if h.deadlineMs != 0 {
+			next = min(next, h.deadlineMs)
+		}
+		if h.ctlDeadlineMs != 0 {
+			next = min(next, h.ctlDeadlineMs)
+		}
+		next = max(next, h.now.MonotonicMs)
+		h.now.WallMs += next - h.now.MonotonicMs
+		h.now.MonotonicMs = next
+		fired := false
+		if h.ctlDeadlineMs != 0 && h.now.MonotonicMs >= h.ctlDeadlineMs {
+			h.ctlDeadlineMs = 0
+			h.controllerReady(h.ctl.Timer(controller.Clocks(h.now)))
+			fired = true
+		}
+		if h.deadlineMs != 0 && h.now.MonotonicMs >= h.deadlineMs {
+			h.deadlineMs = 0
+			before := h.out.Len()
+			h.record(h.node.Timer(h.now))
+			if all := h.out.String(); print && len(all) > before {
+				h.out.Reset()
+				h.out.WriteString(all[:before])
+				h.printf("timer at %d:\n%s", h.now.MonotonicMs, all[before:])
+			}
+			fired = true
+		}
+		if !fired && h.now.MonotonicMs >= targetMs {
+			return
+		}
 	}
 }
 
@@ -218,15 +356,7 @@ func (h *harness) record(rd Ready) {
 	for _, w := range rd.Warnings {
 		h.printf("  warning: %v\n", w)
 	}
-	if rd.Snapshot != nil {
-		h.printf("  snapshot %s\n", rd.Snapshot.Path)
-	}
 	defer func() {
-		if rd.Snapshot != nil {
-			err := rd.Snapshot.Run(h.fs)
-			h.printf("snapshot written: err=%v\n", err)
-			h.record(h.node.SnapshotWritten(h.now, err))
-		}
 		// The driver runs file ops off the loop and reports each with Done.
 		for _, op := range rd.FileOps {
 			err := log.RunFileOps(h.fs, op.Ops)
@@ -237,14 +367,18 @@ func (h *harness) record(rd Ready) {
 	for _, r := range rd.Responses {
 		h.printf("  %s\n", h.response(r))
 	}
+	defer h.routeSends(rd.Sends)
 	for _, c := range rd.Closes {
 		h.printf("  close conn %d\n", c)
 	}
 	if rd.Fatal != nil {
 		h.printf("  fatal: %v\n", rd.Fatal)
 	}
-	if rd.NextDeadlineMs != h.deadlineMs {
-		h.printf("  deadline %d\n", rd.NextDeadlineMs)
+	// Only the deadlines of parked requests and housekeeping are printed: the cluster work's
+	// (heartbeats every broker.heartbeat.interval.ms) would fill every script.
+	if local := h.node.localDeadlineMs(); local != h.printedDeadlineMs {
+		h.printf("  deadline %d\n", local)
+		h.printedDeadlineMs = local
 	}
 	h.deadlineMs = rd.NextDeadlineMs
 }
@@ -457,13 +591,12 @@ func makeProducerBatch(t testing.TB, count, valueBytes int, tsMs int64, codec re
 
 var tpA = storage.TopicPartition{Topic: "a", Partition: 0}
 
-// testStoreConfig is the metadata store's config in every harness: small snapshot intervals,
-// so scripts and tests see metadata snapshots taken.
-var testStoreConfig = func() metadata.StoreConfig {
-	cfg := metadata.DefaultStoreConfig()
-	cfg.SnapshotIntervalBytes = 2048
-	return cfg
-}()
+// testSnapshotBytes is the controller's snapshot interval in every harness: small, so scripts
+// and tests see metadata snapshots taken.
+const testSnapshotBytes = 2048
+
+// controllerVersions is what the controller listener decodes with.
+var controllerVersions = controller.ControllerVersions()
 
 func appendRequestFrame(corr int32, version int16, req kmsg.Request) []byte {
 	return wire.AppendRequest(nil, wire.RequestHeader{APIKey: req.Key(), APIVersion: version, CorrelationID: corr, ClientID: strp("test")}, req)

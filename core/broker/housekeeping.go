@@ -50,16 +50,6 @@ func (n *Node) housekeeping() {
 		}
 	}
 	n.releaseDeletes(now)
-	if n.snapshot == nil && (n.meta.SnapshotDue() || n.meta.SnapshotPossible() && n.cfg.Buggify.Fire("broker/metadata-snapshot-now")) {
-		w, err := n.meta.PrepareSnapshot()
-		switch {
-		case err != nil:
-			n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: preparing a metadata snapshot: %w", err))
-		case w != nil:
-			n.snapshot = w
-			n.out.Snapshot = w
-		}
-	}
 }
 
 func (n *Node) applyRetention() {
@@ -119,21 +109,4 @@ func (n *Node) releaseDeletes(nowMs int64) {
 	}
 	clear(n.pendingDeletes[len(kept):])
 	n.pendingDeletes = kept
-}
-
-// SnapshotWritten reports the outcome of the Ready's Snapshot (Run off the loop). A failed
-// snapshot is not fatal: its temporary file is removed and a later one is tried.
-func (n *Node) SnapshotWritten(now Clocks, err error) Ready {
-	n.begin(now)
-	if n.snapshot == nil {
-		panic("broker: invariant: SnapshotWritten with no snapshot in flight")
-	}
-	w := n.snapshot
-	n.snapshot = nil
-	ops, serr := n.meta.SnapshotWritten(w, err, now.WallMs)
-	n.addFileOps(ops)
-	if serr != nil {
-		n.out.Warnings = append(n.out.Warnings, serr)
-	}
-	return n.ready()
 }

@@ -35,24 +35,19 @@ func (n *Node) CheckInvariants() error {
 			return fmt.Errorf("%w: %s: log start %d, high watermark %d, log end %d out of order", ErrInvariant, tp, start, hw, end)
 		}
 	}
-	if err := n.meta.Log().CheckInvariants(); err != nil {
-		return fmt.Errorf("metadata log: %w", err)
-	}
-	parked := len(n.fetchWaits) + len(n.produceWaits) + len(n.metaWaits)
+	parked := len(n.fetchWaits) + len(n.produceWaits) + len(n.forwards)
 	if parked != n.waitingCount || n.waitingCount > n.cfg.WaitingRequestsMax {
 		return fmt.Errorf("%w: %d requests parked, counted %d, bound %d", ErrInvariant, parked, n.waitingCount, n.cfg.WaitingRequestsMax)
 	}
-	for _, c := range slices.Concat(connsOf(n.fetchWaits), connsOf(n.produceWaits), connsOf(n.metaWaits)) {
-		if _, ok := n.conns[c]; !ok {
+	for _, c := range slices.Concat(connsOf(n.fetchWaits), connsOf(n.produceWaits), connsOf(n.forwards)) {
+		if _, ok := n.conns[c]; !ok && c != noConn {
 			return fmt.Errorf("%w: a request of closed connection %d is parked", ErrInvariant, c)
 		}
 	}
 	inFlight := map[storage.TopicPartition]int{}
 	//purity:allow-map-range counting only
 	for _, ps := range n.syncs {
-		if !ps.metadata {
-			inFlight[ps.partition.TopicPartition]++
-		}
+		inFlight[ps.partition.TopicPartition]++
 	}
 	for _, tp := range slices.SortedFunc(maps.Keys(inFlight), compareTopicPartitions) {
 		if inFlight[tp] > 1 {

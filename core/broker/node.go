@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/producer"
@@ -19,13 +17,12 @@ import (
 )
 
 // Node is one broker: it serves the Kafka protocol from its partition logs (storage.Manager)
-// and the cluster metadata (metadata.Store). It is not safe for concurrent use: one driver
-// calls it, one event at a time (DESIGN §3), and executes the Ready each call returns.
+// and the committed metadata image of its process's controller.Node, and forwards admin
+// requests to the active controller (cluster.go). It is not safe for concurrent use: one
+// driver calls it, one event at a time (DESIGN §3), and executes the Ready each call returns.
 type Node struct {
 	cfg          Config
 	logs         *storage.Manager
-	meta         *metadata.Store
-	ctl          *controller.Controller // decides admin requests (in-process until forwarding)
 	rng          *rand.Rand
 	decompressor *record.Decompressor
 	now          Clocks
@@ -43,14 +40,31 @@ type Node struct {
 	topics map[string]*topicState
 	// flushes is the flush bookkeeping of logs of topics with Kafka's flush behaviour.
 	flushes map[storage.TopicPartition]*flushState
-	// metaActions is log work waiting for the metadata log to commit, in log order.
-	metaActions []metaAction
+	// img is the committed metadata image the process's controller.Node handed over
+	// (Metadata), holding every record below imgOffset; controllerID is the quorum leader, the
+	// active controller, or -1 when unknown.
+	img          *metadata.Image
+	imgOffset    record.Offset
+	controllerID int32
+	// following is set once the image holds this broker's own registration: it is caught up,
+	// and logs follow the image from then on (created, reconfigured, deleted).
+	following bool
+	clusterID string
+	life      lifecycle
+	// forwards are admin requests sent on to the controller, in arrival order; peerWaits
+	// what each request in flight to the controller is for, by correlation id.
+	forwards        []*forward
+	peerWaits       map[int32]peerWait
+	nextCorrelation int32
+	// autoCreating are the topics whose auto-creation (Metadata) is with the controller.
+	autoCreating map[string]bool
 
 	// producers is the idempotent-producer state of each open log (producers.go).
 	producers map[storage.TopicPartition]*producer.State
-	// pids hands out producer ids; pidBlock is its block awaiting the metadata commit.
-	pids     *producer.Allocator
-	pidBlock *pidBlock
+	// pids hands out producer ids from blocks the controller grants (AllocateProducerIds).
+	pids *producer.Allocator
+	// pidRetryMs is when a refused block request may be asked again.
+	pidRetryMs int64
 
 	// Parked requests; waitingCount is their total, bounded by cfg.WaitingRequestsMax.
 	produceWaits []*produceWait
@@ -65,15 +79,12 @@ type Node struct {
 	syncCandidates map[storage.TopicPartition]struct{}
 	syncScratch    []storage.TopicPartition
 	syncCheckAll   bool
-	metaWaits      []*metaWait
 	waitingCount   int
 
-	// Housekeeping (housekeeping.go): next passes (monotonic, 0 until scheduled) and the
-	// metadata snapshot in flight.
+	// Housekeeping (housekeeping.go): next passes (monotonic, 0 until scheduled).
 	retentionNextMs  int64
 	checkpointNextMs int64
 	expireNextMs     int64
-	snapshot         *metadata.SnapshotWrite
 	// pendingDeletes are retention's unlinks waiting out file.delete.delay.ms.
 	pendingDeletes []pendingDelete
 
@@ -82,35 +93,31 @@ type Node struct {
 	fatal   error
 }
 
-// pendingSync is what a handed-out Sync belongs to: the metadata log or a partition log.
+// pendingSync is what a handed-out Sync belongs to: a partition log.
 type pendingSync struct {
-	metadata  bool
 	partition storage.PartitionSync
 	req       log.SyncRequest
 }
 
-// NewNode starts a Node on opened storage. A new metadata log gets its bootstrap records
-// (metadata.version); the node registers itself (unfenced, with the advertised listener) when
-// the image does not list it as configured; logs of committed topics missing on disk (a crash
-// between the metadata commit and log creation) are created. The returned Ready holds the
-// syncs this needs.
-func NewNode(cfg Config, logs *storage.Manager, meta *metadata.Store, rng *rand.Rand, now Clocks) (*Node, Ready, error) {
+// NewNode starts a Node on opened storage. It serves nothing until its process's
+// controller.Node hands it the committed metadata (Metadata) and the active controller has
+// registered and unfenced it: it registers itself (a new incarnation) as soon as a controller
+// is known, and its logs follow the image once the image holds that registration.
+func NewNode(cfg Config, logs *storage.Manager, rng *rand.Rand, now Clocks) (*Node, Ready, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, Ready{}, err
 	}
-	if logs == nil || meta == nil || rng == nil {
-		return nil, Ready{}, errors.New("broker: NewNode needs a log manager, a metadata store and a PRNG")
+	if logs == nil || rng == nil {
+		return nil, Ready{}, errors.New("broker: NewNode needs a log manager and a PRNG")
+	}
+	dirs := logs.LogDirs()
+	if len(dirs) == 0 {
+		return nil, Ready{}, errors.New("broker: NewNode needs at least one log directory")
 	}
 	cfg.LogBase.Buggify = cfg.Buggify // every log the Node configures gets the node's sites
-	ctl, err := controller.New(controller.Config{NodeID: cfg.Broker.NodeID, Broker: cfg.Broker}, rng)
-	if err != nil {
-		return nil, Ready{}, fmt.Errorf("broker: %w", err)
-	}
 	n := &Node{
-		ctl:          ctl,
 		cfg:          cfg,
 		logs:         logs,
-		meta:         meta,
 		rng:          rng,
 		decompressor: record.NewDecompressor(cfg.DecompressedBytesMax),
 		now:          now,
@@ -120,75 +127,21 @@ func NewNode(cfg Config, logs *storage.Manager, meta *metadata.Store, rng *rand.
 		flushes:      make(map[storage.TopicPartition]*flushState),
 		producers:    make(map[storage.TopicPartition]*producer.State),
 		pids:         producer.NewAllocator(),
+		img:          metadata.EmptyImage(),
+		controllerID: -1,
+		clusterID:    dirs[0].Meta.ClusterID,
+		peerWaits:    make(map[int32]peerWait),
+		autoCreating: make(map[string]bool),
 
 		syncCandidates: make(map[storage.TopicPartition]struct{}),
 		syncCheckAll:   true,
 	}
-	var records []metadata.Record
-	latest := meta.Latest()
-	if latest.MetadataVersion() == 0 {
-		records = append(records, metadata.BootstrapRecords(metadata.MetadataVersionDefault)...)
-	}
-	if !n.registered(latest) {
-		records = append(records, metadata.NewRegisterBrokerRecord(cfg.Broker.NodeID, int64(meta.LatestOffset()),
-			uuid.FromRand(rng), []metadata.BrokerEndpoint{n.endpoint()}, nil, n.logDirIDs(), false))
-	}
-	if len(records) > 0 {
-		res, err := meta.Append(records, 0, now.WallMs)
-		if err != nil {
-			return nil, Ready{}, fmt.Errorf("broker: registering node %d: %w", cfg.Broker.NodeID, err)
-		}
-		if res.SyncNeeded {
-			n.addSync(pendingSync{metadata: true, req: res.Sync})
-		}
-	}
-	if err := n.deleteStrayLogs(); err != nil {
-		return nil, Ready{}, err
-	}
+	n.life.incarnation = uuid.FromRand(rng)
+	n.life.epoch = -1
 	if err := n.loadAllProducerStates(); err != nil {
 		return nil, Ready{}, err
 	}
-	committed := meta.Committed()
-	for _, t := range committed.Topics() {
-		if err := n.createLogs(committed, t.Name); err != nil {
-			return nil, Ready{}, err
-		}
-	}
-	// Records recovered past the metadata log's recovery point are acted on once committed:
-	// they may create topics and change topic or dynamic broker configs, so every topic of
-	// the latest image has its logs synced then.
-	if meta.LatestOffset() > meta.CommittedOffset() {
-		for _, t := range meta.Latest().Topics() {
-			n.metaActions = append(n.metaActions, metaAction{kind: actionSyncLogs, topic: t.Name, upTo: meta.LatestOffset()})
-		}
-	}
 	return n, n.ready(), nil
-}
-
-// deleteStrayLogs deletes the logs of partitions the metadata no longer has, or has under
-// another topic id: a topic deleted just before a crash, whose log deletion did not happen
-// (its records were deleted by a committed DeleteTopics). A log without a topic id (a
-// directory from an old Kafka) is kept and warned about: nothing says it was deleted.
-func (n *Node) deleteStrayLogs() error {
-	img := n.meta.Latest()
-	for _, tp := range n.logs.Partitions() {
-		id, _ := n.logs.TopicID(tp)
-		if t, ok := img.TopicByName(tp.Topic); ok && t.ID == id {
-			if _, ok := t.Partition(tp.Partition); ok {
-				continue
-			}
-		}
-		if id == uuid.Zero {
-			n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: the log of %s has no topic id and no topic in the metadata; it is kept but not served", tp))
-			continue
-		}
-		ops, err := n.logs.DeleteLog(tp)
-		if err != nil {
-			return fmt.Errorf("broker: deleting the stray log of %s: %w", tp, err)
-		}
-		n.addFileOps(ops)
-	}
-	return nil
 }
 
 // securityProtocols are Kafka's SecurityProtocol ids.
@@ -209,15 +162,6 @@ func (n *Node) logDirIDs() []uuid.UUID {
 		ids = append(ids, d.Meta.DirectoryID)
 	}
 	return ids
-}
-
-// registered reports whether img lists this node, unfenced, with the configured endpoint.
-func (n *Node) registered(img *metadata.Image) bool {
-	b, ok := img.Broker(n.cfg.Broker.NodeID)
-	if !ok || b.Fenced || len(b.EndPoints) != 1 {
-		return false
-	}
-	return b.EndPoints[0] == n.endpoint()
 }
 
 // Request handles one decoded request from connection c. The response comes in this Ready or
@@ -298,17 +242,15 @@ func (n *Node) Synced(now Clocks, id SyncID, err error) Ready {
 		panic(fmt.Sprintf("broker: invariant: Synced for unknown sync %d", id))
 	}
 	delete(n.syncs, id)
-	if ps.metadata {
-		n.meta.Synced(ps.req, err)
-		if err != nil {
-			n.fail(fmt.Errorf("broker: metadata log sync: %w", err))
-			return n.ready()
-		}
-		n.metadataCommitted()
-		return n.ready()
-	}
+	live := n.logs.Live(ps.partition)
 	n.logs.Synced(ps.partition, err)
 	n.mayNeedSync(ps.partition.TopicPartition) // appends that rode behind this sync want the next
+	if err != nil && !live {
+		// The log was deleted while its sync ran (the files were renamed away): nothing is
+		// waiting for its data any more.
+		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: sync of deleted log %s: %w", ps.partition.TopicPartition, err))
+		return n.ready()
+	}
 	if err != nil {
 		n.fail(fmt.Errorf("broker: sync of %s: %w", ps.partition.TopicPartition, err))
 	}
@@ -330,6 +272,8 @@ func (n *Node) Done(now Clocks, op OpID, err error) Ready {
 func (n *Node) Drain(now Clocks) Ready {
 	n.begin(now)
 	n.draining = true
+	// Ask the controller for a controlled shutdown now, not at the next heartbeat.
+	n.life.nextMs = n.now.MonotonicMs
 	for _, w := range n.fetchWaits {
 		w.deadlineMs = n.now.MonotonicMs
 	}
@@ -343,7 +287,7 @@ func (n *Node) Timer(now Clocks) Ready {
 	n.syncCheckAll = true
 	n.expireFetches()
 	n.expireProduces()
-	n.expireMetaWaits()
+	n.expireForwards()
 	return n.ready()
 }
 
@@ -369,8 +313,10 @@ func (n *Node) ready() Ready {
 		n.dropConn(c)
 	}
 	n.closing = n.closing[:0]
-	if req, ok := n.meta.PendingSync(); ok {
-		n.addSync(pendingSync{metadata: true, req: req})
+	if n.fatal == nil {
+		n.lifecycleStep()
+		n.sendForwards()
+		n.requestPidBlock()
 	}
 	n.partitionSyncs()
 	n.housekeeping()
@@ -395,8 +341,18 @@ func (n *Node) addFileOps(ops []log.FileOp) {
 	n.out.FileOps = append(n.out.FileOps, FileOp{ID: n.nextOpID, Ops: ops})
 }
 
-// nextDeadlineMs is the earliest deadline of a parked request or of housekeeping, 0 if none.
+// nextDeadlineMs is the earliest deadline of a parked request, of housekeeping or of the
+// cluster work (heartbeats, forwarded requests), 0 if none.
 func (n *Node) nextDeadlineMs() int64 {
+	local, cluster := n.localDeadlineMs(), n.nextClusterDeadlineMs()
+	if local == 0 || (cluster != 0 && cluster < local) {
+		return cluster
+	}
+	return local
+}
+
+// localDeadlineMs is the earliest deadline of a parked request or of housekeeping, 0 if none.
+func (n *Node) localDeadlineMs() int64 {
 	var next int64
 	consider := func(d int64) {
 		if d > 0 && (next == 0 || d < next) {
@@ -416,42 +372,8 @@ func (n *Node) nextDeadlineMs() int64 {
 	for _, w := range n.produceWaits {
 		consider(w.deadlineMs)
 	}
-	for _, w := range n.metaWaits {
-		consider(w.deadlineMs)
+	for _, f := range n.forwards {
+		consider(f.deadlineMs)
 	}
 	return next
-}
-
-// metadataCommitted runs what waited for the metadata log: logs of newly committed topics,
-// then the CreateTopics answers.
-func (n *Node) metadataCommitted() {
-	committed := n.meta.CommittedOffset()
-	img := n.meta.Committed()
-	done := 0
-	for _, a := range n.metaActions {
-		if a.upTo > committed {
-			break // actions are in log order
-		}
-		done++
-		var err error
-		switch a.kind {
-		case actionSyncLogs:
-			err = n.createLogs(img, a.topic)
-		case actionDeleteLogs:
-			err = n.deleteLogs(a.topic, a.partitions)
-		}
-		if err != nil {
-			n.fail(err)
-		}
-	}
-	n.metaActions = slices.Delete(n.metaActions, 0, done)
-	n.pidBlockCommitted(committed)
-	n.metaWaits = slices.DeleteFunc(n.metaWaits, func(w *metaWait) bool {
-		if w.upTo > committed {
-			return false
-		}
-		n.waitingCount--
-		n.finish(n.conns[w.conn], w.slot, w.resp, nil)
-		return true
-	})
 }

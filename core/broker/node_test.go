@@ -22,6 +22,7 @@ func sendQuiet(t *testing.T, h *harness, c ConnID, version int16, req kmsg.Reque
 		t.Fatal(err)
 	}
 	h.syncs = append(h.syncs, got.Syncs...)
+	h.routeSends(got.Sends)
 	return got
 }
 
@@ -105,7 +106,7 @@ func TestFetchLongPollExpiry(t *testing.T) {
 		req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.SessionEpoch = 300, 1, 1<<20, -1
 		rt := kmsg.NewFetchRequestTopic()
 		rt.Topic = "a"
-		tp, _ := h.meta.Committed().TopicByName("a")
+		tp, _ := h.image().TopicByName("a")
 		rt.TopicID = tp.ID
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.PartitionMaxBytes = 1 << 20
@@ -115,8 +116,8 @@ func TestFetchLongPollExpiry(t *testing.T) {
 	}
 	start := h.now.MonotonicMs
 	rd := sendQuiet(t, h, 1, 16, fetch())
-	if len(rd.Responses) != 0 || rd.NextDeadlineMs != start+300 {
-		t.Fatalf("empty log: want a parked fetch with deadline %d, got %d responses, deadline %d", start+300, len(rd.Responses), rd.NextDeadlineMs)
+	if len(rd.Responses) != 0 || h.node.LocalDeadlineMs() != start+300 {
+		t.Fatalf("empty log: want a parked fetch with deadline %d, got %d responses, deadline %d", start+300, len(rd.Responses), h.node.LocalDeadlineMs())
 	}
 	h.now.MonotonicMs = start + 299
 	if rd = h.node.Timer(h.now); len(rd.Responses) != 0 {
@@ -124,8 +125,8 @@ func TestFetchLongPollExpiry(t *testing.T) {
 	}
 	h.now.MonotonicMs = start + 300
 	rd = h.node.Timer(h.now)
-	if len(rd.Responses) != 1 || rd.NextDeadlineMs != 0 {
-		t.Fatalf("at its deadline: want the fetch answered and no timer, got %d responses, deadline %d", len(rd.Responses), rd.NextDeadlineMs)
+	if len(rd.Responses) != 1 || h.node.LocalDeadlineMs() != 0 {
+		t.Fatalf("at its deadline: want the fetch answered and no timer, got %d responses, deadline %d", len(rd.Responses), h.node.LocalDeadlineMs())
 	}
 	if len(rd.Responses[0].Reads) != 0 {
 		t.Fatal("an empty log answered with read plans")
@@ -133,11 +134,11 @@ func TestFetchLongPollExpiry(t *testing.T) {
 
 	// A closed connection's parked fetch is dropped: no answer, no timer.
 	rd = sendQuiet(t, h, 3, 16, fetch())
-	if rd.NextDeadlineMs == 0 {
+	if h.node.LocalDeadlineMs() == 0 {
 		t.Fatal("second fetch did not park")
 	}
-	if rd = h.node.ConnClosed(h.now, 3); rd.NextDeadlineMs != 0 {
-		t.Fatalf("closed connection's fetch still holds a deadline %d", rd.NextDeadlineMs)
+	if h.node.ConnClosed(h.now, 3); h.node.LocalDeadlineMs() != 0 {
+		t.Fatalf("closed connection's fetch still holds a deadline %d", h.node.LocalDeadlineMs())
 	}
 	h.now.MonotonicMs += 1000
 	if rd = h.node.Timer(h.now); len(rd.Responses) != 0 {
@@ -180,7 +181,7 @@ func TestRestartServesAcknowledgedRecords(t *testing.T) {
 	if l.EndOffset() != 3 || l.DurableOffset() != 3 {
 		t.Fatalf("after the crash: end %d durable %d, want 3 and 3", l.EndOffset(), l.DurableOffset())
 	}
-	if _, ok := h2.meta.Committed().TopicByName("a"); !ok {
+	if _, ok := h2.image().TopicByName("a"); !ok {
 		t.Fatal("topic a is not in the recovered metadata")
 	}
 }
@@ -199,18 +200,18 @@ func TestMetadataSnapshots(t *testing.T) {
 		req.Topics = append(req.Topics, rt)
 		h.request(1, 7, req)
 		h.syncAll()
-		written = containsAll(h.take(), "snapshot written: err=<nil>")
+		written = containsAll(h.take(), "metadata snapshot", "err=<nil>")
 	}
 	if !written {
 		t.Fatal("no metadata snapshot was taken")
 	}
-	if len(h.meta.Snapshots()) == 0 {
-		t.Fatal("the store records no snapshot after SnapshotWritten")
+	if len(h.qlog.Snapshots()) == 0 {
+		t.Fatal("the metadata log records no snapshot after SnapshotWritten")
 	}
-	topics := h.meta.Committed().TopicCount()
+	topics := h.image().TopicCount()
 	h2 := openHarness(t, h.fs.CrashClone(memfs.CrashConfig{Mode: memfs.CrashLoseUnsynced}), noRetention)
 	h2.syncAll() // what recovery found past the recovery point commits with the first sync
-	if got := h2.meta.Committed().TopicCount(); got != topics {
+	if got := h2.image().TopicCount(); got != topics {
 		t.Fatalf("after restart: %d topics, want %d", got, topics)
 	}
 }

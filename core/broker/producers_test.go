@@ -74,6 +74,7 @@ func produceIdempotent(t *testing.T, h *harness, producerID int64, epoch int16, 
 			t.Fatal(err)
 		}
 		h.syncs = append(h.syncs, rd.Syncs...)
+		h.routeSends(rd.Sends)
 		responses = append(responses, rd.Responses...)
 	}
 	for _, r := range responses {

@@ -4,7 +4,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirdata/weir/core/log"
-	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/core/wire"
 )
@@ -43,9 +42,10 @@ type Ready struct {
 	// with diskio.WriteFileAtomic(fs, Dir, Name, Data) off the loop, one after another in the order given (a later
 	// Ready's after an earlier one's). Nothing waits on them.
 	Checkpoints []storage.CheckpointFile
-	// Snapshot, when set, is a metadata snapshot written to the page cache: the driver Runs it
-	// off the loop and reports with SnapshotWritten. At most one is in flight.
-	Snapshot *metadata.SnapshotWrite
+	// Sends are requests to the active controller (registration, heartbeats, forwarded admin
+	// requests): the driver sends each to node To's controller listener (its own process's
+	// controller.Node when To is this node) and reports the answer with PeerResponse.
+	Sends []PeerSend
 	// Warnings are problems the driver logs; nothing else is to be done about them.
 	Warnings []error
 	// NextDeadlineMs is the monotonic time at which to call Timer; 0 = no timer wanted.
@@ -84,4 +84,12 @@ type Response struct {
 type PartitionRead struct {
 	TopicIndex, PartitionIndex int
 	Plan                       log.ReadPlan
+}
+
+// PeerSend is one request to node To's controller listener; its answer comes back with
+// PeerResponse under CorrelationID.
+type PeerSend struct {
+	To            int32
+	CorrelationID int32
+	Request       kmsg.Request
 }

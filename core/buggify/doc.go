@@ -21,6 +21,5 @@
 //	broker/retention-now        run retention before its check interval
 //	broker/checkpoint-now       hand out offset checkpoints before their interval
 //	broker/producer-expire-now  run producer expiration before its check interval
-//	broker/metadata-snapshot-now  take a metadata snapshot before one is due
 //	broker/producer-snapshot-skip skip the producer snapshot at a segment roll
 package buggify

@@ -98,6 +98,7 @@ type BrokerConfig struct {
 	GroupInitialRebalanceDelayMs   int32    // group.initial.rebalance.delay.ms
 	BrokerHeartbeatIntervalMs      int32    // broker.heartbeat.interval.ms
 	BrokerSessionTimeoutMs         int32    // broker.session.timeout.ms
+	BrokerRack                     string   // broker.rack; "" for none
 
 	// Raw is every key as read, including those Weir does not interpret.
 	Raw *Properties
@@ -301,6 +302,10 @@ var brokerKeys = map[string]brokerSetter{
 	"broker.heartbeat.interval.ms": func(c *BrokerConfig, k, v string) (err error) {
 		c.BrokerHeartbeatIntervalMs, err = parseInt32(k, v, 1, math.MaxInt32)
 		return err
+	},
+	"broker.rack": func(c *BrokerConfig, k, v string) error {
+		c.BrokerRack = strings.TrimSpace(v)
+		return nil
 	},
 	"broker.session.timeout.ms": func(c *BrokerConfig, k, v string) (err error) {
 		c.BrokerSessionTimeoutMs, err = parseInt32(k, v, 1, math.MaxInt32)

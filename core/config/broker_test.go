@@ -140,6 +140,7 @@ func TestBrokerPrecedence(t *testing.T) {
 		{"cleanup policy list", "log.cleanup.policy=compact, delete", func(c *BrokerConfig) any { return c.LogCleanupPolicy }, []string{"compact", "delete"}},
 		{"heartbeat interval", "broker.heartbeat.interval.ms=500", func(c *BrokerConfig) any { return c.BrokerHeartbeatIntervalMs }, int32(500)},
 		{"session timeout", "broker.session.timeout.ms=18000", func(c *BrokerConfig) any { return c.BrokerSessionTimeoutMs }, int32(18000)},
+		{"rack", "broker.rack=us-east-1a", func(c *BrokerConfig) any { return c.BrokerRack }, "us-east-1a"},
 		{"ipv6 listener", "listeners=PLAINTEXT://[::1]:9092,CONTROLLER://:9093", func(c *BrokerConfig) any { return c.Listeners[0] }, Listener{"PLAINTEXT", "::1", 9092}},
 	}
 	for _, tt := range tests {

@@ -97,7 +97,7 @@ func (n *Node) updateActive() bool {
 func (n *Node) deactivate() {
 	for _, p := range n.active.pending {
 		if !p.conn.closed {
-			n.finish(p.conn, p.slot, errorResponse(p.request, errNotController))
+			n.finish(p.conn, p.slot, ErrorResponse(p.request, errNotController))
 		}
 	}
 	n.active = nil
@@ -172,17 +172,17 @@ func (n *Node) propose(records []metadata.Record) (record.Offset, error) {
 // records commit.
 func (n *Node) command(cs *conn, s *slot, req kmsg.Request) {
 	if n.ctl == nil || n.active == nil {
-		n.finish(cs, s, errorResponse(req, errNotController))
+		n.finish(cs, s, ErrorResponse(req, errNotController))
 		return
 	}
 	a := n.active
 	if len(a.pending) >= n.cfg.PendingCommandsMax {
-		n.finish(cs, s, errorResponse(req, errRequestTimedOut))
+		n.finish(cs, s, ErrorResponse(req, errRequestTimedOut))
 		return
 	}
 	res, ok := n.dispatch(req)
 	if !ok {
-		n.finish(cs, s, errorResponse(req, errUnsupportedVersion))
+		n.finish(cs, s, ErrorResponse(req, errUnsupportedVersion))
 		return
 	}
 	res.Response.SetVersion(req.GetVersion())
@@ -192,19 +192,19 @@ func (n *Node) command(cs *conn, s *slot, req kmsg.Request) {
 	commit, err := n.propose(res.Records)
 	switch {
 	case errors.Is(err, quorum.ErrNotLeader):
-		n.finish(cs, s, errorResponse(req, errNotController))
+		n.finish(cs, s, ErrorResponse(req, errNotController))
 		return
 	case errors.Is(err, quorum.ErrTooManyUncommitted):
-		n.finish(cs, s, errorResponse(req, errRequestTimedOut))
+		n.finish(cs, s, ErrorResponse(req, errRequestTimedOut))
 		return
 	case errors.Is(err, quorum.ErrProposalTooLarge):
 		// More records than one atomic batch holds (controller.quorum's 10000, Kafka's
 		// MAX_RECORDS_PER_BATCH): refused whole, as an oversized request.
-		n.finish(cs, s, errorResponse(req, errPolicyViolation))
+		n.finish(cs, s, ErrorResponse(req, errPolicyViolation))
 		return
 	case errors.Is(err, errProposalRefused):
 		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("controller: %s: %w", kmsg.NameForKey(req.Key()), err))
-		n.finish(cs, s, errorResponse(req, errUnknownServerError))
+		n.finish(cs, s, ErrorResponse(req, errUnknownServerError))
 		return
 	case err != nil:
 		return // fatal: the node has failed

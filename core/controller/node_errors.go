@@ -6,9 +6,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// errorResponse answers req with code everywhere Kafka puts a command's error: at the top
+// ErrorResponse answers req with code everywhere Kafka puts a command's error: at the top
 // level, or for each topic or resource the request names.
-func errorResponse(req kmsg.Request, code int16) kmsg.Response {
+func ErrorResponse(req kmsg.Request, code int16) kmsg.Response {
 	resp := req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
 	switch r := resp.(type) {

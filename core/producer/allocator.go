@@ -96,6 +96,29 @@ func (a *Allocator) BlockCommitted(first, next int64) error {
 	return nil
 }
 
+// Request starts a block request whose range the controller chooses (AllocateProducerIds):
+// Granted or BlockFailed ends it. One request at a time.
+func (a *Allocator) Request() error {
+	if a.pending {
+		return fmt.Errorf("producer: a block request is already pending")
+	}
+	a.pending, a.pendingFirst, a.pendingEnd = true, -1, -1
+	return nil
+}
+
+// Granted makes the block [first, next) the controller granted to a Request usable.
+func (a *Allocator) Granted(first, next int64) error {
+	if !a.pending || a.pendingFirst != -1 {
+		return fmt.Errorf("producer: block [%d, %d) granted but none was requested of the controller", first, next)
+	}
+	if first < 0 || next <= first {
+		a.pending = false
+		return fmt.Errorf("producer: granted block [%d, %d) is empty or negative", first, next)
+	}
+	a.pendingFirst, a.pendingEnd = first, next
+	return a.BlockCommitted(first, next)
+}
+
 // BlockFailed drops the pending request (the append failed or was not committed); the broker
 // may request again.
 func (a *Allocator) BlockFailed() { a.pending = false }

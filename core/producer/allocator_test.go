@@ -88,3 +88,35 @@ func TestAllocator(t *testing.T) {
 		t.Fatal("negative next id accepted")
 	}
 }
+
+func TestAllocatorGrantedBlock(t *testing.T) {
+	a := NewAllocator()
+	if _, err := a.Next(); err == nil {
+		t.Fatal("ids before any block")
+	}
+	if err := a.Granted(0, 1000); err == nil {
+		t.Fatal("a grant without a request was taken")
+	}
+	if err := a.Request(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Request(); err == nil {
+		t.Fatal("two requests at once")
+	}
+	if err := a.Granted(5000, 6000); err != nil {
+		t.Fatal(err)
+	}
+	id, err := a.Next()
+	if err != nil || id != 5000 {
+		t.Fatalf("first id %d, %v; want 5000", id, err)
+	}
+	if a.Pending() {
+		t.Fatal("still pending after the grant")
+	}
+	if err := a.Request(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Granted(7, 7); err == nil || a.Pending() {
+		t.Fatal("an empty grant was taken, or left the request pending")
+	}
+}

@@ -409,6 +409,13 @@ func (m *Manager) Synced(ps PartitionSync, err error) {
 	}
 }
 
+// Live reports whether ps's log is still its partition's open log: false once the log was
+// deleted (or deleted and created again) after the sync was handed out.
+func (m *Manager) Live(ps PartitionSync) bool {
+	e, ok := m.logs[ps.TopicPartition]
+	return ok && e.log == ps.log
+}
+
 // DeleteLog deletes a partition's log as Kafka does: the log is closed and its directory is
 // renamed at once to "<topic>-<partition>.<id>-delete" (so the name is free for a new
 // incarnation, and a crash cannot bring it back as a live log once the rename is durable);
