@@ -49,9 +49,18 @@ func (c *Controller) RegisterBroker(img *metadata.Image, nextOffset record.Offse
 		return fail(errInvalidRegistration)
 	}
 	existing, registered := img.Broker(req.BrokerID)
-	// A registration this controller has no session for yet (one it did not write) counts as
+	// Another incarnation may take over a registration that has no valid session: a fenced one
+	// (Kafka's BrokerHeartbeatManager.hasValidSession is false for a fenced broker, so a broker
+	// restarting after its controlled shutdown registers at once) or one whose lease lapsed. A
+	// registration this controller has no session for yet (one it did not write) counts as
 	// heard from now, as Tick would count it.
-	if registered && !h.expired(h.session(existing, nowMs), nowMs) && existing.IncarnationID != metadata.UUID(req.IncarnationID) {
+	//
+	// The broker of this controller's own process is the exception: its other incarnation
+	// lived in an earlier process (the two start and die together), so its lease, renewed by
+	// Activate rather than by any heartbeat, proves nothing. Without this a combined node
+	// restarting after a crash would wait out broker.session.timeout.ms.
+	coLocated := req.BrokerID == c.cfg.NodeID
+	if registered && !coLocated && !existing.Fenced && !h.expired(h.session(existing, nowMs), nowMs) && existing.IncarnationID != metadata.UUID(req.IncarnationID) {
 		return fail(errDuplicateBrokerRegistration)
 	}
 	if req.IsMigratingZkBroker {

@@ -50,6 +50,40 @@ func TestRegisterBroker(t *testing.T) {
 	}
 }
 
+// TestFencedRegistrationIsTakenOver: a fenced registration has no valid session (Kafka's
+// BrokerHeartbeatManager.hasValidSession), so another incarnation registers at once, as a
+// broker restarting after its controlled shutdown does.
+func TestFencedRegistrationIsTakenOver(t *testing.T) {
+	h := newLifecycleHarness(t, metadata.MetadataVersionDefault)
+	h.register(1, 7) // registered fenced, its lease fresh
+	res, resp := h.register(1, 8)
+	if resp.ErrorCode != 0 || len(res.Records) == 0 {
+		t.Fatalf("error %d, %d records: a fenced registration must be taken over", resp.ErrorCode, len(res.Records))
+	}
+	if b := h.broker(1); b.IncarnationID != (metadata.UUID{0: 1, 1: 8, 15: 1}) {
+		t.Fatalf("incarnation %v after the takeover", b.IncarnationID)
+	}
+}
+
+// TestColocatedBrokerReregistersAfterACrash: the broker of the controller's own process (same
+// node id) takes its live registration over at once: its other incarnation died with the
+// process the controller restarted from. Another broker id waits out the lease.
+func TestColocatedBrokerReregistersAfterACrash(t *testing.T) {
+	h := newLifecycleHarness(t, metadata.MetadataVersionDefault)
+	h.c.cfg.NodeID = 1
+	h.register(1, 7)
+	h.heartbeat(1, h.caughtUp(), false, false)
+	h.register(2, 7)
+	h.heartbeat(2, h.caughtUp(), false, false)
+	h.c.Activate(h.img, h.nowMs) // the controller restarted: every lease is fresh again
+	if _, resp := h.register(1, 8); resp.ErrorCode != 0 {
+		t.Fatalf("co-located broker: error %d, want its registration taken over", resp.ErrorCode)
+	}
+	if _, resp := h.register(2, 8); resp.ErrorCode != errDuplicateBrokerRegistration {
+		t.Fatalf("another broker: error %d, want DUPLICATE_BROKER_REGISTRATION while its lease lives", resp.ErrorCode)
+	}
+}
+
 func TestRegisterBrokerErrors(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -60,7 +94,10 @@ func TestRegisterBrokerErrors(t *testing.T) {
 		{"inactive controller", func(h *lifecycleHarness) { h.c.Deactivate() }, nil, errNotController},
 		{"other cluster", nil, func(r *kmsg.BrokerRegistrationRequest) { r.ClusterID = "other" }, errInconsistentClusterID},
 		{"negative broker id", nil, func(r *kmsg.BrokerRegistrationRequest) { r.BrokerID = -1 }, errInvalidRegistration},
-		{"live registration of another incarnation", func(h *lifecycleHarness) { h.register(1, 7) }, nil, errDuplicateBrokerRegistration},
+		{"live registration of another incarnation", func(h *lifecycleHarness) {
+			h.register(1, 7)
+			h.heartbeat(1, h.caughtUp(), false, false) // unfenced: a valid session
+		}, nil, errDuplicateBrokerRegistration},
 		{"registration the controller did not write counts as live", func(h *lifecycleHarness) {
 			h.append([]metadata.Record{metadata.NewRegisterBrokerRecord(1, int64(h.next), metadata.UUID{9: 9}, nil, nil, []metadata.UUID{{0: 0xee}}, false)})
 		}, nil, errDuplicateBrokerRegistration},
