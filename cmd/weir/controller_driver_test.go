@@ -171,16 +171,15 @@ func TestControllerQuorumProcesses(t *testing.T) {
 	next, epoch2 := registerAnywhere(t, peers, rest, 11, 20*time.Second)
 	t.Logf("controller %d active %v after the first stopped; broker 11 registered with epoch %d", next, time.Since(start), epoch2)
 	require.Greater(t, epoch2, epoch)
-	// The registration the first controller committed survived the failover: registering
-	// broker 10 again with another incarnation while its lease lives is refused as a duplicate.
-	req := kmsg.NewPtrBrokerRegistrationRequest()
-	req.BrokerID, req.ClusterID = 10, testControllerClusterID
-	req.IncarnationID = [16]byte{0: 10, 15: 2}
-	req.Listeners = []kmsg.BrokerRegistrationRequestListener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 19092}}
-	req.Features = []kmsg.BrokerRegistrationRequestFeature{{Name: metadata.MetadataVersionFeature, MinSupportedVersion: metadata.MetadataVersionMinimum, MaxSupportedVersion: metadata.MetadataVersionDefault}}
-	req.LogDirs = [][16]byte{{0: 0xd1, 1: 10, 2: 2}}
-	require.True(t, peers.Send(next, req, 3, 99))
+	// The registration the first controller committed survived the failover: broker 10's
+	// heartbeat at its epoch is answered by the new controller (an unknown registration or
+	// epoch would be STALE_BROKER_EPOCH), and unfences it, caught up.
+	hb := kmsg.NewPtrBrokerHeartbeatRequest()
+	hb.BrokerID, hb.BrokerEpoch, hb.CurrentMetadataOffset = 10, epoch, epoch2
+	require.True(t, peers.Send(next, hb, 1, 99))
 	ev := <-peers.Events()
 	require.NoError(t, ev.Err)
-	require.Equal(t, int16(101), ev.Response.(*kmsg.BrokerRegistrationResponse).ErrorCode, "DUPLICATE_BROKER_REGISTRATION: the new controller knows broker 10")
+	hbResp := ev.Response.(*kmsg.BrokerHeartbeatResponse)
+	require.Zero(t, hbResp.ErrorCode, "the new controller knows broker 10 at epoch %d", epoch)
+	require.False(t, hbResp.IsFenced)
 }
