@@ -84,8 +84,23 @@ func (n *Node) handleFetchRequest(nowMs int64, m Message, req *FetchRequest) err
 		n.send(m.From, m.CorrelationID, n.fetchRedirect(check, at))
 		return nil
 	}
-	// A replica has one fetch outstanding: an older one held here is answered by nobody.
-	n.parked = slices.DeleteFunc(n.parked, func(p parkedFetch) bool { return p.from == m.From })
+	// A replica has one fetch outstanding: an older one still held here is answered now, with
+	// what there is (its sender has given up on it). Every request gets its answer, as Kafka's
+	// purgatory completes each: a connection answers in request order, so one left unanswered
+	// would hold back every later answer on it.
+	var err error
+	n.parked = slices.DeleteFunc(n.parked, func(p parkedFetch) bool {
+		if p.from != m.From {
+			return false
+		}
+		if err == nil {
+			err = n.answerFetch(p.from, p.correlationID, &p.req)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
 	hwBefore := n.hw
 	n.viewFetch(req.ReplicaID, req.FetchOffset, nowMs)
 	if voter {

@@ -717,3 +717,27 @@ func TestMalformedVoteRequestsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestReplacedHeldFetchIsAnswered: a replica's new fetch replaces one the leader holds for it,
+// and the held one is answered then, not dropped: a connection answers in request order, so an
+// unanswered request would hold back every later answer on it (a follower's fetches stalled
+// behind one that was never answered, found by the three-node e2e test).
+func TestReplacedHeldFetchIsAnswered(t *testing.T) {
+	tn := electLeader(t, logOf())
+	tn.flush()
+	tn.step(2, 1, &FetchRequest{ReplicaID: 2, CurrentLeaderEpoch: 1, FetchOffset: 1, LastFetchedEpoch: 1, MaxEntries: 10, MaxWaitMs: 500})
+	tn.step(2, 2, &FetchRequest{ReplicaID: 2, CurrentLeaderEpoch: 1, FetchOffset: 1, LastFetchedEpoch: 1, MaxEntries: 10, MaxWaitMs: 500})
+	if len(tn.sent) != 0 {
+		t.Fatalf("a fetch with nothing new was answered at once: %+v", tn.sent)
+	}
+	tn.step(2, 3, &FetchRequest{ReplicaID: 2, CurrentLeaderEpoch: 1, FetchOffset: 1, LastFetchedEpoch: 1, MaxEntries: 10, MaxWaitMs: 500})
+	m, _ := only[*FetchResponse](t, tn.sent, 2)
+	if m.CorrelationID != 2 {
+		t.Fatalf("answered correlation %d, want the replaced fetch 2", m.CorrelationID)
+	}
+	tn.propose("x")
+	m, resp := only[*FetchResponse](t, tn.sent, 2)
+	if m.CorrelationID != 3 || len(resp.Entries) != 1 {
+		t.Fatalf("the new held fetch answered as %d with %+v", m.CorrelationID, resp)
+	}
+}
