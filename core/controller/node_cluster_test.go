@@ -65,6 +65,10 @@ type frame struct {
 
 const testMetaDir = "/meta"
 
+// clusterSnapshotBytes is the snapshot interval of a test cluster's nodes: small, so tests see
+// snapshots taken and fetched (a benchmark sets Kafka's default).
+var clusterSnapshotBytes int64 = 4 << 10
+
 func newTestCluster(t testing.TB, seed uint64, voters []int32, observers []int32) *testCluster {
 	c := &testCluster{
 		t: t, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), nowMs: 1_000,
@@ -100,7 +104,7 @@ func (c *testCluster) start(tn *testNode) {
 	for _, v := range c.voters {
 		cfg.VoterEndpoints[v] = quorum.Endpoint{Listener: "CONTROLLER", Host: fmt.Sprintf("controller-%d", v), Port: 9093}
 	}
-	cfg.SnapshotBytesBetween = 4 << 10
+	cfg.SnapshotBytesBetween = clusterSnapshotBytes
 	if slices.Contains(c.voters, quorum.NodeID(tn.id)) {
 		cfg.Controller = &Config{NodeID: tn.id, Broker: config.DefaultBrokerConfig(), ClusterID: testClusterID}
 	}
