@@ -24,13 +24,17 @@ import (
 
 // clusterCommand is the noun of the cluster verbs.
 func (a *app) clusterCommand() *cobra.Command {
+	var o clientOptions
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Describe the cluster: the metadata quorum",
+		Short: "Describe the cluster: brokers, health, the metadata quorum",
 		Args:  cobra.ArbitraryArgs,
 		RunE:  requireSubcommand,
 	}
-	cmd.AddCommand(a.clusterQuorumCommand())
+	info, health := a.clusterInfoCommand(&o), a.clusterHealthCommand(&o)
+	o.addClientFlags(info)
+	o.addClientFlags(health)
+	cmd.AddCommand(info, health, a.clusterQuorumCommand())
 	nameUsageErrors(cmd)
 	return cmd
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -126,6 +127,11 @@ func TestE2EThreeNodeCluster(t *testing.T) {
 
 	// Every broker is listed, and a 6-partition topic spreads its leaders over them.
 	meta := requireMetadata(t, ctx, client, "orders", 6)
+	// Brokers learn committed metadata asynchronously (as Kafka's do): wait until each one
+	// serves the topic before producing to its leaders.
+	for _, n := range nodes {
+		waitFor(t, fmt.Sprintf("broker %d to know orders", n.id), func() bool { return brokerKnows(ctx, n.brokerAddr, "orders") })
+	}
 	leaders := map[int32]int{}
 	for _, p := range meta.Topics[0].Partitions {
 		leaders[p.Leader]++
@@ -140,6 +146,23 @@ func TestE2EThreeNodeCluster(t *testing.T) {
 	producer := newTestClient(t, bootstrap[0], kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	acked := produceAll(t, producer, records)
 	sameRecords(t, consumeN(t, bootstrap[2], "orders", 300), acked)
+
+	// weir cluster info and health see the same.
+	code, stdout, stderr := runWeir(t, "cluster", "info", "--brokers", bootstrap[1], "--format", "json")
+	if code != 0 {
+		t.Fatalf("cluster info: exit %d: %s", code, stderr)
+	}
+	var info clusterInfo
+	if err := json.Unmarshal([]byte(stdout), &info); err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Brokers) != 3 || info.Partitions != 6 || len(info.OfflinePartitions) != 0 || info.Brokers[0].Leaders != 2 {
+		t.Fatalf("cluster info: %+v", info)
+	}
+	if code, stdout, stderr := runWeir(t, "cluster", "health", "--brokers", bootstrap[0], "--expect-brokers", "3",
+		"--bootstrap-controller", strings.Join(controllers, ",")); code != 0 || !strings.Contains(stdout, "healthy") {
+		t.Fatalf("cluster health: exit %d: %s %s", code, stdout, stderr)
+	}
 
 	// kill -9 of the active controller: a new one within the election timeout.
 	q := waitForLeader(t, controllers, 0)
@@ -168,6 +191,9 @@ func TestE2EThreeNodeCluster(t *testing.T) {
 	}
 	client2 := newTestClient(t, restBootstrap[0])
 	requireMetadata(t, ctx, client2, "after-failover", 3)
+	for _, addr := range restBootstrap {
+		waitFor(t, addr+" to know after-failover", func() bool { return brokerKnows(ctx, addr, "after-failover") })
+	}
 	old.start(t, bin)
 	old.waitServing(t)
 	waitFor(t, "all three brokers listed again", func() bool {
@@ -188,6 +214,14 @@ func TestE2EThreeNodeCluster(t *testing.T) {
 	if !strings.Contains(victim.proc.stderr.String(), "controlled shutdown") || strings.Contains(victim.proc.stderr.String(), "without a completed controlled shutdown") {
 		t.Fatalf("node %d did not complete a controlled shutdown:\n%s", victim.id, victim.proc.stderr)
 	}
+	// Its partitions are offline now (RF=1): the cluster is unhealthy until it is back.
+	var lastHealth string
+	live := nodes[2].brokerAddr // neither the victim (0 or 1) nor dead
+	waitFor(t, "cluster health to see the stopped broker", func() bool {
+		code, stdout, stderr := runWeir(t, "cluster", "health", "--brokers", live, "--expect-brokers", "3")
+		lastHealth = fmt.Sprintf("exit %d: %s %s", code, stdout, stderr)
+		return code == 1 && strings.Contains(stdout, "offline partition orders/")
+	}, func() string { return lastHealth })
 	victim.start(t, bin)
 	victim.waitServing(t)
 	waitFor(t, "every partition of orders led again", func() bool {
@@ -233,14 +267,37 @@ func requireMetadata(t *testing.T, ctx context.Context, client *kgo.Client, topi
 	return meta
 }
 
-// waitFor polls cond until it holds, failing after e2eTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitFor polls cond until it holds, failing after e2eTimeout; state, when given, says what
+// was seen last.
+func waitFor(t *testing.T, what string, cond func() bool, state ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(e2eTimeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, e2eTimeout)
+			last := ""
+			if len(state) > 0 {
+				last = state[0]()
+			}
+			t.Fatalf("%s: not within %v; last: %s", what, e2eTimeout, last)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// brokerKnows reports whether the broker at addr answers Metadata for topic with every
+// partition led.
+func brokerKnows(ctx context.Context, addr, topic string) bool {
+	m := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	m.Topics = append(m.Topics, rt)
+	raw, err := kafkaRequest(ctx, addr, m)
+	if err != nil {
+		return false
+	}
+	r := raw.(*kmsg.MetadataResponse)
+	if len(r.Topics) != 1 || r.Topics[0].ErrorCode != 0 || len(r.Topics[0].Partitions) == 0 {
+		return false
+	}
+	return !slices.ContainsFunc(r.Topics[0].Partitions, func(p kmsg.MetadataResponseTopicPartition) bool { return p.Leader < 0 })
 }

@@ -2,12 +2,13 @@ package broker
 
 // DescribeCluster, versions 0-1.
 //
-// Behaviour: the unfenced brokers of the committed metadata image with their first endpoint,
-// the cluster id, and this node as controller id (as Metadata answers). v1 asks for broker
+// Behaviour: the unfenced brokers of the committed metadata image with their first endpoint
+// and rack, the cluster id, and as controller id a live broker (as Metadata answers: clients
+// cannot reach the controllers, brokers forward to the active one). v1 asks for broker
 // endpoints (EndpointType 1); controller endpoints (2) are UNSUPPORTED_ENDPOINT_TYPE, as a
 // Kafka broker answers them.
 //
-// Left out: authorized operations (Kafka's "not requested" value), racks.
+// Left out: authorized operations (Kafka's "not requested" value).
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
@@ -27,7 +28,7 @@ func (n *Node) handleDescribeCluster(cs *conn, s *slot, req *kmsg.DescribeCluste
 		return
 	}
 	resp.ClusterID = n.logs.ClusterID()
-	resp.ControllerID = n.cfg.Broker.NodeID
+	resp.ControllerID = n.clientControllerID(n.img)
 	for _, b := range n.img.Brokers() {
 		if b.Fenced || len(b.EndPoints) == 0 {
 			continue
