@@ -35,9 +35,10 @@ type ControllerNodeConfig struct {
 	ClusterID string
 	// SessionTimeoutMs is broker.session.timeout.ms on the controllers.
 	SessionTimeoutMs int32
-	// SnapshotBytesBetween is metadata.log.max.record.bytes.between.snapshots; SegmentBytes
+	// SnapshotBytesBetween is metadata.log.max.record.bytes.between.snapshots,
+	// SnapshotIntervalMs metadata.log.max.snapshot.interval.ms, SegmentBytes
 	// metadata.log.segment.bytes.
-	SnapshotBytesBetween, SegmentBytes int64
+	SnapshotBytesBetween, SnapshotIntervalMs, SegmentBytes int64
 	// StartWallMs and DriftPpm set the machine's wall clock.
 	StartWallMs, DriftPpm int64
 	// SyncNsMin..SyncNsMax is one fdatasync's latency (syncs run one at a time);
@@ -63,7 +64,7 @@ func DefaultControllerNodeConfig(id int32, voters []int32) ControllerNodeConfig 
 		ID: id, Host: "ctl" + strconv.Itoa(int(id)), Port: 9093, Voters: voters,
 		PeerAddr:  func(v int32) string { return net.JoinHostPort("ctl"+strconv.Itoa(int(v)), "9093") },
 		ClusterID: "weir-sim-quorum", SessionTimeoutMs: 9000,
-		SnapshotBytesBetween: 20 << 20, SegmentBytes: 1 << 30,
+		SnapshotBytesBetween: 20 << 20, SnapshotIntervalMs: 3600_000, SegmentBytes: 1 << 30,
 		StartWallMs: 1_700_000_000_000,
 		SyncNsMin:   500_000, SyncNsMax: 5_000_000, BackgroundNsMin: 100_000, BackgroundNsMax: 2_000_000,
 		WriteNsMax: 100_000, TimerLateNsMax: 1_000_000,
@@ -368,6 +369,7 @@ func (n *ControllerNode) restart() (quorum.State, error) {
 		cfg.Controller = &controller.Config{NodeID: n.cfg.ID, Broker: b, ClusterID: n.cfg.ClusterID}
 	}
 	cfg.SnapshotBytesBetween = n.cfg.SnapshotBytesBetween
+	cfg.SnapshotIntervalMs = n.cfg.SnapshotIntervalMs
 	inc.versions = cfg.Versions
 	rng := n.w.Rand(fmt.Sprintf("ctl/%d/incarnation/%d/node", n.cfg.ID, n.incarnation))
 	node, ready, err := controller.NewNode(cfg, qlog, sf.State, rng, clocks)

@@ -161,8 +161,26 @@ func (p *quorumFaults) isolate(r *rand.Rand, host string) {
 	})
 }
 
+// leader is the node that is up and leads its epoch (the highest), or nil.
+func (p *quorumFaults) leader() *ControllerNode {
+	var best *ControllerNode
+	for _, n := range p.nodes {
+		if n.Up() && n.Node().Role() == quorum.RoleLeader && (best == nil || n.Node().QuorumState().Epoch > best.Node().QuorumState().Epoch) {
+			best = n
+		}
+	}
+	return best
+}
+
 func (p *quorumFaults) inject(class FaultClass, r *rand.Rand) {
 	n := p.nodes[r.IntN(len(p.nodes))]
+	if class&(FaultCrash|FaultPause) != 0 && r.IntN(3) == 0 {
+		// A third of crashes and pauses hit the leader: failovers, and paused leaders that
+		// resume as zombies with their held events.
+		if l := p.leader(); l != nil {
+			n = l
+		}
+	}
 	switch class {
 	case FaultCrash:
 		if !n.Up() {
@@ -218,12 +236,9 @@ func (p *quorumFaults) injectNet(r *rand.Rand, n *ControllerNode) {
 	case 2:
 		// A zombie leader: the current quorum leader cut off from the other nodes (clients
 		// still reach it), until its epoch is superseded and it learns so after healing.
-		for _, m := range p.nodes {
-			if m.Up() && m.Node().Role() == quorum.RoleLeader {
-				p.stats.LeaderIsolations++
-				p.isolate(r, m.Host())
-				return
-			}
+		if l := p.leader(); l != nil {
+			p.stats.LeaderIsolations++
+			p.isolate(r, l.Host())
 		}
 	case 3:
 		hosts := p.hosts()

@@ -25,11 +25,13 @@ type QuorumKnobs struct {
 	SessionTimeoutMs int32
 	// ReregisterPct is the chance, per heartbeat, that a broker restarts (registers again).
 	ReregisterPct int
+	// SnapshotIntervalMs is metadata.log.max.snapshot.interval.ms.
+	SnapshotIntervalMs int64
 }
 
 func drawQuorumKnobs(r *rand.Rand) QuorumKnobs {
 	pick := func(options ...int64) int64 { return options[r.IntN(len(options))] }
-	return QuorumKnobs{
+	k := QuorumKnobs{
 		Voters:               int(pick(3, 3, 5)),
 		Observers:            1 + r.IntN(2),
 		Clients:              1 + r.IntN(4),
@@ -40,11 +42,17 @@ func drawQuorumKnobs(r *rand.Rand) QuorumKnobs {
 		ReregisterPct:        int(pick(1, 5, 20)),
 		BrokersPerClient:     1 + r.IntN(4),
 	}
+	// Knobs added later are drawn last, so older draws stay put.
+	k.SnapshotIntervalMs = pick(1000, 3600_000)
+	if r.IntN(3) == 0 {
+		k.HeartbeatMs = 100 // a busy cluster: many records, snapshots and log cuts
+	}
+	return k
 }
 
 func (k QuorumKnobs) String() string {
-	return fmt.Sprintf("voters=%d observers=%d clients=%dx%d snapshot-every=%dB segment=%dB heartbeat=%dms session=%dms reregister=%d%%",
-		k.Voters, k.Observers, k.Clients, k.BrokersPerClient, k.SnapshotBytesBetween, k.SegmentBytes, k.HeartbeatMs, k.SessionTimeoutMs, k.ReregisterPct)
+	return fmt.Sprintf("voters=%d observers=%d clients=%dx%d snapshot-every=%dB/%dms segment=%dB heartbeat=%dms session=%dms reregister=%d%%",
+		k.Voters, k.Observers, k.Clients, k.BrokersPerClient, k.SnapshotBytesBetween, k.SnapshotIntervalMs, k.SegmentBytes, k.HeartbeatMs, k.SessionTimeoutMs, k.ReregisterPct)
 }
 
 // QuorumOptions describe one simulated run of a metadata quorum.
@@ -183,6 +191,7 @@ func (c *quorumCluster) setUp() error {
 			cfg.Host = fmt.Sprintf("obs%d", id)
 		}
 		cfg.SnapshotBytesBetween = c.knobs.SnapshotBytesBetween
+		cfg.SnapshotIntervalMs = c.knobs.SnapshotIntervalMs
 		cfg.SegmentBytes = c.knobs.SegmentBytes
 		cfg.SessionTimeoutMs = c.knobs.SessionTimeoutMs
 		cfg.DriftPpm = r.Int64N(201) - 100

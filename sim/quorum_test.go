@@ -1,0 +1,342 @@
+package sim
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/weirdata/weir/core/metadata"
+	"github.com/weirdata/weir/core/quorum"
+)
+
+// ciQuorumSeeds is how many quorum seeds `go test ./sim/` runs with the faults each seed
+// draws, and ciQuorumAllFaultSeeds how many with every class on; each runs twice (trace hashes
+// compared). Together about a minute on two cores. WEIR_SIM_QUORUM_SEEDS and
+// WEIR_SIM_QUORUM_ALL_FAULT_SEEDS override them (0 skips a set); -short runs a handful.
+const (
+	ciQuorumSeeds         = 1500
+	ciQuorumAllFaultSeeds = 1500
+	shortQuorumSeeds      = 20
+)
+
+// TestQuorumSeeds runs the quorum CI seed sets, each seed twice: every run must pass and
+// replay to the same trace hash.
+func TestQuorumSeeds(t *testing.T) {
+	drawn, all := uint64(ciQuorumSeeds), uint64(ciQuorumAllFaultSeeds)
+	if testing.Short() {
+		drawn, all = shortQuorumSeeds, shortQuorumSeeds
+	}
+	drawn = seedCount(t, "WEIR_SIM_QUORUM_SEEDS", drawn)
+	all = seedCount(t, "WEIR_SIM_QUORUM_ALL_FAULT_SEEDS", all)
+	var runs []seedRun
+	for seed := uint64(1); seed <= max(drawn, all); seed++ {
+		if seed <= drawn {
+			runs = append(runs, seedRun{seed, ""})
+		}
+		if seed <= all {
+			runs = append(runs, seedRun{seed, "all"})
+		}
+	}
+	var (
+		mu   sync.Mutex
+		next int
+	)
+	take := func() (seedRun, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= len(runs) {
+			return seedRun{}, false
+		}
+		next++
+		return runs[next-1], true
+	}
+	for worker := range runtime.GOMAXPROCS(0) {
+		t.Run(fmt.Sprintf("worker%d", worker), func(t *testing.T) {
+			t.Parallel()
+			for r, ok := take(); ok; r, ok = take() {
+				checkQuorumSeed(t, DefaultQuorumOptions(r.seed), r.faults)
+			}
+		})
+	}
+}
+
+// checkQuorumSeed runs a quorum seed twice and fails on a failing run or a differing trace.
+func checkQuorumSeed(t *testing.T, opts QuorumOptions, faults string) {
+	t.Helper()
+	opts.Faults = faults
+	replay := fmt.Sprintf("weir sim --quorum --seed %d", opts.Seed)
+	if faults != "" {
+		replay += " --faults " + faults
+	}
+	first := RunQuorum(opts)
+	if !first.Passed() {
+		t.Errorf("quorum seed %d failed: %s\n  replay: %s\n%s", opts.Seed, first.Failure, replay, first.Summary())
+		return
+	}
+	if again := RunQuorum(opts); again.TraceHash != first.TraceHash {
+		t.Errorf("quorum seed %d is not deterministic (%s): trace hash %s then %s; %s", opts.Seed, replay, first.TraceHash, again.TraceHash,
+			firstQuorumTraceDifference(opts))
+	}
+}
+
+// firstQuorumTraceDifference runs opts twice with traces captured and names the first line
+// that differs.
+func firstQuorumTraceDifference(opts QuorumOptions) string {
+	var a, b bytes.Buffer
+	opts.Trace = &a
+	RunQuorum(opts)
+	opts.Trace = &b
+	RunQuorum(opts)
+	la, lb := strings.Split(a.String(), "\n"), strings.Split(b.String(), "\n")
+	for i := range min(len(la), len(lb)) {
+		if la[i] != lb[i] {
+			return fmt.Sprintf("first difference at trace line %d:\n  %s\n  %s", i+1, la[i], lb[i])
+		}
+	}
+	if len(la) != len(lb) {
+		return fmt.Sprintf("one trace is a prefix of the other (%d and %d lines)", len(la), len(lb))
+	}
+	return "the traces captured again are identical"
+}
+
+// TestQuorumDeterminism: a quorum run with every fault class replays line for line, and
+// another seed does not.
+func TestQuorumDeterminism(t *testing.T) {
+	trace := func(seed uint64) string {
+		var b bytes.Buffer
+		opts := DefaultQuorumOptions(seed)
+		opts.Faults = "all"
+		opts.Trace = &b
+		res := RunQuorum(opts)
+		if !res.Passed() {
+			t.Fatalf("seed %d: %s", seed, res.Failure)
+		}
+		return b.String()
+	}
+	a, b := trace(11), trace(11)
+	if a != b {
+		t.Fatalf("seed 11 replayed differently: %s", firstQuorumTraceDifference(QuorumOptions{Seed: 11, DurationNs: 20e9, LivenessNs: 60e9, Faults: "all"}))
+	}
+	if !strings.Contains(a, "ctl1 ready") || !strings.Contains(a, "role=leader") {
+		t.Fatalf("the trace does not cover the quorum nodes' Readies")
+	}
+	if trace(12) == a {
+		t.Fatal("seeds 11 and 12 gave the same trace")
+	}
+}
+
+// TestQuorumVoterCounts: 3 and 5 voters without faults elect one leader in epoch 1, acknowledge
+// registrations and producer ids, and converge.
+func TestQuorumVoterCounts(t *testing.T) {
+	for _, voters := range []int{3, 5} {
+		t.Run(fmt.Sprint(voters), func(t *testing.T) {
+			opts := DefaultQuorumOptions(7)
+			opts.Voters, opts.Faults = voters, "none"
+			res := RunQuorum(opts)
+			if !res.Passed() {
+				t.Fatal(res.Summary())
+			}
+			if res.Knobs.Voters != voters || res.MaxEpoch != 1 || len(res.History.Registrations) == 0 || res.History.Heartbeats == 0 {
+				t.Fatalf("want %d voters, one epoch, registrations and heartbeats:\n%s", voters, res.Summary())
+			}
+		})
+	}
+}
+
+// newTestQuorum builds a fault-free quorum cluster for a scenario driven by hand.
+func newTestQuorum(t *testing.T, seed uint64, voters int) *quorumCluster {
+	t.Helper()
+	opts := DefaultQuorumOptions(seed)
+	opts.Voters, opts.Faults = voters, "none"
+	c := &quorumCluster{opts: opts, w: NewWorld(seed)}
+	if err := c.setUp(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (c *quorumCluster) mustConverge(t *testing.T, what string, withinNs int64) *ControllerNode {
+	t.Helper()
+	if !c.w.RunUntilTrue(c.converged, c.w.NowNs()+withinNs) {
+		t.Fatalf("%s: not converged within %d ms: %s", what, withinNs/1e6, c.describe())
+	}
+	if f := c.checker.failure(); f != "" {
+		t.Fatalf("%s: %s", what, f)
+	}
+	return c.leader()
+}
+
+// TestQuorumZombieLeader: the leader is cut off from the other nodes (its clients still reach
+// it) while brokers register; the others elect a new leader in a later epoch, the zombie commits
+// nothing, and once healed it follows the new leader; every acknowledged registration survives.
+func TestQuorumZombieLeader(t *testing.T) {
+	c := newTestQuorum(t, 3, 3)
+	old := c.mustConverge(t, "first election", 10e9)
+	oldEpoch := old.Node().QuorumState().Epoch
+	var others []string
+	for _, n := range c.nodes {
+		if n != old {
+			others = append(others, n.Host())
+		}
+	}
+	c.network.Partition([]string{old.Host()}, others)
+	zombieHW := old.Node().HighWatermark()
+	c.w.RunFor(15e9)
+	if hw := old.Node().HighWatermark(); hw != zombieHW {
+		t.Fatalf("the isolated leader's high watermark moved from %d to %d", zombieHW, hw)
+	}
+	if old.Node().Role() == quorum.RoleLeader && old.Node().Active() {
+		t.Fatal("the isolated leader is still the active controller after 15 s (check-quorum)")
+	}
+	c.network.HealAll()
+	c.w.RunFor(5e9) // clients keep going, now through the new leader
+	for _, a := range c.clients {
+		a.stop()
+	}
+	leader := c.mustConverge(t, "after healing", 30e9)
+	if e := leader.Node().QuorumState().Epoch; e <= oldEpoch {
+		t.Fatalf("new leader's epoch %d, want above %d", e, oldEpoch)
+	}
+	if st := old.Node().QuorumState(); st.Epoch != leader.Node().QuorumState().Epoch {
+		t.Fatalf("the old leader is at %s, the new one at %s", st, leader.Node().QuorumState())
+	}
+	c.checker.checkLogMatching(c.nodes)
+	c.checker.checkRegistrations(c.nodes, &c.history)
+	c.checker.checkProducerIDs(c.nodes, &c.history)
+	if f := c.checker.failure(); f != "" {
+		t.Fatal(f)
+	}
+	if len(c.history.Registrations) == 0 {
+		t.Fatal("no registration was acknowledged")
+	}
+}
+
+// TestControllerNodeCrashKeepsQuorumState: every voter crashes at once, losing unsynced data,
+// and restarts; the quorum state read back is never behind what each had made durable, and the
+// quorum elects a leader in a later epoch with every acknowledged registration kept.
+func TestControllerNodeCrashKeepsQuorumState(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		c := newTestQuorum(t, seed, 3)
+		c.w.RunFor(4e9)
+		before := c.mustConverge(t, "first election", 10e9).Node().QuorumState().Epoch
+		var restarted []quorum.State
+		for _, n := range c.nodes {
+			n.SetHooks(ControllerHooks{
+				Restarted: func(n *ControllerNode, s quorum.State) { c.checker.restarted(n, s); restarted = append(restarted, s) },
+				Observe:   c.checker.observe,
+			})
+			n.Crash()
+		}
+		c.w.RunFor(100e6)
+		for _, n := range c.nodes {
+			if err := n.Restart(); err != nil {
+				t.Fatalf("seed %d: restart: %v", seed, err)
+			}
+		}
+		for _, a := range c.clients {
+			a.stop()
+		}
+		for _, s := range restarted {
+			if s.Epoch < before {
+				t.Fatalf("seed %d: a node restarted at epoch %d, below %d", seed, s.Epoch, before)
+			}
+		}
+		after := c.mustConverge(t, "after the crash", 30e9).Node().QuorumState().Epoch
+		if after <= before {
+			t.Fatalf("seed %d: epoch %d after the crash, want above %d", seed, after, before)
+		}
+		c.checker.checkLogMatching(c.nodes)
+		c.checker.checkRegistrations(c.nodes, &c.history)
+		c.checker.checkProducerIDs(c.nodes, &c.history)
+		if f := c.checker.failure(); f != "" {
+			t.Fatalf("seed %d: %s", seed, f)
+		}
+	}
+}
+
+// TestQuorumCheckersCatchViolations: each checker fails on the violation it exists for.
+func TestQuorumCheckersCatchViolations(t *testing.T) {
+	expect := func(t *testing.T, k *quorumChecker, invariant string) {
+		t.Helper()
+		if f := k.failure(); !strings.Contains(f, invariant) {
+			t.Fatalf("want a violation of %q, got %q", invariant, f)
+		}
+	}
+	t.Run("two leaders in one epoch", func(t *testing.T) {
+		k := newQuorumChecker(NewWorld(1))
+		k.noteLeader(4, 1, 1)
+		k.noteLeader(4, 2, 3)
+		expect(t, k, "one leader per epoch")
+	})
+	converged := func(t *testing.T) *quorumCluster {
+		c := newTestQuorum(t, 5, 3)
+		c.w.RunFor(6e9)
+		for _, a := range c.clients {
+			a.stop()
+		}
+		c.mustConverge(t, "set-up", 30e9)
+		return c
+	}
+	t.Run("epoch back across a crash", func(t *testing.T) {
+		c := converged(t)
+		n := c.nodes[0]
+		st := n.Node().QuorumState()
+		c.checker.restarted(n, quorum.State{Epoch: st.Epoch - 1, VotedFor: quorum.NoNode, LeaderID: quorum.NoNode})
+		expect(t, c.checker, "quorum-state epoch never goes back across a crash")
+	})
+	t.Run("lost registration", func(t *testing.T) {
+		c := converged(t)
+		h := c.history
+		h.Registrations = append(h.Registrations, AckedRegistration{BrokerID: 4242, Epoch: 3})
+		c.checker.checkRegistrations(c.nodes, &h)
+		expect(t, c.checker, "committed entries are never lost")
+	})
+	t.Run("overlapping producer ids", func(t *testing.T) {
+		c := converged(t)
+		h := QuorumHistory{ProducerIDs: []AckedProducerIDs{{BrokerID: 1, Start: 0, Len: 1000}, {BrokerID: 2, Start: 500, Len: 1000}}}
+		c.checker.checkProducerIDs(c.nodes, &h)
+		expect(t, c.checker, "producer id blocks are unique")
+	})
+	t.Run("divergent logs", func(t *testing.T) {
+		c := converged(t)
+		a, b := c.nodes[0].Log(), c.nodes[1].Log()
+		epoch := a.LastEpoch()
+		if err := a.Append([]quorum.Entry{{Epoch: epoch, Data: []byte("a")}, {Epoch: epoch + 1, Data: []byte("x")}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Append([]quorum.Entry{{Epoch: epoch, Data: []byte("b")}, {Epoch: epoch + 1, Data: []byte("x")}}); err != nil {
+			t.Fatal(err)
+		}
+		c.checker.checkLogMatching(c.nodes)
+		expect(t, c.checker, "log matching")
+	})
+	t.Run("different images at one offset", func(t *testing.T) {
+		c := converged(t)
+		_, applied := c.nodes[0].Node().Image()
+		c.checker.checkImage(99, metadata.EmptyImage(), applied)
+		expect(t, c.checker, "same committed image at the same offset")
+	})
+}
+
+// BenchmarkQuorumRun is a 3-voter quorum's speed in virtual seconds per wall second, with the
+// seed's drawn faults; run it with -cpu 1.
+func BenchmarkQuorumRun(b *testing.B) {
+	var virtualNs int64
+	began := time.Now()
+	seed := uint64(0)
+	for b.Loop() {
+		seed++
+		opts := DefaultQuorumOptions(seed)
+		opts.Voters = 3
+		res := RunQuorum(opts)
+		if !res.Passed() {
+			b.Fatalf("seed %d failed: %s", seed, res.Failure)
+		}
+		virtualNs += res.VirtualNs
+	}
+	b.ReportMetric(float64(virtualNs)/1e9/time.Since(began).Seconds(), "virtual-s/s")
+}
