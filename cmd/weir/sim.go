@@ -27,12 +27,33 @@ type simOptions struct {
 	duration time.Duration
 	plant    string
 	faults   string
+	// quorum runs metadata quorums (sim.RunQuorum) instead of the broker; voters is their size.
+	quorum bool
+	voters int
 }
 
 func (o *simOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&o.duration, "duration", 20*time.Second, "virtual time the workload and faults run, before faults heal and the checkers run")
 	cmd.Flags().StringVar(&o.plant, "plant", "", "plant deliberate bugs (comma-separated: "+bugNames()+"), to see the simulator catch them")
+	cmd.Flags().BoolVar(&o.quorum, "quorum", false, "simulate a metadata quorum (controllers and observers, admin clients registering brokers) instead of the broker")
+	cmd.Flags().IntVar(&o.voters, "voters", 0, "with --quorum: 3 or 5 voters (default: drawn from the seed)")
 	cmd.Flags().StringVar(&o.faults, "faults", "", "inject exactly these fault classes (comma-separated: net, disk, crash, pause, clock, corrupt, full, slowsync, clog; or all, none); default: drawn from the seed")
+}
+
+// quorumOptions builds a quorum run of seed from the flags.
+func (o *simOptions) quorumOptions(seed uint64) (sim.QuorumOptions, error) {
+	opts := sim.DefaultQuorumOptions(seed)
+	if _, err := o.runOptions(seed); err != nil {
+		return opts, err
+	}
+	if o.plant != "" {
+		return opts, usageError{errors.New("--plant applies to broker runs, not --quorum")}
+	}
+	if o.voters != 0 && o.voters != 3 && o.voters != 5 {
+		return opts, usageError{fmt.Errorf("--voters %d: want 3 or 5", o.voters)}
+	}
+	opts.DurationNs, opts.Faults, opts.Voters = o.duration.Nanoseconds(), o.faults, o.voters
+	return opts, nil
 }
 
 // runOptions builds a run of seed from the flags.
@@ -87,6 +108,9 @@ commit replays every event exactly; --trace prints each with its virtual time.`,
 			if !cmd.Flags().Changed("seed") {
 				return usageError{errors.New("--seed is required (or use `weir sim sweep`)")}
 			}
+			if o.quorum {
+				return a.simQuorum(o, seed, trace)
+			}
 			opts, err := o.runOptions(seed)
 			if err != nil {
 				return err
@@ -139,6 +163,9 @@ func (a *app) simSweepCommand() *cobra.Command {
 			if _, err := o.runOptions(start); err != nil {
 				return err
 			}
+			if _, err := o.quorumOptions(start); o.quorum && err != nil {
+				return err
+			}
 			simGC()
 			fmt.Fprintf(a.stdout, "weir sim sweep: commit %s, seeds %d..%d, %d in parallel\n", simCommit(), start, start+seeds-1, parallel)
 			failed, err := sweep(a.stdout, o, start, seeds, parallel)
@@ -174,14 +201,19 @@ func sweep(out io.Writer, o simOptions, start, count uint64, parallel int) (int,
 		go func() {
 			defer wg.Done()
 			for seed := range next {
-				opts, _ := o.runOptions(seed) // validated before the sweep started
-				res := sim.Run(opts)
+				vns, ops, failure := o.runSeed(seed)
 				mu.Lock()
-				virtualNs += res.VirtualNs
-				operation += int64(res.Ops)
-				if !res.Passed() {
+				virtualNs += vns
+				operation += ops
+				if failure != "" {
 					failed++
 					replay := fmt.Sprintf("weir sim --seed %d", seed)
+					if o.quorum {
+						replay = fmt.Sprintf("weir sim --quorum --seed %d", seed)
+						if o.voters != 0 {
+							replay += fmt.Sprintf(" --voters %d", o.voters)
+						}
+					}
 					if o.duration != 20*time.Second {
 						replay += " --duration " + o.duration.String()
 					}
@@ -191,7 +223,7 @@ func sweep(out io.Writer, o simOptions, start, count uint64, parallel int) (int,
 					if o.faults != "" {
 						replay += " --faults " + o.faults
 					}
-					fmt.Fprintf(out, "FAIL seed %d: %s\n  replay: %s\n", seed, res.Failure, replay)
+					fmt.Fprintf(out, "FAIL seed %d: %s\n  replay: %s\n", seed, failure, replay)
 				}
 				mu.Unlock()
 			}
@@ -206,6 +238,38 @@ func sweep(out io.Writer, o simOptions, start, count uint64, parallel int) (int,
 	fmt.Fprintf(out, "%d of %d seeds passed in %v: %.0f virtual s per wall s, %d operations checked\n",
 		int(count)-failed, count, wall.Round(time.Millisecond), float64(virtualNs)/float64(wall.Nanoseconds()), operation)
 	return failed, nil
+}
+
+// runSeed runs one seed of a sweep (options validated before it started): its virtual time,
+// the operations checked, and the failure ("" when it passed).
+func (o *simOptions) runSeed(seed uint64) (virtualNs, ops int64, failure string) {
+	if o.quorum {
+		opts, _ := o.quorumOptions(seed)
+		res := sim.RunQuorum(opts)
+		return res.VirtualNs, int64(len(res.History.Registrations) + len(res.History.ProducerIDs)), res.Failure
+	}
+	opts, _ := o.runOptions(seed)
+	res := sim.Run(opts)
+	return res.VirtualNs, int64(res.Ops), res.Failure
+}
+
+// simQuorum replays one quorum seed: `weir sim --quorum --seed N`.
+func (a *app) simQuorum(o simOptions, seed uint64, trace bool) error {
+	opts, err := o.quorumOptions(seed)
+	if err != nil {
+		return err
+	}
+	simGC()
+	if trace {
+		opts.Trace = a.stdout
+	}
+	fmt.Fprintf(a.stdout, "weir sim: commit %s\n", simCommit())
+	res := sim.RunQuorum(opts)
+	fmt.Fprintln(a.stdout, res.Summary())
+	if !res.Passed() {
+		return errSimFailed
+	}
+	return nil
 }
 
 // simCommit names the code a run ran on, for replaying it later: the binary's stamped VCS
