@@ -322,19 +322,21 @@ func (n *ControllerNode) Restart() error {
 	if n.inc != nil {
 		return fmt.Errorf("sim: controller node %d is running", n.cfg.ID)
 	}
-	recovered, err := n.restart()
+	recovered, ready, err := n.restart()
 	if err != nil {
 		n.stats.RestartFailures++
 		n.w.Tracef("ctl%d restart failed: %v", n.cfg.ID, err)
 		return err
 	}
+	// The hook sees the state as read from disk, before the new process acts on it.
 	if n.hooks.Restarted != nil {
 		n.hooks.Restarted(n, recovered)
 	}
+	n.inc.execute("start", ready)
 	return nil
 }
 
-func (n *ControllerNode) restart() (quorum.State, error) {
+func (n *ControllerNode) restart() (quorum.State, controller.Ready, error) {
 	n.incarnation++
 	n.stats.Starts++
 	inc := &ctlIncarnation{
@@ -350,11 +352,11 @@ func (n *ControllerNode) restart() (quorum.State, error) {
 	clocks := inc.clocks()
 	qlog, err := metadata.OpenQuorumLog(inc.fsys, controllerMetaDir, logCfg, clocks.WallMs)
 	if err != nil {
-		return quorum.State{}, fmt.Errorf("sim: controller node %d: %w", n.cfg.ID, err)
+		return quorum.State{}, controller.Ready{}, fmt.Errorf("sim: controller node %d: %w", n.cfg.ID, err)
 	}
 	sf, err := quorum.ReadStateFile(inc.fsys, qlog.Dir())
 	if err != nil {
-		return quorum.State{}, errors.Join(fmt.Errorf("sim: controller node %d: %w", n.cfg.ID, err), qlog.Close())
+		return quorum.State{}, controller.Ready{}, errors.Join(fmt.Errorf("sim: controller node %d: %w", n.cfg.ID, err), qlog.Close())
 	}
 	voters := make([]quorum.NodeID, len(n.cfg.Voters))
 	for i, v := range n.cfg.Voters {
@@ -374,17 +376,16 @@ func (n *ControllerNode) restart() (quorum.State, error) {
 	rng := n.w.Rand(fmt.Sprintf("ctl/%d/incarnation/%d/node", n.cfg.ID, n.incarnation))
 	node, ready, err := controller.NewNode(cfg, qlog, sf.State, rng, clocks)
 	if err != nil {
-		return quorum.State{}, errors.Join(fmt.Errorf("sim: controller node %d: %w", n.cfg.ID, err), qlog.Close())
+		return quorum.State{}, controller.Ready{}, errors.Join(fmt.Errorf("sim: controller node %d: %w", n.cfg.ID, err), qlog.Close())
 	}
 	inc.qlog, inc.node = qlog, node
 	if n.voter {
 		if err := n.net.Listen(n.addr, inc.accept); err != nil {
-			return quorum.State{}, errors.Join(err, qlog.Close())
+			return quorum.State{}, controller.Ready{}, errors.Join(err, qlog.Close())
 		}
 	}
 	n.inc = inc
-	inc.execute("start", ready)
-	return sf.State, nil
+	return sf.State, ready, nil
 }
 
 // clocks are the process's clocks: monotonic since it started, and the machine's wall clock.

@@ -27,6 +27,8 @@ type QuorumKnobs struct {
 	ReregisterPct int
 	// SnapshotIntervalMs is metadata.log.max.snapshot.interval.ms.
 	SnapshotIntervalMs int64
+	// FaultGapMs is the mean time between two faults of one class.
+	FaultGapMs int64
 }
 
 func drawQuorumKnobs(r *rand.Rand) QuorumKnobs {
@@ -47,12 +49,13 @@ func drawQuorumKnobs(r *rand.Rand) QuorumKnobs {
 	if r.IntN(3) == 0 {
 		k.HeartbeatMs = 100 // a busy cluster: many records, snapshots and log cuts
 	}
+	k.FaultGapMs = pick(500, 2000, 2000, 5000)
 	return k
 }
 
 func (k QuorumKnobs) String() string {
-	return fmt.Sprintf("voters=%d observers=%d clients=%dx%d snapshot-every=%dB/%dms segment=%dB heartbeat=%dms session=%dms reregister=%d%%",
-		k.Voters, k.Observers, k.Clients, k.BrokersPerClient, k.SnapshotBytesBetween, k.SnapshotIntervalMs, k.SegmentBytes, k.HeartbeatMs, k.SessionTimeoutMs, k.ReregisterPct)
+	return fmt.Sprintf("voters=%d observers=%d clients=%dx%d snapshot-every=%dB/%dms segment=%dB heartbeat=%dms session=%dms reregister=%d%% fault-gap=%dms",
+		k.Voters, k.Observers, k.Clients, k.BrokersPerClient, k.SnapshotBytesBetween, k.SnapshotIntervalMs, k.SegmentBytes, k.HeartbeatMs, k.SessionTimeoutMs, k.ReregisterPct, k.FaultGapMs)
 }
 
 // QuorumOptions describe one simulated run of a metadata quorum.
@@ -167,6 +170,7 @@ func (c *quorumCluster) setUp() error {
 	c.checker = newQuorumChecker(c.w)
 	c.healNs = quorumWorkloadStartNs + opts.DurationNs
 	fcfg := DefaultFaultConfig(quorumWorkloadStartNs, c.healNs)
+	fcfg.GapNsMean = c.knobs.FaultGapMs * 1e6
 	if opts.Faults != "" {
 		classes, err := ParseFaults(opts.Faults)
 		if err != nil {
