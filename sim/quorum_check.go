@@ -214,6 +214,21 @@ func (k *quorumChecker) checkLogMatching(nodes []*ControllerNode) {
 // checkRegistrations: every acknowledged registration is in every node's committed image,
 // with its epoch and incarnation, or replaced by a later registration of the same broker.
 func (k *quorumChecker) checkRegistrations(nodes []*ControllerNode, h *QuorumHistory) {
+	// An epoch is the offset of a committed registration record: no two share one, and a
+	// broker's registrations (sent one after another) get growing epochs.
+	byEpoch := map[int64]AckedRegistration{}
+	latest := map[int32]AckedRegistration{}
+	for _, r := range h.Registrations {
+		if other, ok := byEpoch[r.Epoch]; ok {
+			k.violate("broker epochs are unique: brokers %d and %d were both acknowledged with epoch %d", other.BrokerID, r.BrokerID, r.Epoch)
+		}
+		byEpoch[r.Epoch] = r
+		if prev, ok := latest[r.BrokerID]; ok && prev.Epoch >= r.Epoch {
+			k.violate("a broker's epochs grow: broker %d was acknowledged epoch %d at %dms, then epoch %d at %dms",
+				r.BrokerID, prev.Epoch, prev.AckNs/1e6, r.Epoch, r.AckNs/1e6)
+		}
+		latest[r.BrokerID] = r
+	}
 	for _, n := range nodes {
 		if !n.Up() {
 			continue

@@ -288,12 +288,36 @@ func TestQuorumCheckersCatchViolations(t *testing.T) {
 		c.checker.restarted(n, quorum.State{Epoch: st.Epoch - 1, VotedFor: quorum.NoNode, LeaderID: quorum.NoNode})
 		expect(t, c.checker, "quorum-state epoch never goes back across a crash")
 	})
+	t.Run("high watermark back", func(t *testing.T) {
+		c := converged(t)
+		n := c.nodes[1]
+		c.checker.progress[n.ID()] = nodeProgress{incarnation: n.Incarnation(), hw: n.Node().HighWatermark() + 5}
+		c.checker.observe(n)
+		expect(t, c.checker, "high watermark never goes back")
+	})
+	t.Run("vote changed in an epoch", func(t *testing.T) {
+		c := converged(t)
+		n := c.nodes[2]
+		st := n.Node().QuorumState()
+		c.checker.durable[n.ID()] = quorum.State{Epoch: st.Epoch, VotedFor: st.VotedFor + 7, LeaderID: st.LeaderID}
+		c.checker.observe(n)
+		expect(t, c.checker, "one vote per epoch")
+	})
 	t.Run("lost registration", func(t *testing.T) {
 		c := converged(t)
 		h := c.history
 		h.Registrations = append(h.Registrations, AckedRegistration{BrokerID: 4242, Epoch: 3})
 		c.checker.checkRegistrations(c.nodes, &h)
 		expect(t, c.checker, "committed entries are never lost")
+	})
+	t.Run("one epoch for two registrations", func(t *testing.T) {
+		c := converged(t)
+		h := c.history
+		r := h.Registrations[0]
+		r.BrokerID = 4243
+		h.Registrations = append(h.Registrations, r)
+		c.checker.checkRegistrations(c.nodes, &h)
+		expect(t, c.checker, "broker epochs are unique")
 	})
 	t.Run("overlapping producer ids", func(t *testing.T) {
 		c := converged(t)
@@ -339,4 +363,27 @@ func BenchmarkQuorumRun(b *testing.B) {
 		virtualNs += res.VirtualNs
 	}
 	b.ReportMetric(float64(virtualNs)/1e9/time.Since(began).Seconds(), "virtual-s/s")
+}
+
+// TestQuorumLivenessFailsWithAnObserverCutOff: an observer cut off from the voters after the
+// faults healed cannot apply what the controllers then commit (the fencing of the brokers whose
+// clients stopped), and the run fails naming liveness.
+func TestQuorumLivenessFailsWithAnObserverCutOff(t *testing.T) {
+	c := newTestQuorum(t, 2, 3)
+	c.opts.LivenessNs = 30e9
+	c.w.RunUntil(c.healNs)
+	for _, a := range c.clients {
+		a.stop()
+	}
+	obs := c.nodes[len(c.nodes)-1]
+	var voters []string
+	for _, n := range c.nodes {
+		if n.Voter() {
+			voters = append(voters, n.Host())
+		}
+	}
+	c.network.Partition([]string{obs.Host()}, voters)
+	if f := c.finish(); !strings.Contains(f, "liveness") {
+		t.Fatalf("want a liveness failure, got %q", f)
+	}
 }
