@@ -251,7 +251,11 @@ func (n *ControllerNode) SetSyncSlowdown(factor int64) { n.syncSlowdown = max(fa
 
 // Crash is a power loss: connections reset, everything in flight is gone, the disk keeps what
 // a seeded crash keeps (unsynced data whole, torn or not at all).
-func (n *ControllerNode) Crash() {
+func (n *ControllerNode) Crash() { n.CrashWith(memfs.CrashRandom) }
+
+// CrashWith is Crash with the given treatment of unsynced data (memfs.CrashKeepUnsynced: the
+// process exited and the machine kept its page cache).
+func (n *ControllerNode) CrashWith(mode memfs.CrashMode) {
 	inc := n.inc
 	if inc == nil {
 		return
@@ -278,12 +282,31 @@ func (n *ControllerNode) Crash() {
 	for _, id := range sortedKeys(inc.jobs) {
 		n.w.Cancel(id)
 	}
-	n.mem = n.mem.CrashClone(memfs.CrashConfig{Seed: n.disk.Uint64(), Mode: memfs.CrashRandom})
+	n.mem = n.mem.CrashClone(memfs.CrashConfig{Seed: n.disk.Uint64(), Mode: mode})
 	n.pausedUntilNs = 0
 	n.w.Tracef("ctl%d crash (incarnation %d): disk after %x", n.cfg.ID, n.incarnation, n.mem.Digest())
 	if n.hooks.Crashed != nil {
 		n.hooks.Crashed(n)
 	}
+}
+
+// Shutdown stops the process cleanly, as Kafka's controlled shutdown of a controller does: the
+// node resigns its leadership (EndQuorumEpoch to the other voters), its messages get a moment
+// to leave, then the process exits; the machine keeps its page cache.
+func (n *ControllerNode) Shutdown() {
+	inc := n.inc
+	if inc == nil {
+		return
+	}
+	if inc.held(n.Shutdown) {
+		return // a paused process handles its SIGTERM when it resumes
+	}
+	inc.tracef("shutdown")
+	inc.execute("resign", inc.node.Resign(inc.clocks()))
+	if inc.dead {
+		return
+	}
+	inc.schedule(n.w.NowNs()+n.draw(20e6, 200e6), "exit", func() { n.CrashWith(memfs.CrashKeepUnsynced) })
 }
 
 // Pause stops the process for durationNs: its events are held and run in order when it

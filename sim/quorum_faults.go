@@ -15,16 +15,17 @@ const quorumFaultClasses = FaultNet | FaultDisk | FaultCrash | FaultPause | Faul
 
 // QuorumFaultStats counts the faults a quorum plan injected.
 type QuorumFaultStats struct {
-	Crashes, ArmedCrashes, Restarts, RestartFailures int64
-	Pauses, ClockJumps, DriftChanges                 int64
-	Resets, Isolations, LeaderIsolations             int64
-	Halves, OneWayCuts, Clogs                        int64
-	EIOWindows, EIOs, SlowSyncWindows                int64
+	Crashes, ArmedCrashes, Shutdowns     int64
+	Restarts, RestartFailures            int64
+	Pauses, ClockJumps, DriftChanges     int64
+	Resets, Isolations, LeaderIsolations int64
+	Halves, OneWayCuts, Clogs            int64
+	EIOWindows, EIOs, SlowSyncWindows    int64
 }
 
 func (s QuorumFaultStats) String() string {
-	return fmt.Sprintf("crashes=%d (armed %d) restarts=%d (failed %d) pauses=%d clock-jumps=%d drifts=%d resets=%d isolations=%d leader-isolations=%d halves=%d one-way=%d clogs=%d eio-windows=%d eios=%d slow-syncs=%d",
-		s.Crashes, s.ArmedCrashes, s.Restarts, s.RestartFailures, s.Pauses, s.ClockJumps, s.DriftChanges, s.Resets, s.Isolations,
+	return fmt.Sprintf("crashes=%d (armed %d, clean shutdowns %d) restarts=%d (failed %d) pauses=%d clock-jumps=%d drifts=%d resets=%d isolations=%d leader-isolations=%d halves=%d one-way=%d clogs=%d eio-windows=%d eios=%d slow-syncs=%d",
+		s.Crashes, s.ArmedCrashes, s.Shutdowns, s.Restarts, s.RestartFailures, s.Pauses, s.ClockJumps, s.DriftChanges, s.Resets, s.Isolations,
 		s.LeaderIsolations, s.Halves, s.OneWayCuts, s.Clogs, s.EIOWindows, s.EIOs, s.SlowSyncWindows)
 }
 
@@ -186,12 +187,16 @@ func (p *quorumFaults) inject(class FaultClass, r *rand.Rand) {
 		if !n.Up() {
 			return
 		}
-		if r.IntN(2) == 0 {
+		switch r.IntN(5) {
+		case 0, 1:
 			p.w.Tracef("faults: crash ctl%d", n.ID())
 			n.Crash()
-		} else {
+		case 2, 3:
 			p.stats.ArmedCrashes++
 			n.ArmCrashRandom(20)
+		default:
+			p.stats.Shutdowns++
+			n.Shutdown()
 		}
 	case FaultPause:
 		p.stats.Pauses++
