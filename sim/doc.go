@@ -108,6 +108,32 @@
 //     broker served short); run_test.go the CI seed set (each seed twice, trace hashes
 //     compared); plant_test.go each planted bug caught.
 //
+//   - controller_node.go, controller_conn.go: ControllerNode — one process of the metadata
+//     quorum (a voter with process.roles=controller, or an observer: the metadata half of a
+//     broker-only process): a crashable memfs disk (optionally behind errorfs), its QuorumLog
+//     and quorum-state file, a core/controller.Node whose every Ready it executes (syncs one at a
+//     time with virtual latency, file ops and snapshots on one background worker, sends to
+//     peers, responses in request order, closes, one timer; a Fatal crashes it); on a voter the
+//     controller listener (wire.FrameReader, DecodeRequest with the node's versions); peers
+//     dialed lazily, answers matched in order and by correlation id, a broken or timed-out
+//     connection failing its requests (PeerResponse with the error) and redialed after a
+//     backoff. Crash/CrashWith, Shutdown (resign, then exit), Restart (OpenQuorumLog,
+//     ReadStateFile, NewNode), Pause, ArmCrash, SetSyncSlowdown; ControllerHooks for the fault
+//     plan and the checkers.
+//
+//   - quorum_run.go, quorum_client.go, quorum_faults.go, quorum_check.go: RunQuorum — a quorum
+//     of 3 or 5 voters and 1-2 observers from one seed (QuorumKnobs), admin clients playing
+//     brokers' lifecycles over the network (BrokerRegistration with fresh incarnations,
+//     BrokerHeartbeat, AllocateProducerIds, re-routed on NOT_CONTROLLER), the fault classes
+//     net (resets, isolations — of the leader too: zombie leaders —, halves, one-way cuts),
+//     crash (power loss, armed, clean shutdown), pause (the leader a third of the time), clock,
+//     disk (EIO), slowsync and clog, healed at the end; then the checkers: one leader per epoch,
+//     the quorum state's epoch and vote never back (across crashes too), high watermark and
+//     applied offset never back within an incarnation, the same committed image at the same
+//     offset on every node, log matching, acknowledged registrations and producer-id blocks
+//     never lost (and unique), and liveness: an active leader with every node applying its log
+//     end within LivenessNs of healing. `weir sim --quorum --seed N [--voters 3|5]` replays one.
+//
 // Left for later:
 //   - faults: corruption of indexes, checkpoints and the metadata log (their formats carry
 //     no checksum in Kafka either: a flipped digit is a valid, wrong offset); torn writes
@@ -120,5 +146,6 @@
 //     their packages;
 //   - a clean shutdown (Drain, syncAll, producer snapshots, checkpoints) alongside Crash;
 //   - netio bounds not modelled: QueuedBytesMax, FetchReadBytesMax, ConnectionsMax;
-//   - multi-node clusters (replication, the metadata quorum) once core has them.
+//   - multi-node broker clusters (replication) once core has them; brokers fed by an observer's
+//     committed image; the scenario language has no quorum commands yet.
 package sim
