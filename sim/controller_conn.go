@@ -208,6 +208,13 @@ type peerRequest struct {
 // errPeerBackoff fails a send to a peer whose last connection failed within the backoff.
 var errPeerBackoff = errors.New("sim: peer in reconnect backoff")
 
+// peerInFlightMax bounds the requests one peer connection holds unanswered (the quorum's
+// OutboundMax); a send past it fails at once.
+const peerInFlightMax = 4096
+
+// errPeerBusy fails a send to a peer connection holding peerInFlightMax requests.
+var errPeerBusy = errors.New("sim: too many requests in flight to the peer")
+
 // errPeerTimeout closes a peer connection whose oldest request went unanswered too long.
 var errPeerTimeout = errors.New("sim: peer request timed out")
 
@@ -220,19 +227,28 @@ func (inc *ctlIncarnation) peer(id int32) *ctlPeer {
 	return p
 }
 
-// send frames one PeerSend onto its peer's connection, dialing it if needed.
+// send frames one PeerSend onto its peer's connection, dialing it if needed. A send that
+// cannot go (backoff, too many in flight) is failed by an event of its own: PeerResponse is
+// never called while a Ready is being executed.
 func (inc *ctlIncarnation) send(s controller.PeerSend) {
 	n := inc.n
 	n.stats.PeerSends++
 	p := inc.peer(s.To)
 	key, version := s.Request.Key(), s.Request.GetVersion()
+	failNow := func(err error) {
+		corr := s.CorrelationID
+		inc.schedule(n.w.NowNs(), fmt.Sprintf("peer %d fail %d", p.id, corr), func() {
+			n.stats.PeerErrs++
+			inc.execute("peer failed", inc.node.PeerResponse(inc.clocks(), p.id, corr, nil, err))
+		})
+	}
+	if len(p.inflight) >= peerInFlightMax {
+		failNow(errPeerBusy)
+		return
+	}
 	if p.conn == nil {
 		if n.w.NowNs() < p.retryAtNs {
-			corr := s.CorrelationID
-			inc.schedule(n.w.NowNs(), fmt.Sprintf("peer %d fail %d", p.id, corr), func() {
-				n.stats.PeerErrs++
-				inc.execute("peer failed", inc.node.PeerResponse(inc.clocks(), p.id, corr, nil, errPeerBackoff))
-			})
+			failNow(errPeerBackoff)
 			return
 		}
 		p.conn = n.net.Dial(n.cfg.Host, p.addr, p)
@@ -346,13 +362,19 @@ func (p *ctlPeer) broken(err error) {
 	failed := p.inflight
 	p.inflight = nil
 	inc.tracef("peer %d connection broken (%d requests failed): %v", p.id, len(failed), err)
-	for _, r := range failed {
-		if inc.dead {
-			return
-		}
-		n.stats.PeerErrs++
-		inc.execute("peer failed", inc.node.PeerResponse(inc.clocks(), p.id, r.correlationID, nil, err))
+	if len(failed) == 0 {
+		return
 	}
+	// Reported by an event of its own, as the failure of a send is (see send).
+	inc.schedule(n.w.NowNs(), fmt.Sprintf("peer %d failed", p.id), func() {
+		for _, r := range failed {
+			if inc.dead {
+				return
+			}
+			n.stats.PeerErrs++
+			inc.execute("peer failed", inc.node.PeerResponse(inc.clocks(), p.id, r.correlationID, nil, err))
+		}
+	})
 }
 
 // armTimeout keeps one event at the oldest request's deadline.

@@ -509,6 +509,8 @@ func (inc *ctlIncarnation) execute(cause string, r controller.Ready) {
 	done := 0
 	effect := func() bool {
 		switch {
+		case inc.dead:
+			return false
 		case n.crashCountdown == 0:
 			inc.tracef("armed crash before effect %d of %d", done, ctlEffectCount(r))
 			n.Crash()
