@@ -18,8 +18,8 @@ import (
 // compared). Together about a minute on two cores. WEIR_SIM_QUORUM_SEEDS and
 // WEIR_SIM_QUORUM_ALL_FAULT_SEEDS override them (0 skips a set); -short runs a handful.
 const (
-	ciQuorumSeeds         = 1200
-	ciQuorumAllFaultSeeds = 1200
+	ciQuorumSeeds         = 1500
+	ciQuorumAllFaultSeeds = 1500
 	shortQuorumSeeds      = 20
 )
 
