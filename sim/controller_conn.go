@@ -235,6 +235,9 @@ func (inc *ctlIncarnation) send(s controller.PeerSend) {
 	n.stats.PeerSends++
 	p := inc.peer(s.To)
 	key, version := s.Request.Key(), s.Request.GetVersion()
+	if key == kmsg.FetchSnapshot.Int16() {
+		n.stats.FetchSnapshotSends++
+	}
 	failNow := func(err error) {
 		corr := s.CorrelationID
 		inc.schedule(n.w.NowNs(), fmt.Sprintf("peer %d fail %d", p.id, corr), func() {

@@ -77,6 +77,7 @@ type ControllerNodeStats struct {
 	Starts, Crashes, RestartFailures int64
 	Requests, Responses              int64
 	PeerSends, PeerAnswers, PeerErrs int64
+	FetchSnapshotSends               int64
 	SyncsRun, SyncErrors             int64
 	FileOps, Snapshots               int64
 	Pauses                           int64

@@ -130,6 +130,8 @@ type quorumCluster struct {
 	checker *quorumChecker
 	history QuorumHistory
 	healNs  int64
+	// adjust, when set, changes the drawn knobs before anything is built (scenarios).
+	adjust func(*QuorumKnobs)
 }
 
 // RunQuorum runs one seed of a metadata quorum (voters and observers) under faults, with admin
@@ -165,6 +167,9 @@ func (c *quorumCluster) setUp() error {
 		c.knobs.Voters = opts.Voters
 	} else if opts.Voters != 0 {
 		return fmt.Errorf("voters %d: want 3 or 5", opts.Voters)
+	}
+	if c.adjust != nil {
+		c.adjust(&c.knobs)
 	}
 	c.network = NewNetwork(c.w, DefaultNetworkConfig())
 	c.checker = newQuorumChecker(c.w)
