@@ -132,7 +132,8 @@
 //     applied offset never back within an incarnation, the same committed image at the same
 //     offset on every node, log matching, acknowledged registrations and producer-id blocks
 //     never lost (and unique), and liveness: an active leader with every node applying its log
-//     end within LivenessNs of healing. `weir sim --quorum --seed N [--voters 3|5]` replays one.
+//     end within LivenessNs of healing. `weir sim --quorum --seed N [--voters 3|5]` replays one;
+//     quorum_scenario_test.go runs testdata/quorum-scenarios/*.txt, step by step.
 //
 // Left for later:
 //   - faults: corruption of indexes, checkpoints and the metadata log (their formats carry
@@ -147,5 +148,5 @@
 //   - a clean shutdown (Drain, syncAll, producer snapshots, checkpoints) alongside Crash;
 //   - netio bounds not modelled: QueuedBytesMax, FetchReadBytesMax, ConnectionsMax;
 //   - multi-node broker clusters (replication) once core has them; brokers fed by an observer's
-//     committed image; the scenario language has no quorum commands yet.
+//     committed image.
 package sim
