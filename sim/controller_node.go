@@ -55,6 +55,9 @@ type ControllerNodeConfig struct {
 	RequestTimeoutNs int64
 	// Injector, when set, fails the disk operations it picks (errorfs wraps the disk).
 	Injector errorfs.Injector
+	// AdjustQuorum, when set, changes the quorum member's config after Kafka's defaults
+	// (timeouts, fetch and snapshot-chunk sizes).
+	AdjustQuorum func(c *quorum.Config)
 }
 
 // DefaultControllerNodeConfig is node id on host "ctl<id>" port 9093, Kafka's defaults
@@ -386,7 +389,11 @@ func (n *ControllerNode) restart() (quorum.State, controller.Ready, error) {
 	for i, v := range n.cfg.Voters {
 		voters[i] = quorum.NodeID(v)
 	}
-	cfg := controller.DefaultNodeConfig(quorum.DefaultConfig(quorum.NodeID(n.cfg.ID), voters), inc.fsys, qlog.Dir())
+	qcfg := quorum.DefaultConfig(quorum.NodeID(n.cfg.ID), voters)
+	if n.cfg.AdjustQuorum != nil {
+		n.cfg.AdjustQuorum(&qcfg)
+	}
+	cfg := controller.DefaultNodeConfig(qcfg, inc.fsys, qlog.Dir())
 	cfg.Wire = quorum.Wire{ClusterID: n.cfg.ClusterID}
 	if n.voter {
 		cfg.Wire.Self = quorum.Endpoint{Listener: "CONTROLLER", Host: n.cfg.Host, Port: uint16(n.cfg.Port)}

@@ -29,6 +29,13 @@ type QuorumKnobs struct {
 	SnapshotIntervalMs int64
 	// FaultGapMs is the mean time between two faults of one class.
 	FaultGapMs int64
+	// ElectionTimeoutMs is controller.quorum.election.timeout.ms; the fetch and request
+	// timeouts are twice it, the fetch max wait half (Kafka's ratios).
+	ElectionTimeoutMs int64
+	// FetchEntriesMax bounds one fetch response's entries; SnapshotChunkBytes one
+	// FetchSnapshot chunk (small ones make catching up take many rounds).
+	FetchEntriesMax    int32
+	SnapshotChunkBytes int32
 }
 
 func drawQuorumKnobs(r *rand.Rand) QuorumKnobs {
@@ -50,12 +57,16 @@ func drawQuorumKnobs(r *rand.Rand) QuorumKnobs {
 		k.HeartbeatMs = 100 // a busy cluster: many records, snapshots and log cuts
 	}
 	k.FaultGapMs = pick(500, 2000, 2000, 5000)
+	k.ElectionTimeoutMs = pick(1000, 1000, 250)
+	k.FetchEntriesMax = int32(pick(1024, 1024, 16, 2))
+	k.SnapshotChunkBytes = int32(pick(1<<20, 1<<20, 256))
 	return k
 }
 
 func (k QuorumKnobs) String() string {
-	return fmt.Sprintf("voters=%d observers=%d clients=%dx%d snapshot-every=%dB/%dms segment=%dB heartbeat=%dms session=%dms reregister=%d%% fault-gap=%dms",
-		k.Voters, k.Observers, k.Clients, k.BrokersPerClient, k.SnapshotBytesBetween, k.SnapshotIntervalMs, k.SegmentBytes, k.HeartbeatMs, k.SessionTimeoutMs, k.ReregisterPct, k.FaultGapMs)
+	return fmt.Sprintf("voters=%d observers=%d clients=%dx%d snapshot-every=%dB/%dms segment=%dB heartbeat=%dms session=%dms reregister=%d%% fault-gap=%dms election=%dms fetch-entries=%d snapshot-chunk=%dB",
+		k.Voters, k.Observers, k.Clients, k.BrokersPerClient, k.SnapshotBytesBetween, k.SnapshotIntervalMs, k.SegmentBytes, k.HeartbeatMs, k.SessionTimeoutMs, k.ReregisterPct, k.FaultGapMs,
+		k.ElectionTimeoutMs, k.FetchEntriesMax, k.SnapshotChunkBytes)
 }
 
 // QuorumOptions describe one simulated run of a metadata quorum.
@@ -204,6 +215,14 @@ func (c *quorumCluster) setUp() error {
 		cfg.SegmentBytes = c.knobs.SegmentBytes
 		cfg.SessionTimeoutMs = c.knobs.SessionTimeoutMs
 		cfg.DriftPpm = r.Int64N(201) - 100
+		k := c.knobs
+		cfg.AdjustQuorum = func(q *quorum.Config) {
+			q.ElectionTimeoutMs, q.ElectionBackoffMaxMs = k.ElectionTimeoutMs, k.ElectionTimeoutMs
+			q.FetchTimeoutMs, q.RequestTimeoutMs = 2*k.ElectionTimeoutMs, 2*k.ElectionTimeoutMs
+			q.FetchMaxWaitMs = int32(k.ElectionTimeoutMs / 2)
+			q.FetchEntriesMax, q.SnapshotChunkBytesMax = k.FetchEntriesMax, k.SnapshotChunkBytes
+		}
+		cfg.RequestTimeoutNs = 2 * k.ElectionTimeoutMs * 1e6
 		c.faults.configure(&cfg)
 		n, err := NewControllerNode(c.w, c.network, cfg)
 		if err != nil {
