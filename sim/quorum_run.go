@@ -143,14 +143,22 @@ type quorumCluster struct {
 	healNs  int64
 	// adjust, when set, changes the drawn knobs before anything is built (scenarios).
 	adjust func(*QuorumKnobs)
+	// lyingSyncs gives every node a disk that lies about fsync (tests only).
+	lyingSyncs bool
 }
 
 // RunQuorum runs one seed of a metadata quorum (voters and observers) under faults, with admin
 // clients registering brokers, then checks the quorum's invariants. It never panics: a panic
 // ends the run as a failure naming it.
-func RunQuorum(opts QuorumOptions) (res QuorumResult) {
+func RunQuorum(opts QuorumOptions) QuorumResult { return runQuorum(opts, nil) }
+
+// runQuorum is RunQuorum with tweak, when set, changing the cluster before it is built.
+func runQuorum(opts QuorumOptions, tweak func(c *quorumCluster)) (res QuorumResult) {
 	res.Seed = opts.Seed
 	c := &quorumCluster{opts: opts, w: NewWorld(opts.Seed)}
+	if tweak != nil {
+		tweak(c)
+	}
 	c.w.SetTraceWriter(opts.Trace)
 	defer func() {
 		if p := recover(); p != nil {
@@ -223,6 +231,7 @@ func (c *quorumCluster) setUp() error {
 			q.FetchEntriesMax, q.SnapshotChunkBytesMax = k.FetchEntriesMax, k.SnapshotChunkBytes
 		}
 		cfg.RequestTimeoutNs = 2 * k.ElectionTimeoutMs * 1e6
+		cfg.lyingSyncs = c.lyingSyncs
 		c.faults.configure(&cfg)
 		n, err := NewControllerNode(c.w, c.network, cfg)
 		if err != nil {
