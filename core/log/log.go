@@ -164,12 +164,17 @@ func readFull(f diskio.File, b []byte, off int64) (int, error) {
 
 // readHeader reads and parses the batch header at position in s, checking that it is a
 // sane batch lying wholly inside the segment. Bad bytes here are corruption, not a crash
-// artefact (recovery removed those), so they are reported as ErrCorruptLog.
+// artefact (recovery removed those), so they are reported as ErrCorruptLog — and so is a file
+// that ends before the bytes the log wrote there (a misdirected write at the file's end left
+// them unwritten): those bytes are as gone as damaged ones, not a failing read to retry.
 func (l *Log) readHeader(s *segment, position int64) (record.Header, error) {
 	if position+record.HeaderSizeBytes > s.sizeBytes {
 		return record.Header{}, fmt.Errorf("%w: header at %d past the end (%d) of %s", ErrCorruptLog, position, s.sizeBytes, s.logPath)
 	}
 	if _, err := readFull(s.files.log.file, l.headerBuf, position); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return record.Header{}, fmt.Errorf("%w: %s at %d: the file ends before the %d bytes the log wrote: %w", ErrCorruptLog, s.logPath, position, s.sizeBytes, err)
+		}
 		return record.Header{}, fmt.Errorf("log: read %s at %d: %w", s.logPath, position, err)
 	}
 	h, err := record.ParseHeader(l.headerBuf)

@@ -31,8 +31,8 @@ type ReadPlan struct {
 // least one whole batch when minOneBatch even if it is larger than the limits (KIP-74).
 // ErrOffsetOutOfRange outside [StartOffset, EndOffset]; from == EndOffset is an empty plan.
 // Only batch headers and index entries are read inline. A header that does not make sense —
-// unparsable, outside its segment's offsets, or going back below the batch before it — is
-// damage: the plan serves the batches before it (both batches, when two are out of order)
+// unparsable, outside its segment's offsets, going back below the batch before it, or missing
+// from a file that ends before it — is damage: the plan serves the batches before it (both batches, when two are out of order)
 // and a read starting there fails with ErrCorruptLog.
 func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, minOneBatch bool) (ReadPlan, error) {
 	if err := l.check(); err != nil {
