@@ -188,7 +188,7 @@ type incarnation struct {
 	resumeEvent EventID
 	draining    bool
 
-	ctlIncarnation
+	colocatedController
 	// listening is set once the broker serves (registered and unfenced): the node accepts
 	// connections only from then on, as Kafka's broker enables its listeners only then.
 	listening bool

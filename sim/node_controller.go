@@ -19,8 +19,8 @@ import (
 // localConn is the connection on which the broker's requests reach its own controller.
 const localConn controller.ConnID = 1 << 62
 
-// ctlIncarnation is an incarnation's controller part.
-type ctlIncarnation struct {
+// colocatedController is an incarnation's controller part.
+type colocatedController struct {
 	ctl           *controller.Node
 	ctlTimer      EventID
 	ctlTimerGen   uint64

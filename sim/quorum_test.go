@@ -306,7 +306,7 @@ func TestQuorumCheckersCatchViolations(t *testing.T) {
 	t.Run("lost registration", func(t *testing.T) {
 		c := converged(t)
 		h := c.history
-		h.Registrations = append(h.Registrations, AckedRegistration{BrokerID: 4242, Epoch: 3})
+		h.Registrations = append(h.Registrations, AckedRegistration{BrokerID: 4242, Epoch: 1 << 40}) // an epoch no registration has
 		c.checker.checkRegistrations(c.nodes, &h)
 		expect(t, c.checker, "committed entries are never lost")
 	})
@@ -380,6 +380,11 @@ func TestQuorumLivenessFailsWithAnObserverCutOff(t *testing.T) {
 		}
 	}
 	c.network.Partition([]string{obs.Host()}, voters)
+	end := c.leader().Log().EndOffset()
+	c.w.RunFor(5e9) // the clients keep registering and heartbeating: the log grows past the observer
+	if c.leader().Log().EndOffset() == end {
+		t.Fatal("nothing was appended after the observer was cut off: the test shows nothing")
+	}
 	if f := c.finish(); !strings.Contains(f, "liveness") {
 		t.Fatalf("want a liveness failure, got %q", f)
 	}

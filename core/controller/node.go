@@ -196,7 +196,8 @@ func (n *Node) Timer(now Clocks) Ready {
 	if n.begin(now) {
 		qr, err := n.q.Tick(now.MonotonicMs)
 		n.handleQuorum(qr, err)
-		n.tickActive()
+		// The controller's own timer work runs in ready (updateActive), once a leadership the
+		// quorum's Tick may have given up is deactivated: proposing first would fail.
 		n.outbound.expire(now.MonotonicMs)
 	}
 	return n.ready()
