@@ -281,7 +281,8 @@ func (d *driver) run(ctx context.Context) error {
 		}
 		if d.draining && !d.shutdownStarted && (d.node.ShouldShutDown() || d.node.BrokerEpoch() < 0 || time.Now().After(d.drainDeadline)) {
 			if !d.node.ShouldShutDown() {
-				d.logger.Warn("shutting down without a completed controlled shutdown: the controller did not let the broker go in time")
+				d.logger.Warn("shutting down without a completed controlled shutdown: the controller did not let the broker go in time",
+					"broker_epoch", d.node.BrokerEpoch(), "lifecycle", d.node.LifecycleState())
 			}
 			d.logger.Info("shutting down: answering requests already read, then syncing and writing checkpoints")
 			d.beginShutdown(d.shutdownTimeout)

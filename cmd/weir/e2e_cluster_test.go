@@ -204,10 +204,8 @@ func TestE2EThreeNodeCluster(t *testing.T) {
 
 	// SIGTERM of a broker: a controlled shutdown (exit 0), its partitions left leaderless
 	// (RF=1), then led by it again once it is back.
-	victim := nodes[0]
-	if victim == old {
-		victim = nodes[1]
-	}
+	// The hardest case: the broker of the active controller's own process.
+	victim := nodes[waitForLeader(t, controllers, 0).LeaderID-1]
 	if code := victim.proc.signal(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("SIGTERM: exit code %d", code)
 	}
@@ -216,7 +214,7 @@ func TestE2EThreeNodeCluster(t *testing.T) {
 	}
 	// Its partitions are offline now (RF=1): the cluster is unhealthy until it is back.
 	var lastHealth string
-	live := nodes[2].brokerAddr // neither the victim (0 or 1) nor dead
+	live := nodes[(victim.id)%3].brokerAddr // another node (all others are up)
 	waitFor(t, "cluster health to see the stopped broker", func() bool {
 		code, stdout, stderr := runWeir(t, "cluster", "health", "--brokers", live, "--expect-brokers", "3")
 		lastHealth = fmt.Sprintf("exit %d: %s %s", code, stdout, stderr)

@@ -316,6 +316,13 @@ func (n *Node) PeerResponse(now Clocks, correlationID int32, resp kmsg.Response,
 	return n.ready()
 }
 
+// LifecycleState describes the registration and heartbeat state, for a log line.
+func (n *Node) LifecycleState() string {
+	l := &n.life
+	return fmt.Sprintf("epoch=%d fenced=%v in-flight=%d next-ms=%d controller=%d applied=%d draining=%v",
+		l.epoch, l.fenced, l.inFlight, l.nextMs, n.controllerID, n.imgOffset, n.draining)
+}
+
 // ShouldShutDown reports whether the controller let this broker's controlled shutdown finish
 // (it leads nothing any more).
 func (n *Node) ShouldShutDown() bool { return n.life.shouldShutDown }
