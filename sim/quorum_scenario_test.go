@@ -2,12 +2,16 @@ package sim
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/datadriven"
 
+	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/diskio/memfs"
 )
 
@@ -75,9 +79,46 @@ func TestQuorumScenarios(t *testing.T) {
 			}
 			return v.Nanoseconds()
 		}
+		brokers := map[int32]*scriptBroker{}
+		var tap *staleTap
+		broker := func(d *datadriven.TestData) *scriptBroker {
+			var id int32
+			d.ScanArgs(t, "broker", &id)
+			b, ok := brokers[id]
+			if !ok {
+				d.Fatalf(t, "%s: no broker %d", d.Pos, id)
+			}
+			return b
+		}
+		// image is the committed image of node= if given, else the active controller's.
+		image := func(d *datadriven.TestData) (*metadata.Image, string) {
+			n := c.leader()
+			if d.HasArg("node") {
+				n = node(d, "node")
+			}
+			if n == nil {
+				return nil, "no active controller\n"
+			}
+			if !n.Up() {
+				return nil, "down\n"
+			}
+			img, _ := n.Node().Image()
+			return img, ""
+		}
+		// await runs until done, within= (default 10s) at most.
+		await := func(d *datadriven.TestData, done func() bool) bool {
+			within := int64(10 * time.Second)
+			if d.HasArg("within") {
+				within = duration(d, "within")
+			}
+			return c.w.RunUntilTrue(done, c.w.NowNs()+within)
+		}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			if d.Cmd != "quorum" && c == nil {
 				d.Fatalf(t, "%s: quorum first", d.Pos)
+			}
+			if tap != nil {
+				defer tap.wrap() // a restart listens anew
 			}
 			switch d.Cmd {
 			case "quorum":
@@ -87,6 +128,7 @@ func TestQuorumScenarios(t *testing.T) {
 				opts.Faults = "none"
 				opts.DurationNs = int64(time.Hour) // faults never heal by themselves here
 				c = &quorumCluster{opts: opts, w: NewWorld(seed)}
+				requestTimeoutMs := int64(0)
 				c.adjust = func(k *QuorumKnobs) {
 					for _, a := range d.CmdArgs {
 						if a.Key == "seed" {
@@ -111,6 +153,12 @@ func TestQuorumScenarios(t *testing.T) {
 							k.SnapshotBytesBetween = v
 						case "segment-bytes":
 							k.SegmentBytes = v
+						case "election-ms":
+							k.ElectionTimeoutMs = v
+						case "session-ms":
+							k.SessionTimeoutMs = int32(v)
+						case "request-timeout-ms":
+							requestTimeoutMs = v
 						default:
 							d.Fatalf(t, "%s: unknown argument %q", d.Pos, a.Key)
 						}
@@ -123,6 +171,11 @@ func TestQuorumScenarios(t *testing.T) {
 					names[fmt.Sprintf("ctl%d", n.ID())] = n
 					n.SetHooks(ControllerHooks{Restarted: c.checker.restarted, Observe: c.checker.observe})
 				}
+				if requestTimeoutMs > 0 {
+					setRequestTimeout(c, requestTimeoutMs)
+				}
+				tap = newStaleTap(c)
+				tap.wrap()
 				return fmt.Sprintf("%d voters, %d observers\n", c.knobs.Voters, c.knobs.Observers)
 			case "run":
 				c.w.RunFor(duration(d, "for"))
@@ -149,6 +202,110 @@ func TestQuorumScenarios(t *testing.T) {
 				return ""
 			case "heal":
 				c.network.HealAll()
+				return ""
+			case "hold":
+				n := target(d)
+				c.network.Cut([]string{n.Host()}, otherHosts(c, n))
+				return ""
+			case "release":
+				n := node(d, "node")
+				c.network.Heal([]string{n.Host()}, otherHosts(c, n))
+				return ""
+			case "clog":
+				c.network.Clog(target(d).Host())
+				return ""
+			case "unclog":
+				c.network.Unclog(node(d, "node").Host())
+				return ""
+			case "stale-messages":
+				n := node(d, "node")
+				got := tap.stale[n.ID()]
+				tap.stale[n.ID()] = nil
+				if len(got) == 0 {
+					return "none\n"
+				}
+				return strings.Join(got, "\n") + "\n"
+			case "broker":
+				var id int32
+				d.ScanArgs(t, "id", &id)
+				if _, ok := brokers[id]; ok {
+					d.Fatalf(t, "%s: broker %d exists", d.Pos, id)
+				}
+				brokers[id] = newScriptBroker(c, id)
+				return ""
+			case "register":
+				b := broker(d)
+				b.call(b.registrationRequest())
+				if !await(d, func() bool { return b.oneShot == nil }) {
+					return "no answer\n" + c.violations()
+				}
+				return b.result + "\n" + c.violations()
+			case "create-topic":
+				var name, replicas string
+				d.ScanArgs(t, "name", &name)
+				d.ScanArgs(t, "replicas", &replicas)
+				var ids []int32
+				for _, f := range strings.Split(replicas, ",") {
+					v, err := strconv.ParseInt(f, 10, 32)
+					if err != nil {
+						d.Fatalf(t, "%s: replicas=%q: %v", d.Pos, replicas, err)
+					}
+					ids = append(ids, int32(v))
+				}
+				b := broker(d)
+				b.call(createTopicRequest(name, ids))
+				if !await(d, func() bool { return b.oneShot == nil }) {
+					return "no answer\n" + c.violations()
+				}
+				return b.result + "\n" + c.violations()
+			case "heartbeats":
+				b := broker(d)
+				if d.HasArg("stop") {
+					b.stopHeartbeats()
+					return ""
+				}
+				b.startHeartbeats(duration(d, "every"))
+				return ""
+			case "want-shutdown":
+				broker(d).wantShutdown = true
+				return ""
+			case "await-heartbeat":
+				b := broker(d)
+				seen := b.heartbeatsAnswered
+				if !await(d, func() bool { return b.heartbeatsAnswered > seen }) {
+					return "no heartbeat answered\n" + c.violations()
+				}
+				return b.heartbeatStatus() + "\n" + c.violations()
+			case "await-shutdown":
+				b := broker(d)
+				if !await(d, func() bool { return b.shutDown }) {
+					return "still running: " + b.heartbeatStatus() + "\n" + c.violations()
+				}
+				return "told to shut down\n" + c.violations()
+			case "heartbeat-status":
+				return broker(d).heartbeatStatus() + "\n"
+			case "registration":
+				b := broker(d)
+				img, why := image(d)
+				if img == nil {
+					return why
+				}
+				return b.registration(img) + "\n"
+			case "partitions":
+				var topic string
+				d.ScanArgs(t, "topic", &topic)
+				img, why := image(d)
+				if img == nil {
+					return why
+				}
+				return partitionState(img, topic) + "\n"
+			case "isolate-broker":
+				b := broker(d)
+				var hosts []string
+				for _, n := range c.nodes {
+					hosts = append(hosts, n.Host())
+				}
+				c.network.Partition([]string{b.host}, hosts)
 				return ""
 			case "crash":
 				n := target(d)
@@ -192,6 +349,9 @@ func TestQuorumScenarios(t *testing.T) {
 			case "check":
 				for _, a := range c.clients {
 					a.stop()
+				}
+				for _, id := range slices.Sorted(maps.Keys(brokers)) {
+					brokers[id].stopHeartbeats()
 				}
 				c.healNs = c.w.NowNs()
 				if f := c.finish(); f != "" {
