@@ -53,6 +53,8 @@ type scriptBroker struct {
 	// them.
 	lastHeartbeat      *kmsg.BrokerHeartbeatResponse
 	heartbeatsAnswered int
+	// lastAnsweredSentNs is when the last answered heartbeat was sent.
+	lastAnsweredSentNs int64
 }
 
 func newScriptBroker(c *quorumCluster, id int32) *scriptBroker {
@@ -241,11 +243,14 @@ func (b *scriptBroker) Received(c *Conn, data []byte) {
 			panic(fmt.Sprintf("sim: broker%d: answer to %d: correlation %d, %v", b.id, r.corr, corr, err))
 		}
 		b.inflight = nil
-		b.answer(resp)
+		b.answer(r, resp)
+	}
+	if c == b.conn && b.inflight == nil && b.oneShot != nil {
+		b.pump() // a command's request waited for the answer
 	}
 }
 
-func (b *scriptBroker) answer(resp kmsg.Response) {
+func (b *scriptBroker) answer(req *adminRequest, resp kmsg.Response) {
 	w := b.c.w
 	switch r := resp.(type) {
 	case *kmsg.BrokerRegistrationResponse:
@@ -266,6 +271,7 @@ func (b *scriptBroker) answer(resp kmsg.Response) {
 		}
 		b.lastHeartbeat = r
 		b.heartbeatsAnswered++
+		b.lastAnsweredSentNs = req.sentNs
 		w.Tracef("broker%d: heartbeat answered: error %d fenced %v caught-up %v should-shutdown %v", b.id, r.ErrorCode, r.IsFenced, r.IsCaughtUp, r.ShouldShutdown)
 		if r.ErrorCode == 0 && r.ShouldShutdown {
 			// The broker stops: no more heartbeats (its lease lapses while it is fenced).

@@ -267,12 +267,15 @@ func TestQuorumScenarios(t *testing.T) {
 				b.startHeartbeats(duration(d, "every"))
 				return ""
 			case "want-shutdown":
-				broker(d).wantShutdown = true
+				// As Kafka's BrokerLifecycleManager, the broker heartbeats at once.
+				b := broker(d)
+				b.wantShutdown = true
+				b.pump()
 				return ""
 			case "await-heartbeat":
 				b := broker(d)
-				seen := b.heartbeatsAnswered
-				if !await(d, func() bool { return b.heartbeatsAnswered > seen }) {
+				seen, sinceNs := b.heartbeatsAnswered, c.w.NowNs()
+				if !await(d, func() bool { return b.heartbeatsAnswered > seen && b.lastAnsweredSentNs >= sinceNs }) {
 					return "no heartbeat answered\n" + c.violations()
 				}
 				return b.heartbeatStatus() + "\n" + c.violations()
