@@ -22,9 +22,13 @@ import (
 // until `restart`. The language:
 //
 //	quorum seed=N [voters=3|5] [observers=N] [clients=N] [brokers=N] [heartbeat-ms=MS]
-//	       [snapshot-bytes=B] [segment-bytes=B]
-//	                      build the world (knobs not named come from the seed); admin clients
-//	                      start at 1 s
+//	       [snapshot-bytes=B] [segment-bytes=B] [election-ms=MS] [session-ms=MS]
+//	       [request-timeout-ms=MS]
+//	                      build the world (knobs not named come from the seed; election-ms is
+//	                      controller.quorum.election.timeout.ms, the fetch and request timeouts
+//	                      twice it; session-ms broker.session.timeout.ms; request-timeout-ms
+//	                      sets controller.quorum.request.timeout.ms apart, restarting every
+//	                      node at time 0 to take it); admin clients start at 1 s
 //	run for=D             advance virtual time by D
 //	await-leader within=D [not=NODE]
 //	                      run until an active leader (other than NODE) exists: "leader
@@ -32,15 +36,47 @@ import (
 //	isolate node=NODE [as=NAME]
 //	                      cut NODE off from every other quorum node, both ways (its clients
 //	                      still reach it)
-//	heal                  remove every cut
+//	hold node=NODE [as=NAME]   cut NODE's links to every other quorum node one way: what it
+//	                      sends is held (TCP retransmits; the connection resets after 5-15 s)
+//	                      while what they send still reaches it
+//	release node=NODE     undo hold: the held bytes flow, late
+//	clog node=NODE [as=NAME] / unclog node=NODE   stop / restart all of NODE's links
+//	stale-messages node=NODE   the quorum messages NODE received since the last ask in an epoch
+//	                      older than its own at delivery ("Fetch answer from ctl3"), or "none"
+//	heal                  remove every cut (holds and isolated brokers too)
 //	crash node=NODE [as=NAME] [mode=random|lose|keep]   power loss (default random)
 //	shutdown node=NODE [as=NAME]   resign, then exit
 //	restart node=NODE     start it again on what its disk kept
 //	pause node=NODE [as=NAME] for=D   stop the process for D
 //	snapshot-fetches node=NODE     whether the node has sent FetchSnapshot ("some", "none")
 //	same-epoch a=NODE b=NODE   whether both are in the same quorum epoch
-//	check                 stop the clients, wait for liveness, run the end checkers: "pass" or
-//	                      FAIL and the first violation
+//
+// Scripted brokers (scriptBroker) act only when told, unlike the admin clients' brokers; each
+// talks to the active controller of the moment and reports as its metadata offset the last one
+// that controller has applied (caught up). Commands waiting for an answer take within=D (10 s):
+//
+//	broker id=B           a broker with id B on host broker<B>
+//	register broker=B     BrokerRegistration until answered: "registered" or "error N"
+//	heartbeats broker=B every=D | stop   heartbeat every D (Kafka's default is 2 s), or stop
+//	want-shutdown broker=B   from now on heartbeats ask for a controlled shutdown; one goes at
+//	                      once, as Kafka's lifecycle manager sends it
+//	await-heartbeat broker=B   the answer to a heartbeat sent from now on: "fenced=F
+//	                      caught-up=C should-shutdown=S" or "error N"
+//	await-shutdown broker=B    until a heartbeat answer says ShouldShutdown (the broker then
+//	                      stops heartbeating): "told to shut down", or "still running: ..."
+//	heartbeat-status broker=B  the last heartbeat answer, as await-heartbeat prints it
+//	registration broker=B [node=NODE]   B's registration in NODE's committed image (default:
+//	                      the active controller's): "epoch=acknowledged fenced=F
+//	                      in-controlled-shutdown=S" (the epoch compared with B's acknowledged
+//	                      one), or "not registered"
+//	create-topic broker=B name=T replicas=B1,B2,...   CreateTopics of T with one partition on
+//	                      those replicas, sent by B: "T error N"
+//	partitions topic=T [node=NODE]   T's partitions' leader and ISR in that image
+//	isolate-broker broker=B   cut B's host off from every quorum node, both ways
+//
+//	check                 stop the clients and the scripted brokers' heartbeats, wait for
+//	                      liveness, run the end checkers: "pass" or FAIL and the first
+//	                      violation
 func TestQuorumScenarios(t *testing.T) {
 	datadriven.Walk(t, "../testdata/quorum-scenarios", func(t *testing.T, path string) {
 		var c *quorumCluster
