@@ -13,8 +13,8 @@ import (
 // committing a broker's registration within 30 virtual seconds of losing the old one.
 const failoverLivenessNs = 30 * int64(time.Second)
 
-// failoverSample is one failover's virtual durations from the fault: until a node other than
-// the old leader is the active controller (it leads and its epoch's LeaderChange record is
+// failoverSample is one failover's virtual durations from the fault: until a node is the active
+// controller in a later epoch than the lost one (it leads and its epoch's LeaderChange record is
 // committed), until a broker's registration sent at the fault is acknowledged (the broker
 // sends to the active controller of the moment: an isolated one keeps it until it answers
 // NOT_CONTROLLER or the broker's 3 s request timeout), and until an isolated old leader stops
@@ -50,6 +50,7 @@ func measureFailover(seed uint64, fault string) (failoverSample, error) {
 	if old == nil {
 		return failoverSample{}, fmt.Errorf("no leader to fail: %s", c.describe())
 	}
+	oldEpoch := old.Node().QuorumState().Epoch
 	faultNs := c.w.NowNs()
 	switch fault {
 	case "crash":
@@ -68,7 +69,8 @@ func measureFailover(seed uint64, fault string) (failoverSample, error) {
 	}
 	done := func() bool {
 		at := c.w.NowNs() - faultNs
-		if l := c.leader(); s.activeNs < 0 && l != nil && l != old {
+		// A later epoch's: the crashed one may restart (the fault plan's restart hook) and win.
+		if l := c.leader(); s.activeNs < 0 && l != nil && l.Node().QuorumState().Epoch > oldEpoch {
 			s.activeNs = at
 		}
 		if s.registeredNs < 0 && b.oneShot == nil {
@@ -80,8 +82,8 @@ func measureFailover(seed uint64, fault string) (failoverSample, error) {
 		return s.activeNs >= 0 && s.registeredNs >= 0 && s.oldStepsDownNs >= 0
 	}
 	if !c.w.RunUntilTrue(done, limit) {
-		return s, fmt.Errorf("not within %ds (new active controller after %dms, registration after %dms, old one steps down after %dms): %s",
-			failoverLivenessNs/1e9, s.activeNs/1e6, s.registeredNs/1e6, s.oldStepsDownNs/1e6, c.describe())
+		return s, fmt.Errorf("not within %ds (ms to a new active controller %.0f, to the registration %.0f, to the old one stepping down %.0f; -1: never): %s",
+			failoverLivenessNs/1e9, msOrNever(s.activeNs), msOrNever(s.registeredNs), msOrNever(s.oldStepsDownNs), c.describe())
 	}
 	if b.result != "registered" {
 		return s, fmt.Errorf("registration answered %q", b.result)
@@ -119,6 +121,13 @@ func TestQuorumFailoverTime(t *testing.T) {
 			t.Logf("isolate: the old active controller steps down %s", distribution(stepsDown))
 		}
 	}
+}
+
+func msOrNever(ns int64) float64 {
+	if ns < 0 {
+		return -1
+	}
+	return float64(ns) / 1e6
 }
 
 // distribution is median, p90 and max of virtual durations, in ms.
