@@ -30,7 +30,9 @@ func newStaleTap(c *quorumCluster) *staleTap {
 	return &staleTap{c: c, stale: map[int32][]string{}, tapped: map[int32]int{}}
 }
 
-// wrap taps every voter's listener of the incarnation running now (a restart listens anew).
+// wrap taps every voter's listener of the incarnation running now. A restart listens anew, so
+// the scenario calls wrap after every command: connections a restarted node accepts within the
+// command that restarted it go untapped.
 func (s *staleTap) wrap() {
 	for _, n := range s.c.nodes {
 		if !n.Up() || !n.Voter() || s.tapped[n.ID()] == n.Incarnation() {
