@@ -46,43 +46,13 @@ func combinedProperties(dataDir string, id int32, brokerPorts, controllerPorts [
 
 func (c *clusterNode) start(t *testing.T, bin string) {
 	t.Helper()
-	p := &brokerProcess{stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "broker", "--config", c.config)
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("node %d stderr:\n%s", c.id, p.stderr)
-		}
-	})
-	c.proc = p
+	c.proc = launchWeirBroker(t, bin, c.config, fmt.Sprintf("node %d", c.id))
 }
 
 // waitServing waits until the node logs that its broker serves.
 func (c *clusterNode) waitServing(t *testing.T) {
 	t.Helper()
-	deadline := time.After(e2eTimeout)
-	for !strings.Contains(c.proc.stderr.String(), "msg=listening") {
-		select {
-		case <-c.proc.exited:
-			t.Fatalf("node %d exited before serving (%v):\n%s", c.id, c.proc.err, c.proc.stderr)
-		case <-deadline:
-			t.Fatalf("node %d not serving within %v:\n%s", c.id, e2eTimeout, c.proc.stderr)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	c.proc.waitForLine(t, fmt.Sprintf("node %d", c.id), "msg=listening")
 }
 
 // TestE2EThreeNodeCluster: three combined processes formatted with `weir storage format` form

@@ -71,6 +71,15 @@ func writeBrokerConfig(t *testing.T, dir, dataDir string, port int) string {
 // did not stop it.
 func startBrokerProcess(t *testing.T, bin, configPath string) *brokerProcess {
 	t.Helper()
+	p := launchWeirBroker(t, bin, configPath, "broker process")
+	p.waitForLine(t, "broker", "msg=listening")
+	return p
+}
+
+// launchWeirBroker starts `weir broker --config configPath`; cleanup kills it if the test did
+// not stop it, and prints its stderr (as name) if the test failed.
+func launchWeirBroker(t *testing.T, bin, configPath, name string) *brokerProcess {
+	t.Helper()
 	p := &brokerProcess{stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "broker", "--config", configPath)
 	p.cmd.Stderr = p.stderr
@@ -89,20 +98,26 @@ func startBrokerProcess(t *testing.T, bin, configPath string) *brokerProcess {
 			<-p.exited
 		}
 		if t.Failed() {
-			t.Logf("broker process stderr:\n%s", p.stderr)
+			t.Logf("%s stderr:\n%s", name, p.stderr)
 		}
 	})
+	return p
+}
+
+// waitForLine waits until the process logs a line containing marker (name says which process
+// in a failure).
+func (p *brokerProcess) waitForLine(t *testing.T, name, marker string) {
+	t.Helper()
 	deadline := time.After(e2eTimeout)
-	for !strings.Contains(p.stderr.String(), "msg=listening") {
+	for !strings.Contains(p.stderr.String(), marker) {
 		select {
 		case <-p.exited:
-			t.Fatalf("broker exited before listening (%v):\n%s", p.err, p.stderr)
+			t.Fatalf("%s exited before logging %q (%v):\n%s", name, marker, p.err, p.stderr)
 		case <-deadline:
-			t.Fatalf("broker not listening within %v:\n%s", e2eTimeout, p.stderr)
+			t.Fatalf("%s did not log %q within %v:\n%s", name, marker, e2eTimeout, p.stderr)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return p
 }
 
 // signal sends sig and waits for the process to end, returning its exit code.

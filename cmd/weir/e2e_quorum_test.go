@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,38 +23,9 @@ type controllerProcess struct {
 
 func (c *controllerProcess) start(t *testing.T, bin string) {
 	t.Helper()
-	p := &brokerProcess{stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "broker", "--config", c.config)
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("controller %d stderr:\n%s", c.id, p.stderr)
-		}
-	})
-	deadline := time.After(e2eTimeout)
-	for !strings.Contains(p.stderr.String(), `msg="controller listening"`) {
-		select {
-		case <-p.exited:
-			t.Fatalf("controller %d exited before listening (%v):\n%s", c.id, p.err, p.stderr)
-		case <-deadline:
-			t.Fatalf("controller %d not listening within %v:\n%s", c.id, e2eTimeout, p.stderr)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	c.proc = p
+	name := fmt.Sprintf("controller %d", c.id)
+	c.proc = launchWeirBroker(t, bin, c.config, name)
+	c.proc.waitForLine(t, name, `msg="controller listening"`)
 }
 
 // waitForLeader polls DescribeQuorum on addrs until a leader of an epoch above minEpoch
