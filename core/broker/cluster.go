@@ -444,13 +444,9 @@ func (n *Node) nextClusterDeadlineMs() int64 {
 			next = d
 		}
 	}
-	switch {
-	case n.life.inFlight != 0:
+	if n.life.inFlight != 0 {
 		consider(n.life.inFlightSentMs + controllerRequestTimeoutMs)
-	case n.controllerID < 0, n.life.epoch < 0 && n.img.MetadataVersion() == 0:
-		// Nothing to send before a Metadata event says there is someone to send it to: no
-		// timer (one due at once would fire again and again).
-	default:
+	} else if n.controllerID >= 0 {
 		consider(max(n.life.nextMs, 1))
 	}
 	for _, f := range n.forwards {
