@@ -377,14 +377,5 @@ func (d *controllerDriver) execute(r controller.Ready) {
 }
 
 func (d *controllerDriver) setDeadline(deadlineMs int64) {
-	if deadlineMs == d.deadlineMs {
-		return
-	}
-	d.deadlineMs = deadlineMs
-	if deadlineMs == 0 {
-		d.timer.Stop()
-		return
-	}
-	wait := max(time.Duration(deadlineMs-d.clocks().MonotonicMs)*time.Millisecond, time.Millisecond)
-	d.timer.Reset(wait)
+	armTimer(d.timer, &d.deadlineMs, deadlineMs, d.clocks().MonotonicMs)
 }

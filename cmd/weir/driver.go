@@ -414,18 +414,23 @@ func netReads(reads []broker.PartitionRead) []netio.PartitionRead {
 
 // setDeadline arms the timer for the Node's next deadline (monotonic ms; 0 = none).
 func (d *driver) setDeadline(deadlineMs int64) {
-	if deadlineMs == d.deadlineMs {
+	armTimer(d.timer, &d.deadlineMs, deadlineMs, d.clocks().MonotonicMs)
+}
+
+// armTimer re-arms timer for a state machine's next deadline (monotonic ms; 0 = none) when it
+// differs from *current, the one it is armed for. At least a millisecond: a deadline the state
+// machine reports as already due must not spin the loop (the Timer event it gets runs with a
+// clock past it).
+func armTimer(timer *time.Timer, current *int64, deadlineMs, nowMs int64) {
+	if deadlineMs == *current {
 		return
 	}
-	d.deadlineMs = deadlineMs
+	*current = deadlineMs
 	if deadlineMs == 0 {
-		d.timer.Stop()
+		timer.Stop()
 		return
 	}
-	// At least a millisecond: a deadline the Node reports as already due must not spin the
-	// loop (the Timer event it gets runs with a clock past it).
-	wait := max(time.Duration(deadlineMs-d.clocks().MonotonicMs)*time.Millisecond, time.Millisecond)
-	d.timer.Reset(wait)
+	timer.Reset(max(time.Duration(deadlineMs-nowMs)*time.Millisecond, time.Millisecond))
 }
 
 // queueCheckpoints hands a set of checkpoint files to the background writer, replacing a set

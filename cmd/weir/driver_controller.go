@@ -246,15 +246,7 @@ func (d *driver) controllerCompletion(c completion) {
 }
 
 func (d *driver) setControllerDeadline(deadlineMs int64) {
-	if deadlineMs == d.ctlDeadlineMs {
-		return
-	}
-	d.ctlDeadlineMs = deadlineMs
-	if deadlineMs == 0 {
-		d.ctlTimer.Stop()
-		return
-	}
-	d.ctlTimer.Reset(max(time.Duration(deadlineMs-d.clocks().MonotonicMs)*time.Millisecond, time.Millisecond))
+	armTimer(d.ctlTimer, &d.ctlDeadlineMs, deadlineMs, d.clocks().MonotonicMs)
 }
 
 // stopController steps down: an active quorum leader resigns and keeps serving the quorum for
