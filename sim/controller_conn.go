@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -10,12 +11,45 @@ import (
 	"github.com/weirdata/weir/core/wire"
 )
 
-// ctlInConn is one connection accepted on a voter's controller listener: requests framed and
-// decoded with the node's versions (an error closes), handed to the Node, and its responses
-// checked against the requests and written in request order by a writer that runs a little
-// later.
+// The controller listener and the connections to peers' controller listeners, shared by the
+// controller-only process (ControllerNode) and the broker process (Node) whose controller.Node
+// is a voter or an observer of a multi-node quorum.
+
+// process is the simulated process that connection handlers belong to: its events are held
+// while it is paused and cancelled when it crashes.
+type process interface {
+	alive() bool
+	held(fn func()) bool
+	schedule(atNs int64, what string, fn func()) EventID
+	cancel(id EventID)
+	tracef(format string, args ...any)
+	draw(lo, hi int64) int64
+}
+
+// ctlListener is a process's controller listener: its accepted connections, requests decoded
+// with the controller's versions and handed to the process's controller.Node.
+type ctlListener struct {
+	proc       process
+	w          *World
+	versions   *wire.VersionTable
+	writeNsMax int64
+	// request and closed run the controller.Node's Request and ConnClosed and execute the Ready.
+	request func(id controller.ConnID, req wire.Request)
+	closed  func(id controller.ConnID)
+	stats   *ListenerStats
+
+	conns    map[controller.ConnID]*ctlInConn // lookup; iterated in id order only
+	nextConn controller.ConnID
+}
+
+// ListenerStats counts a controller listener's traffic.
+type ListenerStats struct{ Requests, Responses int64 }
+
+// ctlInConn is one connection accepted on a controller listener: requests framed and decoded
+// with the node's versions (an error closes), handed to the Node, and its responses checked
+// against the requests and written in request order by a writer that runs a little later.
 type ctlInConn struct {
-	inc         *ctlIncarnation
+	l           *ctlListener
 	id          controller.ConnID
 	conn        *Conn
 	fr          *wire.FrameReader
@@ -32,16 +66,26 @@ type ctlOutgoing struct {
 	close bool
 }
 
-// accept is the controller listener.
-func (inc *ctlIncarnation) accept(c *Conn) Handler {
-	if inc.dead {
+// accept is the listener's accept function.
+func (l *ctlListener) accept(c *Conn) Handler {
+	if !l.proc.alive() {
 		return nil
 	}
-	inc.nextConn++
-	ic := &ctlInConn{inc: inc, id: inc.nextConn, conn: c, fr: wire.NewRequestFrameReader(wire.DefaultRequestBytesMax)}
-	inc.conns[ic.id] = ic
-	inc.tracef("accept c%d (net c%d from %s)", ic.id, c.ID(), c.Remote())
+	l.nextConn++
+	ic := &ctlInConn{l: l, id: l.nextConn, conn: c, fr: wire.NewRequestFrameReader(wire.DefaultRequestBytesMax)}
+	l.conns[ic.id] = ic
+	l.proc.tracef("accept c%d (net c%d from %s)", ic.id, c.ID(), c.Remote())
 	return ic
+}
+
+// abortAll resets every connection (the process crashed).
+func (l *ctlListener) abortAll() {
+	for _, id := range sortedKeys(l.conns) {
+		if c := l.conns[id]; !c.closed {
+			c.closed = true
+			c.conn.Abort()
+		}
+	}
 }
 
 // Connected implements Handler; only dialer ends get it.
@@ -51,14 +95,14 @@ func (ic *ctlInConn) Connected(*Conn) {
 
 // Received implements Handler.
 func (ic *ctlInConn) Received(c *Conn, data []byte) {
-	if ic.closed || ic.inc.dead || ic.stopReading {
+	l := ic.l
+	if ic.closed || !l.proc.alive() || ic.stopReading {
 		return
 	}
-	if ic.inc.held(func() { ic.Received(c, data) }) {
+	if l.proc.held(func() { ic.Received(c, data) }) {
 		return
 	}
-	inc := ic.inc
-	for len(data) > 0 && !ic.closed && !ic.stopReading && !inc.dead {
+	for len(data) > 0 && !ic.closed && !ic.stopReading && l.proc.alive() {
 		used, frame, err := ic.fr.Feed(data)
 		data = data[used:]
 		if err != nil {
@@ -68,67 +112,69 @@ func (ic *ctlInConn) Received(c *Conn, data []byte) {
 		if frame == nil {
 			continue
 		}
-		req, err := wire.DecodeRequest(frame, &inc.versions)
+		req, err := wire.DecodeRequest(frame, l.versions)
 		if err != nil && !(errors.Is(err, wire.ErrUnsupportedVersion) && req.Header.APIKey == kmsg.ApiVersions.Int16()) {
 			ic.fail(err)
 			return
 		}
 		ic.awaiting = append(ic.awaiting, requestKey{req.Header.APIKey, req.Header.CorrelationID})
-		inc.n.stats.Requests++
-		inc.execute("request", inc.node.Request(inc.clocks(), ic.id, req))
+		l.stats.Requests++
+		l.request(ic.id, req)
 	}
 }
 
 // Closed implements Handler.
 func (ic *ctlInConn) Closed(c *Conn, err error) {
-	if ic.closed || ic.inc.dead {
+	if ic.closed || !ic.l.proc.alive() {
 		return
 	}
-	if ic.inc.held(func() { ic.Closed(c, err) }) {
+	if ic.l.proc.held(func() { ic.Closed(c, err) }) {
 		return
 	}
-	ic.inc.tracef("c%d closed by peer: %v", ic.id, err)
+	ic.l.proc.tracef("c%d closed by peer: %v", ic.id, err)
 	ic.teardown()
 }
 
 func (ic *ctlInConn) fail(err error) {
-	ic.inc.tracef("c%d closing: %v", ic.id, err)
+	ic.l.proc.tracef("c%d closing: %v", ic.id, err)
 	ic.conn.Close()
 	ic.teardown()
 }
 
 func (ic *ctlInConn) teardown() {
-	inc := ic.inc
+	l := ic.l
 	ic.closed = true
-	inc.cancel(ic.writer)
+	l.proc.cancel(ic.writer)
 	ic.writer = 0
 	ic.outbox, ic.awaiting = nil, nil
-	delete(inc.conns, ic.id)
-	inc.execute("conn closed", inc.node.ConnClosed(inc.clocks(), ic.id))
+	delete(l.conns, ic.id)
+	l.closed(ic.id)
 }
 
 // respond hands one response to its connection's writer, checking it answers the oldest
 // request awaiting one.
-func (inc *ctlIncarnation) respond(resp controller.Response) {
-	ic, ok := inc.conns[resp.Conn]
+func (l *ctlListener) respond(resp controller.Response) {
+	ic, ok := l.conns[resp.Conn]
 	if !ok || ic.closed {
 		return
 	}
 	if len(ic.awaiting) == 0 {
-		panic(fmt.Sprintf("sim: invariant: controller node %d answered conn %d (key %d, correlation id %d) with no request awaiting an answer",
-			inc.n.cfg.ID, resp.Conn, resp.Header.APIKey, resp.Header.CorrelationID))
+		panic(fmt.Sprintf("sim: invariant: a controller answered conn %d (key %d, correlation id %d) with no request awaiting an answer",
+			resp.Conn, resp.Header.APIKey, resp.Header.CorrelationID))
 	}
 	if want := ic.awaiting[0]; want.apiKey != resp.Header.APIKey || want.correlationID != resp.Header.CorrelationID {
-		panic(fmt.Sprintf("sim: invariant: controller node %d answered conn %d with key %d correlation id %d; the oldest request had %d and %d",
-			inc.n.cfg.ID, resp.Conn, resp.Header.APIKey, resp.Header.CorrelationID, want.apiKey, want.correlationID))
+		panic(fmt.Sprintf("sim: invariant: a controller answered conn %d with key %d correlation id %d; the oldest request had %d and %d",
+			resp.Conn, resp.Header.APIKey, resp.Header.CorrelationID, want.apiKey, want.correlationID))
 	}
 	ic.awaiting = ic.awaiting[1:]
 	ic.outbox = append(ic.outbox, ctlOutgoing{resp: resp})
 	ic.wakeWriter()
 }
 
-func (ic *ctlInConn) requestClose() {
-	if ic.stopReading {
+// requestClose closes the connection after the answers queued before it.
+func (l *ctlListener) requestClose(id controller.ConnID) {
+	ic, ok := l.conns[id]
+	if !ok || ic.stopReading {
 		return
 	}
 	ic.stopReading = true
@@ -140,8 +186,8 @@ func (ic *ctlInConn) wakeWriter() {
 	if ic.writer != 0 {
 		return
 	}
-	n := ic.inc.n
-	ic.writer = ic.inc.schedule(n.w.NowNs()+n.draw(0, n.cfg.WriteNsMax), fmt.Sprintf("write c%d", ic.id), func() {
+	l := ic.l
+	ic.writer = l.proc.schedule(l.w.NowNs()+l.proc.draw(0, l.writeNsMax), fmt.Sprintf("write c%d", ic.id), func() {
 		ic.writer = 0
 		ic.write()
 	})
@@ -149,8 +195,8 @@ func (ic *ctlInConn) wakeWriter() {
 
 // write encodes the outbox's answers in order and sends them in one piece.
 func (ic *ctlInConn) write() {
-	inc := ic.inc
-	if ic.closed || inc.dead {
+	l := ic.l
+	if ic.closed || !l.proc.alive() {
 		return
 	}
 	items := ic.outbox
@@ -162,7 +208,7 @@ func (ic *ctlInConn) write() {
 			break
 		}
 		ic.out = wire.AppendResponse(ic.out, item.resp.Header, item.resp.Body)
-		inc.n.stats.Responses++
+		l.stats.Responses++
 	}
 	if len(ic.out) > 0 {
 		err := ic.conn.Send(ic.out)
@@ -173,19 +219,46 @@ func (ic *ctlInConn) write() {
 		}
 	}
 	if closing {
-		inc.tracef("c%d closed by the node", ic.id)
+		l.proc.tracef("c%d closed by the node", ic.id)
 		ic.conn.Close()
 		ic.teardown()
 	}
 }
 
-// ctlPeer is the connection to one voter's controller listener: dialed on the first send,
-// requests framed in Kafka's framing, answers matched to them in order (a Kafka connection
-// answers in request order) and by correlation id, handed back with PeerResponse. A broken
-// connection fails its requests (PeerResponse with the error) and is dialed again only after
-// a backoff; sends meanwhile fail at once, and the quorum retries on its own timeouts.
+// PeerStats counts a process's requests to peers' controller listeners.
+type PeerStats struct {
+	Sends, Answers, Errs int64
+	FetchSnapshotSends   int64
+}
+
+// peerSet is a process's connections to other nodes' controller listeners: each dialed on the
+// first send to it, requests framed in Kafka's framing, answers matched to them in order (a
+// Kafka connection answers in request order) and by correlation id, handed back with answer.
+// A broken connection fails its requests (answer with the error) and is dialed again only
+// after a backoff; sends meanwhile fail at once, and the sender retries on its own timeouts.
+type peerSet struct {
+	proc process
+	w    *World
+	net  *Network
+	// host is this machine's name; addrOf gives a peer's controller listener ("host:port").
+	host   string
+	addrOf func(id int32) string
+	// reconnect backoff after a failed connection, and the request timeout after which a
+	// connection whose oldest request is unanswered is closed (Kafka's NetworkClient does so).
+	backoffNsMin, backoffNsMax, requestTimeoutNs int64
+	// answer runs the Node's PeerResponse for an answer or a failure and executes its Ready;
+	// it is never called while a Ready is being executed.
+	answer func(peer int32, correlationID int32, resp kmsg.Response, err error)
+	stats  *PeerStats
+	// label names the set in trace lines ("peer", "controller").
+	label string
+
+	peers map[int32]*ctlPeer // lookup; iterated in id order only
+}
+
+// ctlPeer is the connection to one peer.
 type ctlPeer struct {
-	inc       *ctlIncarnation
+	s         *peerSet
 	id        int32
 	addr      string
 	conn      *Conn
@@ -218,31 +291,47 @@ var errPeerBusy = errors.New("sim: too many requests in flight to the peer")
 // errPeerTimeout closes a peer connection whose oldest request went unanswered too long.
 var errPeerTimeout = errors.New("sim: peer request timed out")
 
-func (inc *ctlIncarnation) peer(id int32) *ctlPeer {
-	p, ok := inc.peers[id]
+func (s *peerSet) peer(id int32) *ctlPeer {
+	if s.peers == nil {
+		s.peers = map[int32]*ctlPeer{}
+	}
+	p, ok := s.peers[id]
 	if !ok {
-		p = &ctlPeer{inc: inc, id: id, addr: inc.n.cfg.PeerAddr(id)}
-		inc.peers[id] = p
+		p = &ctlPeer{s: s, id: id, addr: s.addrOf(id)}
+		s.peers[id] = p
 	}
 	return p
 }
 
-// send frames one PeerSend onto its peer's connection, dialing it if needed. A send that
-// cannot go (backoff, too many in flight) is failed by an event of its own: PeerResponse is
-// never called while a Ready is being executed.
-func (inc *ctlIncarnation) send(s controller.PeerSend) {
-	n := inc.n
-	n.stats.PeerSends++
-	p := inc.peer(s.To)
-	key, version := s.Request.Key(), s.Request.GetVersion()
+// abortAll resets every connection (the process crashed).
+func (s *peerSet) abortAll() {
+	ids := make([]int32, 0, len(s.peers))
+	//purity:allow-map-range the keys are sorted below
+	for id := range s.peers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if p := s.peers[id]; p.conn != nil {
+			p.conn.Abort()
+			p.conn = nil
+		}
+	}
+}
+
+// send frames one request onto its peer's connection, dialing it if needed. A send that cannot
+// go (backoff, too many in flight) is failed by an event of its own.
+func (s *peerSet) send(to int32, correlationID int32, req kmsg.Request) {
+	s.stats.Sends++
+	p := s.peer(to)
+	key, version := req.Key(), req.GetVersion()
 	if key == kmsg.FetchSnapshot.Int16() {
-		n.stats.FetchSnapshotSends++
+		s.stats.FetchSnapshotSends++
 	}
 	failNow := func(err error) {
-		corr := s.CorrelationID
-		inc.schedule(n.w.NowNs(), fmt.Sprintf("peer %d fail %d", p.id, corr), func() {
-			n.stats.PeerErrs++
-			inc.execute("peer failed", inc.node.PeerResponse(inc.clocks(), p.id, corr, nil, err))
+		s.proc.schedule(s.w.NowNs(), fmt.Sprintf("%s %d fail %d", s.label, p.id, correlationID), func() {
+			s.stats.Errs++
+			s.answer(p.id, correlationID, nil, err)
 		})
 	}
 	if len(p.inflight) >= peerInFlightMax {
@@ -250,17 +339,17 @@ func (inc *ctlIncarnation) send(s controller.PeerSend) {
 		return
 	}
 	if p.conn == nil {
-		if n.w.NowNs() < p.retryAtNs {
+		if s.w.NowNs() < p.retryAtNs {
 			failNow(errPeerBackoff)
 			return
 		}
-		p.conn = n.net.Dial(n.cfg.Host, p.addr, p)
+		p.conn = s.net.Dial(s.host, p.addr, p)
 		p.connected = false
 		p.fr = wire.NewResponseFrameReader(wire.DefaultRequestBytesMax)
 	}
-	h := wire.RequestHeader{APIKey: key, APIVersion: version, CorrelationID: s.CorrelationID}
-	p.inflight = append(p.inflight, peerRequest{correlationID: s.CorrelationID, key: key, version: version, sentNs: n.w.NowNs()})
-	frame := wire.AppendRequest(nil, h, s.Request)
+	h := wire.RequestHeader{APIKey: key, APIVersion: version, CorrelationID: correlationID}
+	p.inflight = append(p.inflight, peerRequest{correlationID: correlationID, key: key, version: version, sentNs: s.w.NowNs()})
+	frame := wire.AppendRequest(nil, h, req)
 	if !p.connected {
 		p.queued = append(p.queued, frame...)
 	} else if err := p.conn.Send(frame); err != nil {
@@ -273,10 +362,11 @@ func (inc *ctlIncarnation) send(s controller.PeerSend) {
 
 // Connected implements Handler.
 func (p *ctlPeer) Connected(c *Conn) {
-	if p.inc.dead || c != p.conn {
+	proc := p.s.proc
+	if !proc.alive() || c != p.conn {
 		return
 	}
-	if p.inc.held(func() { p.Connected(c) }) {
+	if proc.held(func() { p.Connected(c) }) {
 		return
 	}
 	if c != p.conn {
@@ -295,19 +385,19 @@ func (p *ctlPeer) Connected(c *Conn) {
 
 // Received implements Handler: answers, in request order.
 func (p *ctlPeer) Received(c *Conn, data []byte) {
-	if p.inc.dead || c != p.conn {
+	s := p.s
+	if !s.proc.alive() || c != p.conn {
 		return
 	}
-	if p.inc.held(func() { p.Received(c, data) }) {
+	if s.proc.held(func() { p.Received(c, data) }) {
 		return
 	}
-	inc := p.inc
-	for len(data) > 0 && !inc.dead && c == p.conn {
+	for len(data) > 0 && s.proc.alive() && c == p.conn {
 		used, frame, err := p.fr.Feed(data)
 		data = data[used:]
 		if err != nil {
 			c.Abort()
-			p.broken(fmt.Errorf("sim: peer %d answer framing: %w", p.id, err))
+			p.broken(fmt.Errorf("sim: %s %d answer framing: %w", s.label, p.id, err))
 			return
 		}
 		if frame == nil {
@@ -315,7 +405,7 @@ func (p *ctlPeer) Received(c *Conn, data []byte) {
 		}
 		if len(p.inflight) == 0 {
 			c.Abort()
-			p.broken(fmt.Errorf("sim: peer %d answered a request never sent", p.id))
+			p.broken(fmt.Errorf("sim: %s %d answered a request never sent", s.label, p.id))
 			return
 		}
 		head := p.inflight[0]
@@ -325,13 +415,13 @@ func (p *ctlPeer) Received(c *Conn, data []byte) {
 		}
 		if err != nil {
 			c.Abort()
-			p.broken(fmt.Errorf("sim: peer %d answer: %w", p.id, err))
+			p.broken(fmt.Errorf("sim: %s %d answer: %w", s.label, p.id, err))
 			return
 		}
 		p.inflight = p.inflight[1:]
-		inc.n.stats.PeerAnswers++
-		inc.execute("peer answer", inc.node.PeerResponse(inc.clocks(), p.id, corr, resp, nil))
-		if !inc.dead {
+		s.stats.Answers++
+		s.answer(p.id, corr, resp, nil)
+		if s.proc.alive() {
 			p.armTimeout()
 		}
 	}
@@ -339,10 +429,11 @@ func (p *ctlPeer) Received(c *Conn, data []byte) {
 
 // Closed implements Handler: the dial failed, or the connection reset or closed.
 func (p *ctlPeer) Closed(c *Conn, err error) {
-	if p.inc.dead || c != p.conn {
+	proc := p.s.proc
+	if !proc.alive() || c != p.conn {
 		return
 	}
-	if p.inc.held(func() { p.Closed(c, err) }) {
+	if proc.held(func() { p.Closed(c, err) }) {
 		return
 	}
 	if c != p.conn {
@@ -356,45 +447,44 @@ func (p *ctlPeer) Closed(c *Conn, err error) {
 
 // broken forgets the connection, starts the backoff and fails every request on it.
 func (p *ctlPeer) broken(err error) {
-	inc := p.inc
-	n := inc.n
+	s := p.s
 	p.conn, p.connected, p.queued = nil, false, nil
-	p.retryAtNs = n.w.NowNs() + n.draw(n.cfg.ReconnectBackoffNsMin, n.cfg.ReconnectBackoffNsMax)
-	inc.cancel(p.timeout)
+	p.retryAtNs = s.w.NowNs() + s.proc.draw(s.backoffNsMin, s.backoffNsMax)
+	s.proc.cancel(p.timeout)
 	p.timeout = 0
 	failed := p.inflight
 	p.inflight = nil
-	inc.tracef("peer %d connection broken (%d requests failed): %v", p.id, len(failed), err)
+	s.proc.tracef("%s %d connection broken (%d requests failed): %v", s.label, p.id, len(failed), err)
 	if len(failed) == 0 {
 		return
 	}
 	// Reported by an event of its own, as the failure of a send is (see send).
-	inc.schedule(n.w.NowNs(), fmt.Sprintf("peer %d failed", p.id), func() {
+	s.proc.schedule(s.w.NowNs(), fmt.Sprintf("%s %d failed", s.label, p.id), func() {
 		for _, r := range failed {
-			if inc.dead {
+			if !s.proc.alive() {
 				return
 			}
-			n.stats.PeerErrs++
-			inc.execute("peer failed", inc.node.PeerResponse(inc.clocks(), p.id, r.correlationID, nil, err))
+			s.stats.Errs++
+			s.answer(p.id, r.correlationID, nil, err)
 		}
 	})
 }
 
 // armTimeout keeps one event at the oldest request's deadline.
 func (p *ctlPeer) armTimeout() {
-	inc := p.inc
-	inc.cancel(p.timeout)
+	s := p.s
+	s.proc.cancel(p.timeout)
 	p.timeout = 0
 	if len(p.inflight) == 0 {
 		return
 	}
-	at := p.inflight[0].sentNs + inc.n.cfg.RequestTimeoutNs
-	p.timeout = inc.schedule(at, fmt.Sprintf("peer %d timeout", p.id), func() {
+	at := p.inflight[0].sentNs + s.requestTimeoutNs
+	p.timeout = s.proc.schedule(at, fmt.Sprintf("%s %d timeout", s.label, p.id), func() {
 		p.timeout = 0
 		if p.conn == nil || len(p.inflight) == 0 {
 			return
 		}
-		if p.inflight[0].sentNs+inc.n.cfg.RequestTimeoutNs > inc.n.w.NowNs() {
+		if p.inflight[0].sentNs+s.requestTimeoutNs > s.w.NowNs() {
 			p.armTimeout()
 			return
 		}

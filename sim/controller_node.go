@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/log"
@@ -82,9 +83,8 @@ func DefaultControllerNodeConfig(id int32, voters []int32) ControllerNodeConfig 
 // ControllerNodeStats counts what a quorum process did.
 type ControllerNodeStats struct {
 	Starts, Crashes, RestartFailures int64
-	Requests, Responses              int64
-	PeerSends, PeerAnswers, PeerErrs int64
-	FetchSnapshotSends               int64
+	Listener                         ListenerStats
+	Peers                            PeerStats
 	SyncsRun, SyncErrors             int64
 	FileOps, Snapshots               int64
 	Pauses                           int64
@@ -144,9 +144,8 @@ type ctlIncarnation struct {
 	versions wire.VersionTable
 	originNs int64
 
-	conns    map[controller.ConnID]*ctlInConn // lookup; iterated in id order only
-	nextConn controller.ConnID
-	peers    map[int32]*ctlPeer // lookup; iterated in id order only
+	listener ctlListener
+	peers    peerSet
 
 	jobs         map[EventID]bool
 	syncFreeNs   int64
@@ -275,18 +274,8 @@ func (n *ControllerNode) CrashWith(mode memfs.CrashMode) {
 	if n.voter {
 		n.net.Unlisten(n.addr)
 	}
-	for _, id := range sortedKeys(inc.conns) {
-		if c := inc.conns[id]; !c.closed {
-			c.closed = true
-			c.conn.Abort()
-		}
-	}
-	for _, id := range sortedPeerIDs(inc.peers) {
-		if p := inc.peers[id]; p.conn != nil {
-			p.conn.Abort()
-			p.conn = nil
-		}
-	}
+	inc.listener.abortAll()
+	inc.peers.abortAll()
 	for _, id := range sortedKeys(inc.jobs) {
 		n.w.Cancel(id)
 	}
@@ -372,7 +361,23 @@ func (n *ControllerNode) restart() (quorum.State, controller.Ready, error) {
 	n.stats.Starts++
 	inc := &ctlIncarnation{
 		n: n, fsys: n.mem, originNs: n.w.NowNs(),
-		conns: map[controller.ConnID]*ctlInConn{}, peers: map[int32]*ctlPeer{}, jobs: map[EventID]bool{},
+		jobs: map[EventID]bool{},
+	}
+	inc.listener = ctlListener{
+		proc: inc, w: n.w, writeNsMax: n.cfg.WriteNsMax, stats: &n.stats.Listener,
+		conns: map[controller.ConnID]*ctlInConn{},
+		request: func(id controller.ConnID, req wire.Request) {
+			inc.execute("request", inc.node.Request(inc.clocks(), id, req))
+		},
+		closed: func(id controller.ConnID) { inc.execute("conn closed", inc.node.ConnClosed(inc.clocks(), id)) },
+	}
+	inc.peers = peerSet{
+		proc: inc, w: n.w, net: n.net, host: n.cfg.Host, addrOf: n.cfg.PeerAddr,
+		backoffNsMin: n.cfg.ReconnectBackoffNsMin, backoffNsMax: n.cfg.ReconnectBackoffNsMax, requestTimeoutNs: n.cfg.RequestTimeoutNs,
+		answer: func(peer int32, corr int32, resp kmsg.Response, err error) {
+			inc.execute(peerCause(err), inc.node.PeerResponse(inc.clocks(), peer, corr, resp, err))
+		},
+		stats: &n.stats.Peers, label: "peer",
 	}
 	if n.cfg.Injector != nil {
 		inc.fsys = errorfs.Wrap(n.mem, n.cfg.Injector)
@@ -408,6 +413,7 @@ func (n *ControllerNode) restart() (quorum.State, controller.Ready, error) {
 	cfg.SnapshotBytesBetween = n.cfg.SnapshotBytesBetween
 	cfg.SnapshotIntervalMs = n.cfg.SnapshotIntervalMs
 	inc.versions = cfg.Versions
+	inc.listener.versions = &inc.versions
 	rng := n.w.Rand(fmt.Sprintf("ctl/%d/incarnation/%d/node", n.cfg.ID, n.incarnation))
 	node, ready, err := controller.NewNode(cfg, qlog, sf.State, rng, clocks)
 	if err != nil {
@@ -415,7 +421,7 @@ func (n *ControllerNode) restart() (quorum.State, controller.Ready, error) {
 	}
 	inc.qlog, inc.node = qlog, node
 	if n.voter {
-		if err := n.net.Listen(n.addr, inc.accept); err != nil {
+		if err := n.net.Listen(n.addr, inc.listener.accept); err != nil {
 			return quorum.State{}, controller.Ready{}, errors.Join(err, qlog.Close())
 		}
 	}
@@ -434,6 +440,18 @@ func (inc *ctlIncarnation) tracef(format string, args ...any) {
 }
 
 func (n *ControllerNode) draw(lo, hi int64) int64 { return lo + n.delays.Int64N(hi-lo+1) }
+
+// The process interface, for the listener's and the peers' connections.
+func (inc *ctlIncarnation) alive() bool             { return !inc.dead }
+func (inc *ctlIncarnation) draw(lo, hi int64) int64 { return inc.n.draw(lo, hi) }
+
+// peerCause names the event a peer answer or failure is in the trace.
+func peerCause(err error) string {
+	if err != nil {
+		return "peer failed"
+	}
+	return "peer answer"
+}
 
 // schedule runs fn at atNs as an event of this process: held while it is paused, cancelled
 // by a crash.
@@ -565,21 +583,19 @@ func (inc *ctlIncarnation) execute(cause string, r controller.Ready) {
 		if !effect() {
 			return
 		}
-		inc.send(s)
+		inc.peers.send(s.To, s.CorrelationID, s.Request)
 	}
 	for _, resp := range r.Responses {
 		if !effect() {
 			return
 		}
-		inc.respond(resp)
+		inc.listener.respond(resp)
 	}
 	for _, c := range r.Closes {
 		if !effect() {
 			return
 		}
-		if ic, ok := inc.conns[c]; ok {
-			ic.requestClose()
-		}
+		inc.listener.requestClose(c)
 	}
 	if r.Fatal != nil {
 		n.lastFatal = r.Fatal
@@ -687,15 +703,4 @@ func (inc *ctlIncarnation) setDeadline(deadlineMs int64) {
 		inc.deadlineMs = 0
 		inc.execute("timer", inc.node.Timer(inc.clocks()))
 	})
-}
-
-// sortedPeerIDs returns the peers' ids in ascending order.
-func sortedPeerIDs(m map[int32]*ctlPeer) []int32 {
-	ids := make([]int32, 0, len(m))
-	//purity:allow-map-range the keys are sorted below
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }

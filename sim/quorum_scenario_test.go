@@ -375,7 +375,7 @@ func TestQuorumScenarios(t *testing.T) {
 				target(d).Pause(duration(d, "for"))
 				return ""
 			case "snapshot-fetches":
-				if node(d, "node").Stats().FetchSnapshotSends > 0 {
+				if node(d, "node").Stats().Peers.FetchSnapshotSends > 0 {
 					return "some\n"
 				}
 				return "none\n"
