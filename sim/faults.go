@@ -340,36 +340,36 @@ func (p *FaultPlan) planNode(id int32) *planNode {
 func (p *FaultPlan) hook(pn *planNode) {
 	prev := pn.n.Hooks()
 	r := p.w.Rand(fmt.Sprintf("faults/node/%d/restart", pn.id))
-	pn.n.SetHooks(NodeHooks{
-		Crashed: func(n *Node) {
-			p.stats.Crashes++
-			if prev.Crashed != nil {
-				prev.Crashed(n)
-			}
-			downNs := []int64{1e6, 100e6, 1e9, 3e9}[r.IntN(4)]
-			if p.healed {
-				downNs = 1e6
-			}
-			p.scheduleRestart(pn, downNs)
-		},
-		BeforeRestart: func(n *Node) {
-			if prev.BeforeRestart != nil {
-				prev.BeforeRestart(n)
-			}
-			if err := pn.damage.Remap(n.Disk(), p.w.NowNs()); err != nil {
-				p.w.Tracef("fault node%d damage map: %v", pn.id, err)
-			}
-		},
-		AfterRestart: func(n *Node, err error) {
-			if prev.AfterRestart != nil {
-				prev.AfterRestart(n, err)
-			}
-			// Also after a failed restart: recovery may have truncated before it failed.
-			if err := pn.damage.NoteRecovery(n.Disk(), p.w.NowNs()); err != nil {
-				p.w.Tracef("fault node%d damage map: %v", pn.id, err)
-			}
-		},
-	})
+	hooks := prev // the hooks the plan does not wrap stay as they are
+	hooks.Crashed = func(n *Node) {
+		p.stats.Crashes++
+		if prev.Crashed != nil {
+			prev.Crashed(n)
+		}
+		downNs := []int64{1e6, 100e6, 1e9, 3e9}[r.IntN(4)]
+		if p.healed {
+			downNs = 1e6
+		}
+		p.scheduleRestart(pn, downNs)
+	}
+	hooks.BeforeRestart = func(n *Node) {
+		if prev.BeforeRestart != nil {
+			prev.BeforeRestart(n)
+		}
+		if err := pn.damage.Remap(n.Disk(), p.w.NowNs()); err != nil {
+			p.w.Tracef("fault node%d damage map: %v", pn.id, err)
+		}
+	}
+	hooks.AfterRestart = func(n *Node, err error) {
+		if prev.AfterRestart != nil {
+			prev.AfterRestart(n, err)
+		}
+		// Also after a failed restart: recovery may have truncated before it failed.
+		if err := pn.damage.NoteRecovery(n.Disk(), p.w.NowNs()); err != nil {
+			p.w.Tracef("fault node%d damage map: %v", pn.id, err)
+		}
+	}
+	pn.n.SetHooks(hooks)
 }
 
 // scheduleRestart restarts the node after downNs, retrying failed restarts (a full disk, a bad

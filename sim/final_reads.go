@@ -15,9 +15,9 @@ func refusedCorrupt(err string) bool {
 
 // finalReads reads every partition from its log start to its high watermark with a fresh
 // client once faults have stopped, and adds those fetches to history marked Final.
-func finalReads(w *World, network *Network, addr string, k Knobs, index int, history *check.History, limitNs int64, excused []ExcusedRange) string {
+func finalReads(w *World, network *Network, addrs []string, k Knobs, index int, history *check.History, limitNs int64, excused []ExcusedRange) string {
 	var reads check.History
-	reader, err := NewClientHost(w, network, "final", runClientConfig(addr, index, false, k), &reads)
+	reader, err := NewClientHost(w, network, "final", runClientConfig(addrs, index, false, k), &reads)
 	if err != nil {
 		return fmt.Sprintf("final reads: %v", err)
 	}

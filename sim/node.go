@@ -7,11 +7,15 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/weirdata/weir/core/broker"
 	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/config"
+	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/log"
+	"github.com/weirdata/weir/core/metadata"
+	"github.com/weirdata/weir/core/quorum"
 	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/core/wire"
 	"github.com/weirdata/weir/diskio"
@@ -27,6 +31,19 @@ type NodeConfig struct {
 	ID                   int32
 	Host                 string
 	Port, ControllerPort int
+	// Voters is controller.quorum.voters' ids when the node is one of a cluster; empty, the node
+	// is its own quorum's sole voter (the embedded single-node default). A node in Voters is
+	// broker and controller, any other broker only (an observer of the quorum).
+	Voters []int32
+	// VoterHost gives a voter's machine name (its controller listener is on ControllerPort);
+	// ClusterID is the id `weir storage format` writes on the disk at the first start. Both are
+	// needed with Voters.
+	VoterHost func(id int32) string
+	ClusterID string
+	// ReconnectBackoffNsMin..ReconnectBackoffNsMax is the wait before dialing a controller again
+	// after its connection failed; RequestTimeoutNs closes a connection to a controller whose
+	// oldest request waits longer. Used with Voters.
+	ReconnectBackoffNsMin, ReconnectBackoffNsMax, RequestTimeoutNs int64
 	// Adjust, when set, changes the broker config after the single-node defaults (segment
 	// sizes, flush settings, ...).
 	Adjust func(b *config.BrokerConfig)
@@ -84,7 +101,45 @@ func DefaultNodeConfig(id int32) NodeConfig {
 		TimerLateNsMax:  1_000_000,
 		UnreadBytesMax:  2 * wire.DefaultRequestBytesMax,
 		IdleTimeoutNs:   netio.DefaultIdleTimeout.Nanoseconds(),
+
+		ReconnectBackoffNsMin: 50e6,
+		ReconnectBackoffNsMax: 1e9,
+		RequestTimeoutNs:      2e9,
 	}
+}
+
+// serverProperties is the node's server.properties, as an operator writes them: the embedded
+// default's, or a cluster member's with the static voter set.
+func (cfg NodeConfig) serverProperties() (string, error) {
+	if len(cfg.Voters) == 0 {
+		return fmt.Sprintf(`node.id=%[1]d
+process.roles=broker,controller
+listeners=PLAINTEXT://%[2]s:%[3]d,CONTROLLER://%[2]s:%[4]d
+controller.listener.names=CONTROLLER
+controller.quorum.voters=%[1]d@%[2]s:%[4]d
+log.dirs=/weir-data
+`, cfg.ID, cfg.Host, cfg.Port, cfg.ControllerPort), nil
+	}
+	if cfg.VoterHost == nil || cfg.ClusterID == "" || cfg.ReconnectBackoffNsMin < 0 ||
+		cfg.ReconnectBackoffNsMax < cfg.ReconnectBackoffNsMin || cfg.RequestTimeoutNs <= 0 {
+		return "", fmt.Errorf("sim: node %d: a cluster member needs VoterHost, ClusterID and peer timeouts", cfg.ID)
+	}
+	var voters []string
+	for _, v := range cfg.Voters {
+		voters = append(voters, fmt.Sprintf("%d@%s:%d", v, cfg.VoterHost(v), cfg.ControllerPort))
+	}
+	roles, listeners := "broker", fmt.Sprintf("PLAINTEXT://%s:%d", cfg.Host, cfg.Port)
+	if slices.Contains(cfg.Voters, cfg.ID) {
+		roles = "broker,controller"
+		listeners += fmt.Sprintf(",CONTROLLER://%s:%d", cfg.Host, cfg.ControllerPort)
+	}
+	return fmt.Sprintf(`node.id=%d
+process.roles=%s
+listeners=%s
+controller.listener.names=CONTROLLER
+controller.quorum.voters=%s
+log.dirs=/weir-data
+`, cfg.ID, roles, listeners, strings.Join(voters, ",")), nil
 }
 
 // NodeStats counts what a node host did.
@@ -102,6 +157,10 @@ type NodeStats struct {
 	ConnectionsClosed int64 // by the node: decode errors, Closes, send failures
 	Pauses            int64 // Pause calls
 	Deferred          int64 // events held by a pause and run when it ended
+	// Controller and Peers count a cluster member's controller listener and its requests to
+	// the voters' listeners (the quorum's and the broker's).
+	Controller ListenerStats
+	Peers      PeerStats
 }
 
 // NodeHooks let a fault schedule follow a node's life. Each is optional; a hook may schedule
@@ -113,6 +172,10 @@ type NodeHooks struct {
 	BeforeRestart func(n *Node)
 	// AfterRestart runs after a restart, with its error (nil: the node is up).
 	AfterRestart func(n *Node, err error)
+	// QuorumRecovered runs when a start read the quorum state from disk, before the new process
+	// acts on it; ControllerObserved after every controller Ready the node executed to its end.
+	QuorumRecovered    func(n *Node, recovered quorum.State)
+	ControllerObserved func(n *Node)
 }
 
 // Node hosts one simulated broker: a crashable disk (memfs, optionally behind errorfs), the
@@ -151,6 +214,8 @@ type Node struct {
 	// inspector is the disk's Corruptor when faults wrap it: invariant checks read through
 	// its Inspect, seeing what the broker wrote rather than what the disk did to it.
 	inspector *errorfs.Corruptor
+	// formatted is set once the disk of a cluster member was formatted with its cluster id.
+	formatted bool
 }
 
 // incarnation is one process lifetime: everything a crash throws away.
@@ -201,13 +266,10 @@ func NewNode(w *World, network *Network, cfg NodeConfig) (*Node, error) {
 		cfg.BackgroundNsMax < cfg.BackgroundNsMin || cfg.WriteNsMax < 0 || cfg.TimerLateNsMax < 0 || cfg.UnreadBytesMax < 1 || cfg.IdleTimeoutNs <= 0 {
 		return nil, fmt.Errorf("sim: invalid node config %+v", cfg)
 	}
-	props := fmt.Sprintf(`node.id=%[1]d
-process.roles=broker,controller
-listeners=PLAINTEXT://%[2]s:%[3]d,CONTROLLER://%[2]s:%[4]d
-controller.listener.names=CONTROLLER
-controller.quorum.voters=%[1]d@%[2]s:%[4]d
-log.dirs=/weir-data
-`, cfg.ID, cfg.Host, cfg.Port, cfg.ControllerPort)
+	props, err := cfg.serverProperties()
+	if err != nil {
+		return nil, err
+	}
 	b, _, err := config.ParseServerProperties([]byte(props))
 	if err != nil {
 		return nil, fmt.Errorf("sim: node %d config: %w", cfg.ID, err)
@@ -257,6 +319,26 @@ func (n *Node) Addr() string { return n.addr }
 
 // Up reports whether the process runs.
 func (n *Node) Up() bool { return n.inc != nil }
+
+// Incarnation counts the node's starts.
+func (n *Node) Incarnation() int { return n.incarnation }
+
+// Controller is the running process's controller.Node (nil while down).
+func (n *Node) Controller() *controller.Node {
+	if n.inc == nil {
+		return nil
+	}
+	return n.inc.ctl
+}
+
+func (n *Node) controllerNode() *controller.Node { return n.Controller() }
+
+func (n *Node) quorumLog() *metadata.QuorumLog {
+	if n.inc == nil {
+		return nil
+	}
+	return n.inc.storage.metadata
+}
 
 // Clock is the machine's wall clock (jump or drift it for clock faults).
 func (n *Node) Clock() *WallClock { return n.clock }
@@ -313,6 +395,7 @@ func (n *Node) CrashWith(mode memfs.CrashMode) {
 	n.inc = nil
 	n.crashCountdown = -1
 	n.net.Unlisten(n.addr)
+	inc.stopControllerNet()
 	for _, id := range sortedKeys(inc.conns) {
 		c := inc.conns[id]
 		c.cancelTimers()
@@ -473,6 +556,13 @@ func (n *Node) restart() error {
 	prefix := fmt.Sprintf("node/%d/incarnation/%d/", n.cfg.ID, n.incarnation)
 	random := randReader{n.w.Rand(prefix + "storage")}
 	n.w.Tracef("node%d start (incarnation %d)", n.cfg.ID, n.incarnation)
+	if n.cfg.ClusterID != "" && !n.formatted {
+		// `weir storage format --cluster-id`, run once by the operator before the first start.
+		if _, err := storage.Format(inc.fsys, n.brokerCfg.AllLogDirs(), n.cfg.ClusterID, n.cfg.ID, random, storage.FormatOptions{IgnoreFormatted: true}); err != nil {
+			return fmt.Errorf("sim: node %d: format: %w", n.cfg.ID, err)
+		}
+		n.formatted = true
+	}
 	ns, err := openNodeStorage(inc.fsys, n.brokerCfg, random, n.clock.NowMs(), n.cfg.Buggify)
 	if err != nil {
 		return fmt.Errorf("sim: node %d: open storage: %w", n.cfg.ID, err)
@@ -502,6 +592,9 @@ func (n *Node) restart() error {
 		return errors.Join(fmt.Errorf("sim: node %d: %w", n.cfg.ID, err), ns.close())
 	}
 	inc.node = node
+	if err := inc.listenController(); err != nil {
+		return errors.Join(fmt.Errorf("sim: node %d: %w", n.cfg.ID, err), ns.close())
+	}
 	n.inc = inc
 	inc.execute("start", ready)
 	inc.executeController("start", ctlReady)
@@ -530,7 +623,7 @@ func (inc *incarnation) tracef(format string, args ...any) {
 func (n *Node) draw(lo, hi int64) int64 { return lo + n.delays.Int64N(hi-lo+1) }
 
 // schedule runs a job event that a crash cancels.
-func (inc *incarnation) schedule(atNs int64, what string, fn func()) {
+func (inc *incarnation) schedule(atNs int64, what string, fn func()) EventID {
 	var id EventID
 	id = inc.n.w.At(atNs, fmt.Sprintf("node%d %s", inc.n.cfg.ID, what), func() {
 		delete(inc.jobs, id)
@@ -540,7 +633,20 @@ func (inc *incarnation) schedule(atNs int64, what string, fn func()) {
 		fn()
 	})
 	inc.jobs[id] = true
+	return id
 }
+
+// cancel cancels an event schedule returned.
+func (inc *incarnation) cancel(id EventID) {
+	if id != 0 {
+		inc.n.w.Cancel(id)
+		delete(inc.jobs, id)
+	}
+}
+
+// The process interface, for the controller listener's and the peers' connections.
+func (inc *incarnation) alive() bool             { return !inc.dead }
+func (inc *incarnation) draw(lo, hi int64) int64 { return inc.n.draw(lo, hi) }
 
 // effectCount is how many effects ArmCrash counts in r.
 func effectCount(r broker.Ready) int {

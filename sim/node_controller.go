@@ -2,8 +2,11 @@ package sim
 
 import (
 	"fmt"
+	"net"
+	"slices"
 	"strconv"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/weirdata/weir/core/broker"
 	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/log"
@@ -12,9 +15,10 @@ import (
 )
 
 // The simulated process's controller.Node, as cmd/weir's driver_controller.go drives it: the
-// node is broker and controller (the embedded default), the sole voter of its metadata quorum.
-// The broker's requests to the controller reach it directly on localConn; the committed image
-// goes to the broker before the controller's answers.
+// sole voter of the node's own quorum (the embedded default), or a voter (broker and
+// controller) or observer (broker only) of a cluster's quorum. The broker's requests to its
+// own active controller reach it directly on localConn, to another node's over the network;
+// the committed image goes to the broker before the controller's answers to it.
 
 // localConn is the connection on which the broker's requests reach its own controller.
 const localConn controller.ConnID = 1 << 62
@@ -25,6 +29,17 @@ type colocatedController struct {
 	ctlTimer      EventID
 	ctlTimerGen   uint64
 	ctlDeadlineMs int64
+
+	// In a cluster (NodeConfig.Voters): whether this node votes, its controller listener (a
+	// voter's), its connections to the other voters' listeners for the quorum's requests, and
+	// those for the broker's requests to the active controller (cmd/weir's quorumPeers and
+	// brokerPeers).
+	clustered, voter bool
+	ctlAddr          string
+	ctlVersions      wire.VersionTable
+	ctlListener      ctlListener
+	quorumPeers      peerSet
+	brokerPeers      peerSet
 }
 
 // startController opens the controller.Node over the recovered metadata log.
@@ -34,10 +49,24 @@ func (inc *incarnation) startController(prefix string, ns *nodeStorage) (control
 	if err != nil {
 		return controller.Ready{}, err
 	}
+	if h := n.hooks.QuorumRecovered; h != nil {
+		h(n, sf.State)
+	}
 	id := quorum.NodeID(n.brokerCfg.NodeID)
-	ncfg := controller.DefaultNodeConfig(quorum.DefaultConfig(id, []quorum.NodeID{id}), inc.fsys, ns.metadata.Dir())
+	var voters []quorum.NodeID
+	for _, v := range n.brokerCfg.ControllerQuorumVoters {
+		voters = append(voters, quorum.NodeID(v.ID))
+	}
+	inc.clustered = len(n.cfg.Voters) > 0
+	inc.voter = slices.Contains(voters, id)
+	ncfg := controller.DefaultNodeConfig(quorum.DefaultConfig(id, voters), inc.fsys, ns.metadata.Dir())
 	ncfg.Wire = quorum.Wire{ClusterID: ns.clusterID}
-	ncfg.Controller = &controller.Config{NodeID: n.brokerCfg.NodeID, Broker: n.brokerCfg, ClusterID: ns.clusterID}
+	if inc.voter {
+		ncfg.Controller = &controller.Config{NodeID: n.brokerCfg.NodeID, Broker: n.brokerCfg, ClusterID: ns.clusterID}
+	}
+	if inc.clustered {
+		inc.startControllerNet(&ncfg)
+	}
 	ctl, ready, err := controller.NewNode(ncfg, ns.metadata, sf.State, n.w.Rand(prefix+"controller"), controller.Clocks(inc.clocks()))
 	if err != nil {
 		return controller.Ready{}, err
@@ -52,8 +81,12 @@ func (inc *incarnation) sendToController(sends []broker.PeerSend) {
 		if inc.dead {
 			return
 		}
-		if s.To != inc.n.brokerCfg.NodeID {
-			panic(fmt.Sprintf("sim: node %d: the broker sent to node %d, but it is its own quorum's sole voter", inc.n.cfg.ID, s.To))
+		if s.To != inc.n.brokerCfg.NodeID || !inc.voter {
+			if !inc.clustered {
+				panic(fmt.Sprintf("sim: node %d: the broker sent to node %d, but it is its own quorum's sole voter", inc.n.cfg.ID, s.To))
+			}
+			inc.brokerPeers.send(s.To, s.CorrelationID, s.Request)
+			continue
 		}
 		req := wire.Request{
 			Header: wire.RequestHeader{APIKey: s.Request.Key(), APIVersion: s.Request.GetVersion(), CorrelationID: s.CorrelationID},
@@ -94,21 +127,42 @@ func (inc *incarnation) executeController(cause string, r controller.Ready) {
 			inc.executeController("snapshot", inc.ctl.SnapshotWritten(controller.Clocks(inc.clocks()), w, err))
 		})
 	}
-	if len(r.Sends) > 0 {
+	if len(r.Sends) > 0 && !inc.clustered {
 		panic(fmt.Sprintf("sim: node %d: a sole voter sent %d quorum requests", n.cfg.ID, len(r.Sends)))
+	}
+	for _, s := range r.Sends {
+		inc.quorumPeers.send(s.To, s.CorrelationID, s.Request)
+	}
+	// Answers on the listener's connections first, as cmd/weir writes them: a nested Ready
+	// must not overtake them.
+	var local []controller.Response
+	for _, resp := range r.Responses {
+		if resp.Conn == localConn {
+			local = append(local, resp)
+			continue
+		}
+		if !inc.clustered {
+			panic(fmt.Sprintf("sim: node %d: the controller answered connection %d", n.cfg.ID, resp.Conn))
+		}
+		inc.ctlListener.respond(resp)
+	}
+	for _, c := range r.Closes {
+		if c != localConn {
+			inc.ctlListener.requestClose(c)
+		}
 	}
 	inc.setControllerDeadline(r.NextDeadlineMs)
 	if r.Committed != nil {
 		inc.execute("metadata", inc.node.Metadata(inc.clocks(), *r.Committed))
 	}
-	for _, resp := range r.Responses {
+	for _, resp := range local {
 		if inc.dead {
 			return
 		}
-		if resp.Conn != localConn {
-			panic(fmt.Sprintf("sim: node %d: the controller answered connection %d", n.cfg.ID, resp.Conn))
-		}
 		inc.execute("controller answer", inc.node.PeerResponse(inc.clocks(), resp.Header.CorrelationID, resp.Body, nil))
+	}
+	if h := n.hooks.ControllerObserved; h != nil && !inc.dead {
+		h(n)
 	}
 }
 
@@ -226,3 +280,66 @@ func (inc *incarnation) maybeListen() {
 
 // Serving reports whether the node's broker serves clients (registered and unfenced).
 func (n *Node) Serving() bool { return n.inc != nil && n.inc.listening }
+
+// startControllerNet sets up a cluster member's controller networking before its
+// controller.Node starts: a voter's listener (controllers listen from the start, unlike the
+// broker), and the connections to the voters.
+func (inc *incarnation) startControllerNet(ncfg *controller.NodeConfig) {
+	n := inc.n
+	voterAddr := func(id int32) string {
+		return net.JoinHostPort(n.cfg.VoterHost(id), strconv.Itoa(n.cfg.ControllerPort))
+	}
+	if inc.voter {
+		ncfg.Wire.Self = quorum.Endpoint{Listener: "CONTROLLER", Host: n.cfg.Host, Port: uint16(n.cfg.ControllerPort)}
+		ncfg.VoterEndpoints = make(map[quorum.NodeID]quorum.Endpoint)
+		for _, v := range n.cfg.Voters {
+			ncfg.VoterEndpoints[quorum.NodeID(v)] = quorum.Endpoint{Listener: "CONTROLLER", Host: n.cfg.VoterHost(v), Port: uint16(n.cfg.ControllerPort)}
+		}
+		inc.ctlAddr = voterAddr(n.cfg.ID)
+		inc.ctlVersions = ncfg.Versions
+		inc.ctlListener = ctlListener{
+			proc: inc, w: n.w, versions: &inc.ctlVersions, writeNsMax: n.cfg.WriteNsMax, stats: &n.stats.Controller,
+			conns: map[controller.ConnID]*ctlInConn{},
+			request: func(id controller.ConnID, req wire.Request) {
+				inc.executeController("request", inc.ctl.Request(controller.Clocks(inc.clocks()), id, req))
+			},
+			closed: func(id controller.ConnID) {
+				inc.executeController("conn closed", inc.ctl.ConnClosed(controller.Clocks(inc.clocks()), id))
+			},
+		}
+	}
+	peers := func(label string, answer func(peer int32, corr int32, resp kmsg.Response, err error)) peerSet {
+		return peerSet{
+			proc: inc, w: n.w, net: n.net, host: n.cfg.Host, addrOf: voterAddr,
+			backoffNsMin: n.cfg.ReconnectBackoffNsMin, backoffNsMax: n.cfg.ReconnectBackoffNsMax, requestTimeoutNs: n.cfg.RequestTimeoutNs,
+			answer: answer, stats: &n.stats.Peers, label: label,
+		}
+	}
+	inc.quorumPeers = peers("quorum peer", func(peer int32, corr int32, resp kmsg.Response, err error) {
+		inc.executeController(peerCause(err), inc.ctl.PeerResponse(controller.Clocks(inc.clocks()), peer, corr, resp, err))
+	})
+	inc.brokerPeers = peers("controller", func(_ int32, corr int32, resp kmsg.Response, err error) {
+		inc.execute("controller answer", inc.node.PeerResponse(inc.clocks(), corr, resp, err))
+	})
+}
+
+// listenController opens a voter's controller listener once its controller.Node exists.
+func (inc *incarnation) listenController() error {
+	if !inc.voter || !inc.clustered {
+		return nil
+	}
+	return inc.n.net.Listen(inc.ctlAddr, inc.ctlListener.accept)
+}
+
+// stopControllerNet resets the controller's connections (the process crashed).
+func (inc *incarnation) stopControllerNet() {
+	if !inc.clustered {
+		return
+	}
+	if inc.voter {
+		inc.n.net.Unlisten(inc.ctlAddr)
+		inc.ctlListener.abortAll()
+	}
+	inc.quorumPeers.abortAll()
+	inc.brokerPeers.abortAll()
+}

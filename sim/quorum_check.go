@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/quorum"
 	"github.com/weirdata/weir/core/record"
@@ -81,9 +82,22 @@ func (k *quorumChecker) noteLeader(epoch record.Epoch, id int32, by int32) {
 	k.leaders[epoch] = id
 }
 
+// quorumMember is a process of the metadata quorum, as the checker sees it: a controller-only
+// ControllerNode, or a broker Node of a cluster (a voter or an observer).
+type quorumMember interface {
+	ID() int32
+	Up() bool
+	Incarnation() int
+	controllerNode() *controller.Node
+	quorumLog() *metadata.QuorumLog
+}
+
+func (n *ControllerNode) controllerNode() *controller.Node { return n.Node() }
+func (n *ControllerNode) quorumLog() *metadata.QuorumLog   { return n.Log() }
+
 // observe checks one node after a Ready it executed to its end.
-func (k *quorumChecker) observe(n *ControllerNode) {
-	node := n.Node()
+func (k *quorumChecker) observe(n quorumMember) {
+	node := n.controllerNode()
 	id := n.ID()
 	st := node.QuorumState()
 	if node.Role() == quorum.RoleLeader {
@@ -126,6 +140,7 @@ func (k *quorumChecker) checkImage(id int32, img *metadata.Image, applied record
 	first, ok := k.imageAt[applied]
 	if !ok {
 		k.imageAt[applied] = img
+		k.checkLeaders(img, applied)
 		return
 	}
 	if first != img && !first.Equal(img) {
@@ -133,9 +148,30 @@ func (k *quorumChecker) checkImage(id int32, img *metadata.Image, applied record
 	}
 }
 
+// checkLeaders: a partition's leader is a registered, unfenced broker (or none): a fenced
+// broker leads nothing.
+func (k *quorumChecker) checkLeaders(img *metadata.Image, applied record.Offset) {
+	for _, t := range img.Topics() {
+		for _, p := range t.Partitions() {
+			if p.Leader == metadata.NoLeader {
+				continue
+			}
+			b, ok := img.Broker(p.Leader)
+			switch {
+			case !ok:
+				k.violate("a partition's leader is a registered broker: %s-%d led by unknown broker %d in the image at %d", t.Name, p.ID, p.Leader, applied)
+			case b.Fenced:
+				k.violate("a fenced broker leads nothing: %s-%d led by fenced broker %d in the image at %d", t.Name, p.ID, p.Leader, applied)
+			case !slices.Contains(p.ISR, p.Leader):
+				k.violate("a partition's leader is in its ISR: %s-%d led by %d, ISR %v, in the image at %d", t.Name, p.ID, p.Leader, p.ISR, applied)
+			}
+		}
+	}
+}
+
 // restarted checks the quorum state a restart read from disk against the last one the node
 // made durable.
-func (k *quorumChecker) restarted(n *ControllerNode, recovered quorum.State) {
+func (k *quorumChecker) restarted(n quorumMember, recovered quorum.State) {
 	id := n.ID()
 	prev, ok := k.durable[id]
 	if !ok {
@@ -149,8 +185,8 @@ func (k *quorumChecker) restarted(n *ControllerNode, recovered quorum.State) {
 }
 
 // logEntries reads a node's whole quorum log: its start and its entries.
-func logEntries(n *ControllerNode) (record.Offset, []quorum.Entry, error) {
-	qlog := n.Log()
+func logEntries(n quorumMember) (record.Offset, []quorum.Entry, error) {
+	qlog := n.quorumLog()
 	start, end := qlog.Start().EndOffset, qlog.EndOffset()
 	var out []quorum.Entry
 	for next := start; next < end; {
@@ -169,7 +205,7 @@ func logEntries(n *ControllerNode) (record.Offset, []quorum.Entry, error) {
 
 // checkLogMatching: where two nodes' logs hold an entry of the same epoch at the same offset,
 // they hold the same entries at every offset below it that both still have.
-func (k *quorumChecker) checkLogMatching(nodes []*ControllerNode) {
+func (k *quorumChecker) checkLogMatching(nodes []quorumMember) {
 	type nodeLog struct {
 		id      int32
 		start   record.Offset
@@ -213,7 +249,7 @@ func (k *quorumChecker) checkLogMatching(nodes []*ControllerNode) {
 
 // checkRegistrations: every acknowledged registration is in every node's committed image,
 // with its epoch and incarnation, or replaced by a later registration of the same broker.
-func (k *quorumChecker) checkRegistrations(nodes []*ControllerNode, h *QuorumHistory) {
+func (k *quorumChecker) checkRegistrations(nodes []quorumMember, h *QuorumHistory) {
 	// An epoch is the offset of a committed registration record: no two share one, and a
 	// broker's registrations (sent one after another) get growing epochs.
 	byEpoch := map[int64]AckedRegistration{}
@@ -233,7 +269,7 @@ func (k *quorumChecker) checkRegistrations(nodes []*ControllerNode, h *QuorumHis
 		if !n.Up() {
 			continue
 		}
-		img, applied := n.Node().Image()
+		img, applied := n.controllerNode().Image()
 		for _, r := range h.Registrations {
 			b, ok := img.Broker(r.BrokerID)
 			switch {
@@ -250,7 +286,7 @@ func (k *quorumChecker) checkRegistrations(nodes []*ControllerNode, h *QuorumHis
 
 // checkProducerIDs: acknowledged producer id blocks never overlap (each id belongs to one
 // broker), and every node's committed image hands out ids only above every acknowledged block.
-func (k *quorumChecker) checkProducerIDs(nodes []*ControllerNode, h *QuorumHistory) {
+func (k *quorumChecker) checkProducerIDs(nodes []quorumMember, h *QuorumHistory) {
 	blocks := slices.Clone(h.ProducerIDs)
 	slices.SortFunc(blocks, func(a, b AckedProducerIDs) int { return cmp.Compare(a.Start, b.Start) })
 	for i := 1; i < len(blocks); i++ {
@@ -267,7 +303,7 @@ func (k *quorumChecker) checkProducerIDs(nodes []*ControllerNode, h *QuorumHisto
 		if !n.Up() {
 			continue
 		}
-		img, applied := n.Node().Image()
+		img, applied := n.controllerNode().Image()
 		if next := img.NextProducerID(); next < last.Start+last.Len {
 			k.violate("committed entries are never lost: producer ids [%d, %d) acknowledged at %dms, but node %d's image at %d hands out from %d",
 				last.Start, last.Start+last.Len, last.AckNs/1e6, n.ID(), applied, next)

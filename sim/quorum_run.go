@@ -239,8 +239,8 @@ func (c *quorumCluster) setUp() error {
 		}
 		n.SetHooks(ControllerHooks{
 			Crashed:   c.faults.crashed,
-			Restarted: c.checker.restarted,
-			Observe:   c.checker.observe,
+			Restarted: func(n *ControllerNode, recovered quorum.State) { c.checker.restarted(n, recovered) },
+			Observe:   func(n *ControllerNode) { c.checker.observe(n) },
 		})
 		c.checker.observe(n)
 		c.nodes = append(c.nodes, n)
@@ -259,6 +259,15 @@ func (c *quorumCluster) setUp() error {
 	}
 	c.faults.start(c.nodes)
 	return nil
+}
+
+// members are the nodes, for the checker.
+func (c *quorumCluster) members() []quorumMember {
+	members := make([]quorumMember, len(c.nodes))
+	for i, n := range c.nodes {
+		members[i] = n
+	}
+	return members
 }
 
 // leader is the active controller of the highest epoch among the nodes that are up, or nil.
@@ -308,9 +317,9 @@ func (c *quorumCluster) finish() string {
 			c.opts.LivenessNs/1e9, c.describe())
 	}
 	c.w.Tracef("converged: %s", c.describe())
-	c.checker.checkLogMatching(c.nodes)
-	c.checker.checkRegistrations(c.nodes, &c.history)
-	c.checker.checkProducerIDs(c.nodes, &c.history)
+	c.checker.checkLogMatching(c.members())
+	c.checker.checkRegistrations(c.members(), &c.history)
+	c.checker.checkProducerIDs(c.members(), &c.history)
 	return c.checker.failure()
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/datadriven"
 
 	"github.com/weirdata/weir/core/metadata"
+	"github.com/weirdata/weir/core/quorum"
 	"github.com/weirdata/weir/diskio/memfs"
 )
 
@@ -205,7 +206,10 @@ func TestQuorumScenarios(t *testing.T) {
 				}
 				for _, n := range c.nodes {
 					names[fmt.Sprintf("ctl%d", n.ID())] = n
-					n.SetHooks(ControllerHooks{Restarted: c.checker.restarted, Observe: c.checker.observe})
+					n.SetHooks(ControllerHooks{
+						Restarted: func(n *ControllerNode, recovered quorum.State) { c.checker.restarted(n, recovered) },
+						Observe:   func(n *ControllerNode) { c.checker.observe(n) },
+					})
 				}
 				if requestTimeoutMs > 0 {
 					setRequestTimeout(c, requestTimeoutMs)

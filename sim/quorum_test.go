@@ -35,10 +35,10 @@ func TestQuorumSeeds(t *testing.T) {
 	var runs []seedRun
 	for seed := uint64(1); seed <= max(drawn, all); seed++ {
 		if seed <= drawn {
-			runs = append(runs, seedRun{seed, ""})
+			runs = append(runs, seedRun{seed: seed})
 		}
 		if seed <= all {
-			runs = append(runs, seedRun{seed, "all"})
+			runs = append(runs, seedRun{seed: seed, faults: "all"})
 		}
 	}
 	var (
@@ -204,9 +204,9 @@ func TestQuorumZombieLeader(t *testing.T) {
 	if st := old.Node().QuorumState(); st.Epoch != leader.Node().QuorumState().Epoch {
 		t.Fatalf("the old leader is at %s, the new one at %s", st, leader.Node().QuorumState())
 	}
-	c.checker.checkLogMatching(c.nodes)
-	c.checker.checkRegistrations(c.nodes, &c.history)
-	c.checker.checkProducerIDs(c.nodes, &c.history)
+	c.checker.checkLogMatching(c.members())
+	c.checker.checkRegistrations(c.members(), &c.history)
+	c.checker.checkProducerIDs(c.members(), &c.history)
 	if f := c.checker.failure(); f != "" {
 		t.Fatal(f)
 	}
@@ -227,7 +227,7 @@ func TestControllerNodeCrashKeepsQuorumState(t *testing.T) {
 		for _, n := range c.nodes {
 			n.SetHooks(ControllerHooks{
 				Restarted: func(n *ControllerNode, s quorum.State) { c.checker.restarted(n, s); restarted = append(restarted, s) },
-				Observe:   c.checker.observe,
+				Observe:   func(n *ControllerNode) { c.checker.observe(n) },
 			})
 			n.Crash()
 		}
@@ -249,9 +249,9 @@ func TestControllerNodeCrashKeepsQuorumState(t *testing.T) {
 		if after <= before {
 			t.Fatalf("seed %d: epoch %d after the crash, want above %d", seed, after, before)
 		}
-		c.checker.checkLogMatching(c.nodes)
-		c.checker.checkRegistrations(c.nodes, &c.history)
-		c.checker.checkProducerIDs(c.nodes, &c.history)
+		c.checker.checkLogMatching(c.members())
+		c.checker.checkRegistrations(c.members(), &c.history)
+		c.checker.checkProducerIDs(c.members(), &c.history)
 		if f := c.checker.failure(); f != "" {
 			t.Fatalf("seed %d: %s", seed, f)
 		}
@@ -307,7 +307,7 @@ func TestQuorumCheckersCatchViolations(t *testing.T) {
 		c := converged(t)
 		h := c.history
 		h.Registrations = append(h.Registrations, AckedRegistration{BrokerID: 4242, Epoch: 1 << 40}) // an epoch no registration has
-		c.checker.checkRegistrations(c.nodes, &h)
+		c.checker.checkRegistrations(c.members(), &h)
 		expect(t, c.checker, "committed entries are never lost")
 	})
 	t.Run("one epoch for two registrations", func(t *testing.T) {
@@ -316,13 +316,13 @@ func TestQuorumCheckersCatchViolations(t *testing.T) {
 		r := h.Registrations[0]
 		r.BrokerID = 4243
 		h.Registrations = append(h.Registrations, r)
-		c.checker.checkRegistrations(c.nodes, &h)
+		c.checker.checkRegistrations(c.members(), &h)
 		expect(t, c.checker, "broker epochs are unique")
 	})
 	t.Run("overlapping producer ids", func(t *testing.T) {
 		c := converged(t)
 		h := QuorumHistory{ProducerIDs: []AckedProducerIDs{{BrokerID: 1, Start: 0, Len: 1000}, {BrokerID: 2, Start: 500, Len: 1000}}}
-		c.checker.checkProducerIDs(c.nodes, &h)
+		c.checker.checkProducerIDs(c.members(), &h)
 		expect(t, c.checker, "producer id blocks are unique")
 	})
 	t.Run("divergent logs", func(t *testing.T) {
@@ -335,7 +335,7 @@ func TestQuorumCheckersCatchViolations(t *testing.T) {
 		if err := b.Append([]quorum.Entry{{Epoch: epoch, Data: []byte("b")}, {Epoch: epoch + 1, Data: []byte("x")}}); err != nil {
 			t.Fatal(err)
 		}
-		c.checker.checkLogMatching(c.nodes)
+		c.checker.checkLogMatching(c.members())
 		expect(t, c.checker, "log matching")
 	})
 	t.Run("different images at one offset", func(t *testing.T) {

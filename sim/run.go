@@ -3,14 +3,17 @@ package sim
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/check"
 	"github.com/weirdata/weir/core/client"
+	"github.com/weirdata/weir/core/quorum"
 	"github.com/weirdata/weir/diskio/errorfs"
 )
 
@@ -32,6 +35,10 @@ type RunOptions struct {
 	// Faults, when set, are exactly the fault classes to inject ("net,crash", "all", "none":
 	// ParseFaults); empty draws them from the seed.
 	Faults string
+	// Nodes is the number of broker processes: 0 or 1 is the embedded single-node default, 3 to
+	// 5 a cluster whose quorum has Voters voters (1, 3 or 5; 0 draws it from the seed) among
+	// the nodes, each a combined broker and controller, the other nodes broker-only.
+	Nodes, Voters int
 }
 
 // DefaultRunOptions is a run of seed: 20 virtual seconds at 200 operations per second.
@@ -82,12 +89,51 @@ func verdict(r RunResult) string {
 	return "FAIL: " + r.Failure
 }
 
-// runNode is the one broker's id; runs are single-node until the quorum exists.
+// runNode is the single-node run's broker id.
 const runNode = 1
 
-// workloadStartNs is when a run's workload and faults start: setting up (the broker's start,
-// the topic) must be done by then.
-const workloadStartNs = int64(time.Second)
+// workloadStartNs is when a single-node run's workload and faults start: setting up (the
+// broker's start, the topic) must be done by then. clusterWorkloadStartNs is a cluster's: the
+// quorum elects its leader, every broker registers and is unfenced, then the topic is created.
+const (
+	workloadStartNs        = int64(time.Second)
+	clusterWorkloadStartNs = 10 * int64(time.Second)
+)
+
+// clusterID is the id a cluster run's nodes are formatted with.
+const clusterID = "c2ltdWxhdGVkLWNsdXN0QQ"
+
+// Validate checks the options' shape (nodes, voters).
+func (o RunOptions) Validate() error { return clusterShape(&o, nil) }
+
+// clusterShape checks a cluster run's node and voter counts, drawing the voters when 0 (with
+// r; a nil r only checks).
+func clusterShape(opts *RunOptions, r *rand.Rand) error {
+	if opts.Nodes <= 1 {
+		if opts.Voters > 1 {
+			return fmt.Errorf("voters %d: a single node is its own quorum's sole voter", opts.Voters)
+		}
+		opts.Nodes, opts.Voters = 1, 1
+		return nil
+	}
+	if opts.Nodes < 3 || opts.Nodes > 5 {
+		return fmt.Errorf("nodes %d: want 1, or 3 to 5", opts.Nodes)
+	}
+	if opts.Voters == 0 && r == nil {
+		return nil
+	}
+	if opts.Voters == 0 {
+		choices := []int{1, 3}
+		if opts.Nodes == 5 {
+			choices = append(choices, 5)
+		}
+		opts.Voters = choices[r.IntN(len(choices))]
+	}
+	if opts.Voters != 1 && opts.Voters != 3 && opts.Voters != 5 || opts.Voters > opts.Nodes {
+		return fmt.Errorf("voters %d: want 1, 3 or 5, at most the %d nodes", opts.Voters, opts.Nodes)
+	}
+	return nil
+}
 
 // Run runs one seed to completion. It never panics: a panic in core (a broken invariant) or
 // in the simulator ends the run as a failure naming it.
@@ -117,7 +163,11 @@ type cluster struct {
 	opts    RunOptions
 	w       *World
 	network *Network
+	// nodes are the brokers, by id (1, 2, ...); node is the first, a single-node run's broker.
+	nodes   []*Node
 	node    *Node
+	checker *quorumChecker
+	startNs int64
 	knobs   Knobs
 	bug     *buggify.B
 	plan    *FaultPlan
@@ -141,14 +191,25 @@ func newCluster(opts RunOptions, adjust ...func(*Knobs)) *cluster {
 	if opts.Trace != nil {
 		c.w.SetTraceWriter(opts.Trace)
 	}
+	if err := clusterShape(&c.opts, c.w.Rand("cluster/shape")); err != nil {
+		panic(fmt.Sprintf("sim: RunOptions: %v", err)) // callers check it first (ValidateRunOptions)
+	}
+	c.startNs = workloadStartNs
+	if c.clustered() {
+		c.startNs = clusterWorkloadStartNs
+	}
 	c.knobs = drawKnobs(c.w.Rand("knobs"))
+	if c.clustered() {
+		// Enough partitions that every broker leads some (placement spreads them).
+		c.knobs.Partitions = int32(c.opts.Nodes + c.w.Rand("cluster/partitions").IntN(c.opts.Nodes+1))
+	}
 	for _, f := range adjust {
 		f(&c.knobs)
 	}
 	bugOpts := buggify.DefaultOptions()
 	bugOpts.Planted = opts.Planted
 	c.bug = buggify.New(c.w.Rand("buggify"), bugOpts)
-	faults := DefaultFaultConfig(workloadStartNs, workloadStartNs+opts.DurationNs)
+	faults := DefaultFaultConfig(c.startNs, c.startNs+opts.DurationNs)
 	if opts.Faults != "" {
 		classes, err := ParseFaults(opts.Faults)
 		if err != nil {
@@ -159,6 +220,9 @@ func newCluster(opts RunOptions, adjust ...func(*Knobs)) *cluster {
 	c.plan = NewFaultPlan(c.w, faults)
 	return c
 }
+
+// clustered reports whether the run is a cluster of several nodes.
+func (c *cluster) clustered() bool { return c.opts.Nodes > 1 }
 
 // result fills in what the run did.
 func (c *cluster) result(res *RunResult) {
@@ -178,25 +242,48 @@ func (c *cluster) result(res *RunResult) {
 func (c *cluster) setUp() string {
 	c.w.Tracef("run seed %d knobs %s", c.opts.Seed, c.knobs)
 	c.network = NewNetwork(c.w, DefaultNetworkConfig())
-	nodeCfg := DefaultNodeConfig(runNode)
-	nodeCfg.Adjust = c.knobs.adjust
-	nodeCfg.Buggify = c.bug
-	c.plan.ConfigureNode(&nodeCfg)
-	if c.damage != nil {
-		nodeCfg.DamageExplains = c.damage.Explains
+	c.checker = newQuorumChecker(c.w)
+	var voters []int32
+	for i := range c.opts.Voters {
+		voters = append(voters, int32(i+1))
 	}
-	if c.corruptor != nil {
-		nodeCfg.Corruptor = c.corruptor
+	for i := range c.opts.Nodes {
+		nodeCfg := DefaultNodeConfig(int32(i + 1))
+		if c.clustered() {
+			nodeCfg.Voters = voters
+			nodeCfg.VoterHost = func(id int32) string { return "node" + strconv.Itoa(int(id)) }
+			nodeCfg.ClusterID = clusterID
+		}
+		nodeCfg.Adjust = c.knobs.adjust
+		nodeCfg.Buggify = c.bug
+		c.plan.ConfigureNode(&nodeCfg)
+		if c.damage != nil {
+			nodeCfg.DamageExplains = c.damage.Explains
+		}
+		if c.corruptor != nil {
+			nodeCfg.Corruptor = c.corruptor
+		}
+		node, err := NewNode(c.w, c.network, nodeCfg)
+		if err != nil {
+			return fmt.Sprintf("setup: %v", err)
+		}
+		node.SetHooks(NodeHooks{
+			QuorumRecovered:    func(n *Node, recovered quorum.State) { c.checker.restarted(n, recovered) },
+			ControllerObserved: func(n *Node) { c.checker.observe(n) },
+		})
+		c.nodes = append(c.nodes, node)
 	}
-	node, err := NewNode(c.w, c.network, nodeCfg)
-	if err != nil {
-		return fmt.Sprintf("setup: %v", err)
+	c.node = c.nodes[0]
+	if c.clustered() {
+		// Kafka's brokers open their listeners once registered and unfenced: wait for all.
+		if !c.w.RunUntilTrue(c.allServing, c.startNs) {
+			return fmt.Sprintf("setup: the brokers did not all serve within %.3f virtual s: %s", float64(c.startNs)/1e9, c.describeNodes())
+		}
 	}
-	c.node = node
 
 	// The topic, created by an admin client before the workload starts.
 	var adminHistory check.History
-	admin, err := NewClientHost(c.w, c.network, "admin", runClientConfig(node.Addr(), 0, false, c.knobs), &adminHistory)
+	admin, err := NewClientHost(c.w, c.network, "admin", runClientConfig(c.bootstrapAddrs(), 0, false, c.knobs), &adminHistory)
 	if err != nil {
 		return fmt.Sprintf("setup: %v", err)
 	}
@@ -211,17 +298,51 @@ func (c *cluster) setUp() string {
 	r := c.w.Rand("run")
 	for i := 1; i <= c.knobs.Clients; i++ {
 		idempotent := r.IntN(100) < c.knobs.IdempotentPct
-		host, err := NewClientHost(c.w, c.network, fmt.Sprintf("client%d", i), runClientConfig(node.Addr(), i, idempotent, c.knobs), &c.history)
+		host, err := NewClientHost(c.w, c.network, fmt.Sprintf("client%d", i), runClientConfig(c.bootstrapAddrs(), i, idempotent, c.knobs), &c.history)
 		if err != nil {
 			return fmt.Sprintf("setup: %v", err)
 		}
 		c.clients = append(c.clients, host)
 	}
-	if c.w.NowNs() > workloadStartNs {
-		return fmt.Sprintf("setup: took %.3f virtual s, more than the %.3f s allowed", float64(c.w.NowNs())/1e9, float64(workloadStartNs)/1e9)
+	if c.w.NowNs() > c.startNs {
+		return fmt.Sprintf("setup: took %.3f virtual s, more than the %.3f s allowed", float64(c.w.NowNs())/1e9, float64(c.startNs)/1e9)
 	}
-	c.w.RunUntil(workloadStartNs)
+	c.w.RunUntil(c.startNs)
 	return ""
+}
+
+// bootstrapAddrs are the brokers' addresses, clients' bootstrap.servers.
+func (c *cluster) bootstrapAddrs() []string {
+	addrs := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		addrs[i] = n.Addr()
+	}
+	return addrs
+}
+
+// allServing reports whether every broker serves (registered and unfenced).
+func (c *cluster) allServing() bool {
+	for _, n := range c.nodes {
+		if !n.Serving() {
+			return false
+		}
+	}
+	return true
+}
+
+// describeNodes is each node's state, for failures.
+func (c *cluster) describeNodes() string {
+	var parts []string
+	for _, n := range c.nodes {
+		state := "down"
+		if ctl := n.Controller(); ctl != nil {
+			st := ctl.QuorumState()
+			_, applied := ctl.Image()
+			state = fmt.Sprintf("%s epoch %d leader %d hw %d applied %d serving %v", ctl.Role(), st.Epoch, st.LeaderID, ctl.HighWatermark(), applied, n.Serving())
+		}
+		parts = append(parts, fmt.Sprintf("node%d: %s", n.ID(), state))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // startFaults starts the fault plan on the broker and every client host.
@@ -231,7 +352,7 @@ func (c *cluster) startFaults() {
 		hosts = append(hosts, h.Host())
 		c.plan.AddClientClock(h.Host(), h.Clock())
 	}
-	c.plan.Start(c.network, []*Node{c.node}, hosts)
+	c.plan.Start(c.network, c.nodes, hosts)
 }
 
 // startWorkload starts the clients' operations until stopNs.
@@ -271,9 +392,18 @@ func (c *cluster) finish() string {
 	// it stops moving: a single node's high watermark is its durable offset, and a restarted
 	// broker publishes the log it recovered above its recovery point only when its first sync
 	// completes (that sync may have been issued slow just before the faults healed).
-	if !c.w.RunUntilTrue(func() bool { return c.node.Outstanding() == 0 }, c.w.NowNs()+c.opts.LivenessNs) {
+	outstanding := func() (*Node, int) {
+		for _, n := range c.nodes {
+			if o := n.Outstanding(); o > 0 {
+				return n, o
+			}
+		}
+		return nil, 0
+	}
+	if !c.w.RunUntilTrue(func() bool { _, o := outstanding(); return o == 0 }, c.w.NowNs()+c.opts.LivenessNs) {
+		n, o := outstanding()
 		return fmt.Sprintf("liveness: node%d still has %d syncs or background jobs outstanding %.0f s after the operations completed",
-			c.node.ID(), c.node.Outstanding(), float64(c.opts.LivenessNs)/1e9)
+			n.ID(), o, float64(c.opts.LivenessNs)/1e9)
 	}
 	excused, err := c.plan.Excused()
 	if err != nil {
@@ -285,7 +415,7 @@ func (c *cluster) finish() string {
 		}
 		excused = sortExcused(append(excused, c.damage.Excused()...))
 	}
-	if failure := finalReads(c.w, c.network, c.node.Addr(), c.knobs, len(c.clients)+1, &c.history, c.opts.LivenessNs, excused); failure != "" {
+	if failure := finalReads(c.w, c.network, c.bootstrapAddrs(), c.knobs, len(c.clients)+1, &c.history, c.opts.LivenessNs, excused); failure != "" {
 		return failure
 	}
 	timeout := c.opts.LinearizabilityTimeout
@@ -294,7 +424,7 @@ func (c *cluster) finish() string {
 	}
 	c.report = check.Check(c.history, check.Options{
 		LinearizabilityTimeout: timeout, RequireFinalReads: true,
-		Retention: map[string]check.Retention{workloadTopic: {Ms: c.knobs.RetentionMs, WallClockMaxMs: max(c.node.Clock().MaxMs(), c.plan.WallClockMaxMs(runNode))}},
+		Retention: map[string]check.Retention{workloadTopic: {Ms: c.knobs.RetentionMs, WallClockMaxMs: c.wallClockMaxMs()}},
 		Excused: func(topic string, partition int32, offset, invokeNs int64) bool {
 			return slices.ContainsFunc(excused, func(r ExcusedRange) bool { return r.Covers(topic, partition, offset, invokeNs) })
 		},
@@ -302,11 +432,41 @@ func (c *cluster) finish() string {
 	if !c.report.Valid() {
 		return "checker: " + c.report.String()
 	}
-	if cuts := c.node.Stats().PlanCuts; cuts > 0 && !c.diskFaulted() {
+	if failure := c.checkQuorum(); failure != "" {
+		return failure
+	}
+	cuts := int64(0)
+	for _, n := range c.nodes {
+		cuts += n.Stats().PlanCuts
+	}
+	if cuts > 0 && !c.diskFaulted() {
 		// A plan is cut only where the disk lost or changed bytes under it; with an intact disk
 		// a cut is a fetch whose segment retention or a truncation took away before it was
 		// read, which consumers cannot tell from retention (so the checkers do not see it).
 		return fmt.Sprintf("%d read plans served short on a disk without faults", cuts)
+	}
+	return ""
+}
+
+// wallClockMaxMs is the latest wall-clock reading of any broker (the retention checker's bound).
+func (c *cluster) wallClockMaxMs() int64 {
+	var ms int64
+	for _, n := range c.nodes {
+		ms = max(ms, n.Clock().MaxMs(), c.plan.WallClockMaxMs(n.ID()))
+	}
+	return ms
+}
+
+// checkQuorum runs the metadata quorum's end checks (log matching over the nodes that are up)
+// and reports the first violation the checker found during the run or now.
+func (c *cluster) checkQuorum() string {
+	members := make([]quorumMember, len(c.nodes))
+	for i, n := range c.nodes {
+		members[i] = n
+	}
+	c.checker.checkLogMatching(members)
+	if f := c.checker.failure(); f != "" {
+		return "quorum: " + f
 	}
 	return ""
 }
@@ -320,8 +480,8 @@ func (c *cluster) diskFaulted() bool {
 
 // runClientConfig is a workload client's configuration: Kafka's defaults with the run's knobs
 // and timeouts short enough for a run of seconds.
-func runClientConfig(addr string, index int, idempotent bool, k Knobs) client.Config {
-	cfg := client.DefaultConfig(addr)
+func runClientConfig(addrs []string, index int, idempotent bool, k Knobs) client.Config {
+	cfg := client.DefaultConfig(addrs...)
 	cfg.ClientID = fmt.Sprintf("sim-%d", index)
 	cfg.ClientIndex = index
 	cfg.WallClockBaseMs = 1_700_000_000_000

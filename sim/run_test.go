@@ -15,17 +15,25 @@ import (
 // ciAllFaultSeeds how many with every fault class on; each runs twice. Together they are sized
 // to a few minutes on two cores. WEIR_SIM_SEEDS and WEIR_SIM_ALL_FAULT_SEEDS override them
 // (0 skips a set), `weir sim sweep` runs longer sweeps, and -short runs a handful.
+//
+// ciClusterSeeds and ciClusterAllFaultSeeds are the same for clusters of 3, 4 and 5 brokers
+// (the node count cycles with the seed, the voters are drawn); WEIR_SIM_CLUSTER_SEEDS and
+// WEIR_SIM_CLUSTER_ALL_FAULT_SEEDS override them.
 const (
-	ciSeeds          = 2500
-	ciAllFaultSeeds  = 3000
-	shortSeeds       = 8
-	shortAllFaultSet = 4
+	ciSeeds                = 2500
+	ciAllFaultSeeds        = 3000
+	ciClusterSeeds         = 200
+	ciClusterAllFaultSeeds = 150
+	shortSeeds             = 8
+	shortAllFaultSet       = 4
 )
 
-// seedRun is one seed of the CI set, with the faults it runs under ("" draws them).
+// seedRun is one seed of the CI set, with the faults it runs under ("" draws them) and its
+// cluster size (0: the single-node default).
 type seedRun struct {
 	seed   uint64
 	faults string
+	nodes  int
 }
 
 // TestRunSeeds runs the CI seed sets, each seed twice: every run must pass and replay to the
@@ -35,15 +43,28 @@ func TestRunSeeds(t *testing.T) {
 	if testing.Short() {
 		drawn, all = shortSeeds, shortAllFaultSet
 	}
+	clusterDrawn, clusterAll := uint64(ciClusterSeeds), uint64(ciClusterAllFaultSeeds)
+	if testing.Short() {
+		clusterDrawn, clusterAll = shortSeeds, shortAllFaultSet
+	}
 	drawn = seedCount(t, "WEIR_SIM_SEEDS", drawn)
 	all = seedCount(t, "WEIR_SIM_ALL_FAULT_SEEDS", all)
+	clusterDrawn = seedCount(t, "WEIR_SIM_CLUSTER_SEEDS", clusterDrawn)
+	clusterAll = seedCount(t, "WEIR_SIM_CLUSTER_ALL_FAULT_SEEDS", clusterAll)
 	var runs []seedRun
-	for seed := uint64(1); seed <= max(drawn, all); seed++ {
+	for seed := uint64(1); seed <= max(drawn, all, clusterDrawn, clusterAll); seed++ {
+		nodes := 3 + int(seed%3)
 		if seed <= drawn {
-			runs = append(runs, seedRun{seed, ""})
+			runs = append(runs, seedRun{seed, "", 0})
 		}
 		if seed <= all {
-			runs = append(runs, seedRun{seed, "all"})
+			runs = append(runs, seedRun{seed, "all", 0})
+		}
+		if seed <= clusterDrawn {
+			runs = append(runs, seedRun{seed, "", nodes})
+		}
+		if seed <= clusterAll {
+			runs = append(runs, seedRun{seed, "all", nodes})
 		}
 	}
 	var (
@@ -64,7 +85,7 @@ func TestRunSeeds(t *testing.T) {
 		t.Run(fmt.Sprintf("worker%d", worker), func(t *testing.T) {
 			t.Parallel()
 			for r, ok := take(); ok; r, ok = take() {
-				checkSeed(t, r.seed, r.faults)
+				checkSeed(t, r.seed, r.faults, r.nodes)
 			}
 		})
 	}
@@ -83,12 +104,15 @@ func seedCount(t *testing.T, env string, def uint64) uint64 {
 	return n
 }
 
-// checkSeed runs seed twice under faults ("" draws them) and fails on a failing run or a
-// differing trace.
-func checkSeed(t *testing.T, seed uint64, faults string) {
+// checkSeed runs seed twice under faults ("" draws them) on nodes brokers (0: one) and fails
+// on a failing run or a differing trace.
+func checkSeed(t *testing.T, seed uint64, faults string, nodes int) {
 	opts := DefaultRunOptions(seed)
-	opts.Faults = faults
+	opts.Faults, opts.Nodes = faults, nodes
 	replay := fmt.Sprintf("weir sim --seed %d", seed)
+	if nodes > 1 {
+		replay += fmt.Sprintf(" --nodes %d", nodes)
+	}
 	if faults != "" {
 		replay += " --faults " + faults
 	}

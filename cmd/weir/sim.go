@@ -30,13 +30,16 @@ type simOptions struct {
 	// quorum runs metadata quorums (sim.RunQuorum) instead of the broker; voters is their size.
 	quorum bool
 	voters int
+	// nodes, above 1, runs a cluster of that many brokers (voters of them in the quorum).
+	nodes int
 }
 
 func (o *simOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&o.duration, "duration", 20*time.Second, "virtual time the workload and faults run, before faults heal and the checkers run")
 	cmd.Flags().StringVar(&o.plant, "plant", "", "plant deliberate bugs (comma-separated: "+bugNames()+"), to see the simulator catch them")
 	cmd.Flags().BoolVar(&o.quorum, "quorum", false, "simulate a metadata quorum (controllers and observers, admin clients registering brokers) instead of the broker")
-	cmd.Flags().IntVar(&o.voters, "voters", 0, "with --quorum: 3 or 5 voters (default: drawn from the seed)")
+	cmd.Flags().IntVar(&o.voters, "voters", 0, "the quorum's voters: with --quorum 3 or 5, with --nodes 1, 3 or 5 (default: drawn from the seed)")
+	cmd.Flags().IntVar(&o.nodes, "nodes", 1, "brokers in the simulated cluster: 1 (the embedded single-node default) or 3 to 5 (the first --voters of them also controllers)")
 	cmd.Flags().StringVar(&o.faults, "faults", "", "inject exactly these fault classes (comma-separated: net, disk, crash, pause, clock, corrupt, full, slowsync, clog; or all, none); default: drawn from the seed")
 }
 
@@ -52,6 +55,9 @@ func (o *simOptions) quorumOptions(seed uint64) (sim.QuorumOptions, error) {
 	if o.voters != 0 && o.voters != 3 && o.voters != 5 {
 		return opts, usageError{fmt.Errorf("--voters %d: want 3 or 5", o.voters)}
 	}
+	if o.nodes != 1 {
+		return opts, usageError{errors.New("--nodes applies to broker runs, not --quorum")}
+	}
 	opts.DurationNs, opts.Faults, opts.Voters = o.duration.Nanoseconds(), o.faults, o.voters
 	return opts, nil
 }
@@ -63,6 +69,12 @@ func (o *simOptions) runOptions(seed uint64) (sim.RunOptions, error) {
 		return opts, usageError{fmt.Errorf("--duration %v: must be positive", o.duration)}
 	}
 	opts.DurationNs = o.duration.Nanoseconds()
+	if !o.quorum {
+		opts.Nodes, opts.Voters = o.nodes, o.voters
+		if err := opts.Validate(); err != nil {
+			return opts, usageError{fmt.Errorf("--nodes/--voters: %w", err)}
+		}
+	}
 	planted, err := buggify.ParseBugs(o.plant)
 	if err != nil {
 		return opts, usageError{fmt.Errorf("--plant: %w", err)}
@@ -210,9 +222,12 @@ func sweep(out io.Writer, o simOptions, start, count uint64, parallel int) (int,
 					replay := fmt.Sprintf("weir sim --seed %d", seed)
 					if o.quorum {
 						replay = fmt.Sprintf("weir sim --quorum --seed %d", seed)
-						if o.voters != 0 {
-							replay += fmt.Sprintf(" --voters %d", o.voters)
-						}
+					}
+					if o.nodes > 1 {
+						replay += fmt.Sprintf(" --nodes %d", o.nodes)
+					}
+					if o.voters != 0 {
+						replay += fmt.Sprintf(" --voters %d", o.voters)
 					}
 					if o.duration != 20*time.Second {
 						replay += " --duration " + o.duration.String()

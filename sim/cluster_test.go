@@ -1,0 +1,114 @@
+package sim
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/weirdata/weir/core/buggify"
+	"github.com/weirdata/weir/core/metadata"
+)
+
+// runCluster runs opts to the end as Run does and returns the cluster for inspection.
+func runCluster(t *testing.T, opts RunOptions) *cluster {
+	t.Helper()
+	c := newCluster(opts)
+	if f := c.setUp(); f != "" {
+		t.Fatalf("seed %d: %s", opts.Seed, f)
+	}
+	c.startFaults()
+	c.startWorkload(c.w.NowNs() + opts.DurationNs)
+	c.w.RunUntil(c.stopNs)
+	if f := c.finish(); f != "" {
+		t.Fatalf("seed %d: %s", opts.Seed, f)
+	}
+	return c
+}
+
+// TestClusterSpreadsPartitions: in a cluster the topic's partitions (RF=1) are spread over
+// every broker, each broker leads its own, and the clients reach every broker: produces and
+// fetches follow the leaders.
+func TestClusterSpreadsPartitions(t *testing.T) {
+	for _, shape := range []struct{ nodes, voters int }{{3, 1}, {3, 3}, {4, 3}, {5, 5}} {
+		opts := DefaultRunOptions(11)
+		opts.Nodes, opts.Voters, opts.Faults = shape.nodes, shape.voters, "none"
+		c := runCluster(t, opts)
+		img, _ := c.node.Controller().Image()
+		topic, ok := img.TopicByName(workloadTopic)
+		if !ok {
+			t.Fatalf("%d nodes: topic %s not in the image", shape.nodes, workloadTopic)
+		}
+		led := map[int32]int{}
+		for _, p := range topic.Partitions() {
+			if len(p.Replicas) != 1 || p.Leader != p.Replicas[0] {
+				t.Fatalf("%d nodes: partition %d: replicas %v leader %d", shape.nodes, p.ID, p.Replicas, p.Leader)
+			}
+			led[p.Leader]++
+		}
+		for _, n := range c.nodes {
+			if led[n.ID()] == 0 {
+				t.Errorf("%d nodes: broker %d leads none of the %d partitions (%v)", shape.nodes, n.ID(), topic.PartitionCount(), led)
+			}
+			if n.Stats().Requests < 100 {
+				t.Errorf("%d nodes: broker %d served %d requests: clients do not reach it", shape.nodes, n.ID(), n.Stats().Requests)
+			}
+			if voter := int(n.ID()) <= shape.voters; voter != (n.Stats().Controller.Requests > 0) {
+				t.Errorf("%d nodes, %d voters: node %d's controller listener took %d requests", shape.nodes, shape.voters, n.ID(), n.Stats().Controller.Requests)
+			}
+		}
+		if len(c.history.Ops) < 1000 {
+			t.Errorf("%d nodes: only %d operations", shape.nodes, len(c.history.Ops))
+		}
+	}
+}
+
+// TestClusterDeterministic: a cluster run replays to the same trace.
+func TestClusterDeterministic(t *testing.T) {
+	opts := DefaultRunOptions(5)
+	opts.Nodes, opts.Faults = 4, "all"
+	a, b := Run(opts), Run(opts)
+	if !a.Passed() || a.TraceHash != b.TraceHash {
+		t.Fatalf("seed 5 on 4 nodes: %q, trace %s then %s", a.Failure, a.TraceHash, b.TraceHash)
+	}
+}
+
+// TestClusterCatchesPlantedBug: the checkers see a broker of a cluster acknowledging produces
+// before they are durable, once crashes lose them.
+func TestClusterCatchesPlantedBug(t *testing.T) {
+	for seed := uint64(1); seed <= 40; seed++ {
+		opts := DefaultRunOptions(seed)
+		opts.Nodes, opts.Faults, opts.Planted = 3, "crash", []buggify.Bug{buggify.BugAckBeforeFsync}
+		if res := Run(opts); !res.Passed() {
+			t.Logf("seed %d caught it: %s", seed, res.Failure)
+			return
+		}
+	}
+	t.Fatal("no seed of 40 caught ack-before-fsync on a 3-node cluster")
+}
+
+// TestCheckerFencedLeader: the quorum checker fails an image in which a fenced broker leads.
+func TestCheckerFencedLeader(t *testing.T) {
+	topicID := metadata.UUID{1}
+	recs := []metadata.Record{metadata.NewRegisterBrokerRecord(1, 10, metadata.UUID{9}, nil, nil, nil, false)}
+	topic, err := metadata.NewTopicRecords("t", topicID, [][]int32{{1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs = append(recs, topic...)
+	led, err := metadata.EmptyImage().Apply(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newQuorumChecker(NewWorld(1))
+	k.checkImage(1, led, 5)
+	if f := k.failure(); f != "" {
+		t.Fatalf("an unfenced leader: %s", f)
+	}
+	fenced, err := led.Apply([]metadata.Record{metadata.NewBrokerFenceRecord(1, 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.checkImage(1, fenced, 6)
+	if f := k.failure(); !strings.Contains(f, "a fenced broker leads nothing") {
+		t.Fatalf("want a violation of %q, got %q", "a fenced broker leads nothing", f)
+	}
+}
