@@ -28,11 +28,20 @@ func runCluster(t *testing.T, opts RunOptions) *cluster {
 // every broker, each broker leads its own, and the clients reach every broker: produces and
 // fetches follow the leaders.
 func TestClusterSpreadsPartitions(t *testing.T) {
-	for _, shape := range []struct{ nodes, voters int }{{3, 1}, {3, 3}, {4, 3}, {5, 5}} {
+	type shape struct {
+		nodes, voters int
+		roles         string
+	}
+	for _, shape := range []shape{{3, 1, RolesCombined}, {3, 3, RolesCombined}, {4, 3, RolesCombined}, {5, 5, RolesCombined}, {3, 3, RolesSeparate}, {4, 5, RolesSeparate}} {
 		opts := DefaultRunOptions(11)
-		opts.Nodes, opts.Voters, opts.Faults = shape.nodes, shape.voters, "none"
+		opts.Nodes, opts.Voters, opts.Roles, opts.Faults = shape.nodes, shape.voters, shape.roles, "none"
 		c := runCluster(t, opts)
-		img, _ := c.node.Controller().Image()
+		for _, ctl := range c.controllers {
+			if ctl.Stats().Listener.Requests == 0 {
+				t.Errorf("%+v: controller %d took no requests", shape, ctl.ID())
+			}
+		}
+		img, _ := c.members()[0].controllerNode().Image()
 		topic, ok := img.TopicByName(workloadTopic)
 		if !ok {
 			t.Fatalf("%d nodes: topic %s not in the image", shape.nodes, workloadTopic)
@@ -51,7 +60,7 @@ func TestClusterSpreadsPartitions(t *testing.T) {
 			if n.Stats().Requests < 100 {
 				t.Errorf("%d nodes: broker %d served %d requests: clients do not reach it", shape.nodes, n.ID(), n.Stats().Requests)
 			}
-			if voter := int(n.ID()) <= shape.voters; voter != (n.Stats().Controller.Requests > 0) {
+			if voter := shape.roles == RolesCombined && int(n.ID()) <= shape.voters; voter != (n.Stats().Controller.Requests > 0) {
 				t.Errorf("%d nodes, %d voters: node %d's controller listener took %d requests", shape.nodes, shape.voters, n.ID(), n.Stats().Controller.Requests)
 			}
 		}
@@ -64,10 +73,12 @@ func TestClusterSpreadsPartitions(t *testing.T) {
 // TestClusterDeterministic: a cluster run replays to the same trace.
 func TestClusterDeterministic(t *testing.T) {
 	opts := DefaultRunOptions(5)
-	opts.Nodes, opts.Faults = 4, "all"
-	a, b := Run(opts), Run(opts)
-	if !a.Passed() || a.TraceHash != b.TraceHash {
-		t.Fatalf("seed 5 on 4 nodes: %q, trace %s then %s", a.Failure, a.TraceHash, b.TraceHash)
+	for _, roles := range []string{RolesCombined, RolesSeparate} {
+		opts.Nodes, opts.Roles, opts.Faults = 4, roles, "all"
+		a, b := Run(opts), Run(opts)
+		if !a.Passed() || a.TraceHash != b.TraceHash {
+			t.Fatalf("seed 5 on 4 nodes, %s: %q, trace %s then %s", roles, a.Failure, a.TraceHash, b.TraceHash)
+		}
 	}
 }
 

@@ -171,6 +171,12 @@ type FaultPlan struct {
 	clientClocks []hostClock
 	healed       bool
 	started      bool
+	// controllers are a cluster's controller-only processes: crashed (and restarted), paused,
+	// their clocks moved and their hosts cut off like the brokers'.
+	controllers []*ControllerNode
+	// leaderHost, when set, names the active controller's host ("" when none is known): a
+	// network fault isolates it more often than chance would (a zombie quorum leader).
+	leaderHost func() string
 }
 
 // planNode is what the plan keeps per node.
@@ -300,6 +306,10 @@ func (p *FaultPlan) Start(network *Network, nodes []*Node, hosts []string) {
 	p.started = true
 	p.network = network
 	all := slices.Clone(hosts)
+	for _, n := range p.controllers {
+		all = append(all, n.Host())
+		p.hookController(n)
+	}
 	for _, n := range nodes {
 		pn := p.planNode(n.ID())
 		if pn == nil {
@@ -457,12 +467,91 @@ func (p *FaultPlan) clientClockFault(r *rand.Rand) {
 	hc.clock.SetDriftPpm(ppm)
 }
 
+// AddControllers makes controller-only processes part of the plan, before Start.
+func (p *FaultPlan) AddControllers(controllers []*ControllerNode) {
+	p.controllers = append(p.controllers, controllers...)
+}
+
+// SetLeaderHost gives the plan the active controller's host, for leader-isolating faults.
+func (p *FaultPlan) SetLeaderHost(f func() string) { p.leaderHost = f }
+
+// hookController restarts a crashed controller-only process after a seeded downtime (at once
+// after the heal), retrying a failed restart.
+func (p *FaultPlan) hookController(n *ControllerNode) {
+	r := p.w.Rand(fmt.Sprintf("faults/ctl/%d/restart", n.ID()))
+	h := n.hooks
+	prev := h.Crashed
+	h.Crashed = func(n *ControllerNode) {
+		p.stats.Crashes++
+		if prev != nil {
+			prev(n)
+		}
+		downNs := []int64{1e6, 100e6, 1e9, 3e9}[r.IntN(4)]
+		if p.healed {
+			downNs = 1e6
+		}
+		p.restartController(n, downNs)
+	}
+	n.SetHooks(h)
+}
+
+func (p *FaultPlan) restartController(n *ControllerNode, afterNs int64) {
+	p.w.After(afterNs, fmt.Sprintf("fault restart ctl%d", n.ID()), func() {
+		if n.Up() {
+			return
+		}
+		if err := n.Restart(); err != nil {
+			p.stats.RestartFailures++
+			p.restartController(n, 500e6)
+			return
+		}
+		p.stats.Restarts++
+	})
+}
+
+// injectController does a crash, pause or clock fault on a controller-only process.
+func (p *FaultPlan) injectController(class FaultClass, r *rand.Rand, n *ControllerNode) {
+	if !n.Up() {
+		return
+	}
+	switch class {
+	case FaultCrash:
+		if r.IntN(2) == 0 {
+			p.w.Tracef("fault crash ctl%d", n.ID())
+			n.Crash()
+		} else {
+			p.stats.ArmedCrashes++
+			effects := r.IntN(20)
+			p.w.Tracef("fault crash ctl%d armed after %d effects", n.ID(), effects)
+			n.ArmCrash(effects)
+		}
+	case FaultPause:
+		p.stats.Pauses++
+		d := []int64{1e6, 50e6, 500e6, 3e9, 6e9}[r.IntN(5)]
+		n.Pause(d/2 + r.Int64N(d+1))
+	case FaultClock:
+		p.stats.ClockJumps++
+		deltaMs := 1 + r.Int64N([]int64{1, 1_000, 60_000, 600_000}[r.IntN(4)])
+		if r.IntN(2) == 0 {
+			deltaMs = -deltaMs
+		}
+		p.w.Tracef("fault clock ctl%d jumps %dms", n.ID(), deltaMs)
+		n.Clock().Jump(deltaMs)
+	}
+}
+
 // pickNode draws one of the plan's nodes.
 func (p *FaultPlan) pickNode(r *rand.Rand) *planNode { return p.nodes[r.IntN(len(p.nodes))] }
 
 // inject does one fault of class; it reports whether the class schedules another (swizzles
 // schedule their own next one when done).
 func (p *FaultPlan) inject(class FaultClass, r *rand.Rand) bool {
+	if len(p.controllers) > 0 && (class == FaultCrash || class == FaultPause || class == FaultClock) {
+		if i := r.IntN(len(p.nodes) + len(p.controllers)); i >= len(p.nodes) {
+			p.injectController(class, r, p.controllers[i-len(p.nodes)])
+			return true
+		}
+	}
 	pn := p.pickNode(r)
 	n := pn.n
 	switch class {
@@ -558,8 +647,13 @@ func (p *FaultPlan) injectNet(r *rand.Rand, pn *planNode) {
 		p.w.Tracef("fault reset c%d", id)
 		p.network.ResetID(id)
 	case kind == 2 || len(others) == 0:
-		// One host isolated.
+		// One host isolated: in a cluster, half the time the quorum leader's.
 		host := p.hosts[r.IntN(len(p.hosts))]
+		if p.leaderHost != nil && r.IntN(2) == 0 {
+			if h := p.leaderHost(); h != "" {
+				host = h
+			}
+		}
 		rest := slices.DeleteFunc(slices.Clone(p.hosts), func(h string) bool { return h == host })
 		if len(rest) == 0 {
 			return
@@ -646,6 +740,14 @@ func (p *FaultPlan) Heal() {
 	if p.network != nil {
 		p.network.HealAll()
 	}
+	for _, n := range p.controllers {
+		n.Disarm()
+		n.Resume()
+		n.Clock().SetDriftPpm(n.cfg.DriftPpm)
+		if !n.Up() {
+			p.restartController(n, 0)
+		}
+	}
 	for _, pn := range p.nodes {
 		for _, t := range pn.eio {
 			if t != nil {
@@ -679,6 +781,14 @@ func (p *FaultPlan) Heal() {
 func (p *FaultPlan) Settled() (bool, string) {
 	if !p.healed {
 		return false, "faults not healed yet"
+	}
+	for _, n := range p.controllers {
+		switch {
+		case !n.Up():
+			return false, fmt.Sprintf("ctl%d is down", n.ID())
+		case n.Paused():
+			return false, fmt.Sprintf("ctl%d is paused", n.ID())
+		}
 	}
 	for _, pn := range p.nodes {
 		switch {

@@ -36,10 +36,22 @@ type RunOptions struct {
 	// ParseFaults); empty draws them from the seed.
 	Faults string
 	// Nodes is the number of broker processes: 0 or 1 is the embedded single-node default, 3 to
-	// 5 a cluster whose quorum has Voters voters (1, 3 or 5; 0 draws it from the seed) among
-	// the nodes, each a combined broker and controller, the other nodes broker-only.
+	// 5 a cluster whose quorum has Voters voters (1, 3 or 5; 0 draws it from the seed).
 	Nodes, Voters int
+	// Roles lays a cluster out: RolesCombined (the first Voters brokers are also controllers,
+	// the others broker-only), RolesSeparate (Voters controller-only processes, every broker
+	// broker-only), or "" to draw one from the seed.
+	Roles string
 }
+
+// A cluster's layouts (RunOptions.Roles).
+const (
+	RolesCombined = "combined"
+	RolesSeparate = "separate"
+)
+
+// separateControllerBase is the first controller-only process's node id (101, 102, ...).
+const separateControllerBase = 101
 
 // DefaultRunOptions is a run of seed: 20 virtual seconds at 200 operations per second.
 func DefaultRunOptions(seed uint64) RunOptions {
@@ -48,8 +60,10 @@ func DefaultRunOptions(seed uint64) RunOptions {
 
 // RunResult is what a run did and found.
 type RunResult struct {
-	Seed      uint64
-	Knobs     Knobs
+	Seed  uint64
+	Knobs Knobs
+	// Shape is the cluster's layout: brokers, voters and roles.
+	Shape     string
 	TraceHash string
 	Events    int64
 	VirtualNs int64
@@ -73,7 +87,7 @@ func (r RunResult) Passed() bool { return r.Failure == "" }
 func (r RunResult) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d: %s\n", r.Seed, verdict(r))
-	fmt.Fprintf(&b, "  knobs: %s\n", r.Knobs)
+	fmt.Fprintf(&b, "  %s; knobs: %s\n", r.Shape, r.Knobs)
 	fmt.Fprintf(&b, "  %d events, %.1f virtual s, %d operations (%d records produced), trace %s\n",
 		r.Events, float64(r.VirtualNs)/1e9, r.Ops, r.Produced, r.TraceHash[:16])
 	fmt.Fprintf(&b, "  %s\n", r.Buggify)
@@ -110,27 +124,33 @@ func (o RunOptions) Validate() error { return clusterShape(&o, nil) }
 // r; a nil r only checks).
 func clusterShape(opts *RunOptions, r *rand.Rand) error {
 	if opts.Nodes <= 1 {
-		if opts.Voters > 1 {
-			return fmt.Errorf("voters %d: a single node is its own quorum's sole voter", opts.Voters)
+		if opts.Voters > 1 || opts.Roles != "" && opts.Roles != RolesCombined {
+			return fmt.Errorf("voters %d, roles %q: a single node is its own quorum's sole voter", opts.Voters, opts.Roles)
 		}
 		opts.Nodes, opts.Voters = 1, 1
 		return nil
 	}
+	if opts.Roles != "" && opts.Roles != RolesCombined && opts.Roles != RolesSeparate {
+		return fmt.Errorf("roles %q: want %s or %s", opts.Roles, RolesCombined, RolesSeparate)
+	}
 	if opts.Nodes < 3 || opts.Nodes > 5 {
 		return fmt.Errorf("nodes %d: want 1, or 3 to 5", opts.Nodes)
 	}
-	if opts.Voters == 0 && r == nil {
-		return nil
+	if r != nil && opts.Roles == "" {
+		opts.Roles = []string{RolesCombined, RolesSeparate}[r.IntN(2)]
 	}
-	if opts.Voters == 0 {
+	if opts.Voters == 0 && r != nil {
 		choices := []int{1, 3}
-		if opts.Nodes == 5 {
+		if opts.Nodes == 5 || opts.Roles == RolesSeparate {
 			choices = append(choices, 5)
 		}
 		opts.Voters = choices[r.IntN(len(choices))]
 	}
-	if opts.Voters != 1 && opts.Voters != 3 && opts.Voters != 5 || opts.Voters > opts.Nodes {
-		return fmt.Errorf("voters %d: want 1, 3 or 5, at most the %d nodes", opts.Voters, opts.Nodes)
+	if opts.Voters != 0 && opts.Voters != 1 && opts.Voters != 3 && opts.Voters != 5 {
+		return fmt.Errorf("voters %d: want 1, 3 or 5", opts.Voters)
+	}
+	if opts.Voters > opts.Nodes && opts.Roles == RolesCombined {
+		return fmt.Errorf("voters %d: a combined layout has at most its %d nodes as voters", opts.Voters, opts.Nodes)
 	}
 	return nil
 }
@@ -164,18 +184,20 @@ type cluster struct {
 	w       *World
 	network *Network
 	// nodes are the brokers, by id (1, 2, ...); node is the first, a single-node run's broker.
-	nodes   []*Node
-	node    *Node
-	checker *quorumChecker
-	startNs int64
-	knobs   Knobs
-	bug     *buggify.B
-	plan    *FaultPlan
-	clients []*ClientHost
-	wl      *workload
-	history check.History
-	report  check.Report
-	stopNs  int64
+	nodes []*Node
+	node  *Node
+	// controllers are a separate layout's controller-only processes.
+	controllers []*ControllerNode
+	checker     *quorumChecker
+	startNs     int64
+	knobs       Knobs
+	bug         *buggify.B
+	plan        *FaultPlan
+	clients     []*ClientHost
+	wl          *workload
+	history     check.History
+	report      check.Report
+	stopNs      int64
 	// damage records the disk damage a scenario names (its `damage` command), excused like
 	// the fault plan's; nil in runs.
 	damage *DamageLog
@@ -227,6 +249,10 @@ func (c *cluster) clustered() bool { return c.opts.Nodes > 1 }
 // result fills in what the run did.
 func (c *cluster) result(res *RunResult) {
 	res.Knobs, res.Buggify, res.Report = c.knobs, c.bug.String(), c.report
+	res.Shape = "single node"
+	if c.clustered() {
+		res.Shape = fmt.Sprintf("%d brokers, %d voters (%s)", c.opts.Nodes, c.opts.Voters, c.opts.Roles)
+	}
 	ns := c.network.Stats()
 	res.Faults = c.plan.Classes().String() + "; " + c.plan.Stats().String() +
 		fmt.Sprintf("; network: %d stalls, %d reset held, %d reset unacknowledged", ns.Stalls, ns.StallResets, ns.UnackedResets)
@@ -243,16 +269,27 @@ func (c *cluster) setUp() string {
 	c.w.Tracef("run seed %d knobs %s", c.opts.Seed, c.knobs)
 	c.network = NewNetwork(c.w, DefaultNetworkConfig())
 	c.checker = newQuorumChecker(c.w)
-	var voters []int32
-	for i := range c.opts.Voters {
-		voters = append(voters, int32(i+1))
+	voters, voterHost := c.layOut()
+	if c.opts.Roles == RolesSeparate {
+		for _, id := range voters {
+			cfg := DefaultControllerNodeConfig(id, voters)
+			cfg.ClusterID = clusterID
+			n, err := NewControllerNode(c.w, c.network, cfg)
+			if err != nil {
+				return fmt.Sprintf("setup: %v", err)
+			}
+			n.SetHooks(ControllerHooks{
+				Restarted: func(n *ControllerNode, recovered quorum.State) { c.checker.restarted(n, recovered) },
+				Observe:   func(n *ControllerNode) { c.checker.observe(n) },
+			})
+			c.controllers = append(c.controllers, n)
+		}
+		c.plan.AddControllers(c.controllers)
 	}
 	for i := range c.opts.Nodes {
 		nodeCfg := DefaultNodeConfig(int32(i + 1))
 		if c.clustered() {
-			nodeCfg.Voters = voters
-			nodeCfg.VoterHost = func(id int32) string { return "node" + strconv.Itoa(int(id)) }
-			nodeCfg.ClusterID = clusterID
+			nodeCfg.Voters, nodeCfg.VoterHost, nodeCfg.ClusterID = voters, voterHost, clusterID
 		}
 		nodeCfg.Adjust = c.knobs.adjust
 		nodeCfg.Buggify = c.bug
@@ -272,6 +309,9 @@ func (c *cluster) setUp() string {
 			ControllerObserved: func(n *Node) { c.checker.observe(n) },
 		})
 		c.nodes = append(c.nodes, node)
+	}
+	if c.clustered() {
+		c.plan.SetLeaderHost(c.leaderHost)
 	}
 	c.node = c.nodes[0]
 	if c.clustered() {
@@ -311,6 +351,61 @@ func (c *cluster) setUp() string {
 	return ""
 }
 
+// layOut is the cluster's voter ids and their hosts: the first brokers (combined), or
+// controller-only processes (separate).
+func (c *cluster) layOut() ([]int32, func(id int32) string) {
+	var voters []int32
+	for i := range c.opts.Voters {
+		if c.opts.Roles == RolesSeparate {
+			voters = append(voters, int32(separateControllerBase+i))
+		} else {
+			voters = append(voters, int32(i+1))
+		}
+	}
+	host := func(id int32) string { return "node" + strconv.Itoa(int(id)) }
+	if c.opts.Roles == RolesSeparate {
+		host = func(id int32) string { return "ctl" + strconv.Itoa(int(id)) }
+	}
+	return voters, host
+}
+
+// members are every process of the metadata quorum, for the checker.
+func (c *cluster) members() []quorumMember {
+	var members []quorumMember
+	for _, n := range c.controllers {
+		members = append(members, n)
+	}
+	for _, n := range c.nodes {
+		members = append(members, n)
+	}
+	return members
+}
+
+// leaderHost is the host of the active controller of the highest epoch among the processes
+// that are up, or "".
+func (c *cluster) leaderHost() string {
+	host, best := "", int64(-1)
+	for _, m := range c.members() {
+		if !m.Up() {
+			continue
+		}
+		ctl := m.controllerNode()
+		if ctl == nil || ctl.Role() != quorum.RoleLeader {
+			continue
+		}
+		if e := int64(ctl.QuorumState().Epoch); e > best {
+			best = e
+			switch n := m.(type) {
+			case *Node:
+				host = n.Host()
+			case *ControllerNode:
+				host = n.Host()
+			}
+		}
+	}
+	return host
+}
+
 // bootstrapAddrs are the brokers' addresses, clients' bootstrap.servers.
 func (c *cluster) bootstrapAddrs() []string {
 	addrs := make([]string, len(c.nodes))
@@ -333,12 +428,15 @@ func (c *cluster) allServing() bool {
 // describeNodes is each node's state, for failures.
 func (c *cluster) describeNodes() string {
 	var parts []string
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		state := "down"
-		if ctl := n.Controller(); ctl != nil {
+		if ctl := n.controllerNode(); ctl != nil && n.Up() {
 			st := ctl.QuorumState()
 			_, applied := ctl.Image()
-			state = fmt.Sprintf("%s epoch %d leader %d hw %d applied %d serving %v", ctl.Role(), st.Epoch, st.LeaderID, ctl.HighWatermark(), applied, n.Serving())
+			state = fmt.Sprintf("%s epoch %d leader %d hw %d applied %d", ctl.Role(), st.Epoch, st.LeaderID, ctl.HighWatermark(), applied)
+			if b, ok := n.(*Node); ok {
+				state += fmt.Sprintf(" serving %v", b.Serving())
+			}
 		}
 		parts = append(parts, fmt.Sprintf("node%d: %s", n.ID(), state))
 	}
@@ -460,11 +558,7 @@ func (c *cluster) wallClockMaxMs() int64 {
 // checkQuorum runs the metadata quorum's end checks (log matching over the nodes that are up)
 // and reports the first violation the checker found during the run or now.
 func (c *cluster) checkQuorum() string {
-	members := make([]quorumMember, len(c.nodes))
-	for i, n := range c.nodes {
-		members[i] = n
-	}
-	c.checker.checkLogMatching(members)
+	c.checker.checkLogMatching(c.members())
 	if f := c.checker.failure(); f != "" {
 		return "quorum: " + f
 	}

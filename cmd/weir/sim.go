@@ -32,6 +32,7 @@ type simOptions struct {
 	voters int
 	// nodes, above 1, runs a cluster of that many brokers (voters of them in the quorum).
 	nodes int
+	roles string
 }
 
 func (o *simOptions) addFlags(cmd *cobra.Command) {
@@ -40,6 +41,7 @@ func (o *simOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.quorum, "quorum", false, "simulate a metadata quorum (controllers and observers, admin clients registering brokers) instead of the broker")
 	cmd.Flags().IntVar(&o.voters, "voters", 0, "the quorum's voters: with --quorum 3 or 5, with --nodes 1, 3 or 5 (default: drawn from the seed)")
 	cmd.Flags().IntVar(&o.nodes, "nodes", 1, "brokers in the simulated cluster: 1 (the embedded single-node default) or 3 to 5 (the first --voters of them also controllers)")
+	cmd.Flags().StringVar(&o.roles, "roles", "", "with --nodes: combined (the first voters are also brokers) or separate (controller-only processes) (default: drawn from the seed)")
 	cmd.Flags().StringVar(&o.faults, "faults", "", "inject exactly these fault classes (comma-separated: net, disk, crash, pause, clock, corrupt, full, slowsync, clog; or all, none); default: drawn from the seed")
 }
 
@@ -55,8 +57,8 @@ func (o *simOptions) quorumOptions(seed uint64) (sim.QuorumOptions, error) {
 	if o.voters != 0 && o.voters != 3 && o.voters != 5 {
 		return opts, usageError{fmt.Errorf("--voters %d: want 3 or 5", o.voters)}
 	}
-	if o.nodes != 1 {
-		return opts, usageError{errors.New("--nodes applies to broker runs, not --quorum")}
+	if o.nodes != 1 || o.roles != "" {
+		return opts, usageError{errors.New("--nodes and --roles apply to broker runs, not --quorum")}
 	}
 	opts.DurationNs, opts.Faults, opts.Voters = o.duration.Nanoseconds(), o.faults, o.voters
 	return opts, nil
@@ -70,7 +72,7 @@ func (o *simOptions) runOptions(seed uint64) (sim.RunOptions, error) {
 	}
 	opts.DurationNs = o.duration.Nanoseconds()
 	if !o.quorum {
-		opts.Nodes, opts.Voters = o.nodes, o.voters
+		opts.Nodes, opts.Voters, opts.Roles = o.nodes, o.voters, o.roles
 		if err := opts.Validate(); err != nil {
 			return opts, usageError{fmt.Errorf("--nodes/--voters: %w", err)}
 		}
@@ -228,6 +230,9 @@ func sweep(out io.Writer, o simOptions, start, count uint64, parallel int) (int,
 					}
 					if o.voters != 0 {
 						replay += fmt.Sprintf(" --voters %d", o.voters)
+					}
+					if o.roles != "" {
+						replay += " --roles " + o.roles
 					}
 					if o.duration != 20*time.Second {
 						replay += " --duration " + o.duration.String()
