@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/metadata"
@@ -123,3 +125,74 @@ func TestCheckerFencedLeader(t *testing.T) {
 		t.Fatalf("want a violation of %q, got %q", "a fenced broker leads nothing", f)
 	}
 }
+
+// TestClusterControlledShutdown: with the cluster healthy, a SIGTERM of any broker is a
+// controlled shutdown the controller completes (ShouldShutdown before the driver's 10 s
+// timeout): the broker co-located with the active controller too, right after a killed node
+// came back and re-registered; the workload's checkers pass across the shutdowns.
+func TestClusterControlledShutdown(t *testing.T) {
+	for _, roles := range []string{RolesCombined, RolesSeparate} {
+		t.Run(roles, func(t *testing.T) {
+			opts := DefaultRunOptions(shutdownSeed)
+			opts.Nodes, opts.Voters, opts.Roles, opts.Faults = 3, 3, roles, "none"
+			opts.DurationNs = 120 * int64(time.Second)
+			c := newCluster(opts)
+			if f := c.setUp(); f != "" {
+				t.Fatal(f)
+			}
+			c.startFaults()
+			c.startWorkload(c.w.NowNs() + opts.DurationNs)
+			c.w.RunFor(3 * int64(time.Second))
+			byHost := func(host string) *Node {
+				for _, n := range c.nodes {
+					if n.Host() == host {
+						return n
+					}
+				}
+				return nil
+			}
+			waitServing := func(what string) {
+				t.Helper()
+				if !c.w.RunUntilTrue(c.allServing, c.w.NowNs()+30*int64(time.Second)) {
+					t.Fatalf("%s: the brokers do not all serve: %s", what, c.describeNodes())
+				}
+			}
+			stop := func(n *Node, what string) {
+				t.Helper()
+				before := n.Stats().ControlledShutdowns
+				n.Shutdown()
+				if !c.w.RunUntilTrue(func() bool { return !n.Up() }, c.w.NowNs()+30*int64(time.Second)) {
+					t.Fatalf("%s: node %d did not exit after SIGTERM", what, n.ID())
+				}
+				if n.Stats().ControlledShutdowns != before+1 {
+					t.Fatalf("%s: node %d exited without a completed controlled shutdown: %s", what, n.ID(), c.describeNodes())
+				}
+				// The fault plan restarts a node that went down, as a supervisor would.
+				if !c.w.RunUntilTrue(n.Up, c.w.NowNs()+10*int64(time.Second)) {
+					t.Fatalf("%s: node %d was not restarted", what, n.ID())
+				}
+				waitServing(what)
+				c.w.RunFor(2 * int64(time.Second))
+			}
+			if roles == RolesCombined {
+				// kill -9 the active controller's node; it comes back and re-registers.
+				victim := byHost(c.leaderHost())
+				victim.Crash()
+				if !c.w.RunUntilTrue(victim.Up, c.w.NowNs()+10*int64(time.Second)) {
+					t.Fatalf("node %d was not restarted", victim.ID())
+				}
+				waitServing("after the kill")
+				stop(byHost(c.leaderHost()), "the active controller's broker")
+			}
+			for _, n := range c.nodes {
+				stop(n, fmt.Sprintf("broker %d", n.ID()))
+			}
+			c.w.RunUntil(c.stopNs)
+			if f := c.finish(); f != "" {
+				t.Fatal(f)
+			}
+		})
+	}
+}
+
+var shutdownSeed = uint64(21)

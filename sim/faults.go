@@ -129,21 +129,21 @@ func DefaultFaultConfig(startNs, healAtNs int64) FaultConfig {
 
 // FaultStats counts the faults a plan injected.
 type FaultStats struct {
-	Crashes, ArmedCrashes, Restarts, RestartFailures int64
-	Pauses                                           int64
-	ClockJumps, DriftChanges                         int64
-	ClientClockFaults                                int64
-	Resets, Partitions, OneWayCuts                   int64
-	Swizzles, LinkClogs                              int64
-	EIOWindows, EIOs                                 int64
-	FullWindows, SlowSyncWindows, CorruptWindows     int64
-	BitFlips, MisdirectedWrites, LatentErrors        int64
+	Shutdowns, Crashes, ArmedCrashes, Restarts, RestartFailures int64
+	Pauses                                                      int64
+	ClockJumps, DriftChanges                                    int64
+	ClientClockFaults                                           int64
+	Resets, Partitions, OneWayCuts                              int64
+	Swizzles, LinkClogs                                         int64
+	EIOWindows, EIOs                                            int64
+	FullWindows, SlowSyncWindows, CorruptWindows                int64
+	BitFlips, MisdirectedWrites, LatentErrors                   int64
 }
 
 // String is the counts in one line for the run summary.
 func (s FaultStats) String() string {
-	return fmt.Sprintf("faults: crashes=%d (armed %d) restarts=%d (failed %d) pauses=%d clock-jumps=%d drift=%d client-clocks=%d resets=%d partitions=%d one-way=%d swizzles=%d (links %d) eio=%d windows/%d errors full=%d slow-sync=%d corrupt=%d windows: flips=%d misdirected=%d latent=%d",
-		s.Crashes, s.ArmedCrashes, s.Restarts, s.RestartFailures, s.Pauses, s.ClockJumps, s.DriftChanges, s.ClientClockFaults,
+	return fmt.Sprintf("faults: sigterms=%d exits=%d (armed crashes %d) restarts=%d (failed %d) pauses=%d clock-jumps=%d drift=%d client-clocks=%d resets=%d partitions=%d one-way=%d swizzles=%d (links %d) eio=%d windows/%d errors full=%d slow-sync=%d corrupt=%d windows: flips=%d misdirected=%d latent=%d",
+		s.Shutdowns, s.Crashes, s.ArmedCrashes, s.Restarts, s.RestartFailures, s.Pauses, s.ClockJumps, s.DriftChanges, s.ClientClockFaults,
 		s.Resets, s.Partitions, s.OneWayCuts, s.Swizzles, s.LinkClogs, s.EIOWindows, s.EIOs,
 		s.FullWindows, s.SlowSyncWindows, s.CorruptWindows, s.BitFlips, s.MisdirectedWrites, s.LatentErrors)
 }
@@ -557,6 +557,13 @@ func (p *FaultPlan) inject(class FaultClass, r *rand.Rand) bool {
 	switch class {
 	case FaultCrash:
 		if !n.Up() {
+			return true
+		}
+		if p.leaderHost != nil && r.IntN(3) == 0 {
+			// In a cluster, a third of the stops are SIGTERMs: controlled shutdowns.
+			p.stats.Shutdowns++
+			p.w.Tracef("fault SIGTERM node%d", pn.id)
+			n.Shutdown()
 			return true
 		}
 		if r.IntN(2) == 0 {

@@ -156,7 +156,9 @@ type NodeStats struct {
 	PlanCuts          int64 // read plans served short (log.ErrPlanCut)
 	ConnectionsClosed int64 // by the node: decode errors, Closes, send failures
 	Pauses            int64 // Pause calls
-	Deferred          int64 // events held by a pause and run when it ended
+	// Shutdowns counts SIGTERMs, ControlledShutdowns those the controller let go in time.
+	Shutdowns, ControlledShutdowns int64
+	Deferred                       int64 // events held by a pause and run when it ended
 	// Controller and Peers count a cluster member's controller listener and its requests to
 	// the voters' listeners (the quorum's and the broker's).
 	Controller ListenerStats
@@ -254,6 +256,7 @@ type incarnation struct {
 	draining    bool
 
 	colocatedController
+	shutdown nodeShutdown
 	// listening is set once the broker serves (registered and unfenced): the node accepts
 	// connections only from then on, as Kafka's broker enables its listeners only then.
 	listening bool
@@ -762,6 +765,7 @@ func (inc *incarnation) execute(cause string, r broker.Ready) {
 		return
 	}
 	inc.setDeadline(r.NextDeadlineMs)
+	inc.shutdownCheck()
 }
 
 // traceReady adds one line naming the Ready's effects.

@@ -268,7 +268,7 @@ func (inc *incarnation) traceControllerReady(cause string, r controller.Ready) {
 
 // maybeListen starts accepting connections once the broker serves.
 func (inc *incarnation) maybeListen() {
-	if inc.listening || inc.dead || !inc.node.Serving() {
+	if inc.listening || inc.dead || inc.shutdown.exiting || !inc.node.Serving() {
 		return
 	}
 	if err := inc.n.net.Listen(inc.n.addr, inc.accept); err != nil {

@@ -11,7 +11,13 @@ import (
 // with none (the workload runs steadily). It reports virtual seconds per wall second (the
 // goal is ≥ 1000) and checked operations per wall second; run it with -cpu 1 so wall time
 // is one core's time.
-func BenchmarkRun(b *testing.B) {
+func BenchmarkRun(b *testing.B) { benchmarkRuns(b, 1) }
+
+// BenchmarkClusterRun is BenchmarkRun on a cluster of three brokers (the layout and voters
+// drawn from each seed); the goal is ≥ 500 virtual seconds per wall second.
+func BenchmarkClusterRun(b *testing.B) { benchmarkRuns(b, 3) }
+
+func benchmarkRuns(b *testing.B, nodes int) {
 	for _, faults := range []string{"all", "none"} {
 		b.Run("faults="+faults, func(b *testing.B) {
 			var virtualNs, ops int64
@@ -20,7 +26,7 @@ func BenchmarkRun(b *testing.B) {
 			for b.Loop() {
 				seed++
 				opts := DefaultRunOptions(seed)
-				opts.Faults = faults
+				opts.Faults, opts.Nodes = faults, nodes
 				res := Run(opts)
 				if !res.Passed() {
 					b.Fatalf("seed %d failed: %s", seed, res.Failure)
