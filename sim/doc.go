@@ -23,7 +23,12 @@
 //     as cmd/weir's driver executes it (syncs on a flusher pool with virtual latency, file
 //     ops, snapshots and checkpoints on one in-order background worker, responses, closes,
 //     one timer; a Fatal crashes the node); Crash (seeded power loss) and Restart (recovery);
-//     ArmCrash / ArmCrashRandom to crash between two effects of a Ready.
+//     ArmCrash / ArmCrashRandom to crash between two effects of a Ready. Its controller.Node
+//     (node_controller.go) is the sole voter of its own quorum (the embedded default) or, in a
+//     cluster (NodeConfig.Voters), a voter (broker and controller: a controller listener) or
+//     an observer (broker only); the broker's requests reach its own active controller
+//     directly and another node's over the network. Shutdown (node_shutdown.go) is a SIGTERM
+//     as cmd/weir handles it: drain, controlled shutdown, stop serving, resign, exit.
 //
 //   - node_conn.go: a node's connections, as netio serves them: frames through
 //     wire.FrameReader and wire.DecodeRequest (an error closes), at most netio's in-flight
@@ -97,6 +102,17 @@
 //     tell such a cut from retention). A panic (a broken invariant) fails the run; RunResult.Summary prints seed, knobs, counts, buggify and faults, and the verdict.
 //     `weir sim --seed N [--trace] [--faults LIST] [--duration D] [--plant BUGS] [--history F]`
 //     replays one seed; `weir sim sweep --seeds N --parallel P` runs many.
+//     With RunOptions.Nodes 3-5 (`--nodes N [--voters 1|3|5] [--roles combined|separate]`)
+//     the run is a cluster: the brokers formatted with one cluster id, the quorum's voters
+//     the first brokers (combined) or controller-only ControllerNodes (separate), the others
+//     observers; the topic (RF=1) spread over every broker and the clients following its
+//     leaders; the fault plan also crashes, pauses and skews the controller-only processes,
+//     isolates the quorum leader's host half the time it isolates one, and makes a third of
+//     the crashes SIGTERMs. The quorum checker (quorum_check.go) follows every broker's and
+//     controller's controller.Node in every run, single-node ones too, and checks log
+//     matching at the end; it also checks that a partition's leader is a registered,
+//     unfenced broker in its ISR. cluster_test.go: the spread, determinism, a planted bug,
+//     controlled shutdowns of every broker, a lease lapsing during a partition.
 //
 //   - final_reads.go: the final reads — per partition from the log start to the high
 //     watermark; an answer empty below it is asked again (a read cut short by retention
@@ -108,7 +124,10 @@
 //     broker served short); run_test.go the CI seed set (each seed twice, trace hashes
 //     compared); plant_test.go each planted bug caught.
 //
-//   - controller_node.go, controller_conn.go: ControllerNode — one process of the metadata
+//   - controller_conn.go: the controller listener (ctlListener) and the connections to the
+//     voters' listeners (peerSet), which ControllerNode and a cluster's Node embed.
+//
+//   - controller_node.go: ControllerNode — one process of the metadata
 //     quorum (a voter with process.roles=controller, or an observer: the metadata half of a
 //     broker-only process): a crashable memfs disk (optionally behind errorfs), its QuorumLog
 //     and quorum-state file, a core/controller.Node whose every Ready it executes (syncs one at a
@@ -145,8 +164,9 @@
 //     Corruptor fault (a misdirected write, where it lands drawn from the seed); bit flips on
 //     write and latent sector errors have no command, and their bugs are regression-tested in
 //     their packages;
-//   - a clean shutdown (Drain, syncAll, producer snapshots, checkpoints) alongside Crash;
+//   - a clean shutdown's final sync, producer snapshots and checkpoints (Shutdown exits with
+//     the page cache kept, as a process exit leaves it);
 //   - netio bounds not modelled: QueuedBytesMax, FetchReadBytesMax, ConnectionsMax;
-//   - multi-node broker clusters (replication) once core has them; brokers fed by an observer's
-//     committed image.
+//   - disk faults on controller-only processes inside broker runs (RunQuorum has them);
+//   - replication (RF > 1) once core has it.
 package sim
