@@ -53,6 +53,9 @@ type driverOptions struct {
 	shutdownTimeout time.Duration
 	// listening, when set, is called with the bound address once the broker serves.
 	listening func(net.Addr)
+	// afterEvent, when set, is called on the loop goroutine after each event the loop
+	// handled: a test's look at the driver's state between events.
+	afterEvent func(*driver)
 }
 
 // runBroker opens the node's storage, listens, and serves until ctx ends (a clean shutdown:
@@ -106,6 +109,7 @@ func runBroker(ctx context.Context, opts driverOptions) error {
 		done:            newInbox(),
 		shutdownTimeout: opts.shutdownTimeout,
 		nodeID:          cfg.NodeID,
+		afterEvent:      opts.afterEvent,
 	}
 	d.timer = time.NewTimer(time.Hour)
 	d.timer.Stop()
@@ -218,6 +222,8 @@ type driver struct {
 	nodeID int32
 	// announce logs that the broker serves, once it does (maybeAnnounce); nil after.
 	announce func()
+	// afterEvent is driverOptions.afterEvent.
+	afterEvent func(*driver)
 	// draining is set once a SIGTERM asked the controller for a controlled shutdown;
 	// drainDeadline bounds the wait for it.
 	draining      bool
@@ -288,6 +294,9 @@ func (d *driver) run(ctx context.Context) error {
 			d.beginShutdown(d.shutdownTimeout)
 		}
 		d.maybeAnnounce()
+		if d.afterEvent != nil {
+			d.afterEvent(d)
+		}
 	}
 	d.timer.Stop()
 	if d.shutdownDone != nil {
@@ -390,14 +399,19 @@ func (d *driver) execute(r broker.Ready) {
 	for _, w := range r.Warnings {
 		d.logger.Warn("broker", "err", w)
 	}
-	for _, send := range r.Sends {
-		d.sendToController(send)
-	}
 	if r.Fatal != nil {
 		d.fail(r.Fatal)
 		return
 	}
+	// The timer is armed before the sends: a request to this process's own controller is
+	// answered within sendToController, and the broker's Ready for that answer (executed
+	// nested, e.g. a heartbeat's next due time) is newer than r. Arming r's deadline after
+	// it would put the timer back to r's (a heartbeat in flight: 30 s away), and the broker
+	// of the active controller's process would stop heartbeating until some other event.
 	d.setDeadline(r.NextDeadlineMs)
+	for _, send := range r.Sends {
+		d.sendToController(send)
+	}
 }
 
 // netReads converts the Node's read plans into netio's (the same fields).
