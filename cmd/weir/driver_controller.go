@@ -257,6 +257,7 @@ func (d *driver) stopController() {
 		return
 	}
 	if d.fatal == nil && d.ctl.Role() == quorum.RoleLeader {
+		d.logger.Info("shutting down: resigning the quorum leadership")
 		d.executeController(d.ctl.Resign(ctlClocks(d.clocks())))
 		grace := time.After(resignGrace)
 	loop:
