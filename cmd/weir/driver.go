@@ -124,7 +124,7 @@ func runBroker(ctx context.Context, opts driverOptions) error {
 	}
 	d.node = node
 	d.execute(ready)
-	d.executeController(d.ctlReady)
+	d.ctl.execute(d.ctlReady)
 	d.announce = func() {
 		opts.logger.Info("listening", "addr", srv.Addr().String(), "node_id", cfg.NodeID, "cluster_id", ns.clusterID,
 			"advertised", net.JoinHostPort(nodeCfg.AdvertisedHost, strconv.Itoa(int(nodeCfg.AdvertisedPort))),
@@ -251,13 +251,13 @@ func (d *driver) run(ctx context.Context) error {
 				continue
 			}
 			d.event(ev)
-		case ev, ok := <-d.ctlEvents():
+		case ev, ok := <-d.ctl.events():
 			if ok {
-				d.controllerEvent(ev)
+				d.ctl.event(ev)
 			}
-		case pe, ok := <-d.quorumPeerEvents():
-			if ok && d.fatal == nil {
-				d.executeController(d.ctl.PeerResponse(ctlClocks(d.clocks()), pe.From, pe.CorrelationID, pe.Response, pe.Err))
+		case pe, ok := <-d.ctl.peers.Events():
+			if ok {
+				d.ctl.peerResponse(pe)
 			}
 		case pe, ok := <-d.brokerPeerEvents():
 			if ok && d.fatal == nil {
@@ -270,11 +270,8 @@ func (d *driver) run(ctx context.Context) error {
 			if d.fatal == nil {
 				d.execute(d.node.Timer(d.clocks()))
 			}
-		case <-d.ctlTimerC():
-			d.ctlDeadlineMs = 0
-			if d.fatal == nil {
-				d.executeController(d.ctl.Timer(ctlClocks(d.clocks())))
-			}
+		case <-d.ctl.timer.C:
+			d.ctl.timerFired()
 		case <-drainTick.C:
 		case <-stop:
 			stop = nil
@@ -358,7 +355,7 @@ func (d *driver) completions() {
 			r = d.node.Done(d.clocks(), c.op, c.err)
 		case completedCtlSync, completedCtlFileOp, completedCtlSnapshot:
 			items[i] = completion{}
-			d.controllerCompletion(c)
+			d.ctl.completion(c)
 			continue
 		default:
 			panic(fmt.Sprintf("driver: invariant: unknown completion kind %d", c.kind))
@@ -504,6 +501,10 @@ func (d *driver) fail(err error) {
 
 // abort undoes a start that failed before the loop ran.
 func (d *driver) abort() {
+	if d.brokerPeers != nil { // the controller started
+		d.brokerPeers.Close()
+		d.ctl.close()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	go func() {

@@ -73,7 +73,6 @@ type completionKind uint8
 const (
 	completedSync        completionKind = iota + 1 // broker Node.Synced
 	completedFileOp                                // broker Node.Done
-	completedSnapshot                              // controller-only process: Node.SnapshotWritten
 	completedCtlSync                               // controller.Node.Synced
 	completedCtlFileOp                             // controller.Node.Done
 	completedCtlSnapshot                           // controller.Node.SnapshotWritten
