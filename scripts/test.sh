@@ -12,14 +12,14 @@
 # skipped and the summary says so, except under CI=true (or WEIR_REQUIRE_RACE=1), where a
 # missing tool fails the run.
 #
-# Environment: FUZZTIME (default 10s per target), TEST_TIMEOUT (default 12m per go test run: the sim package runs the broker and quorum seed sets and scenarios, about 7-8 minutes; a hung package must not eat the 30 minute budget),
+# Environment: FUZZTIME (default 10s per target), TEST_TIMEOUT (default 16m per go test run: the sim package runs the broker, cluster and quorum seed sets and scenarios, about 6-7 minutes alone on two cores and up to 11 on a loaded machine; a hung package must not eat the 30 minute budget),
 # WEIR_REQUIRE_RACE (1: fail rather than skip the race detector).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
 
 fuzztime=${FUZZTIME:-10s}
-test_timeout=${TEST_TIMEOUT:-12m}
+test_timeout=${TEST_TIMEOUT:-16m}
 # Under CI=true a missing tool fails the run; it never skips.
 if [ "${CI:-}" = true ]; then
   require_race=${WEIR_REQUIRE_RACE:-1}

@@ -10,8 +10,8 @@ import (
 	"github.com/weirdata/weir/core/metadata"
 )
 
-// runCluster runs opts to the end as Run does and returns the cluster for inspection.
-func runCluster(t *testing.T, opts RunOptions) *cluster {
+// startCluster sets opts's cluster up and starts its faults and workload, as Run does.
+func startCluster(t *testing.T, opts RunOptions) *cluster {
 	t.Helper()
 	c := newCluster(opts)
 	if f := c.setUp(); f != "" {
@@ -19,6 +19,13 @@ func runCluster(t *testing.T, opts RunOptions) *cluster {
 	}
 	c.startFaults()
 	c.startWorkload(c.w.NowNs() + opts.DurationNs)
+	return c
+}
+
+// runCluster runs opts to the end as Run does and returns the cluster for inspection.
+func runCluster(t *testing.T, opts RunOptions) *cluster {
+	t.Helper()
+	c := startCluster(t, opts)
 	c.w.RunUntil(c.stopNs)
 	if f := c.finish(); f != "" {
 		t.Fatalf("seed %d: %s", opts.Seed, f)
@@ -136,12 +143,7 @@ func TestClusterControlledShutdown(t *testing.T) {
 			opts := DefaultRunOptions(shutdownSeed)
 			opts.Nodes, opts.Voters, opts.Roles, opts.Faults = 3, 3, roles, "none"
 			opts.DurationNs = 120 * int64(time.Second)
-			c := newCluster(opts)
-			if f := c.setUp(); f != "" {
-				t.Fatal(f)
-			}
-			c.startFaults()
-			c.startWorkload(c.w.NowNs() + opts.DurationNs)
+			c := startCluster(t, opts)
 			c.w.RunFor(3 * int64(time.Second))
 			byHost := func(host string) *Node {
 				for _, n := range c.nodes {
@@ -205,12 +207,7 @@ func TestClusterLeaseLapse(t *testing.T) {
 	opts := DefaultRunOptions(11)
 	opts.Nodes, opts.Voters, opts.Roles, opts.Faults = 3, 1, RolesCombined, "none"
 	opts.DurationNs = 40 * int64(time.Second)
-	c := newCluster(opts)
-	if f := c.setUp(); f != "" {
-		t.Fatal(f)
-	}
-	c.startFaults()
-	c.startWorkload(c.w.NowNs() + opts.DurationNs)
+	c := startCluster(t, opts)
 	c.w.RunFor(3 * int64(time.Second))
 	ctl := c.nodes[0].Controller() // node 1 is the sole voter
 	leaderOf := func(broker int32) (led, partitions int, fenced bool) {
