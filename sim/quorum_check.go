@@ -247,6 +247,39 @@ func (k *quorumChecker) checkLogMatching(nodes []quorumMember) {
 	}
 }
 
+// checkBrokerEpochs: a registered broker's epoch is the offset of its registration record, on
+// every node whose log still holds that offset (older ones are in a snapshot).
+func (k *quorumChecker) checkBrokerEpochs(nodes []quorumMember) {
+	for _, n := range nodes {
+		if !n.Up() {
+			continue
+		}
+		start, entries, err := logEntries(n)
+		if err != nil {
+			k.violate("log readable: %v", err)
+			continue
+		}
+		img, applied := n.controllerNode().Image()
+		k.checkBrokerEpochsIn(n.ID(), img, applied, start, entries)
+	}
+}
+
+// checkBrokerEpochsIn checks img's brokers against the log entries (from start) it was applied
+// from, up to applied.
+func (k *quorumChecker) checkBrokerEpochsIn(id int32, img *metadata.Image, applied, start record.Offset, entries []quorum.Entry) {
+	for _, b := range img.Brokers() {
+		at := record.Offset(b.Epoch)
+		if at < start || at >= applied || at >= start+record.Offset(len(entries)) {
+			continue
+		}
+		r, err := metadata.DecodeRecord(entries[at-start].Data)
+		reg, ok := r.(*metadata.RegisterBrokerRecord)
+		if err != nil || !ok || reg.BrokerID != b.ID || reg.BrokerEpoch != b.Epoch {
+			k.violate("broker epoch = offset of its registration record: broker %d has epoch %d, node %d's log holds %T there (%v)", b.ID, b.Epoch, id, r, err)
+		}
+	}
+}
+
 // checkRegistrations: every acknowledged registration is in every node's committed image,
 // with its epoch and incarnation, or replaced by a later registration of the same broker.
 func (k *quorumChecker) checkRegistrations(nodes []quorumMember, h *QuorumHistory) {

@@ -318,6 +318,7 @@ func (c *quorumCluster) finish() string {
 	}
 	c.w.Tracef("converged: %s", c.describe())
 	c.checker.checkLogMatching(c.members())
+	c.checker.checkBrokerEpochs(c.members())
 	c.checker.checkRegistrations(c.members(), &c.history)
 	c.checker.checkProducerIDs(c.members(), &c.history)
 	return c.checker.failure()

@@ -338,6 +338,21 @@ func TestQuorumCheckersCatchViolations(t *testing.T) {
 		c.checker.checkLogMatching(c.members())
 		expect(t, c.checker, "log matching")
 	})
+	t.Run("broker epoch not its registration's offset", func(t *testing.T) {
+		c := converged(t)
+		n := c.nodes[0]
+		_, applied := n.Node().Image()
+		start, entries, err := logEntries(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := metadata.EmptyImage().Apply([]metadata.Record{metadata.NewRegisterBrokerRecord(77, int64(start), metadata.UUID{7}, nil, nil, nil, true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.checker.checkBrokerEpochsIn(n.ID(), img, applied, start, entries)
+		expect(t, c.checker, "broker epoch = offset of its registration record")
+	})
 	t.Run("different images at one offset", func(t *testing.T) {
 		c := converged(t)
 		_, applied := c.nodes[0].Node().Image()

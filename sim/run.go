@@ -559,6 +559,7 @@ func (c *cluster) wallClockMaxMs() int64 {
 // and reports the first violation the checker found during the run or now.
 func (c *cluster) checkQuorum() string {
 	c.checker.checkLogMatching(c.members())
+	c.checker.checkBrokerEpochs(c.members())
 	if f := c.checker.failure(); f != "" {
 		return "quorum: " + f
 	}
