@@ -406,6 +406,34 @@ func (c *cluster) leaderHost() string {
 	return host
 }
 
+// converged reports whether the quorum has a leader whose high watermark is its log end,
+// every process applied that end, and every broker serves.
+func (c *cluster) converged() bool {
+	host := c.leaderHost()
+	if host == "" {
+		return false
+	}
+	var leader quorumMember
+	for _, m := range c.members() {
+		if h, ok := m.(interface{ Host() string }); ok && h.Host() == host {
+			leader = m
+		}
+	}
+	end := leader.quorumLog().EndOffset()
+	if leader.controllerNode().HighWatermark() != end {
+		return false
+	}
+	for _, m := range c.members() {
+		if !m.Up() {
+			return false
+		}
+		if _, applied := m.controllerNode().Image(); applied != end {
+			return false
+		}
+	}
+	return c.allServing()
+}
+
 // bootstrapAddrs are the brokers' addresses, clients' bootstrap.servers.
 func (c *cluster) bootstrapAddrs() []string {
 	addrs := make([]string, len(c.nodes))
@@ -485,6 +513,13 @@ func (c *cluster) finish() string {
 	}
 	if !c.w.RunUntilTrue(func() bool { return c.pending() == 0 }, c.w.NowNs()+c.opts.LivenessNs) {
 		return fmt.Sprintf("liveness: %d operations unanswered %.0f s after the faults stopped", c.pending(), float64(c.opts.LivenessNs)/1e9)
+	}
+	// Liveness of the cluster: with every process up and the links healed, a quorum leader
+	// commits its log end, every node (voters and observers) applies it, and every broker
+	// serves again.
+	if c.clustered() && !c.w.RunUntilTrue(c.converged, c.w.NowNs()+c.opts.LivenessNs) {
+		return fmt.Sprintf("liveness: %.0f s after the operations completed, the cluster has not converged (a leader committing its log end, every node applying it, every broker serving): %s",
+			float64(c.opts.LivenessNs)/1e9, c.describeNodes())
 	}
 	// The final reads take each high watermark for what the broker keeps, so they wait until
 	// it stops moving: a single node's high watermark is its durable offset, and a restarted
