@@ -444,9 +444,13 @@ func (n *Node) nextClusterDeadlineMs() int64 {
 			next = d
 		}
 	}
-	if n.life.inFlight != 0 {
+	switch {
+	case n.life.inFlight != 0:
 		consider(n.life.inFlightSentMs + controllerRequestTimeoutMs)
-	} else if n.controllerID >= 0 {
+	case n.controllerID < 0, n.life.epoch < 0 && n.img.MetadataVersion() == 0:
+		// Nothing to send before a Metadata event says there is someone to send it to: no
+		// timer (one due at once would fire again and again).
+	default:
 		consider(max(n.life.nextMs, 1))
 	}
 	for _, f := range n.forwards {
