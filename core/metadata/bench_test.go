@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/weirdata/weir/core/uuid"
-
-	"github.com/weirdata/weir/diskio/memfs"
 )
 
 func BenchmarkEncodePartitionRecord(b *testing.B) {
@@ -78,33 +76,5 @@ func BenchmarkSnapshotEncodeDecode10kTopics(b *testing.B) {
 		if _, _, err := DecodeSnapshot(data); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// BenchmarkStoreAppendTopic: one CreateTopics (a 3-partition topic) through the Store, without
-// syncs, on memfs.
-func BenchmarkStoreAppendTopic(b *testing.B) {
-	s, err := OpenStore(memfs.New(), "/meta", DefaultStoreConfig(), 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.Append(BootstrapRecords(MetadataVersionDefault), 1, 0); err != nil {
-		b.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(2, 2))
-	i := 0
-	for b.Loop() {
-		records, err := NewTopicRecords(fmt.Sprintf("t%08d", i), uuid.FromRand(rng), [][]int32{{0}, {0}, {0}}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.Append(records, 1, 0); err != nil {
-			b.Fatal(err)
-		}
-		// Keep pending appends bounded as a driver would: sync with a no-op disk completion.
-		if req, ok := s.PendingSync(); ok {
-			s.Synced(req, req.Run(s.fsys))
-		}
-		i++
 	}
 }

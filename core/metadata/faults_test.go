@@ -1,7 +1,6 @@
 package metadata
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	iofs "io/fs"
@@ -58,6 +57,12 @@ func (f *failingFS) Remove(name string) error {
 	}
 	return f.FS.Remove(name)
 }
+func (f *failingFS) RemoveAll(name string) error {
+	if err := f.step("removeall"); err != nil {
+		return err
+	}
+	return f.FS.RemoveAll(name)
+}
 func (f *failingFS) Rename(oldname, newname string) error {
 	if err := f.step("rename"); err != nil {
 		return err
@@ -101,32 +106,43 @@ func (f *failingFile) Truncate(size int64) error {
 	}
 	return f.File.Truncate(size)
 }
+func (f *failingFile) Preallocate(offset, length int64) error {
+	if err := f.fs.step("preallocate"); err != nil {
+		return err
+	}
+	return f.File.Preallocate(offset, length)
+}
 
-// TestStoreErrorSweep runs one scenario (open, appends, syncs, snapshots) with the k-th disk
-// operation failing, for every k until the scenario completes. Whatever failed, nothing panics,
-// and after a crash the reopened store (on a healthy disk) holds the model's image at its
-// recovered end, which is at least what was durable when the disk failed.
-func TestStoreErrorSweep(t *testing.T) {
+// TestQuorumLogErrorSweep runs one scenario (open, commands, flushes, snapshots with the log
+// cut below them) with the k-th disk operation failing, and every one after it as a dead disk
+// does, for every k until the scenario completes. Whatever failed, nothing panics, a failed
+// flush poisons the log, and after a crash the log reopened on a healthy disk rebuilds the
+// model's image at its recovered end, which is at least what was flushed when the disk failed.
+func TestQuorumLogErrorSweep(t *testing.T) {
 	for k := 1; ; k++ {
 		mem := memfs.New()
 		ffs := &failingFS{FS: mem, failAt: k}
 		history := map[record.Offset]*Image{0: EmptyImage()}
-		durable, completed := runFaultScenario(ffs, history)
+		durable, completed := runQuorumLogFaultScenario(t, ffs, history)
 		for seed := uint64(0); seed < 3; seed++ {
 			after := mem.CrashClone(memfs.CrashConfig{Seed: seed, Mode: memfs.CrashMode(seed % 3)})
-			s, err := OpenStore(after, testLogDir, smallStoreConfig(), 0)
+			q, err := OpenQuorumLog(after, testLogDir, smallQuorumLogConfig(), 0)
 			if err != nil {
 				t.Fatalf("k=%d seed=%d: reopen on a healthy disk: %v", k, seed, err)
 			}
-			end := s.LatestOffset()
+			end := q.EndOffset()
 			want, ok := history[end]
 			if end < durable || !ok {
-				t.Fatalf("k=%d seed=%d: recovered to %d, durable was %d, known ends %v", k, seed, end, durable, len(history))
+				t.Fatalf("k=%d seed=%d: recovered to %d, durable was %d, known ends %d", k, seed, end, durable, len(history))
 			}
-			if !s.Latest().Equal(want) {
+			img, err := replayQuorumLog(q)
+			if err != nil {
+				t.Fatalf("k=%d seed=%d: rebuild the image: %v", k, seed, err)
+			}
+			if !img.Equal(want) {
 				t.Fatalf("k=%d seed=%d: image at %d differs from the model", k, seed, end)
 			}
-			s.Close()
+			q.Close()
 		}
 		if completed {
 			if k < 20 {
@@ -137,80 +153,85 @@ func TestStoreErrorSweep(t *testing.T) {
 	}
 }
 
-// runFaultScenario drives a store on fsys until the first error. It records every appended end
-// offset's image in history and returns the durable offset reached and whether it finished.
-func runFaultScenario(fsys diskio.FS, history map[record.Offset]*Image) (record.Offset, bool) {
-	s, err := OpenStore(fsys, testLogDir, smallStoreConfig(), 0)
+// runQuorumLogFaultScenario drives a QuorumLog on fsys until the first error. It records the
+// image at every batch boundary appended in history and returns the durable offset reached and
+// whether it finished.
+func runQuorumLogFaultScenario(t *testing.T, fsys diskio.FS, history map[record.Offset]*Image) (record.Offset, bool) {
+	q, err := OpenQuorumLog(fsys, testLogDir, smallQuorumLogConfig(), 0)
 	if err != nil {
 		return 0, false
 	}
-	defer s.Close()
+	defer q.Close()
 	rng := rand.New(rand.NewPCG(11, 12))
 	durable := record.Offset(0)
-	sync := func(req log.SyncRequest) bool {
+	img := EmptyImage()
+	flush := func() bool {
+		req, ok := q.PendingSync()
+		if !ok {
+			return q.Poisoned() == nil
+		}
 		err := req.Run(fsys)
-		s.Synced(req, err)
+		q.Synced(req, err)
 		if err != nil {
+			if q.Poisoned() == nil {
+				t.Fatalf("a failed flush (%v) left the log usable", err)
+			}
+			if q.Append(leaderChangeEntry(1)) == nil {
+				t.Fatal("a poisoned log took an append")
+			}
 			return false
 		}
-		durable = s.CommittedOffset()
+		durable = q.DurableOffset()
 		return true
 	}
-	appendBatch := func(records []Record) bool {
+	appendCommand := func(records []Record) bool {
+		next, err := img.Apply(records)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, err := commandEntries(records, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
 		// A failed append may still reach the disk (its outcome is unknown), so the model holds
 		// the image it would make before knowing.
-		next, err := s.Latest().Apply(records)
-		if err != nil {
-			panic(err)
-		}
-		history[s.LatestOffset()+record.Offset(len(records))] = next
-		res, err := s.Append(records, 1, 1)
-		if err != nil {
+		history[q.EndOffset()+record.Offset(len(entries))] = next
+		if err := q.Append(entries); err != nil {
 			return false
 		}
-		if !res.Image.Equal(next) {
-			panic("Append's image differs from the model")
-		}
-		if res.SyncNeeded && !sync(res.Sync) {
-			return false
-		}
-		for {
-			req, ok := s.PendingSync()
-			if !ok {
-				return true
-			}
-			if !sync(req) {
-				return false
-			}
-		}
+		img = next
+		return flush()
 	}
-	if !appendBatch(BootstrapRecords(MetadataVersionDefault)) {
+	if !appendCommand(BootstrapRecords(MetadataVersionDefault)) {
 		return durable, false
 	}
 	for i := 0; i < 40; i++ {
 		records, err := NewTopicRecords(fmt.Sprintf("t%d", i), uuid.FromRand(rng), [][]int32{{0}, {0}}, map[string]string{"k": "v"})
 		if err != nil {
-			panic(err)
+			t.Fatal(err)
 		}
-		if !appendBatch(records) {
+		if !appendCommand(records) {
 			return durable, false
 		}
-		if i%10 == 9 {
-			w, err := s.PrepareSnapshot()
-			if err != nil {
-				return durable, false
-			}
-			if w != nil {
-				ops, err := s.SnapshotWritten(w, w.Run(fsys), 1)
-				if err != nil {
-					return durable, false
-				}
-				for _, op := range ops {
-					if err := fsys.Remove(op.Path); err != nil && !errors.Is(err, diskio.ErrNotExist) {
-						return durable, false
-					}
-				}
-			}
+		if i%10 != 9 {
+			continue
+		}
+		w, err := q.PrepareSnapshot(history[durable], durable, 1)
+		if err != nil {
+			return durable, false
+		}
+		if err := w.Run(fsys); err != nil {
+			return durable, false
+		}
+		if err := q.RecordSnapshot(w.ID); err != nil {
+			t.Fatalf("record the snapshot just written: %v", err)
+		}
+		ops, err := q.DeleteBefore(w.ID, 1)
+		if err != nil {
+			return durable, false
+		}
+		if err := log.RunFileOps(fsys, ops); err != nil {
+			return durable, false
 		}
 	}
 	return durable, true

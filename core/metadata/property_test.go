@@ -7,6 +7,8 @@ import (
 
 	"github.com/weirdata/weir/core/uuid"
 
+	"github.com/weirdata/weir/core/log"
+	"github.com/weirdata/weir/core/quorum"
 	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/diskio/memfs"
 	"pgregory.net/rapid"
@@ -224,95 +226,148 @@ func TestPropertySnapshotThenReplayEqualsFullReplay(t *testing.T) {
 	})
 }
 
-// TestPropertyStoreCrashReopen drives a Store on memfs with random appends, syncs, snapshots,
-// clean reopens and crashes (random, worst-case and keep-all). After every reopen the image is
-// the model's image at the recovered end offset, and that offset is at least what was synced.
-func TestPropertyStoreCrashReopen(t *testing.T) {
+// TestPropertyQuorumLogCrashReopen drives a QuorumLog of metadata records on memfs, as
+// core/controller does, with random commands, leader changes, flushes, snapshots (the log cut
+// below them or not), clean reopens and crashes (random, worst-case and keep-all). After every
+// reopen the image rebuilt from the newest snapshot and the entries after it is the model's
+// image at the recovered end offset, and that offset is at least what was flushed: a snapshot
+// then replay equals full replay, across crashes.
+func TestPropertyQuorumLogCrashReopen(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		cfg := smallStoreConfig()
+		cfg := smallQuorumLogConfig()
 		cfg.Log.SegmentBytes = int64(rapid.SampledFrom([]int{1 << 10, 4 << 10, 1 << 20}).Draw(t, "segment-bytes"))
-		cfg.SnapshotIntervalBytes = int64(rapid.SampledFrom([]int{512, 4 << 10, 1 << 20}).Draw(t, "snapshot-interval"))
-		cfg.SnapshotsRetained = rapid.IntRange(1, 3).Draw(t, "snapshots-retained")
 		fs := memfs.New()
-		d := openDriver(t, fs, cfg)
+		nowMs := int64(1000)
+		open := func() *QuorumLog {
+			q, err := OpenQuorumLog(fs, testLogDir, cfg, nowMs)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			return q
+		}
+		q := open()
+		defer func() { q.Close() }()
+		epoch := record.Epoch(1)
 		history := map[record.Offset]*Image{0: EmptyImage()}
-		d.append(BootstrapRecords(MetadataVersionDefault))
-		history[1] = d.store.Latest()
-		model := d.store.Latest()
+		model := EmptyImage()
+		appendEntries := func(entries []quorum.Entry, next *Image) {
+			nowMs++
+			q.SetNowMs(nowMs)
+			if err := q.Append(entries); err != nil {
+				t.Fatalf("append: %v", err)
+			}
+			model = next
+			history[q.EndOffset()] = model
+		}
+		appendCommand := func(records []Record) {
+			next, err := model.Apply(records)
+			if err != nil {
+				t.Fatalf("generated an invalid command %s: %v", dumpRecords(records), err)
+			}
+			entries, err := commandEntries(records, epoch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendEntries(entries, next)
+		}
+		flush := func() {
+			if req, ok := q.PendingSync(); ok {
+				q.Synced(req, req.Run(fs))
+			}
+			if err := q.Poisoned(); err != nil {
+				t.Fatal(err)
+			}
+			if q.DurableOffset() != q.EndOffset() {
+				t.Fatalf("flushed to %d of %d", q.DurableOffset(), q.EndOffset())
+			}
+		}
+		reopened := func(durableMin, appendedMax record.Offset) {
+			end := q.EndOffset()
+			if end < durableMin || end > appendedMax {
+				t.Fatalf("recovered to %d, flushed %d, appended %d", end, durableMin, appendedMax)
+			}
+			want, ok := history[end]
+			if !ok {
+				t.Fatalf("recovered to %d, not the end of any append", end)
+			}
+			img, err := replayQuorumLog(q)
+			if err != nil {
+				t.Fatalf("rebuild the image at %d: %v", end, err)
+			}
+			if !img.Equal(want) {
+				t.Fatalf("image recovered at %d differs from the model:\n%s\nwant\n%s", end, dumpRecords(img.Records()), dumpRecords(want.Records()))
+			}
+			if q.DurableOffset() != end {
+				t.Fatalf("durable %d after reopening at %d", q.DurableOffset(), end)
+			}
+			model = want
+			// Offsets past the recovered end will be reused by new appends.
+			for o := range history {
+				if o > end {
+					delete(history, o)
+				}
+			}
+			// Entries a crash dropped may have had this epoch: continue in a new one, as a new
+			// leader would.
+			epoch = q.LastEpoch() + 1
+		}
 
+		appendCommand(BootstrapRecords(MetadataVersionDefault))
 		for step := rapid.IntRange(1, 60).Draw(t, "steps"); step > 0; step-- {
-			switch rapid.SampledFrom([]string{"append", "append", "append", "sync", "snapshot", "reopen", "crash"}).Draw(t, "op") {
+			switch rapid.SampledFrom([]string{"append", "append", "append", "leader-change", "flush", "snapshot", "reopen", "crash"}).Draw(t, "op") {
 			case "append":
-				batch, next := genBatch(t, model)
+				batch, _ := genBatch(t, model)
 				if len(batch) == 0 {
 					continue
 				}
-				if _, err := d.tryAppend(batch); err != nil {
-					if len(d.store.pending) >= cfg.PendingAppendsMax {
-						continue
-					}
-					t.Fatalf("append: %v", err)
+				appendCommand(batch)
+				if rapid.Bool().Draw(t, "flush-now") {
+					flush()
 				}
-				model = next
-				history[d.store.LatestOffset()] = model
-				if !d.store.Latest().Equal(model) {
-					t.Fatal("Latest differs from the model")
-				}
-				d.syncMaybe(rapid.Bool().Draw(t, "sync-now"))
-			case "sync":
-				d.sync()
-				if !d.store.Committed().Equal(model) {
-					t.Fatal("Committed after a full sync differs from the model")
-				}
+			case "leader-change":
+				epoch++
+				appendEntries(leaderChangeEntry(epoch), model)
+			case "flush":
+				flush()
 			case "snapshot":
-				d.sync()
-				d.snapshot()
+				flush()
+				at := q.EndOffset()
+				if id, ok := q.LatestSnapshot(); ok && id.EndOffset >= at {
+					continue
+				}
+				w, err := q.PrepareSnapshot(history[at], at, nowMs)
+				if err != nil {
+					t.Fatalf("prepare the snapshot at %d: %v", at, err)
+				}
+				if err := w.Run(fs); err != nil {
+					t.Fatal(err)
+				}
+				if err := q.RecordSnapshot(w.ID); err != nil {
+					t.Fatal(err)
+				}
+				if rapid.Bool().Draw(t, "delete-below") {
+					ops, err := q.DeleteBefore(w.ID, nowMs)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := log.RunFileOps(fs, ops); err != nil {
+						t.Fatal(err)
+					}
+				}
 			case "reopen":
-				d.sync()
-				want := d.store.LatestOffset()
-				d.store.Close()
-				d = openDriver(t, fs, cfg)
-				checkReopened(t, d, history, want, want)
-				model = history[d.store.LatestOffset()]
+				flush()
+				end := q.EndOffset()
+				q.Close()
+				q = open()
+				reopened(end, end)
 			case "crash":
-				durable := d.store.CommittedOffset()
-				appended := d.store.LatestOffset()
+				durable, appended := q.DurableOffset(), q.EndOffset()
 				mode := memfs.CrashMode(rapid.IntRange(0, 2).Draw(t, "crash-mode"))
 				fs = fs.CrashClone(memfs.CrashConfig{Seed: rapid.Uint64().Draw(t, "crash-seed"), Mode: mode})
-				d = openDriver(t, fs, cfg)
-				checkReopened(t, d, history, durable, appended)
-				model = history[d.store.LatestOffset()]
-				// Offsets past the recovered end will be reused by new appends.
-				for o := range history {
-					if o > d.store.LatestOffset() {
-						delete(history, o)
-					}
-				}
+				q.Close()
+				q = open()
+				reopened(durable, appended)
 			}
 		}
 	})
-}
-
-// syncMaybe runs the sync Append handed out now or leaves it for later.
-func (d *storeDriver) syncMaybe(now bool) {
-	if now {
-		d.sync()
-	}
-}
-
-func checkReopened(t *rapid.T, d *storeDriver, history map[record.Offset]*Image, durableMin, appendedMax record.Offset) {
-	end := d.store.LatestOffset()
-	if end < durableMin || end > appendedMax {
-		t.Fatalf("recovered to %d, synced %d, appended %d", end, durableMin, appendedMax)
-	}
-	want, ok := history[end]
-	if !ok {
-		t.Fatalf("recovered to %d, not the end of any append", end)
-	}
-	if !d.store.Latest().Equal(want) {
-		t.Fatalf("image recovered at %d differs from the model:\n%s\nwant\n%s", end, dumpRecords(d.store.Latest().Records()), dumpRecords(want.Records()))
-	}
-	if !d.store.Committed().Equal(want) || d.store.CommittedOffset() != end {
-		t.Fatalf("committed %d after reopen and sync, end %d", d.store.CommittedOffset(), end)
-	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/weirdata/weir/diskio/memfs"
 )
 
+const testLogDir = "/meta"
+
 func smallQuorumLogConfig() QuorumLogConfig {
 	cfg := DefaultQuorumLogConfig()
 	cfg.Log.SegmentBytes = 1 << 10 // a roll every dozen entries or so

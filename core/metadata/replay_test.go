@@ -9,6 +9,13 @@ import (
 	"github.com/weirdata/weir/core/uuid"
 )
 
+// tb is what the test helpers need of *testing.T and *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 func apply(t tb, img *Image, records ...Record) *Image {
 	t.Helper()
 	next, err := img.Apply(records)
