@@ -15,9 +15,9 @@ import (
 //   - offset checkpoints every cfg.CheckpointIntervalMs (Kafka's
 //     log.flush.offset.checkpoint.interval.ms): recovery points and log start offsets, so a
 //     restart scans little and keeps deleted records deleted;
-//   - idle producers forgotten every producer.id.expiration.check.interval.ms (producers.go);
-//   - metadata snapshots whenever the Store says one is due (bounding the metadata log's
-//     replay), one at a time.
+//   - idle producers forgotten every producer.id.expiration.check.interval.ms (producers.go).
+//
+// Metadata snapshots are not the broker's: core/controller's Node takes them.
 
 // housekeeping runs whatever is due and schedules the first passes.
 func (n *Node) housekeeping() {

@@ -5,9 +5,9 @@
 // api key and version, then the message in flexible-version encoding), key null, so tools that
 // read Kafka's metadata logs read ours. The Image is built only by replaying records,
 // copy-on-write, by the same path for an append, recovery from the log and loading a snapshot.
-// The Store keeps the log in `<metadata log dir>/__cluster_metadata-0/` through core/log and
-// writes Kafka-style snapshots (`<end offset>-<epoch>.checkpoint`) beside it to bound replay.
-// The quorum (core/quorum, later) changes only how records commit, never their format or replay.
+// QuorumLog keeps the log in `<metadata log dir>/__cluster_metadata-0/` through core/log, with
+// Kafka-style snapshots (`<end offset>-<epoch>.checkpoint`) beside it to bound replay; the
+// quorum (core/quorum) commits its entries and core/controller replays them into the image.
 //
 // Files:
 //   - wire.go: flexible-version encoding (varints, compact strings and arrays, tagged fields)
@@ -16,9 +16,10 @@
 //     change)
 //   - image.go, replay.go, write.go: the Image, replay rules (what is refused, and where Weir
 //     is stricter than Kafka's image), and the records that recreate an image
-//   - snapshot.go: snapshot files; store.go: the metadata log on disk
-//   - quorum_log.go: QuorumLog, the metadata quorum's log (core/quorum's Log) over core/log
-//     with the snapshot files beside it; the Store moves onto it in a later session
+//   - snapshot.go: snapshot files; logdir.go: the log's directory (its name, creating it
+//     durably, finding the snapshot files in it)
+//   - quorum_log.go, quorum_log_snapshot.go: QuorumLog, the metadata quorum's log (core/quorum's
+//     Log) on disk over core/log, with the snapshot files beside it
 //   - intents.go: records for intents (create topic, register broker, ...), no controller logic
 //   - dump.go, dump_control.go: DecodeForDump and DecodeControlForDump, one JSON line per
 //     record as kafka-dump-log prints it

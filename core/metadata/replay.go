@@ -14,9 +14,9 @@ import (
 //
 // Kafka's image (MetadataDelta) trusts the controller and applies almost anything; a broker that
 // meets a bad record logs a fault and carries on. Weir's single writer is its own controller, so a
-// record that would make the image inconsistent is refused before it is appended (Store.Append
-// replays first), and met in a log on disk it stops Open with this error rather than serving a
-// corrupt image. Where Kafka's rule is a replacement rather than an error it is said below.
+// record that would make the image inconsistent is refused before it is proposed (the active
+// controller replays a command's records onto its latest image first), and met in the committed
+// log it stops the controller node (core/controller) rather than serving a corrupt image. Where Kafka's rule is a replacement rather than an error it is said below.
 var ErrInvalidRecord = errors.New("metadata: record cannot apply")
 
 // Builder replays records onto an image, copy-on-write: it shares every map and value of its

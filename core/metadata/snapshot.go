@@ -224,7 +224,7 @@ func parseControlKey(key []byte) (int16, error) {
 }
 
 // SnapshotWrite is a snapshot written to the page cache under a temporary name, waiting for the
-// driver to make it durable off the loop (Run) and report back (Store.SnapshotWritten).
+// driver to make it durable off the loop (Run) and register it (QuorumLog.RecordSnapshot).
 type SnapshotWrite struct {
 	ID       SnapshotID
 	Dir      string

@@ -69,7 +69,6 @@
 //
 // # Not here
 //
-// Dynamic voter sets (KIP-853) are out of scope: the voter set is static. The wiring to
-// sockets (core/wire framing), of the metadata Store onto QuorumLog, and to the broker and the
-// simulator is for later sessions.
+// Dynamic voter sets (KIP-853) are out of scope: the voter set is static. core/controller's
+// Node drives a quorum member over QuorumLog; cmd/weir and the simulator drive that Node.
 package quorum
