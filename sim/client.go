@@ -96,7 +96,7 @@ func (h *ClientHost) execute(rd client.Ready) {
 		if !ok {
 			panic(fmt.Sprintf("sim: invariant: client %s sends on unknown connection %d", h.host, s.Conn))
 		}
-		if err := c.Send(s.Data); err != nil {
+		if err := c.SendOwned(s.Data); err != nil { // the client hands Send.Data to its driver
 			// The connection is gone or its buffer is full: reset it; the client hears Closed.
 			h.w.Tracef("client %s conn %d: send failed: %v", h.host, s.Conn, err)
 			h.net.Reset(c)
@@ -139,7 +139,7 @@ func (cc *clientConn) Connected(*Conn) {
 }
 
 func (cc *clientConn) Received(_ *Conn, data []byte) {
-	cc.h.execute(cc.h.c.Received(cc.id, data, cc.h.w.NowNs()))
+	cc.h.execute(cc.h.c.ReceivedOwned(cc.id, data, cc.h.w.NowNs())) // data is ours (Handler.Received)
 }
 
 func (cc *clientConn) Closed(*Conn, error) {

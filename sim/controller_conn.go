@@ -103,7 +103,7 @@ func (ic *ctlInConn) Received(c *Conn, data []byte) {
 		return
 	}
 	for len(data) > 0 && !ic.closed && !ic.stopReading && l.proc.alive() {
-		used, frame, err := ic.fr.Feed(data)
+		used, frame, err := ic.fr.FeedOwned(data) // data is the handler's (Handler.Received)
 		data = data[used:]
 		if err != nil {
 			ic.fail(err)
@@ -352,7 +352,7 @@ func (s *peerSet) send(to int32, correlationID int32, req kmsg.Request) {
 	frame := wire.AppendRequest(nil, h, req)
 	if !p.connected {
 		p.queued = append(p.queued, frame...)
-	} else if err := p.conn.Send(frame); err != nil {
+	} else if err := p.conn.SendOwned(frame); err != nil { // a fresh buffer, never reused
 		p.conn.Abort()
 		p.broken(err)
 		return
@@ -376,7 +376,7 @@ func (p *ctlPeer) Connected(c *Conn) {
 	if len(p.queued) > 0 {
 		data := p.queued
 		p.queued = nil
-		if err := c.Send(data); err != nil {
+		if err := c.SendOwned(data); err != nil { // a fresh buffer, never reused
 			c.Abort()
 			p.broken(err)
 		}
@@ -393,7 +393,7 @@ func (p *ctlPeer) Received(c *Conn, data []byte) {
 		return
 	}
 	for len(data) > 0 && s.proc.alive() && c == p.conn {
-		used, frame, err := p.fr.Feed(data)
+		used, frame, err := p.fr.FeedOwned(data) // data is the handler's (Handler.Received)
 		data = data[used:]
 		if err != nil {
 			c.Abort()

@@ -197,7 +197,14 @@ func (c *Conn) Remote() string { return c.remote }
 
 // Send queues data (copied) for delivery to the peer, in order after everything sent before.
 // Bytes sent to a peer that has closed its end are dropped, as TCP drops them.
-func (c *Conn) Send(data []byte) error { return c.n.send(c, data) }
+func (c *Conn) Send(data []byte) error { return c.n.send(c, data, false) }
+
+// SendOwned is Send without the copy, for a caller that hands data over: from the call on,
+// neither it nor anyone else reads or writes data's bytes (core/client's Send.Data is owned
+// by its driver and never reused). The network splits data into chunks in place and hands
+// each chunk to the receiving handler, which owns it (Handler.Received): chunks share data's
+// array but never overlap, and each one's capacity ends at its end.
+func (c *Conn) SendOwned(data []byte) error { return c.n.send(c, data, true) }
 
 // Close closes this end: the peer receives every byte already sent, then Closed(nil); bytes
 // the peer sends from now on are dropped. The owner gets no more callbacks.
@@ -312,7 +319,7 @@ func (n *Network) failDial(dialer *Conn, err error) {
 	}
 }
 
-func (n *Network) send(c *Conn, data []byte) error {
+func (n *Network) send(c *Conn, data []byte, owned bool) error {
 	switch {
 	case c.closed:
 		return ErrClosed
@@ -331,7 +338,10 @@ func (n *Network) send(c *Conn, data []byte) error {
 		return fmt.Errorf("%w: %d bytes held, %d more", ErrSendBufferFull, d.bytes, len(data))
 	}
 	n.stats.BytesSent += int64(len(data))
-	rest := slices.Clone(data)
+	rest := data
+	if !owned {
+		rest = slices.Clone(data)
+	}
 	latency := n.linkLatency(d.from, d.to)
 	for len(rest) > 0 {
 		piece := rest

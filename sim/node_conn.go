@@ -22,8 +22,11 @@ type nodeConn struct {
 	conn *Conn
 	fr   *wire.FrameReader
 
-	unread   []byte // received, not yet framed
-	inFlight int    // requests read and not yet written (or freed by a nil body)
+	// unread is received and not yet framed. Its bytes are nc's alone and never rewritten:
+	// FeedOwned's frames (and so the decoded requests the Node keeps) alias them, so an
+	// emptied buffer is dropped, not reused.
+	unread   []byte
+	inFlight int // requests read and not yet written (or freed by a nil body)
 	// awaiting are the requests handed to the Node and not yet answered, oldest first.
 	awaiting []requestKey
 	// outbox holds answered requests (and a close) for the writer, in order.
@@ -86,7 +89,11 @@ func (nc *nodeConn) Received(c *Conn, data []byte) {
 		return
 	}
 	nc.armIdle()
-	nc.unread = append(nc.unread, data...)
+	if len(nc.unread) == 0 {
+		nc.unread = data // the handler owns data (Handler.Received): frame it in place
+	} else {
+		nc.unread = append(nc.unread, data...) // past len: no frame aliases those bytes
+	}
 	nc.read()
 }
 
@@ -108,7 +115,7 @@ func (nc *nodeConn) Closed(c *Conn, err error) {
 func (nc *nodeConn) read() {
 	inc := nc.inc
 	for !nc.closed && !nc.stopReading && !inc.dead && nc.inFlight < inc.inFlightMax && len(nc.unread) > 0 {
-		n, frame, err := nc.fr.Feed(nc.unread)
+		n, frame, err := nc.fr.FeedOwned(nc.unread)
 		nc.unread = nc.unread[n:]
 		if err != nil {
 			nc.fail(err)
@@ -130,7 +137,7 @@ func (nc *nodeConn) read() {
 		inc.execute("request", inc.node.Request(inc.clocks(), nc.id, req))
 	}
 	if len(nc.unread) == 0 {
-		nc.unread = nc.unread[:0]
+		nc.unread = nil // frames may alias its array: never write it again
 	}
 }
 

@@ -219,7 +219,7 @@ func (a *adminClient) sendRequest(req kmsg.Request) {
 		a.queued = append(a.queued, frame...)
 		return
 	}
-	if err := a.conn.Send(frame); err != nil {
+	if err := a.conn.SendOwned(frame); err != nil { // a fresh buffer, never reused
 		a.history.Unknown++
 		a.reroute()
 	}
@@ -247,7 +247,7 @@ func (a *adminClient) Connected(c *Conn) {
 	if len(a.queued) > 0 {
 		data := a.queued
 		a.queued = nil
-		if err := c.Send(data); err != nil {
+		if err := c.SendOwned(data); err != nil { // a fresh buffer, never reused
 			a.history.Unknown++
 			a.reroute()
 		}
@@ -270,7 +270,7 @@ func (a *adminClient) Closed(c *Conn, err error) {
 // Received implements Handler.
 func (a *adminClient) Received(c *Conn, data []byte) {
 	for len(data) > 0 && c == a.conn {
-		used, frame, err := a.fr.Feed(data)
+		used, frame, err := a.fr.FeedOwned(data) // data is the handler's (Handler.Received)
 		data = data[used:]
 		if err != nil {
 			panic(fmt.Sprintf("sim: admin %s: a controller's answer does not frame: %v", a.host, err))

@@ -131,7 +131,18 @@ func (c *Client) Connected(id ConnID, nowNs int64) Ready {
 func (c *Client) Received(id ConnID, data []byte, nowNs int64) Ready {
 	c.begin(nowNs)
 	if cn := c.conn(id); cn != nil {
-		c.receive(cn, data)
+		c.receive(cn, data, false)
+	}
+	return c.finish()
+}
+
+// ReceivedOwned is Received for a driver that hands data over: nobody reads or writes its
+// bytes after the call (a simulated network's delivered chunk). A response wholly inside data
+// is then decoded in place instead of from a copy; the effects are Received's.
+func (c *Client) ReceivedOwned(id ConnID, data []byte, nowNs int64) Ready {
+	c.begin(nowNs)
+	if cn := c.conn(id); cn != nil {
+		c.receive(cn, data, true)
 	}
 	return c.finish()
 }

@@ -255,10 +255,16 @@ func (c *Client) send(cn *conn, body kmsg.Request, version int16, r *request, an
 // requestDeadline is when a request sent now times out.
 func (c *Client) requestDeadline() int64 { return c.nowNs + c.cfg.RequestTimeoutNs }
 
-// receive feeds bytes read from cn through its frame reader and handles each whole response.
-func (c *Client) receive(cn *conn, data []byte) {
+// receive feeds bytes read from cn through its frame reader and handles each whole response;
+// owned: data is the client's (ReceivedOwned), so frames may alias it.
+func (c *Client) receive(cn *conn, data []byte, owned bool) {
 	for len(data) > 0 {
-		n, frame, err := cn.frames.Feed(data)
+		n, frame, err := 0, []byte(nil), error(nil)
+		if owned {
+			n, frame, err = cn.frames.FeedOwned(data)
+		} else {
+			n, frame, err = cn.frames.Feed(data)
+		}
 		if err != nil {
 			c.dropConn(cn, fmt.Sprintf("reading a response: %v", err), true)
 			return

@@ -142,17 +142,19 @@ func (s *script) none(conn client.ConnID) {
 	}
 }
 
-// answer sends resp as the answer to req on conn, in chunks if s.chunk is set.
+// answer sends resp as the answer to req on conn, in chunks if s.chunk is set. The bytes are
+// never touched again, so they are handed over (ReceivedOwned, as the simulator does); the
+// faults test and the TCP driver cover Received.
 func (s *script) answer(conn client.ConnID, req wire.Request, resp kmsg.Response) {
 	s.t.Helper()
 	data := wire.AppendResponse(nil, req.Header, resp)
 	if s.chunk <= 0 {
-		s.take(s.c.Received(conn, data, s.nowNs))
+		s.take(s.c.ReceivedOwned(conn, data, s.nowNs))
 		return
 	}
 	for len(data) > 0 {
 		n := min(s.chunk, len(data))
-		s.take(s.c.Received(conn, data[:n], s.nowNs))
+		s.take(s.c.ReceivedOwned(conn, data[:n], s.nowNs))
 		data = data[n:]
 	}
 }

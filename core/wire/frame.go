@@ -131,6 +131,26 @@ func (r *FrameReader) Feed(p []byte) (consumed int, frame []byte, err error) {
 	return consumed, frame, nil
 }
 
+// FeedOwned is Feed for a caller that hands p over: neither it nor anyone else reads or writes
+// p's bytes after the call (a simulated network's delivered chunk). A frame that lies wholly
+// in p, starting a frame boundary, is then returned as a subslice of p, its capacity capped at
+// its end, instead of a copy; anything else goes through Feed. The results are Feed's.
+func (r *FrameReader) FeedOwned(p []byte) (consumed int, frame []byte, err error) {
+	if r.err != nil || r.frame != nil || r.prefixLen != 0 || len(p) < SizePrefixBytes {
+		return r.Feed(p)
+	}
+	size, err := readFrameSize([SizePrefixBytes]byte(p), r.sizeBytesMin, r.sizeBytesMax)
+	if err != nil {
+		r.err = err
+		return SizePrefixBytes, nil, err
+	}
+	end := SizePrefixBytes + int(size)
+	if len(p) < end {
+		return r.Feed(p)
+	}
+	return end, p[SizePrefixBytes:end:end], nil
+}
+
 // BufferedBytes is how many bytes of an unfinished frame (prefix included) r holds.
 func (r *FrameReader) BufferedBytes() int {
 	if r.frame == nil {

@@ -157,3 +157,48 @@ func TestFrameReaderDetach(t *testing.T) {
 		t.Fatalf("next frame %v", frame)
 	}
 }
+
+// TestFrameReaderFeedOwned: FeedOwned frames what Feed frames, from any chunking, and a frame
+// wholly inside an owned chunk is that chunk's bytes (no copy), capped so that appending to it
+// cannot overwrite the next frame.
+func TestFrameReaderFeedOwned(t *testing.T) {
+	input, want := stream(10, 200000, 11, 10, 70000)
+	for _, chunk := range []int{1, 3, 4, 5, 13, 4096, 65536, len(input)} {
+		fr := NewRequestFrameReader(1 << 20)
+		var got [][]byte
+		aliased := 0
+		for p := input; len(p) > 0; {
+			n := min(chunk, len(p))
+			piece := append([]byte(nil), p[:n]...) // each chunk is handed over
+			for len(piece) > 0 {
+				consumed, frame, err := fr.FeedOwned(piece)
+				require.NoError(t, err)
+				require.Positive(t, consumed)
+				if frame != nil {
+					got = append(got, frame)
+					require.Equal(t, len(frame), cap(frame), "a frame's capacity ends at its end")
+					if len(piece) > SizePrefixBytes && &frame[0] == &piece[SizePrefixBytes] {
+						aliased++
+					}
+				}
+				piece = piece[consumed:]
+			}
+			p = p[n:]
+		}
+		require.Equal(t, want, got, "chunk %d", chunk)
+		require.Zero(t, fr.BufferedBytes())
+		if chunk == len(input) {
+			require.Equal(t, len(want), aliased, "every frame of one whole chunk is aliased")
+		}
+	}
+	for _, size := range []int32{-1, 0, 9, 101} {
+		fr := NewRequestFrameReader(100)
+		prefix := binary.BigEndian.AppendUint32(nil, uint32(size))
+		n, frame, err := fr.FeedOwned(append(prefix, make([]byte, 200)...))
+		require.ErrorIs(t, err, ErrFrameSize, "size %d", size)
+		require.Nil(t, frame)
+		require.Equal(t, SizePrefixBytes, n)
+		_, _, err = fr.FeedOwned(make([]byte, 20))
+		require.ErrorIs(t, err, ErrFrameSize)
+	}
+}
