@@ -43,15 +43,25 @@ var workloadKeys = [...]string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "
 // value is the client's next value, "c<index>-<next>-" padded with padBytes v's: unique, and
 // of a drawn size.
 func (c *workloadClient) value(padBytes int) string {
-	b := make([]byte, 0, 24+padBytes)
-	b = strconv.AppendInt(append(b, 'c'), int64(c.index), 10)
-	b = strconv.AppendInt(append(b, '-'), c.next, 10)
-	b = append(b, '-')
-	for range padBytes {
-		b = append(b, 'v')
+	// Built in a strings.Builder: one allocation, no copy into a string at the end.
+	var num [20]byte
+	var b strings.Builder
+	b.Grow(2*len(num) + 3 + padBytes)
+	b.WriteByte('c')
+	b.Write(strconv.AppendInt(num[:0], int64(c.index), 10))
+	b.WriteByte('-')
+	b.Write(strconv.AppendInt(num[:0], c.next, 10))
+	b.WriteByte('-')
+	for padBytes > 0 {
+		n := min(padBytes, len(valuePad))
+		b.WriteString(valuePad[:n])
+		padBytes -= n
 	}
-	return string(b)
+	return b.String()
 }
+
+// valuePad is the padding values are cut from.
+var valuePad = strings.Repeat("v", 256)
 
 func newWorkload(w *World, history *check.History, k Knobs, clients []*ClientHost, opsPerSecond int, stopNs int64) *workload {
 	wl := &workload{w: w, history: history, r: w.Rand("workload"), k: k, stopNs: stopNs}

@@ -41,6 +41,9 @@ type World struct {
 
 	executed  int64
 	eventsMax int64
+	// free are events done with (run or cancelled), reused by At: nothing else holds an
+	// event once it has left the queue and pending.
+	free []*event
 }
 
 // NewWorld starts a run from seed at virtual time 0.
@@ -97,7 +100,14 @@ func (w *World) At(atNs int64, what string, fn func()) EventID {
 		panic("sim: invariant: an event needs a function")
 	}
 	w.seq++
-	e := &event{atNs: max(atNs, w.nowNs), seq: w.seq, what: what, fn: fn}
+	var e *event
+	if n := len(w.free); n > 0 {
+		e = w.free[n-1]
+		w.free = w.free[:n-1]
+	} else {
+		e = new(event)
+	}
+	*e = event{atNs: max(atNs, w.nowNs), seq: w.seq, what: what, fn: fn}
 	heap.Push(&w.queue, e)
 	w.pending[EventID(e.seq)] = e
 	return EventID(e.seq)
@@ -116,7 +126,15 @@ func (w *World) Cancel(id EventID) bool {
 	}
 	delete(w.pending, id)
 	heap.Remove(&w.queue, e.index)
+	w.recycle(e)
 	return true
+}
+
+// recycle keeps e, out of the queue and pending, for a later At; the bound is the queue's
+// own peak, since every event it holds came out of it.
+func (w *World) recycle(e *event) {
+	*e = event{}
+	w.free = append(w.free, e)
 }
 
 // Pending is how many events are scheduled.
@@ -146,7 +164,9 @@ func (w *World) Step() bool {
 		panic(fmt.Sprintf("sim: more than %d events executed (a livelock?); last %q at %d ns", w.eventsMax, e.what, e.atNs))
 	}
 	w.Trace(e.what)
-	e.fn()
+	fn := e.fn
+	w.recycle(e) // before fn, which may schedule (and so reuse e)
+	fn()
 	return true
 }
 

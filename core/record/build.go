@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // BatchOptions are a new batch's header fields. MaxTimestamp is computed from the records;
@@ -88,6 +89,15 @@ func appendBatch(dst []byte, opts BatchOptions, records []Record, c *Compressor)
 		return dst, fmt.Errorf("%w: offsets overflow past base offset %d", ErrInvalidRecord, opts.BaseOffset)
 	}
 
+	if opts.Codec == CodecNone {
+		// The batch's exact size, so that dst grows once instead of doubling record by record.
+		sizeBytes := HeaderSizeBytes
+		for i := range records {
+			body := recordBodySizeBytes(&records[i])
+			sizeBytes += sizeVarint(int64(body)) + body
+		}
+		dst = slices.Grow(dst, sizeBytes)
+	}
 	start := len(dst)
 	var header [HeaderSizeBytes]byte
 	dst = append(dst, header[:]...)

@@ -26,10 +26,23 @@ func (c content) readAt(p []byte, off int64) int {
 
 // writeAt stores p at off, extending the file if it ends past the size.
 func (c *content) writeAt(p []byte, off int64) {
+	c.put(p, off)
+	c.size = max(c.size, off+int64(len(p)))
+}
+
+// put stores p at off in b, materializing b up to the end of p; the size is the caller's.
+func (c *content) put(p []byte, off int64) {
 	end := off + int64(len(p))
+	if off <= int64(len(c.b)) && end > int64(len(c.b)) {
+		// An append (a log's usual write, a sync of it): overwrite the held part and append
+		// the rest, without first zero-filling bytes that are written at once.
+		held := int64(len(c.b)) - off
+		copy(c.b[off:], p[:held])
+		c.b = append(c.b, p[held:]...)
+		return
+	}
 	c.materialize(end)
 	copy(c.b[off:end], p)
-	c.size = max(c.size, end)
 }
 
 // truncate sets the size: shrinking drops bytes, growing adds zeros (without memory).
@@ -63,8 +76,7 @@ func (c *content) copyRange(from content, low, high int64) {
 	}
 	// Bytes from holds in memory: copied; the rest of the range is zeros in from.
 	if end := min(high, int64(len(from.b))); low < end {
-		c.materialize(end)
-		copy(c.b[low:end], from.b[low:end])
+		c.put(from.b[low:end], low)
 	}
 	if zeroFrom, zeroTo := max(low, int64(len(from.b))), min(high, int64(len(c.b))); zeroFrom < zeroTo {
 		clear(c.b[zeroFrom:zeroTo])
