@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"math/rand/v2"
 	"strconv"
 )
@@ -26,9 +27,12 @@ type World struct {
 	seed  uint64
 	nowNs int64
 	// seq orders events scheduled for the same virtual time: first scheduled, first run.
-	seq     uint64
-	queue   eventQueue
-	pending map[EventID]*event // lookup for Cancel only; never ranged over
+	seq   uint64
+	queue eventQueue
+	// slots holds every event ever allocated, by slot: an EventID names a slot and the
+	// generation of its use, so Cancel needs no map. free lists the slots not in the queue.
+	slots []*event
+	free  []int32
 
 	rands map[string]*rand.Rand // lookup only; never ranged over
 
@@ -41,16 +45,12 @@ type World struct {
 
 	executed  int64
 	eventsMax int64
-	// free are events done with (run or cancelled), reused by At: nothing else holds an
-	// event once it has left the queue and pending.
-	free []*event
 }
 
 // NewWorld starts a run from seed at virtual time 0.
 func NewWorld(seed uint64) *World {
 	return &World{
 		seed:      seed,
-		pending:   map[EventID]*event{},
 		rands:     map[string]*rand.Rand{},
 		trace:     sha256.New(),
 		eventsMax: DefaultEventsMax,
@@ -102,15 +102,18 @@ func (w *World) At(atNs int64, what string, fn func()) EventID {
 	w.seq++
 	var e *event
 	if n := len(w.free); n > 0 {
-		e = w.free[n-1]
+		e = w.slots[w.free[n-1]]
 		w.free = w.free[:n-1]
 	} else {
-		e = new(event)
+		if len(w.slots) == math.MaxInt32 {
+			panic("sim: invariant: more than 2^31 events pending")
+		}
+		e = &event{slot: int32(len(w.slots))}
+		w.slots = append(w.slots, e)
 	}
-	*e = event{atNs: max(atNs, w.nowNs), seq: w.seq, what: what, fn: fn}
+	e.atNs, e.seq, e.what, e.fn = max(atNs, w.nowNs), w.seq, what, fn
 	heap.Push(&w.queue, e)
-	w.pending[EventID(e.seq)] = e
-	return EventID(e.seq)
+	return e.id()
 }
 
 // After schedules fn delayNs from now.
@@ -120,21 +123,26 @@ func (w *World) After(delayNs int64, what string, fn func()) EventID {
 
 // Cancel removes a scheduled event; it reports whether the event was still pending.
 func (w *World) Cancel(id EventID) bool {
-	e, ok := w.pending[id]
-	if !ok {
+	slot := int64(uint32(id)) - 1
+	if slot < 0 || slot >= int64(len(w.slots)) {
 		return false
 	}
-	delete(w.pending, id)
+	e := w.slots[slot]
+	if e.index < 0 || e.id() != id {
+		return false // run, cancelled, or its slot reused since
+	}
 	heap.Remove(&w.queue, e.index)
 	w.recycle(e)
 	return true
 }
 
-// recycle keeps e, out of the queue and pending, for a later At; the bound is the queue's
-// own peak, since every event it holds came out of it.
+// recycle frees e's slot, out of the queue, for a later At: the next use of the slot has
+// another generation, so e's EventID no longer names it. The slots number at most the
+// queue's peak length.
 func (w *World) recycle(e *event) {
-	*e = event{}
-	w.free = append(w.free, e)
+	e.gen++
+	e.what, e.fn = "", nil
+	w.free = append(w.free, e.slot)
 }
 
 // Pending is how many events are scheduled.
@@ -154,7 +162,6 @@ func (w *World) Step() bool {
 		return false
 	}
 	e := heap.Pop(&w.queue).(*event)
-	delete(w.pending, EventID(e.seq))
 	if e.atNs < w.nowNs {
 		panic(fmt.Sprintf("sim: invariant: event %q at %d ns runs after %d ns", e.what, e.atNs, w.nowNs))
 	}
@@ -284,14 +291,20 @@ func (w *World) TraceHash() string { return hex.EncodeToString(w.trace.Sum(nil))
 // TraceLines is how many lines the trace has.
 func (w *World) TraceLines() int64 { return w.traceLines }
 
-// event is one scheduled function.
+// event is one scheduled function, in slot slot of World.slots for its gen-th use.
 type event struct {
 	atNs  int64
 	seq   uint64
 	what  string
 	fn    func()
-	index int // in the heap, for Cancel
+	index int // in the heap, for Cancel; -1 when not in it
+	slot  int32
+	gen   uint32
 }
+
+// id names the event's current use: the generation above the slot (plus one, so that no
+// event is 0).
+func (e *event) id() EventID { return EventID(uint64(e.gen)<<32 | uint64(e.slot+1)) }
 
 // eventQueue is a min-heap on (atNs, seq).
 type eventQueue []*event

@@ -203,6 +203,8 @@ type partitionView struct {
 
 // valueInfo is what a partition's ops say about one value.
 type valueInfo struct {
+	// value is the value as first seen (the values map's key).
+	value string
 	// offsets are the distinct offsets the value was observed at, ascending.
 	offsets []int64
 	// writers are the produces (any outcome) that sent it to this partition.
@@ -250,7 +252,7 @@ func newPartitionView(p partitionOps) *partitionView {
 	infoOf := func(value string) *valueInfo {
 		info, ok := v.values[value]
 		if !ok {
-			info = &valueInfo{fetchedBy: -1}
+			info = &valueInfo{value: value, fetchedBy: -1}
 			v.values[value] = info
 		}
 		return info
@@ -259,7 +261,9 @@ func newPartitionView(p partitionOps) *partitionView {
 		if r.Offset < 0 {
 			return
 		}
-		v.byOffset[r.Offset] = append(v.byOffset[r.Offset], observation{value: r.Value, op: op.Index, fetch: op.Kind == OpFetch})
+		// info.value, not r.Value: equal values then share one string, and the checks'
+		// many comparisons of them stop at the pointer instead of reading every byte.
+		v.byOffset[r.Offset] = append(v.byOffset[r.Offset], observation{value: info.value, op: op.Index, fetch: op.Kind == OpFetch})
 		if i, found := slices.BinarySearch(info.offsets, r.Offset); !found {
 			info.offsets = slices.Insert(info.offsets, i, r.Offset)
 		}

@@ -58,6 +58,9 @@ type Client struct {
 
 	nowNs int64
 	out   Ready
+	// encoded is the buffer requests are encoded in before each is copied out at its exact
+	// size: encoding into a growing new slice would reallocate it several times.
+	encoded []byte
 
 	nextConn ConnID
 	nextOp   OpID

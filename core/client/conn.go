@@ -244,13 +244,20 @@ func (c *Client) send(cn *conn, body kmsg.Request, version int16, r *request, an
 	} else {
 		cn.nextCorr++
 	}
-	data := wire.AppendRequest(nil, header, body)
+	c.encoded = wire.AppendRequest(c.encoded[:0], header, body)
+	data := slices.Clone(c.encoded) // Send.Data is the driver's
+	if cap(c.encoded) > encodedBytesMax {
+		c.encoded = nil // a large produce does not pin its size to an idle client
+	}
 	c.out.Sends = append(c.out.Sends, Send{Conn: cn.id, Data: data})
 	if answered {
 		r.key, r.version, r.correlation = header.APIKey, version, header.CorrelationID
 		cn.inflight = append(cn.inflight, r)
 	}
 }
+
+// encodedBytesMax bounds the encoding buffer a client keeps between requests.
+const encodedBytesMax = 1 << 20
 
 // requestDeadline is when a request sent now times out.
 func (c *Client) requestDeadline() int64 { return c.nowNs + c.cfg.RequestTimeoutNs }

@@ -1,5 +1,7 @@
 package memfs
 
+import "slices"
+
 // content is a file's bytes, sparse at the tail: b holds the bytes up to the last one ever
 // written (or kept by a shrink), and the bytes in [len(b), size) are zeros that take no
 // memory. Preallocated Kafka indexes (10 MiB, truncated up and mostly never written) then cost
@@ -38,11 +40,21 @@ func (c *content) put(p []byte, off int64) {
 		// the rest, without first zero-filling bytes that are written at once.
 		held := int64(len(c.b)) - off
 		copy(c.b[off:], p[:held])
+		c.reserve(end)
 		c.b = append(c.b, p[held:]...)
 		return
 	}
 	c.materialize(end)
 	copy(c.b[off:end], p)
+}
+
+// reserve makes b's capacity at least end, doubling it: a file written by many small appends
+// (a log segment) reallocates log(size) times, where append's growth of large slices (a
+// quarter) would copy it over and over.
+func (c *content) reserve(end int64) {
+	if end > int64(cap(c.b)) {
+		c.b = slices.Grow(c.b, int(max(end, 2*int64(cap(c.b))))-len(c.b))
+	}
 }
 
 // truncate sets the size: shrinking drops bytes, growing adds zeros (without memory).
@@ -57,6 +69,7 @@ func (c *content) truncate(size int64) {
 func (c *content) materialize(end int64) {
 	if end > int64(len(c.b)) {
 		// Appending zeros never exposes stale bytes a shrink left in the backing array.
+		c.reserve(end)
 		c.b = append(c.b, make([]byte, end-int64(len(c.b)))...)
 	}
 }
