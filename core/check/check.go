@@ -198,12 +198,12 @@ type partitionView struct {
 	// offsets are byOffset's keys, ascending.
 	offsets []int64
 	// values indexes what was seen of each value: one lookup per observed record.
-	values map[string]*valueInfo
+	values valueIndex
 }
 
 // valueInfo is what a partition's ops say about one value.
 type valueInfo struct {
-	// value is the value as first seen (the values map's key).
+	// value is the value as first seen.
 	value string
 	// offsets are the distinct offsets the value was observed at, ascending.
 	offsets []int64
@@ -215,7 +215,7 @@ type valueInfo struct {
 
 // offsetsOf returns the distinct offsets value was observed at, ascending.
 func (v *partitionView) offsetsOf(value string) []int64 {
-	if info, ok := v.values[value]; ok {
+	if info := v.values.get(value); info != nil {
 		return info.offsets
 	}
 	return nil
@@ -223,7 +223,7 @@ func (v *partitionView) offsetsOf(value string) []int64 {
 
 // writersOf returns the produces (any outcome) that sent value to this partition.
 func (v *partitionView) writersOf(value string) []*Op {
-	if info, ok := v.values[value]; ok {
+	if info := v.values.get(value); info != nil {
 		return info.writers
 	}
 	return nil
@@ -231,7 +231,7 @@ func (v *partitionView) writersOf(value string) []*Op {
 
 // fetchedBy returns the first OutcomeOK fetch that returned value.
 func (v *partitionView) fetchedBy(value string) (int, bool) {
-	if info, ok := v.values[value]; ok && info.fetchedBy >= 0 {
+	if info := v.values.get(value); info != nil && info.fetchedBy >= 0 {
 		return info.fetchedBy, true
 	}
 	return 0, false
@@ -247,15 +247,13 @@ func newPartitionView(p partitionOps) *partitionView {
 		ops:        p.ops,
 		opsByIndex: make(map[int]*Op, len(p.ops)),
 		byOffset:   make(map[int64][]observation, recordCount/2),
-		values:     make(map[string]*valueInfo, recordCount),
+		values:     valueIndex{byValue: make(map[string]*valueInfo, recordCount)},
 	}
 	infoOf := func(value string) *valueInfo {
-		info, ok := v.values[value]
-		if !ok {
-			info = &valueInfo{value: value, fetchedBy: -1}
-			v.values[value] = info
+		if info := v.values.get(value); info != nil {
+			return info
 		}
-		return info
+		return v.values.add(value)
 	}
 	observe := func(r Record, info *valueInfo, op *Op) {
 		if r.Offset < 0 {
@@ -324,4 +322,21 @@ func (v *partitionView) existingIn(from, to, floor int64) []int64 {
 // example starts an Example in this partition.
 func (v *partitionView) example(offset int64, value string, note string, ops ...int) Example {
 	return Example{Topic: v.key.topic, Partition: v.key.partition, Offset: offset, Value: value, Ops: ops, Note: note}
+}
+
+// valueIndex maps each value to its valueInfo, and lists them in the order added.
+type valueIndex struct {
+	byValue map[string]*valueInfo
+	all   []*valueInfo
+}
+
+// get returns value's info, or nil.
+func (x *valueIndex) get(value string) *valueInfo { return x.byValue[value] }
+
+// add indexes a value not yet in x.
+func (x *valueIndex) add(value string) *valueInfo {
+	info := &valueInfo{value: value, fetchedBy: -1}
+	x.byValue[value] = info
+	x.all = append(x.all, info)
+	return info
 }

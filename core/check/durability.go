@@ -185,7 +185,7 @@ func checkUnseen(c *collector, v *partitionView, final finalReads, complete bool
 			continue
 		}
 		for _, r := range op.Records {
-			info := v.values[r.Value] // every produced value has one
+			info := v.values.get(r.Value) // every produced value has one
 			if info.fetchedBy >= 0 || reported[info] {
 				continue
 			}

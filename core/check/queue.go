@@ -31,10 +31,9 @@ func checkValues(c *collector, v *partitionView) {
 
 	// Only values seen at two offsets or more matter; they are sorted for a stable report.
 	var repeated []string
-	//purity:allow-map-range collecting a set that is sorted next
-	for val, info := range v.values {
+	for _, info := range v.values.all {
 		if len(info.offsets) >= 2 {
-			repeated = append(repeated, val)
+			repeated = append(repeated, info.value)
 		}
 	}
 	slices.Sort(repeated)
@@ -69,10 +68,9 @@ func checkValues(c *collector, v *partitionView) {
 
 	// Only values read with no produce that may have written them matter; sorted as above.
 	var unwritten []string
-	//purity:allow-map-range collecting a set that is sorted next
-	for val, info := range v.values {
-		if info.fetchedBy >= 0 && !v.mayHaveBeenWritten(val) {
-			unwritten = append(unwritten, val)
+	for _, info := range v.values.all {
+		if info.fetchedBy >= 0 && !mayHaveBeenWritten(info.writers) {
+			unwritten = append(unwritten, info.value)
 		}
 	}
 	slices.Sort(unwritten)
@@ -118,10 +116,10 @@ func (v *partitionView) disagreeAt(offset int64) bool {
 	return false
 }
 
-// mayHaveBeenWritten reports whether some produce of value did not fail: a read of it is then
-// no UnwrittenRead or AbortedRead.
-func (v *partitionView) mayHaveBeenWritten(value string) bool {
-	for _, w := range v.writersOf(value) {
+// mayHaveBeenWritten reports whether some produce of a value (its writers) did not fail: a
+// read of it is then no UnwrittenRead or AbortedRead.
+func mayHaveBeenWritten(writers []*Op) bool {
+	for _, w := range writers {
 		if w.Outcome != OutcomeFailed {
 			return true
 		}
