@@ -61,6 +61,10 @@ type Client struct {
 	// encoded is the buffer requests are encoded in before each is copied out at its exact
 	// size: encoding into a growing new slice would reallocate it several times.
 	encoded []byte
+	// fetchText and fetchEnds are decodeFetched's buffers: the keys and values of a fetch's
+	// records, back to back, and where each key and value ends.
+	fetchText []byte
+	fetchEnds []int
 
 	nextConn ConnID
 	nextOp   OpID
