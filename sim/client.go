@@ -24,6 +24,9 @@ type ClientHost struct {
 
 	timer   EventID
 	timerAt int64 // 0: none armed
+	// timerWhat and timerFn are the timer event's name and function, built once.
+	timerWhat string
+	timerFn   func()
 
 	// clock is the host's wall clock: it stamps the records the client produces, and the
 	// fault plan's clock faults move it.
@@ -122,10 +125,14 @@ func (h *ClientHost) arm(atNs int64) {
 		return
 	}
 	h.timerAt = atNs
-	h.timer = h.w.At(max(atNs, h.w.NowNs()), "client "+h.host+" timer", func() {
-		h.timerAt = 0
-		h.execute(h.c.Timer(h.w.NowNs()))
-	})
+	if h.timerFn == nil {
+		h.timerWhat = "client " + h.host + " timer"
+		h.timerFn = func() {
+			h.timerAt = 0
+			h.execute(h.c.Timer(h.w.NowNs()))
+		}
+	}
+	h.timer = h.w.At(max(atNs, h.w.NowNs()), h.timerWhat, h.timerFn)
 }
 
 // clientConn delivers one connection's events to the client.

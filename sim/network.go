@@ -240,8 +240,11 @@ type connection struct {
 
 // direction is one in-order byte stream.
 type direction struct {
-	from, to      string // hosts
+	from, to string // hosts
+	// chunks[first:] are in flight, oldest first; delivered ones before first are cleared,
+	// and the array is reused from its start once it empties, instead of reallocated.
 	chunks        []chunk
+	first         int
 	bytes         int64 // data bytes in chunks
 	head          EventID
 	lastDeliverNs int64 // chunks are never due before the one sent earlier: order holds
@@ -252,6 +255,7 @@ type direction struct {
 	// the receiver read them.
 	unackedReset EventID
 	deliverWhat  string // the delivery event's name, built once: deliveries are most events
+	deliverFn    func() // the delivery event's function, built once
 }
 
 // chunk is a piece of the stream in flight; fin marks the sender's close.
@@ -360,6 +364,12 @@ func (n *Network) send(c *Conn, data []byte, owned bool) error {
 func (n *Network) push(d *direction, ch chunk) {
 	ch.atNs = max(ch.atNs, d.lastDeliverNs)
 	d.lastDeliverNs = ch.atNs
+	if d.first > 0 && len(d.chunks) == cap(d.chunks) {
+		// Full, with delivered chunks ahead: move the in-flight ones to the front.
+		n := copy(d.chunks, d.chunks[d.first:])
+		clear(d.chunks[n:])
+		d.chunks, d.first = d.chunks[:n], 0
+	}
 	d.chunks = append(d.chunks, ch)
 	d.bytes += int64(len(ch.data))
 }
@@ -368,13 +378,16 @@ func (n *Network) push(d *direction, ch chunk) {
 // direction is stalled.
 func (n *Network) schedule(conn *connection, side int) {
 	d := conn.dirs[side]
-	if d.head != 0 || d.stalled || len(d.chunks) == 0 {
+	if d.head != 0 || d.stalled || d.first == len(d.chunks) {
 		return
 	}
-	d.head = n.w.At(d.chunks[0].atNs, d.deliverWhat, func() {
-		d.head = 0
-		n.deliver(conn, side)
-	})
+	if d.deliverFn == nil {
+		d.deliverFn = func() {
+			d.head = 0
+			n.deliver(conn, side)
+		}
+	}
+	d.head = n.w.At(d.chunks[d.first].atNs, d.deliverWhat, d.deliverFn)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -395,9 +408,12 @@ func (n *Network) deliver(conn *connection, side int) {
 		})
 		return
 	}
-	ch := d.chunks[0]
-	d.chunks[0] = chunk{}
-	d.chunks = d.chunks[1:]
+	ch := d.chunks[d.first]
+	d.chunks[d.first] = chunk{}
+	d.first++
+	if d.first == len(d.chunks) {
+		d.chunks, d.first = d.chunks[:0], 0
+	}
 	d.bytes -= int64(len(ch.data))
 	receiver := conn.ends[1-side]
 	if ch.fin {
@@ -471,14 +487,14 @@ func (n *Network) dropDirection(d *direction) {
 	d.stalled = false
 	n.stats.BytesDropped += d.bytes
 	clear(d.chunks)
-	d.chunks = d.chunks[:0]
+	d.chunks, d.first = d.chunks[:0], 0
 	d.bytes = 0
 }
 
 // finish forgets conn once both ends are closed and nothing is left in flight.
 func (n *Network) finish(conn *connection) {
 	for i := range conn.ends {
-		if !conn.ends[i].closed || len(conn.dirs[i].chunks) > 0 {
+		if d := conn.dirs[i]; !conn.ends[i].closed || d.first < len(d.chunks) {
 			return
 		}
 	}
@@ -635,7 +651,7 @@ func (n *Network) resume() {
 				n.w.Cancel(d.stallReset)
 				d.stallReset = 0
 			}
-			d.chunks[0].atNs = max(d.chunks[0].atNs, n.w.NowNs()+n.linkLatency(d.from, d.to))
+			d.chunks[d.first].atNs = max(d.chunks[d.first].atNs, n.w.NowNs()+n.linkLatency(d.from, d.to))
 			n.schedule(conn, side)
 		}
 	}

@@ -196,6 +196,7 @@ type Node struct {
 	faults *rand.Rand // crash points
 
 	clock       *WallClock
+	nameBuf     []byte    // eventName's buffer
 	mem         *memfs.FS // the machine's disk: survives crashes as a crash clone
 	brokerCfg   config.BrokerConfig
 	addr        string
@@ -622,13 +623,41 @@ func (inc *incarnation) tracef(format string, args ...any) {
 	inc.n.w.Tracef("node%d "+format, append([]any{inc.n.cfg.ID}, args...)...)
 }
 
+// eventName is the name of one of the node's events, "node<ID> <what>" (fmt's "node%d %s"),
+// built in one allocation: a node names an event for every sync and timer.
+func (n *Node) eventName(what string) string {
+	return string(n.eventNamePrefix(what))
+}
+
+// eventNameUint is eventName followed by num in decimal ("node%d %s%d").
+func (n *Node) eventNameUint(what string, num uint64) string {
+	return string(strconv.AppendUint(n.eventNamePrefix(what), num, 10))
+}
+
+// eventNameInt is eventName followed by num in decimal ("node%d %s%d").
+func (n *Node) eventNameInt(what string, num int64) string {
+	return string(strconv.AppendInt(n.eventNamePrefix(what), num, 10))
+}
+
+// eventNamePrefix builds "node<ID> <what>" in n.nameBuf.
+func (n *Node) eventNamePrefix(what string) []byte {
+	n.nameBuf = strconv.AppendInt(append(n.nameBuf[:0], "node"...), int64(n.cfg.ID), 10)
+	n.nameBuf = append(append(n.nameBuf, ' '), what...)
+	return n.nameBuf
+}
+
 // draw is a latency in [lo, hi] from the driver's PRNG.
 func (n *Node) draw(lo, hi int64) int64 { return lo + n.delays.Int64N(hi-lo+1) }
 
-// schedule runs a job event that a crash cancels.
+// schedule runs a job event that a crash cancels, named "node<ID> <what>".
 func (inc *incarnation) schedule(atNs int64, what string, fn func()) EventID {
+	return inc.scheduleNamed(atNs, inc.n.eventName(what), fn)
+}
+
+// scheduleNamed is schedule with the event's whole name (eventName).
+func (inc *incarnation) scheduleNamed(atNs int64, name string, fn func()) EventID {
 	var id EventID
-	id = inc.n.w.At(atNs, fmt.Sprintf("node%d %s", inc.n.cfg.ID, what), func() {
+	id = inc.n.w.At(atNs, name, func() {
 		delete(inc.jobs, id)
 		if inc.held(fn) {
 			return
@@ -831,7 +860,7 @@ func (inc *incarnation) submitSync(s broker.Sync) {
 	doneNs := start + n.draw(n.cfg.SyncNsMin, n.cfg.SyncNsMax)*n.syncSlowdown
 	inc.flusherFreeNs[worker] = doneNs
 	inc.outstanding++
-	inc.schedule(doneNs, fmt.Sprintf("sync %d", s.ID), func() {
+	inc.scheduleNamed(doneNs, n.eventNameUint("sync ", uint64(s.ID)), func() {
 		inc.outstanding--
 		err := s.Req.Run(inc.fsys)
 		n.stats.SyncsRun++
@@ -918,7 +947,7 @@ func (inc *incarnation) setDeadline(deadlineMs int64) {
 		inc.execute("timer", inc.node.Timer(inc.clocks()))
 	}
 	var id EventID
-	id = n.w.At(at, fmt.Sprintf("node%d timer %d", n.cfg.ID, deadlineMs), func() {
+	id = n.w.At(at, n.eventNameInt("timer ", deadlineMs), func() {
 		delete(inc.jobs, id)
 		fire()
 	})

@@ -35,6 +35,9 @@ type workloadClient struct {
 	position map[int32]int64 // per partition, the next offset to fetch
 	fetching map[int32]int   // per partition, fetches in flight: a consumer has at most one
 	seen     int             // history length already folded into position
+	// stepWhat and stepFn are the client's step event's name and function, built once.
+	stepWhat string
+	stepFn   func()
 }
 
 // workloadKeys are the record keys a workload draws from.
@@ -67,7 +70,10 @@ func newWorkload(w *World, history *check.History, k Knobs, clients []*ClientHos
 	wl := &workload{w: w, history: history, r: w.Rand("workload"), k: k, stopNs: stopNs}
 	wl.intervalNs = int64(len(clients)) * 1_000_000_000 / int64(max(opsPerSecond, 1))
 	for i, c := range clients {
-		wl.clients = append(wl.clients, &workloadClient{index: i + 1, host: c, position: map[int32]int64{}, fetching: map[int32]int{}})
+		wc := &workloadClient{index: i + 1, host: c, position: map[int32]int64{}, fetching: map[int32]int{}}
+		wc.stepWhat = fmt.Sprintf("workload c%d", wc.index)
+		wc.stepFn = func() { wl.step(wc) }
+		wl.clients = append(wl.clients, wc)
 	}
 	return wl
 }
@@ -75,7 +81,7 @@ func newWorkload(w *World, history *check.History, k Knobs, clients []*ClientHos
 // start schedules each client's first operation at a random point of its interval.
 func (wl *workload) start() {
 	for _, c := range wl.clients {
-		wl.w.After(wl.r.Int64N(wl.intervalNs)+1, fmt.Sprintf("workload c%d", c.index), func() { wl.step(c) })
+		wl.w.After(wl.r.Int64N(wl.intervalNs)+1, c.stepWhat, c.stepFn)
 	}
 }
 
@@ -108,7 +114,7 @@ func (wl *workload) step(c *workloadClient) {
 		}
 	}
 	jitter := wl.r.Int64N(wl.intervalNs/2+1) - wl.intervalNs/4
-	wl.w.After(max(wl.intervalNs+jitter, 1), fmt.Sprintf("workload c%d", c.index), func() { wl.step(c) })
+	wl.w.After(max(wl.intervalNs+jitter, 1), c.stepWhat, c.stepFn)
 }
 
 // observe folds the fetches the history gained since the last call into each client's

@@ -99,8 +99,6 @@ func pathError(op, name string, err error) error {
 	return &iofs.PathError{Op: op, Path: name, Err: err}
 }
 
-// splitPath cleans name and splits it into components; the root has none. Relative and
-// absolute names both start at the root.
 // cleanAbs is path.Clean("/" + name), without building a string when name is already a clean
 // absolute path (nearly every call: the broker joins its paths cleanly).
 func cleanAbs(name string) string {
@@ -112,6 +110,8 @@ func cleanAbs(name string) string {
 	return path.Clean("/" + name)
 }
 
+// splitPath cleans name and splits it into components; the root has none. Relative and
+// absolute names both start at the root.
 func splitPath(name string) ([]string, bool) {
 	if name == "" {
 		return nil, false
@@ -123,37 +123,32 @@ func splitPath(name string) ([]string, bool) {
 	return strings.Split(clean[1:], "/"), true
 }
 
-// lookupDir walks to the directory holding components' last element.
-func (fs *FS) lookupDir(components []string) (*node, error) {
-	dir := fs.root
-	for _, c := range components {
-		child, ok := dir.children[c]
-		if !ok {
-			return nil, syscall.ENOENT
-		}
-		if !child.isDir {
-			return nil, syscall.ENOTDIR
-		}
-		dir = child
-	}
-	return dir, nil
-}
-
 // lookupParent returns the parent directory of name and name's last component; for the root
-// it returns a nil parent.
+// it returns a nil parent. It walks the cleaned name in place (no split into a slice: every
+// file operation looks a name up).
 func (fs *FS) lookupParent(name string) (parent *node, base string, err error) {
-	components, ok := splitPath(name)
-	if !ok {
+	if name == "" {
 		return nil, "", syscall.ENOENT
 	}
-	if len(components) == 0 {
+	clean := cleanAbs(name)
+	if clean == "/" {
 		return nil, "", nil
 	}
-	parent, err = fs.lookupDir(components[:len(components)-1])
-	if err != nil {
-		return nil, "", err
+	dir, rest := fs.root, clean[1:]
+	for {
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			return dir, rest, nil
+		}
+		child, ok := dir.children[rest[:i]]
+		if !ok {
+			return nil, "", syscall.ENOENT
+		}
+		if !child.isDir {
+			return nil, "", syscall.ENOTDIR
+		}
+		dir, rest = child, rest[i+1:]
 	}
-	return parent, components[len(components)-1], nil
 }
 
 // lookup returns the node name refers to.
