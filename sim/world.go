@@ -40,6 +40,9 @@ type World struct {
 	traceLines int64
 	traceOut   io.Writer
 	line       []byte
+	// stamp is traceStamp's text for virtual time stampNs: an event's lines share one time.
+	stamp   []byte
+	stampNs int64
 	// scratch is the buffer traceBuf lines are built in.
 	scratch traceBuf
 
@@ -53,6 +56,7 @@ func NewWorld(seed uint64) *World {
 		seed:      seed,
 		rands:     map[string]*rand.Rand{},
 		trace:     sha256.New(),
+		stampNs:   -1,
 		eventsMax: DefaultEventsMax,
 	}
 }
@@ -265,14 +269,17 @@ func (w *World) traceLine(b traceBuf) {
 
 // traceStamp starts a line with "<ms>.<ns, six digits>ms ".
 func (w *World) traceStamp() []byte {
-	line := strconv.AppendInt(w.line[:0], w.nowNs/1e6, 10)
-	line = append(line, '.')
-	frac := w.nowNs % 1e6
-	for div := int64(1e5); div > frac && div > 1; div /= 10 {
-		line = append(line, '0')
+	if w.stampNs != w.nowNs {
+		stamp := strconv.AppendInt(w.stamp[:0], w.nowNs/1e6, 10)
+		stamp = append(stamp, '.')
+		frac := w.nowNs % 1e6
+		for div := int64(1e5); div > frac && div > 1; div /= 10 {
+			stamp = append(stamp, '0')
+		}
+		stamp = strconv.AppendInt(stamp, frac, 10)
+		w.stamp, w.stampNs = append(stamp, "ms "...), w.nowNs
 	}
-	line = strconv.AppendInt(line, frac, 10)
-	return append(line, "ms "...)
+	return append(w.line[:0], w.stamp...)
 }
 
 func (w *World) endTraceLine() {
