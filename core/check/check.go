@@ -203,6 +203,10 @@ type partitionView struct {
 
 // valueInfo is what a partition's ops say about one value.
 type valueInfo struct {
+	// offsetsBuf and writersBuf hold offsets and writers while each has one element, as it
+	// usually does: a value is written once and seen at one offset.
+	offsetsBuf [1]int64
+	writersBuf [1]*Op
 	// value is the value as first seen.
 	value string
 	// offsets are the distinct offsets the value was observed at, ascending.
@@ -336,6 +340,7 @@ func (x *valueIndex) get(value string) *valueInfo { return x.byValue[value] }
 // add indexes a value not yet in x.
 func (x *valueIndex) add(value string) *valueInfo {
 	info := &valueInfo{value: value, fetchedBy: -1}
+	info.offsets, info.writers = info.offsetsBuf[:0], info.writersBuf[:0]
 	x.byValue[value] = info
 	x.all = append(x.all, info)
 	return info

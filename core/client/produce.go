@@ -94,11 +94,22 @@ func (c *Client) Produce(topic string, partition int32, records []check.Record, 
 		b.op.Records[i].TimestampMs = b.firstTimestampMs // every record of the batch: delta 0
 	}
 	b.records = make([]record.Record, len(records))
+	// The keys and values are copied into one array, each capped at its end.
+	sizeBytes := 0
+	for _, r := range records {
+		sizeBytes += len(r.Key) + len(r.Value)
+	}
+	text := make([]byte, 0, sizeBytes) // never nil: an empty value is not a null one
 	for i, r := range records {
-		b.records[i] = record.Record{OffsetDelta: int32(i), Value: []byte(r.Value)}
+		b.records[i] = record.Record{OffsetDelta: int32(i)}
 		if r.Key != "" {
-			b.records[i].Key = []byte(r.Key)
+			start := len(text)
+			text = append(text, r.Key...)
+			b.records[i].Key = text[start:len(text):len(text)]
 		}
+		start := len(text)
+		text = append(text, r.Value...)
+		b.records[i].Value = text[start:len(text):len(text)]
 	}
 	if len(records) == 0 {
 		c.complete(&b.op, check.OutcomeFailed, "INVALID_RECORD: a batch needs at least one record")
