@@ -469,14 +469,20 @@ func (n *Node) SetDiskCapacityBytes(capacityBytes int64) { n.mem.SetCapacityByte
 // RestoreDiskCapacity sets the capacity back to NodeConfig.DiskBytesMax.
 func (n *Node) RestoreDiskCapacity() { n.mem.SetCapacityBytes(n.cfg.DiskBytesMax) }
 
+// holding reports whether held would hold an event now: hot paths ask first, so that they
+// build the closure to hold only when it is held.
+func (inc *incarnation) holding() bool {
+	return !inc.dead && !inc.draining && (inc.n.w.NowNs() < inc.n.pausedUntilNs || len(inc.heldFns) > 0)
+}
+
 // held reports whether fn must wait: the process is paused, or events it held are not yet
 // run. Then fn joins the held events, which run in the order they arrived when the pause
 // ends (a crash drops them with the process).
 func (inc *incarnation) held(fn func()) bool {
-	n := inc.n
-	if inc.dead || inc.draining || (n.w.NowNs() >= n.pausedUntilNs && len(inc.heldFns) == 0) {
+	if !inc.holding() {
 		return false
 	}
+	n := inc.n
 	n.stats.Deferred++
 	inc.heldFns = append(inc.heldFns, fn)
 	if inc.resumeEvent == 0 {

@@ -36,8 +36,10 @@ type nodeConn struct {
 	// re-armed for every request.
 	idleWhat, writeWhat string
 	idle                EventID // connections.max.idle.ms
-	stopReading         bool    // Close requested: no more requests are read
-	closed              bool
+	// idleFn, writeFn and heldWriteFn are the timer events' functions, built once.
+	idleFn, writeFn, heldWriteFn func()
+	stopReading                  bool // Close requested: no more requests are read
+	closed                       bool
 
 	out     []byte
 	records []byte
@@ -81,7 +83,7 @@ func (nc *nodeConn) Received(c *Conn, data []byte) {
 	if nc.closed || nc.inc.dead || nc.stopReading {
 		return
 	}
-	if nc.inc.held(func() { nc.Received(c, data) }) {
+	if nc.inc.holding() && nc.inc.held(func() { nc.Received(c, data) }) {
 		return
 	}
 	if len(nc.unread)+len(data) > nc.inc.n.cfg.UnreadBytesMax {
@@ -167,21 +169,27 @@ func (nc *nodeConn) armIdle() {
 	if nc.idle != 0 {
 		n.w.Cancel(nc.idle)
 	}
-	nc.idle = n.w.After(n.cfg.IdleTimeoutNs, nc.idleWhat, func() {
-		nc.idle = 0
-		if nc.closed || nc.inc.dead {
-			return
-		}
-		if nc.inc.n.Paused() {
-			nc.armIdle() // a paused process checks no deadline; netio's would fire late
-			return
-		}
-		if nc.inFlight > 0 {
-			nc.armIdle()
-			return
-		}
-		nc.fail(fmt.Errorf("idle for %dms", n.cfg.IdleTimeoutNs/1e6))
-	})
+	if nc.idleFn == nil {
+		nc.idleFn = nc.idleExpired
+	}
+	nc.idle = n.w.After(n.cfg.IdleTimeoutNs, nc.idleWhat, nc.idleFn)
+}
+
+// idleExpired is the idle timer's event.
+func (nc *nodeConn) idleExpired() {
+	nc.idle = 0
+	if nc.closed || nc.inc.dead {
+		return
+	}
+	if nc.inc.n.Paused() {
+		nc.armIdle() // a paused process checks no deadline; netio's would fire late
+		return
+	}
+	if nc.inFlight > 0 {
+		nc.armIdle()
+		return
+	}
+	nc.fail(fmt.Errorf("idle for %dms", nc.inc.n.cfg.IdleTimeoutNs/1e6))
 }
 
 // cancelTimers cancels the writer and the idle timer (teardown or crash).
@@ -232,21 +240,29 @@ func (nc *nodeConn) wakeWriter() {
 		return
 	}
 	n := nc.inc.n
-	run := func() {
-		nc.writer = 0
-		if nc.closed || nc.inc.dead {
-			return
-		}
-		if nc.inc.held(func() {
-			if !nc.closed && !nc.inc.dead {
-				nc.write()
-			}
-		}) {
-			return
-		}
+	if nc.writeFn == nil {
+		nc.writeFn, nc.heldWriteFn = nc.runWriter, nc.writeUnlessClosed
+	}
+	nc.writer = n.w.After(n.draw(0, n.cfg.WriteNsMax), nc.writeWhat, nc.writeFn)
+}
+
+// runWriter is the writer's event.
+func (nc *nodeConn) runWriter() {
+	nc.writer = 0
+	if nc.closed || nc.inc.dead {
+		return
+	}
+	if nc.inc.held(nc.heldWriteFn) {
+		return
+	}
+	nc.write()
+}
+
+// writeUnlessClosed is the writer's event held by a pause.
+func (nc *nodeConn) writeUnlessClosed() {
+	if !nc.closed && !nc.inc.dead {
 		nc.write()
 	}
-	nc.writer = n.w.After(n.draw(0, n.cfg.WriteNsMax), nc.writeWhat, run)
 }
 
 // write encodes every answer in the outbox, in order, and sends them in one piece; then
