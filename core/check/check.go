@@ -259,20 +259,13 @@ func newPartitionView(p partitionOps) *partitionView {
 		}
 		return v.values.add(value)
 	}
-	// Observations are gathered in op order, then grouped by offset (a stable sort keeps op
-	// order within an offset): one array for them all instead of a slice per offset.
-	type sighting struct {
-		offset int64
-		observation
-	}
-	sightings := make([]sighting, 0, recordCount)
 	observe := func(r Record, info *valueInfo, op *Op) {
 		if r.Offset < 0 {
 			return
 		}
 		// info.value, not r.Value: equal values then share one string, and the checks'
 		// many comparisons of them stop at the pointer instead of reading every byte.
-		sightings = append(sightings, sighting{r.Offset, observation{value: info.value, op: op.Index, fetch: op.Kind == OpFetch}})
+		v.byOffset[r.Offset] = append(v.byOffset[r.Offset], observation{value: info.value, op: op.Index, fetch: op.Kind == OpFetch})
 		if i, found := slices.BinarySearch(info.offsets, r.Offset); !found {
 			info.offsets = slices.Insert(info.offsets, i, r.Offset)
 		}
@@ -303,20 +296,7 @@ func newPartitionView(p partitionOps) *partitionView {
 			}
 		}
 	}
-	slices.SortStableFunc(sightings, func(a, b sighting) int { return cmp.Compare(a.offset, b.offset) })
-	all := make([]observation, len(sightings))
-	for i := range sightings {
-		all[i] = sightings[i].observation
-	}
-	for i := 0; i < len(sightings); {
-		j := i + 1
-		for j < len(sightings) && sightings[j].offset == sightings[i].offset {
-			j++
-		}
-		v.byOffset[sightings[i].offset] = all[i:j:j]
-		v.offsets = append(v.offsets, sightings[i].offset)
-		i = j
-	}
+	v.offsets = slices.Sorted(maps.Keys(v.byOffset))
 	return v
 }
 
