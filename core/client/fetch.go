@@ -224,6 +224,10 @@ func (c *Client) decodeFetched(batches []byte, offset int64) ([]check.Record, er
 		if h.Control() || int64(h.LastOffset()) < offset {
 			continue
 		}
+		// Room for the batch's records at once: its count, trusted only as far as its bytes
+		// and the fetch's bound allow (a record takes at least 7 bytes).
+		hint := min(int(h.RecordCount), len(it.Batch())/7, c.cfg.RecordsPerFetchMax-len(records))
+		records = slices.Grow(records, max(hint, 0))
 		err := c.decompressor.ForEachRecord(it.Batch(), func(r *record.Record) error {
 			at := int64(h.BaseOffset) + int64(r.OffsetDelta)
 			if at < offset {
