@@ -247,9 +247,7 @@ type incarnation struct {
 	checkpoints      []storage.CheckpointFile
 	checkpointQueued bool
 
-	timer      EventID
-	timerGen   uint64 // bumped whenever the timer is re-armed: a held timer event of an older one is void
-	deadlineMs int64
+	timer deadlineTimer
 
 	// heldFns are the events a pause held, in arrival order; resumeEvent runs them.
 	heldFns     []func()
@@ -919,46 +917,59 @@ func (inc *incarnation) queueCheckpoints(files []storage.CheckpointFile) {
 	})
 }
 
-// setDeadline arms the timer for the Node's next deadline (monotonic ms; 0 = none), at least a
-// millisecond away as cmd/weir arms it, and fired up to TimerLateNsMax late.
+// deadlineTimer is one of a process's timers (the broker's, the controller's): the event armed
+// for its Node's next deadline.
+type deadlineTimer struct {
+	id         EventID
+	gen        uint64 // bumped whenever the timer is re-armed: a held timer event of an older one is void
+	deadlineMs int64
+}
+
+// setDeadline arms the broker's timer for the Node's next deadline.
 func (inc *incarnation) setDeadline(deadlineMs int64) {
-	if deadlineMs == inc.deadlineMs {
+	inc.armTimer(&inc.timer, deadlineMs, "timer ", func() { inc.execute("timer", inc.node.Timer(inc.clocks())) })
+}
+
+// armTimer arms t for deadlineMs (monotonic ms; 0 = none), at least a millisecond away as
+// cmd/weir arms it, fired up to TimerLateNsMax late; onFire runs the Node's Timer.
+func (inc *incarnation) armTimer(t *deadlineTimer, deadlineMs int64, label string, onFire func()) {
+	if deadlineMs == t.deadlineMs {
 		return
 	}
-	inc.deadlineMs = deadlineMs
-	inc.timerGen++
+	t.deadlineMs = deadlineMs
+	t.gen++
 	n := inc.n
-	if inc.timer != 0 {
-		n.w.Cancel(inc.timer)
-		delete(inc.jobs, inc.timer)
-		inc.timer = 0
+	if t.id != 0 {
+		n.w.Cancel(t.id)
+		delete(inc.jobs, t.id)
+		t.id = 0
 	}
 	if deadlineMs == 0 {
 		return
 	}
 	waitMs := max(deadlineMs-inc.clocks().MonotonicMs, 1)
 	at := n.w.NowNs() + waitMs*1e6 + n.draw(0, n.cfg.TimerLateNsMax)
-	gen := inc.timerGen
+	gen := t.gen
 	var fire func()
 	fire = func() {
-		if gen != inc.timerGen {
+		if gen != t.gen {
 			return // re-armed while the timer was held by a pause
 		}
 		if inc.held(fire) {
-			inc.timer = 0 // the held event stands for the timer; setDeadline re-arms by generation
+			t.id = 0 // the held event stands for the timer; armTimer re-arms by generation
 			return
 		}
-		inc.timer = 0
-		inc.deadlineMs = 0
-		inc.execute("timer", inc.node.Timer(inc.clocks()))
+		t.id = 0
+		t.deadlineMs = 0
+		onFire()
 	}
 	var id EventID
-	id = n.w.At(at, n.eventNameInt("timer ", deadlineMs), func() {
+	id = n.w.At(at, n.eventNameInt(label, deadlineMs), func() {
 		delete(inc.jobs, id)
 		fire()
 	})
 	inc.jobs[id] = true
-	inc.timer = id
+	t.id = id
 }
 
 // sortedKeys returns a map's keys in ascending order, for deterministic iteration.

@@ -25,10 +25,8 @@ const localConn controller.ConnID = 1 << 62
 
 // colocatedController is an incarnation's controller part.
 type colocatedController struct {
-	ctl           *controller.Node
-	ctlTimer      EventID
-	ctlTimerGen   uint64
-	ctlDeadlineMs int64
+	ctl      *controller.Node
+	ctlTimer deadlineTimer
 
 	// In a cluster (NodeConfig.Voters): whether this node votes, its controller listener (a
 	// voter's), its connections to the other voters' listeners for the quorum's requests, and
@@ -193,43 +191,9 @@ func (inc *incarnation) submitControllerSync(s controller.Sync) {
 
 // setControllerDeadline arms the controller's timer, as setDeadline arms the broker's.
 func (inc *incarnation) setControllerDeadline(deadlineMs int64) {
-	if deadlineMs == inc.ctlDeadlineMs {
-		return
-	}
-	inc.ctlDeadlineMs = deadlineMs
-	inc.ctlTimerGen++
-	n := inc.n
-	if inc.ctlTimer != 0 {
-		n.w.Cancel(inc.ctlTimer)
-		delete(inc.jobs, inc.ctlTimer)
-		inc.ctlTimer = 0
-	}
-	if deadlineMs == 0 {
-		return
-	}
-	waitMs := max(deadlineMs-inc.clocks().MonotonicMs, 1)
-	at := n.w.NowNs() + waitMs*1e6 + n.draw(0, n.cfg.TimerLateNsMax)
-	gen := inc.ctlTimerGen
-	var fire func()
-	fire = func() {
-		if gen != inc.ctlTimerGen {
-			return
-		}
-		if inc.held(fire) {
-			inc.ctlTimer = 0
-			return
-		}
-		inc.ctlTimer = 0
-		inc.ctlDeadlineMs = 0
+	inc.armTimer(&inc.ctlTimer, deadlineMs, "controller timer ", func() {
 		inc.executeController("timer", inc.ctl.Timer(controller.Clocks(inc.clocks())))
-	}
-	var id EventID
-	id = n.w.At(at, fmt.Sprintf("node%d controller timer %d", n.cfg.ID, deadlineMs), func() {
-		delete(inc.jobs, id)
-		fire()
 	})
-	inc.jobs[id] = true
-	inc.ctlTimer = id
 }
 
 // traceControllerReady adds one line naming a controller Ready's effects.
