@@ -3,9 +3,7 @@ package sim
 import (
 	"bytes"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,27 +39,7 @@ func TestQuorumSeeds(t *testing.T) {
 			runs = append(runs, seedRun{seed: seed, faults: "all"})
 		}
 	}
-	var (
-		mu   sync.Mutex
-		next int
-	)
-	take := func() (seedRun, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if next >= len(runs) {
-			return seedRun{}, false
-		}
-		next++
-		return runs[next-1], true
-	}
-	for worker := range runtime.GOMAXPROCS(0) {
-		t.Run(fmt.Sprintf("worker%d", worker), func(t *testing.T) {
-			t.Parallel()
-			for r, ok := take(); ok; r, ok = take() {
-				checkQuorumSeed(t, DefaultQuorumOptions(r.seed), r.faults)
-			}
-		})
-	}
+	runSeeds(t, runs, func(t *testing.T, r seedRun) { checkQuorumSeed(t, DefaultQuorumOptions(r.seed), r.faults) })
 }
 
 // checkQuorumSeed runs a quorum seed twice and fails on a failing run or a differing trace.

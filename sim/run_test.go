@@ -67,6 +67,12 @@ func TestRunSeeds(t *testing.T) {
 			runs = append(runs, seedRun{seed, "all", nodes})
 		}
 	}
+	runSeeds(t, runs, func(t *testing.T, r seedRun) { checkSeed(t, r.seed, r.faults, r.nodes) })
+}
+
+// runSeeds runs check on every run, one worker per core, each taking whole seeds (a run is
+// single-goroutine).
+func runSeeds(t *testing.T, runs []seedRun, check func(t *testing.T, r seedRun)) {
 	var (
 		mu   sync.Mutex
 		next int
@@ -80,12 +86,11 @@ func TestRunSeeds(t *testing.T) {
 		next++
 		return runs[next-1], true
 	}
-	// One worker per core, each running whole seeds: a run is single-goroutine.
 	for worker := range runtime.GOMAXPROCS(0) {
 		t.Run(fmt.Sprintf("worker%d", worker), func(t *testing.T) {
 			t.Parallel()
 			for r, ok := take(); ok; r, ok = take() {
-				checkSeed(t, r.seed, r.faults, r.nodes)
+				check(t, r)
 			}
 		})
 	}
