@@ -343,6 +343,7 @@ func (s *peerSet) send(to int32, correlationID int32, req kmsg.Request) {
 			failNow(errPeerBackoff)
 			return
 		}
+		p.addr = s.addrOf(to) // a broker registering again may have moved
 		p.conn = s.net.Dial(s.host, p.addr, p)
 		p.connected = false
 		p.fr = wire.NewResponseFrameReader(wire.DefaultRequestBytesMax)

@@ -163,6 +163,8 @@ type NodeStats struct {
 	// the voters' listeners (the quorum's and the broker's).
 	Controller ListenerStats
 	Peers      PeerStats
+	// Replicas counts the follower fetches sent to leaders' broker listeners.
+	Replicas PeerStats
 }
 
 // NodeHooks let a fault schedule follow a node's life. Each is optional; a hook may schedule

@@ -38,6 +38,10 @@ type colocatedController struct {
 	ctlListener      ctlListener
 	quorumPeers      peerSet
 	brokerPeers      peerSet
+	// replicaPeers are the connections to other brokers' listeners for follower fetches, at
+	// the addresses the broker's sends name (replicaAddrs, from the brokers' registrations).
+	replicaPeers peerSet
+	replicaAddrs map[int32]string
 }
 
 // startController opens the controller.Node over the recovered metadata log.
@@ -78,6 +82,14 @@ func (inc *incarnation) sendToController(sends []broker.PeerSend) {
 	for _, s := range sends {
 		if inc.dead {
 			return
+		}
+		if s.Broker {
+			if !inc.clustered {
+				panic(fmt.Sprintf("sim: node %d: a single-node broker fetched from broker %d", inc.n.cfg.ID, s.To))
+			}
+			inc.replicaAddrs[s.To] = s.Addr
+			inc.replicaPeers.send(s.To, s.CorrelationID, s.Request)
+			continue
 		}
 		if s.To != inc.n.brokerCfg.NodeID || !inc.voter {
 			if !inc.clustered {
@@ -285,6 +297,12 @@ func (inc *incarnation) startControllerNet(ncfg *controller.NodeConfig) {
 	inc.brokerPeers = peers("controller", func(_ int32, corr int32, resp kmsg.Response, err error) {
 		inc.execute("controller answer", inc.node.PeerResponse(inc.clocks(), corr, resp, err))
 	})
+	inc.replicaAddrs = map[int32]string{}
+	inc.replicaPeers = peers("leader", func(_ int32, corr int32, resp kmsg.Response, err error) {
+		inc.execute("fetch answer", inc.node.PeerResponse(inc.clocks(), corr, resp, err))
+	})
+	inc.replicaPeers.addrOf = func(id int32) string { return inc.replicaAddrs[id] }
+	inc.replicaPeers.stats = &n.stats.Replicas
 }
 
 // listenController opens a voter's controller listener once its controller.Node exists.
@@ -306,4 +324,5 @@ func (inc *incarnation) stopControllerNet() {
 	}
 	inc.quorumPeers.abortAll()
 	inc.brokerPeers.abortAll()
+	inc.replicaPeers.abortAll()
 }

@@ -12,16 +12,21 @@ package broker
 // offsets and the leader epoch and, for message.timestamp.type=LogAppendTime, stamps the wall
 // clock (log.Append). Acks must be 0, 1 or -1 (else INVALID_REQUIRED_ACKS).
 //
-// Durability: acks=1 and acks=-1 are answered only once a sync covering the batch completed
-// (on one node every replica that counts has it then). Syncs are group commits: one per log
-// in flight; appends made meanwhile ride the next. acks=-1 waits at most TimeoutMillis
-// (REQUEST_TIMED_OUT after, the data stays); acks=1 waits for its sync. acks=0 gets no
-// response; if any partition failed the connection is closed, as Kafka does, so the client
-// notices. The response carries the base offset, the log append time (-1 for CreateTime) and
-// the log start offset.
+// Durability and replication: acks=1 is answered once a sync covering the batch completed on
+// this leader; acks=-1 once the high watermark passed the batch (replication.go: every ISR
+// member has it durably), and only while the ISR has min.insync.replicas members:
+// NOT_ENOUGH_REPLICAS before the append when it has fewer, NOT_ENOUGH_REPLICAS_AFTER_APPEND
+// when it shrank below while the produce waited. Syncs are group commits: one per log in
+// flight; appends made meanwhile ride the next. acks=-1 waits at most TimeoutMillis
+// (REQUEST_TIMED_OUT after, the data stays), and is answered NOT_LEADER_OR_FOLLOWER if the
+// leadership moves meanwhile; acks=1 waits for its sync. acks=0 gets no response; if any
+// partition failed the connection is closed, as Kafka does, so the client notices. The
+// response carries the base offset, the log append time (-1 for CreateTime) and the log
+// start offset.
 //
-// A topic with Kafka's flush behaviour (flush.messages / flush.ms set, see flush.go) is
-// answered right after the append instead, as Kafka does.
+// A topic with Kafka's flush behaviour (flush.messages / flush.ms set, see flush.go) answers
+// acks=1 right after the append instead, as Kafka does, and counts the leader's log end, not
+// its durable offset, toward the high watermark.
 //
 // Idempotence (core/producer, producers.go): a batch with a producer id is judged against the
 // partition's producer state before the append. A retry of one of the producer's last five
@@ -68,7 +73,8 @@ type produceWait struct {
 // producePending is one partition of a waiting produce.
 type producePending struct {
 	tp                         storage.TopicPartition
-	upTo                       record.Offset // durable offset that covers the batch
+	upTo                       record.Offset // the offset that covers the batch: durable, or the high watermark
+	needHW                     bool          // acks=-1: waits for the high watermark
 	topicIndex, partitionIndex int
 	done                       bool
 }
@@ -118,7 +124,7 @@ func (n *Node) handleProduce(cs *conn, s *slot, req *kmsg.ProduceRequest) {
 	for i := range results {
 		r := &results[i]
 		out := &resp.Topics[r.TopicIndex].Partitions[r.PartitionIndex]
-		res, l, code, err := n.appendPartition(r)
+		res, l, code, err := n.appendPartition(r, req.Acks)
 		if code != errNone {
 			failed = true
 			out.ErrorCode, out.BaseOffset = code, -1
@@ -137,20 +143,24 @@ func (n *Node) handleProduce(cs *conn, s *slot, req *kmsg.ProduceRequest) {
 			out.LogAppendTime = n.now.WallMs
 		}
 		tp := storage.TopicPartition{Topic: r.Topic, Partition: r.Partition}
-		if res.duplicate && (ts.relaxed || l.DurableOffset() > res.LastOffset) {
-			continue // the original is acknowledged already, or as durable as it will be
+		if !res.duplicate {
+			if ts.relaxed {
+				n.flushFor(tp).unflushedMessages += int64(r.Summary.Header.RecordCount)
+			}
+			// New records for followers' parked fetches (and, with Kafka's flush
+			// behaviour, for the high watermark and consumers).
+			n.appended(tp, l)
 		}
 		if n.cfg.Buggify.Planted(buggify.BugAckBeforeFsync) {
 			continue // planted bug: answered before the sync covering the batch
 		}
-		if ts.relaxed {
-			// Kafka's flush behaviour: acknowledged and visible after the page-cache write.
-			n.flushFor(tp).unflushedMessages += int64(r.Summary.Header.RecordCount)
-			n.wakeFetches(tp)
+		if req.Acks == 1 && (ts.relaxed || l.DurableOffset() > res.LastOffset) {
+			// Kafka's flush behaviour: acknowledged after the page-cache write; or a
+			// duplicate whose original is already durable.
 			continue
 		}
 		pending = append(pending, producePending{
-			tp: tp, upTo: res.LastOffset + 1, topicIndex: r.TopicIndex, partitionIndex: r.PartitionIndex,
+			tp: tp, upTo: res.LastOffset + 1, needHW: req.Acks == -1, topicIndex: r.TopicIndex, partitionIndex: r.PartitionIndex,
 		})
 	}
 	if req.Acks == 0 {
@@ -168,6 +178,10 @@ func (n *Node) handleProduce(cs *conn, s *slot, req *kmsg.ProduceRequest) {
 	}
 	n.waitingCount++
 	n.produceWaits = append(n.produceWaits, w)
+	// A duplicate may be covered already.
+	for _, p := range pending {
+		n.settleProducesOn(p.tp)
+	}
 }
 
 // appended is one partition's append: the batch's offsets, or for a retried duplicate the
@@ -180,7 +194,7 @@ type appended struct {
 
 // appendPartition makes the broker's checks on one validated partition and appends its
 // batch. A non-zero code is the partition's error.
-func (n *Node) appendPartition(r *wire.ProducePartition) (appended, *log.Log, int16, error) {
+func (n *Node) appendPartition(r *wire.ProducePartition, acks int16) (appended, *log.Log, int16, error) {
 	if r.ErrorCode != wire.NoError {
 		return appended{}, nil, r.ErrorCode, r.Err
 	}
@@ -209,6 +223,14 @@ func (n *Node) appendPartition(r *wire.ProducePartition) (appended, *log.Log, in
 	if slices.Contains(ts.cfg.CleanupPolicy, "compact") && r.Summary.NullKeyCount > 0 {
 		return appended{}, nil, errInvalidRecord, errors.New("Compacted topic cannot accept message without key in topic partition " + r.Topic)
 	}
+	rs, leads := n.leading(tp)
+	if !leads {
+		return appended{}, nil, errNotLeaderOrFollower, nil
+	}
+	if isr := len(rs.leader.ISR()); acks == -1 && int32(isr) < ts.cfg.MinInsyncReplicas {
+		return appended{}, nil, errNotEnoughReplicas, fmt.Errorf(
+			"The size of the current ISR %d is insufficient to satisfy the min.isr requirement of %d for partition %s", isr, ts.cfg.MinInsyncReplicas, tp)
+	}
 	st, err := n.producerState(tp, l)
 	if err != nil {
 		n.fail(err)
@@ -225,10 +247,7 @@ func (n *Node) appendPartition(r *wire.ProducePartition) (appended, *log.Log, in
 			duplicateTimestampMs: verdict.TimestampMs,
 		}, l, errNone, nil
 	}
-	epoch := record.Epoch(0)
-	if p, ok := n.img.Partition(ts.id, r.Partition); ok {
-		epoch = record.Epoch(p.LeaderEpoch)
-	}
+	epoch := record.Epoch(rs.part.LeaderEpoch)
 	segments := l.SegmentCount()
 	n.mayNeedSync(tp)
 	res, err := l.Append(r.Batch, log.AppendOptions{AssignOffsets: true, LeaderEpoch: epoch, LogAppendTime: logAppendTime, NowMs: n.now.WallMs})
@@ -289,24 +308,63 @@ func checkTimestamps(sum *record.RecordsSummary, nowMs int64, beforeMaxMs, after
 	return nil
 }
 
-// partitionDurable settles the produces waiting on tp after its sync, then wakes fetches.
+// partitionDurable settles the produces waiting on tp after its sync (the high watermark of a
+// led partition may move), then wakes fetches.
 func (n *Node) partitionDurable(tp storage.TopicPartition, syncErr error) {
 	l, ok := n.logs.GetLog(tp)
 	if !ok {
 		n.partitionGone(tp)
 		return
 	}
+	if syncErr != nil {
+		n.settleProduces(tp, func(p *producePending) (bool, int16, error) { return true, errKafkaStorageError, syncErr })
+		n.wakeFetches(tp)
+		return
+	}
+	if r, ok := n.leading(tp); ok {
+		n.hwMayAdvance(r, l)
+	}
+	n.settleProducesOn(tp)
+	n.wakeFetches(tp)
+}
+
+// appended follows a leader append to tp: parked fetches (followers') may now read more, and
+// with Kafka's flush behaviour the high watermark may move.
+func (n *Node) appended(tp storage.TopicPartition, l *log.Log) {
+	if r, ok := n.leading(tp); ok {
+		n.hwMayAdvance(r, l)
+	}
+	n.wakeFetches(tp)
+}
+
+// settleProducesOn answers the produces waiting on tp whose condition holds: acks=1 the
+// leader's durable offset, acks=-1 the high watermark (with min.insync.replicas checked).
+func (n *Node) settleProducesOn(tp storage.TopicPartition) {
+	l, ok := n.logs.GetLog(tp)
+	if !ok {
+		return
+	}
 	durable := l.DurableOffset()
+	hw, isrSize, minISR := record.Offset(-1), int32(0), int32(1)
+	if r, ok := n.leading(tp); ok {
+		hw, isrSize = r.leader.HighWatermark(), int32(len(r.leader.ISR()))
+	}
+	if ts, ok := n.topics[tp.Topic]; ok {
+		minISR = ts.cfg.MinInsyncReplicas
+	}
 	n.settleProduces(tp, func(p *producePending) (bool, int16, error) {
 		switch {
-		case syncErr != nil:
-			return true, errKafkaStorageError, syncErr
-		case durable >= p.upTo:
-			return true, errNone, nil
+		case !p.needHW:
+			return durable >= p.upTo, errNone, nil
+		case hw < p.upTo:
+			return false, errNone, nil
+		case isrSize < minISR:
+			// The ISR shrank below min.insync.replicas while the produce waited: the records
+			// are in the log, but not on enough replicas (Kafka's answer).
+			return true, errNotEnoughReplicasAfterAppend, nil
 		}
-		return false, errNone, nil
+		return true, errNone, nil
 	})
-	n.wakeFetches(tp)
 }
 
 // partitionGone answers the produces waiting on a partition whose log was deleted: their

@@ -22,8 +22,17 @@ package broker
 // full fetches; a session id we never gave is FETCH_SESSION_ID_NOT_FOUND, a session epoch
 // above 0 without one INVALID_FETCH_SESSION_EPOCH.
 //
-// Left out: follower fetches (no replicas yet: ReplicaID is ignored), preferred read replicas,
-// aborted transactions, throttling, down-conversion (there is none: v4+ only).
+// Replication (replication.go): a fetch from a broker (ReplicaID, or ReplicaState from v15) is a
+// follower's. It reads up to the log end, not the high watermark. Its last fetched epoch is
+// checked against this leader's epochs first: a follower whose log diverged gets the diverging
+// epoch and its end offset (and no records) and truncates; a fetch that passes tells the
+// leader, once, that the follower durably has every record below its fetch offset, which may
+// move the high watermark and the ISR. A consumer fetch from a leader whose high watermark
+// has not yet reached its epoch start is OFFSET_NOT_AVAILABLE (the high watermark it could
+// show might be below one an earlier leader showed; clients retry).
+//
+// Left out: preferred read replicas (KIP-392), aborted transactions, throttling,
+// down-conversion (there is none: v4+ only).
 
 import (
 	"errors"
@@ -71,6 +80,9 @@ func (n *Node) handleFetch(cs *conn, s *slot, req *kmsg.FetchRequest) {
 		n.finish(cs, s, resp, nil)
 		return
 	}
+	if id, epoch := fetchReplica(req); id >= 0 {
+		n.noteFollowerFetch(req, id, epoch)
+	}
 	resp, reads, sizeBytes, hasError := n.evaluateFetch(req)
 	waitMs := min(req.MaxWaitMillis, n.cfg.FetchWaitMsMax)
 	if hasError || sizeBytes >= int64(req.MinBytes) || waitMs <= 0 || n.draining || n.waitingCount >= n.cfg.WaitingRequestsMax {
@@ -108,6 +120,7 @@ func (n *Node) evaluateFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, []Par
 	resp := kmsg.NewPtrFetchResponse()
 	img := n.img
 	remainingBytes := int64(req.MaxBytes) // v3+; the Node serves v4+
+	follower, _ := fetchReplica(req)
 	var reads []PartitionRead
 	var totalBytes int64
 	hasError := false
@@ -126,7 +139,7 @@ func (n *Node) evaluateFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, []Par
 		for pi, rp := range rt.Partitions {
 			p := kmsg.NewFetchResponseTopicPartition()
 			p.Partition = rp.Partition
-			code, plan := n.fetchPartition(img, name, topicCode, &rp, &p, remainingBytes, totalBytes == 0)
+			code, plan := n.fetchPartition(img, name, topicCode, follower, &rp, &p, remainingBytes, totalBytes == 0)
 			p.ErrorCode = code
 			if code != errNone {
 				hasError = true
@@ -143,8 +156,9 @@ func (n *Node) evaluateFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, []Par
 	return resp, reads, totalBytes, hasError
 }
 
-// fetchPartition fills one partition's offsets and plans its read.
-func (n *Node) fetchPartition(img *metadata.Image, name string, topicCode int16, rp *kmsg.FetchRequestTopicPartition,
+// fetchPartition fills one partition's offsets and plans its read; follower is the fetching
+// broker, -1 for a client.
+func (n *Node) fetchPartition(img *metadata.Image, name string, topicCode int16, follower int32, rp *kmsg.FetchRequestTopicPartition,
 	p *kmsg.FetchResponseTopicPartition, remainingBytes int64, first bool) (int16, log.ReadPlan) {
 	// Kafka's answer for a partition in error: offsets unknown.
 	p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
@@ -172,15 +186,32 @@ func (n *Node) fetchPartition(img *metadata.Image, name string, topicCode int16,
 			return errUnknownLeaderEpoch, log.ReadPlan{}
 		}
 	}
+	r, leads := n.leading(tp)
+	if !leads {
+		return errNotLeaderOrFollower, log.ReadPlan{}
+	}
+	if follower < 0 && !r.leader.Established() {
+		return errOffsetNotAvailable, log.ReadPlan{}
+	}
+	if follower >= 0 && !r.leader.IsReplica(follower) {
+		return errNotLeaderOrFollower, log.ReadPlan{}
+	}
 	hw := n.highWatermark(tp, l)
 	p.HighWatermark = int64(hw)
 	p.LastStableOffset = int64(hw)
 	p.LogStartOffset = int64(l.StartOffset())
 	from := record.Offset(rp.FetchOffset)
+	readTo := hw
+	if follower >= 0 {
+		if div, diverged := n.divergence(l, from, rp.LastFetchedEpoch); diverged {
+			p.DivergingEpoch.Epoch, p.DivergingEpoch.EndOffset = int32(div.Epoch), int64(div.EndOffset)
+			return errNone, log.ReadPlan{}
+		}
+		readTo = l.EndOffset()
+	}
 	if from < l.StartOffset() || from > l.EndOffset() {
 		return errOffsetOutOfRange, log.ReadPlan{}
 	}
-	readTo := hw
 	if n.cfg.Buggify.Planted(buggify.BugServeAboveHW) {
 		readTo = l.EndOffset() // planted bug: unsynced records served, hw still reported
 	}

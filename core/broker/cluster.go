@@ -117,6 +117,7 @@ func (n *Node) followImage(before, after *metadata.Image) error {
 		if err := n.createLogs(after, t.Name); err != nil {
 			return err
 		}
+		n.updateReplicas(t)
 	}
 	// Logs of partitions the image no longer assigns here (deleted topics, or a topic deleted
 	// and created again under the same name).
@@ -179,9 +180,12 @@ func (n *Node) controllerChanged() {
 	n.sendForwards()
 }
 
-// peerWait is what a request sent to the controller was for.
+// peerWait is what a request sent to another node was for: a forward, a follower fetch, an
+// AlterPartition, or (none set) the lifecycle's own requests.
 type peerWait struct {
-	forward *forward // nil for the lifecycle's own requests
+	forward *forward
+	fetch   *fetchSession
+	alter   bool
 }
 
 // send sends req to the active controller and returns its correlation id; 0 when no
@@ -271,8 +275,15 @@ func (n *Node) PeerResponse(now Clocks, correlationID int32, resp kmsg.Response,
 		return n.ready() // answered already, or given up on
 	}
 	delete(n.peerWaits, correlationID)
-	if w.forward != nil {
+	switch {
+	case w.forward != nil:
 		n.forwardAnswered(w.forward, resp, err)
+		return n.ready()
+	case w.fetch != nil:
+		n.fetchAnswered(w.fetch, resp, err)
+		return n.ready()
+	case w.alter:
+		n.alterAnswered(resp, err)
 		return n.ready()
 	}
 	n.life.inFlight = 0

@@ -33,6 +33,10 @@ const (
 	errTransactionalIDAuthFailed int16 = 53
 	errUnknownServerError        int16 = -1
 	errThrottlingQuotaExceeded   int16 = 89
+
+	errNotEnoughReplicas            int16 = 19
+	errNotEnoughReplicasAfterAppend int16 = 20
+	errOffsetNotAvailable           int16 = 78
 )
 
 func strp(s string) *string { return &s }

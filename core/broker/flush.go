@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/weirdata/weir/core/log"
-	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/storage"
 )
 
@@ -46,15 +44,6 @@ func (n *Node) relaxedFlush(overrides map[string]string) bool {
 		}
 	}
 	return false
-}
-
-// highWatermark is the offset below which consumers may read tp: the durable offset, or the
-// log end for a topic with Kafka's flush behaviour.
-func (n *Node) highWatermark(tp storage.TopicPartition, l *log.Log) record.Offset {
-	if ts, ok := n.topics[tp.Topic]; ok && ts.relaxed {
-		return l.EndOffset()
-	}
-	return l.DurableOffset()
 }
 
 // flushFor returns tp's flush state, creating it.

@@ -59,6 +59,15 @@ type Node struct {
 	// autoCreating are the topics whose auto-creation (Metadata) is with the controller.
 	autoCreating map[string]bool
 
+	// replicaStates is the replication state of each partition held here (replication.go);
+	// fetchers fetch from the leaders of the partitions it follows, one session per leader
+	// in leader order; alter carries the ISR proposals of the partitions it leads;
+	// isrCheckNextMs is when to look for ISR members fallen behind.
+	replicaStates  map[storage.TopicPartition]*partitionReplica
+	fetchers       []*fetchSession
+	alter          alterPartitions
+	isrCheckNextMs int64
+
 	// producers is the idempotent-producer state of each open log (producers.go).
 	producers map[storage.TopicPartition]*producer.State
 	// pids hands out producer ids from blocks the controller grants (AllocateProducerIds).
@@ -116,22 +125,23 @@ func NewNode(cfg Config, logs *storage.Manager, rng *rand.Rand, now Clocks) (*No
 	}
 	cfg.LogBase.Buggify = cfg.Buggify // every log the Node configures gets the node's sites
 	n := &Node{
-		cfg:          cfg,
-		logs:         logs,
-		rng:          rng,
-		decompressor: record.NewDecompressor(cfg.DecompressedBytesMax),
-		now:          now,
-		conns:        make(map[ConnID]*conn),
-		syncs:        make(map[SyncID]pendingSync),
-		topics:       make(map[string]*topicState),
-		flushes:      make(map[storage.TopicPartition]*flushState),
-		producers:    make(map[storage.TopicPartition]*producer.State),
-		pids:         producer.NewAllocator(),
-		img:          metadata.EmptyImage(),
-		controllerID: -1,
-		clusterID:    dirs[0].Meta.ClusterID,
-		peerWaits:    make(map[int32]peerWait),
-		autoCreating: make(map[string]bool),
+		cfg:           cfg,
+		logs:          logs,
+		rng:           rng,
+		decompressor:  record.NewDecompressor(cfg.DecompressedBytesMax),
+		now:           now,
+		conns:         make(map[ConnID]*conn),
+		syncs:         make(map[SyncID]pendingSync),
+		topics:        make(map[string]*topicState),
+		flushes:       make(map[storage.TopicPartition]*flushState),
+		producers:     make(map[storage.TopicPartition]*producer.State),
+		replicaStates: make(map[storage.TopicPartition]*partitionReplica),
+		pids:          producer.NewAllocator(),
+		img:           metadata.EmptyImage(),
+		controllerID:  -1,
+		clusterID:     dirs[0].Meta.ClusterID,
+		peerWaits:     make(map[int32]peerWait),
+		autoCreating:  make(map[string]bool),
 
 		syncCandidates: make(map[storage.TopicPartition]struct{}),
 		syncCheckAll:   true,
@@ -317,8 +327,14 @@ func (n *Node) ready() Ready {
 		n.lifecycleStep()
 		n.sendForwards()
 		n.requestPidBlock()
+		n.checkISRs()
+		n.alterStep()
 	}
 	n.partitionSyncs()
+	if n.fatal == nil {
+		// After the syncs are handed out: a follower fetches on once its appends are durable.
+		n.fetchStep()
+	}
 	n.housekeeping()
 	n.out.NextDeadlineMs = n.nextDeadlineMs()
 	n.out.Fatal = n.fatal
@@ -344,11 +360,13 @@ func (n *Node) addFileOps(ops []log.FileOp) {
 // nextDeadlineMs is the earliest deadline of a parked request, of housekeeping or of the
 // cluster work (heartbeats, forwarded requests), 0 if none.
 func (n *Node) nextDeadlineMs() int64 {
-	local, cluster := n.localDeadlineMs(), n.nextClusterDeadlineMs()
-	if local == 0 || (cluster != 0 && cluster < local) {
-		return cluster
+	next := n.localDeadlineMs()
+	for _, d := range []int64{n.nextClusterDeadlineMs(), n.replicationDeadlineMs()} {
+		if next == 0 || (d != 0 && d < next) {
+			next = d
+		}
 	}
-	return local
+	return next
 }
 
 // localDeadlineMs is the earliest deadline of a parked request or of housekeeping, 0 if none.

@@ -42,9 +42,11 @@ type Ready struct {
 	// with diskio.WriteFileAtomic(fs, Dir, Name, Data) off the loop, one after another in the order given (a later
 	// Ready's after an earlier one's). Nothing waits on them.
 	Checkpoints []storage.CheckpointFile
-	// Sends are requests to the active controller (registration, heartbeats, forwarded admin
-	// requests): the driver sends each to node To's controller listener (its own process's
-	// controller.Node when To is this node) and reports the answer with PeerResponse.
+	// Sends are requests to other nodes: to the active controller (registration, heartbeats,
+	// AlterPartition, forwarded admin requests), which the driver sends to node To's controller
+	// listener (its own process's controller.Node when To is this node), and follower fetches,
+	// which go to broker To's inter-broker listener at Addr. The driver reports each answer,
+	// or the failure to get one, with PeerResponse.
 	Sends []PeerSend
 	// Warnings are problems the driver logs; nothing else is to be done about them.
 	Warnings []error
@@ -86,10 +88,15 @@ type PartitionRead struct {
 	Plan                       log.ReadPlan
 }
 
-// PeerSend is one request to node To's controller listener; its answer comes back with
-// PeerResponse under CorrelationID.
+// PeerSend is one request to node To; its answer comes back with PeerResponse under
+// CorrelationID.
 type PeerSend struct {
 	To            int32
 	CorrelationID int32
 	Request       kmsg.Request
+	// Broker is set for a request to To's broker (a follower fetch): it goes to Addr
+	// (host:port of To's inter-broker listener, from its registration), not to the
+	// controller listener. A broker's address may change when it registers again.
+	Broker bool
+	Addr   string
 }

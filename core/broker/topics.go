@@ -83,6 +83,7 @@ func (n *Node) deleteLogs(topic string, tps []storage.TopicPartition) error {
 		n.addFileOps(ops)
 		delete(n.flushes, tp)
 		delete(n.producers, tp)
+		n.forgetReplica(tp)
 		n.partitionGone(tp)
 	}
 	return nil

@@ -99,6 +99,7 @@ type BrokerConfig struct {
 	BrokerHeartbeatIntervalMs      int32    // broker.heartbeat.interval.ms
 	BrokerSessionTimeoutMs         int32    // broker.session.timeout.ms
 	BrokerRack                     string   // broker.rack; "" for none
+	Replication                    ReplicationConfig
 
 	// Raw is every key as read, including those Weir does not interpret.
 	Raw *Properties
@@ -161,6 +162,7 @@ func DefaultBrokerConfig() BrokerConfig {
 		BrokerSessionTimeoutMs:         9000,
 		Raw:                            NewProperties(),
 	}
+	c.Replication = defaultReplicationConfig()
 	c.AdvertisedListeners = append([]Listener(nil), c.Listeners...)
 	return c
 }

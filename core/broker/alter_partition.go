@@ -1,0 +1,148 @@
+package broker
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirdata/weir/core/storage"
+)
+
+// ISR changes go to the controller as AlterPartition (KIP-497), as Kafka's
+// AlterPartitionManager sends them: the proposals of every led partition batched into one
+// request, one request in flight at a time. A proposal stays pending in its replica.Leader
+// until the committed image shows the partition's next state (which ends it, accepted or
+// not); a refusal ends it at once, and the partition may propose again after a backoff. Lost
+// requests and NOT_CONTROLLER are sent again.
+
+// alterPartitionVersion carries the new ISR with each member's broker epoch (KIP-903).
+const alterPartitionVersion int16 = 3
+
+// alterPartitionRetryMs holds a partition's next proposal back after a refusal (an ineligible
+// replica, a stale partition epoch the image will soon replace).
+const alterPartitionRetryMs = 1000
+
+// alterPartitions is the AlterPartition traffic of the partitions this broker leads.
+type alterPartitions struct {
+	queued   []storage.TopicPartition // proposals to send, in order
+	inFlight int32                    // correlation id; 0 none
+	sentMs   int64
+	sent     []storage.TopicPartition // the partitions of the request in flight
+	retryMs  int64
+}
+
+func (a *alterPartitions) queue(tp storage.TopicPartition) {
+	if !slices.Contains(a.queued, tp) && !slices.Contains(a.sent, tp) {
+		a.queued = append(a.queued, tp)
+	}
+}
+
+// alterStep sends the queued proposals still pending when nothing is in flight.
+func (n *Node) alterStep() {
+	a := &n.alter
+	if a.inFlight != 0 {
+		if n.now.MonotonicMs < a.sentMs+controllerRequestTimeoutMs {
+			return
+		}
+		delete(n.peerWaits, a.inFlight) // lost: send again
+		a.inFlight, a.queued, a.sent = 0, append(a.sent, a.queued...), nil
+	}
+	if len(a.queued) == 0 || n.now.MonotonicMs < a.retryMs || n.life.epoch < 0 {
+		return
+	}
+	req := kmsg.NewPtrAlterPartitionRequest()
+	req.Version = alterPartitionVersion
+	req.BrokerID, req.BrokerEpoch = n.cfg.Broker.NodeID, n.life.epoch
+	var sent []storage.TopicPartition
+	for _, tp := range a.queued {
+		r, ok := n.leading(tp)
+		if !ok || r.leader.Pending() == nil {
+			continue
+		}
+		p := r.leader.Pending()
+		rp := kmsg.NewAlterPartitionRequestTopicPartition()
+		rp.Partition, rp.LeaderEpoch, rp.PartitionEpoch = tp.Partition, p.LeaderEpoch, p.PartitionEpoch
+		for _, id := range p.ISR {
+			epoch := int64(-1)
+			if id == n.cfg.Broker.NodeID {
+				epoch = n.life.epoch
+			} else if f, ok := r.leader.Follower(id); ok {
+				epoch = f.BrokerEpoch
+			}
+			rp.NewISR = append(rp.NewISR, id)
+			rp.NewEpochISR = append(rp.NewEpochISR, kmsg.AlterPartitionRequestTopicPartitionNewEpochISR{BrokerID: id, BrokerEpoch: epoch})
+		}
+		if len(req.Topics) == 0 || req.Topics[len(req.Topics)-1].TopicID != r.topicID {
+			t := kmsg.NewAlterPartitionRequestTopic()
+			t.Topic, t.TopicID = tp.Topic, r.topicID
+			req.Topics = append(req.Topics, t)
+		}
+		t := &req.Topics[len(req.Topics)-1]
+		t.Partitions = append(t.Partitions, rp)
+		sent = append(sent, tp)
+	}
+	a.queued = nil
+	if len(sent) == 0 {
+		return
+	}
+	corr := n.send(req)
+	if corr == 0 {
+		a.queued = sent // no controller known: Metadata will say when one is
+		return
+	}
+	a.inFlight, a.sentMs, a.sent = corr, n.now.MonotonicMs, sent
+	n.peerWaits[corr] = peerWait{alter: true}
+}
+
+// alterAnswered takes the controller's answer to the AlterPartition in flight.
+func (n *Node) alterAnswered(resp kmsg.Response, err error) {
+	a := &n.alter
+	sent := a.sent
+	a.inFlight, a.sent = 0, nil
+	r, ok := resp.(*kmsg.AlterPartitionResponse)
+	if err != nil || !ok || r.ErrorCode == errNotControllerCode || r.ErrorCode == errRequestTimedOut {
+		a.queued, a.retryMs = append(sent, a.queued...), n.now.MonotonicMs+controllerRetryBackoffMs
+		return
+	}
+	if r.ErrorCode != errNone {
+		// STALE_BROKER_EPOCH and the like: this broker registers again, and its partitions
+		// move on without these proposals.
+		for _, tp := range sent {
+			n.alterRefused(tp)
+		}
+		return
+	}
+	for _, rt := range r.Topics {
+		for _, rp := range rt.Partitions {
+			i := slices.IndexFunc(sent, func(tp storage.TopicPartition) bool {
+				st, ok := n.replicaStates[tp]
+				return ok && st.topicID == rt.TopidID && tp.Partition == rp.Partition
+			})
+			if i < 0 || rp.ErrorCode == errNone {
+				// Accepted: the proposal ends when the image shows the partition's new state.
+				continue
+			}
+			n.alterRefused(sent[i])
+		}
+	}
+}
+
+// alterRefused ends a refused proposal; the partition may propose again after a backoff.
+func (n *Node) alterRefused(tp storage.TopicPartition) {
+	if r, ok := n.leading(tp); ok && r.leader.Pending() != nil {
+		r.leader.ClearPending()
+		r.alterRetryMs = n.now.MonotonicMs + alterPartitionRetryMs
+	}
+}
+
+// alterDeadlineMs is the earliest time the AlterPartition traffic wants the timer.
+func (n *Node) alterDeadlineMs() int64 {
+	a := &n.alter
+	switch {
+	case a.inFlight != 0:
+		return a.sentMs + controllerRequestTimeoutMs
+	case len(a.queued) > 0 && a.retryMs > n.now.MonotonicMs:
+		return a.retryMs
+	}
+	return 0
+}

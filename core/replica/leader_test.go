@@ -1,0 +1,113 @@
+package replica
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const lagMs = 30_000
+
+func all(int32, int64) bool { return true }
+
+func TestHighWatermarkIsTheISRMinimumPastTheEpochStart(t *testing.T) {
+	st := State{LeaderEpoch: 3, PartitionEpoch: 7, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}}
+	// Broker 1 becomes leader with 100 records; as a follower it knew a high watermark of 90.
+	l := NewLeader(1, st, 100, 90, 0, lagMs)
+	require.Equal(t, int64(90), int64(l.HighWatermark()))
+	require.False(t, l.Established())
+
+	require.False(t, l.AdvanceHighWatermark(100), "no follower fetched yet")
+	require.True(t, l.FollowerFetched(2, 11, 95, 100, 10))
+	require.True(t, l.FollowerFetched(3, 12, 100, 100, 10))
+	require.False(t, l.AdvanceHighWatermark(100), "95 is below the epoch start 100: the high watermark waits")
+	require.Equal(t, int64(90), int64(l.HighWatermark()))
+
+	require.True(t, l.FollowerFetched(2, 11, 100, 104, 20))
+	require.True(t, l.AdvanceHighWatermark(102), "the leader's own durable offset bounds it")
+	require.Equal(t, int64(100), int64(l.HighWatermark()))
+	require.True(t, l.Established())
+	require.False(t, l.FollowerFetched(9, 1, 100, 100, 20), "not a replica")
+
+	// A follower going back (it lost data) never takes the high watermark back.
+	require.True(t, l.FollowerFetched(3, 12, 97, 104, 30))
+	require.False(t, l.AdvanceHighWatermark(104))
+	require.Equal(t, int64(100), int64(l.HighWatermark()))
+}
+
+func TestShrinkAfterTheLagAndExpandOnceCaughtUp(t *testing.T) {
+	st := State{LeaderEpoch: 1, PartitionEpoch: 1, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}}
+	l := NewLeader(1, st, 0, 0, 1000, lagMs)
+	l.FollowerFetched(2, 5, 0, 0, 1000)
+	l.FollowerFetched(3, 6, 0, 0, 1000)
+	// Records arrive; follower 2 keeps up, 3 stops fetching.
+	for now := int64(2000); now <= 1000+lagMs; now += 1000 {
+		l.FollowerFetched(2, 5, 50, 50, now)
+		require.Nil(t, l.ProposeISRChange(50, now, all))
+	}
+	p := l.ProposeISRChange(50, 1000+lagMs+1, all)
+	require.NotNil(t, p)
+	require.Equal(t, []int32{1, 2}, p.ISR)
+	require.Equal(t, int32(1), p.PartitionEpoch)
+	require.Nil(t, l.ProposeISRChange(50, 1000+lagMs+2, all), "one change in flight")
+	require.Equal(t, []int32{1, 2, 3}, l.MaximalISR(), "a pending shrink still counts the leaving member")
+
+	require.True(t, l.Update(State{LeaderEpoch: 1, PartitionEpoch: 2, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}}, 40_000))
+	require.Nil(t, l.Pending())
+	require.False(t, l.Update(State{LeaderEpoch: 1, PartitionEpoch: 2, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}}, 40_000), "stale")
+	require.True(t, l.AdvanceHighWatermark(50))
+	require.Equal(t, int64(50), int64(l.HighWatermark()))
+
+	// Follower 3 comes back below the high watermark: not yet.
+	l.FollowerFetched(3, 9, 40, 50, 41_000)
+	require.Nil(t, l.ProposeISRChange(50, 41_000, all))
+	// Caught up to the high watermark but its broker is not eligible (fenced, or a stale
+	// epoch): not proposed (KIP-841, KIP-903).
+	l.FollowerFetched(3, 9, 50, 50, 42_000)
+	require.Nil(t, l.ProposeISRChange(50, 42_000, func(id int32, epoch int64) bool { return epoch != 9 }))
+	p = l.ProposeISRChange(50, 42_000, all)
+	require.NotNil(t, p)
+	require.Equal(t, []int32{1, 2, 3}, p.ISR)
+	require.Equal(t, []int32{1, 2, 3}, l.MaximalISR(), "a pending expansion counts the joining member")
+	l.ClearPending()
+	require.Equal(t, []int32{1, 2}, l.MaximalISR())
+}
+
+// KAFKA-7128: a new leader's high watermark may lag its epoch start; a follower that reached
+// only that lagging high watermark must not join the ISR, or an election could lose records
+// below the epoch start.
+func TestExpansionWaitsForTheEpochStart(t *testing.T) {
+	st := State{LeaderEpoch: 4, PartitionEpoch: 9, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}}
+	l := NewLeader(1, st, 100, 80, 0, lagMs)
+	l.FollowerFetched(3, 1, 90, 100, 10)
+	require.Nil(t, l.ProposeISRChange(100, 10, all), "90 reaches the high watermark 80 but not the epoch start 100")
+	l.FollowerFetched(3, 1, 100, 100, 20)
+	p := l.ProposeISRChange(100, 20, all)
+	require.NotNil(t, p)
+	require.Equal(t, []int32{1, 2, 3}, p.ISR)
+}
+
+func TestIdleFollowerAtTheLeaderEndStaysInSync(t *testing.T) {
+	st := State{LeaderEpoch: 1, PartitionEpoch: 1, Replicas: []int32{1, 2}, ISR: []int32{1, 2}}
+	l := NewLeader(1, st, 10, 10, 0, lagMs)
+	l.FollowerFetched(2, 1, 10, 10, 0)
+	require.Nil(t, l.ProposeISRChange(10, 10*lagMs, all), "nothing to fetch is not falling behind")
+	p := l.ProposeISRChange(11, 10*lagMs, all)
+	require.NotNil(t, p, "a record arrived and the follower has not caught up for long")
+	require.Equal(t, []int32{1}, p.ISR)
+}
+
+func TestReassignmentChangesTheFollowers(t *testing.T) {
+	l := NewLeader(1, State{LeaderEpoch: 1, PartitionEpoch: 1, Replicas: []int32{1, 2}, ISR: []int32{1, 2}}, 0, 0, 0, lagMs)
+	l.FollowerFetched(2, 1, 0, 0, 0)
+	require.True(t, l.Update(State{LeaderEpoch: 1, PartitionEpoch: 2, Replicas: []int32{1, 2, 4}, ISR: []int32{1, 2}}, 5))
+	f, ok := l.Follower(4)
+	require.True(t, ok)
+	require.Equal(t, int64(-1), int64(f.LogEndOffset))
+	f, _ = l.Follower(2)
+	require.Equal(t, int64(0), int64(f.LogEndOffset), "kept")
+	require.True(t, l.Update(State{LeaderEpoch: 1, PartitionEpoch: 3, Replicas: []int32{1, 4}, ISR: []int32{1, 4}}, 6))
+	_, ok = l.Follower(2)
+	require.False(t, ok)
+	require.Panics(t, func() { l.Update(State{LeaderEpoch: 2, PartitionEpoch: 4}, 7) })
+}
