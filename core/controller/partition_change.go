@@ -22,9 +22,6 @@ const (
 	mvDirectoryAssignment int16 = 17
 )
 
-// leaderRecoveryRecovering is LeaderRecoveryState.RECOVERING: the leader was elected uncleanly.
-const leaderRecoveryRecovering int8 = 1
-
 // uncleanLeaderElectionKey is the topic (and broker) config that allows electing a leader
 // outside the ISR.
 const uncleanLeaderElectionKey = "unclean.leader.election.enable"
@@ -94,71 +91,16 @@ func (c *Controller) updateLeadersAndISRs(p *proposal, brokerToRemove, brokerToA
 			if !match(part) {
 				continue
 			}
-			targetISR := slices.DeleteFunc(slices.Clone(part.ISR), func(id int32) bool { return id == brokerToRemove })
-			if r := partitionChange(mv, t.ID, part, targetISR, acceptable, unclean); r != nil {
+			b := newPartitionChangeBuilder(mv, t.ID, part, acceptable)
+			if unclean {
+				b.election = electionUnclean
+			}
+			b.targetISR = slices.DeleteFunc(b.targetISR, func(id int32) bool { return id == brokerToRemove })
+			if r := b.build(); r != nil {
 				p.add(r)
 			}
 		}
 	}
-}
-
-// partitionChange is Kafka's PartitionChangeBuilder.build for a new target ISR (no reassignment,
-// no eligible leader replicas): keep the leader if it is still acceptable and in the target ISR,
-// else elect the first replica that is, else (unclean) the first acceptable replica with the ISR
-// reset to it, else no leader. An empty target ISR is not written: the last member stays, as in
-// Kafka, so the partition knows whose log is newest. It returns nil when nothing changes.
-func partitionChange(mv int16, topicID metadata.UUID, part *metadata.Partition, targetISR []int32, acceptable func(int32) bool, unclean bool) *metadata.PartitionChangeRecord {
-	validLeader := func(id int32) bool { return slices.Contains(targetISR, id) && acceptable(id) }
-	leader, electedUnclean := part.Leader, false
-	if part.Leader == metadata.NoLeader || !validLeader(part.Leader) {
-		leader = metadata.NoLeader
-		for _, id := range part.Replicas {
-			if validLeader(id) {
-				leader = id
-				break
-			}
-		}
-		if leader == metadata.NoLeader && unclean {
-			for _, id := range part.Replicas {
-				if acceptable(id) {
-					leader, electedUnclean = id, true
-					break
-				}
-			}
-		}
-	}
-	r := metadata.NewPartitionChangeRecord(topicID, part.ID)
-	r.Version = partitionChangeRecordVersion(mv)
-	if leader != part.Leader {
-		r.Leader = leader
-		if electedUnclean {
-			// An unclean leader's log is the truth from now on: the ISR is just the leader, and
-			// the leader recovers before serving (KIP-704).
-			r.ISR = []int32{leader}
-			if part.LeaderRecoveryState != leaderRecoveryRecovering {
-				r.LeaderRecoveryState = leaderRecoveryRecovering
-			}
-		}
-	}
-	if r.Leader == metadata.NoLeaderChange && mv < mvLeaderEpochBumpOnIsrShrinkBefore && !containsAll(targetISR, part.ISR) {
-		r.Leader = part.Leader
-	}
-	if r.ISR == nil && len(targetISR) > 0 && !slices.Equal(targetISR, part.ISR) {
-		r.ISR = targetISR
-	}
-	if r.ISR == nil && r.Leader == metadata.NoLeaderChange && r.LeaderRecoveryState == metadata.NoLeaderRecoveryStateChange {
-		return nil
-	}
-	return r
-}
-
-func containsAll(set, of []int32) bool {
-	for _, id := range of {
-		if !slices.Contains(set, id) {
-			return false
-		}
-	}
-	return true
 }
 
 // partitionChangeRecordVersion is Kafka's MetadataVersion.partitionChangeRecordVersion without

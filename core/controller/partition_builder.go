@@ -1,0 +1,230 @@
+package controller
+
+import (
+	"slices"
+
+	"github.com/weirdata/weir/core/metadata"
+)
+
+// This file is Kafka's PartitionChangeBuilder (without eligible leader replicas, KIP-966): from
+// a partition and the targets a command sets (ISR, replicas, reassignment, leader recovery
+// state, election kind) it builds the one PartitionChangeRecord that moves the partition there,
+// or nothing when nothing changes. Every change of a partition's leadership, ISR or assignment
+// goes through it, so a broker losing its lease, an AlterPartition, an election and a
+// reassignment all decide leaders the same way.
+
+// election is PartitionChangeBuilder.Election.
+type election int
+
+const (
+	// electionOnline keeps the partition online: keep the leader if it is still valid, else
+	// the first valid replica.
+	electionOnline election = iota
+	// electionPreferred elects the first replica if it is valid, else keeps the leader, else
+	// the first valid replica.
+	electionPreferred
+	// electionUnclean is electionOnline that, when no replica is valid, elects the first
+	// acceptable replica outside the ISR (with the ISR reset to it, KIP-704's RECOVERING).
+	electionUnclean
+)
+
+// Leader recovery states (KIP-704).
+const (
+	leaderRecoveryRecovered  int8 = 0
+	leaderRecoveryRecovering int8 = 1
+)
+
+// partitionChangeBuilder collects the targets for one partition. Targets start as the
+// partition's current state; build compares them with it.
+type partitionChangeBuilder struct {
+	mv      int16
+	topicID metadata.UUID
+	part    *metadata.Partition
+	// acceptable reports whether a broker may lead (Kafka's isAcceptableLeader): active, or as
+	// the caller decides while the image does not yet show a change it is making.
+	acceptable          func(int32) bool
+	election            election
+	targetISR           []int32
+	targetReplicas      []int32
+	targetRemoving      []int32
+	targetAdding        []int32
+	targetLeaderRecover int8
+}
+
+func newPartitionChangeBuilder(mv int16, topicID metadata.UUID, part *metadata.Partition, acceptable func(int32) bool) *partitionChangeBuilder {
+	return &partitionChangeBuilder{
+		mv:                  mv,
+		topicID:             topicID,
+		part:                part,
+		acceptable:          acceptable,
+		targetISR:           slices.Clone(part.ISR),
+		targetReplicas:      slices.Clone(part.Replicas),
+		targetRemoving:      slices.Clone(part.RemovingReplicas),
+		targetAdding:        slices.Clone(part.AddingReplicas),
+		targetLeaderRecover: part.LeaderRecoveryState,
+	}
+}
+
+// isValidNewLeader: in the target ISR and acceptable.
+func (b *partitionChangeBuilder) isValidNewLeader(id int32) bool {
+	return slices.Contains(b.targetISR, id) && b.acceptable(id)
+}
+
+// electLeader is Kafka's electLeader: the leader to have and whether the election is unclean.
+func (b *partitionChangeBuilder) electLeader() (int32, bool) {
+	if b.election == electionPreferred {
+		if len(b.targetReplicas) > 0 && b.isValidNewLeader(b.targetReplicas[0]) {
+			return b.targetReplicas[0], false
+		}
+		if b.isValidNewLeader(b.part.Leader) {
+			return b.part.Leader, false
+		}
+		for _, id := range b.targetReplicas[min(1, len(b.targetReplicas)):] {
+			if b.isValidNewLeader(id) {
+				return id, false
+			}
+		}
+		return metadata.NoLeader, false
+	}
+	if b.isValidNewLeader(b.part.Leader) {
+		return b.part.Leader, false
+	}
+	for _, id := range b.targetReplicas {
+		if b.isValidNewLeader(id) {
+			return id, false
+		}
+	}
+	if b.election == electionUnclean {
+		for _, id := range b.targetReplicas {
+			if b.acceptable(id) {
+				return id, true
+			}
+		}
+	}
+	return metadata.NoLeader, false
+}
+
+// completeReassignmentIfNeeded is PartitionReassignmentReplicas.maybeCompleteReassignment: once
+// the target ISR, less the replicas being removed, holds every replica that stays, the
+// reassignment is done: the removed replicas leave the replicas and the ISR, and adding and
+// removing are cleared.
+func (b *partitionChangeBuilder) completeReassignmentIfNeeded() {
+	if len(b.targetRemoving) == 0 && len(b.targetAdding) == 0 {
+		return
+	}
+	isr, replicas := b.targetISR, b.targetReplicas
+	if len(b.targetRemoving) > 0 {
+		removed := func(id int32) bool { return slices.Contains(b.targetRemoving, id) }
+		isr = slices.DeleteFunc(slices.Clone(b.targetISR), removed)
+		if len(isr) == 0 {
+			return
+		}
+		replicas = slices.DeleteFunc(slices.Clone(b.targetReplicas), removed)
+		if len(replicas) == 0 {
+			return
+		}
+	}
+	if !containsAll(isr, replicas) {
+		return
+	}
+	b.targetISR, b.targetReplicas = isr, replicas
+	b.targetRemoving, b.targetAdding = []int32{}, []int32{}
+}
+
+// build returns the record, nil when it would change nothing (Kafka's changeRecordIsNoOp).
+func (b *partitionChangeBuilder) build() *metadata.PartitionChangeRecord {
+	part := b.part
+	r := metadata.NewPartitionChangeRecord(b.topicID, part.ID)
+	r.Version = partitionChangeRecordVersion(b.mv)
+
+	b.completeReassignmentIfNeeded()
+
+	// tryElection.
+	if leader, unclean := b.electLeader(); leader != part.Leader {
+		r.Leader = leader
+		if unclean {
+			// The unclean leader's log is the truth from now on: the ISR is just the leader,
+			// and it recovers before serving (KIP-704).
+			r.ISR = []int32{leader}
+			if part.LeaderRecoveryState != leaderRecoveryRecovering {
+				r.LeaderRecoveryState = leaderRecoveryRecovering
+			}
+		}
+	}
+
+	// A replica leaving the assignment bumps the leader epoch, so its fetches are fenced.
+	if r.Leader == metadata.NoLeaderChange && !containsAll(b.targetReplicas, part.Replicas) {
+		r.Leader = part.Leader
+	}
+
+	// An empty target ISR is not written: the last member stays, as in Kafka, so the
+	// partition knows whose log is newest.
+	if r.ISR == nil && len(b.targetISR) > 0 && !slices.Equal(b.targetISR, part.ISR) {
+		r.ISR = slices.Clone(b.targetISR)
+	}
+
+	// Before 3.6-IV0 an ISR shrink also bumps the leader epoch (KAFKA-15021).
+	if b.mv < mvLeaderEpochBumpOnIsrShrinkBefore && r.Leader == metadata.NoLeaderChange && r.ISR != nil && !containsAll(r.ISR, part.ISR) {
+		r.Leader = part.Leader
+	}
+
+	b.setAssignmentChanges(r)
+
+	if b.targetLeaderRecover != part.LeaderRecoveryState {
+		r.LeaderRecoveryState = b.targetLeaderRecover
+	}
+
+	if r.ISR == nil && r.Leader == metadata.NoLeaderChange && r.Replicas == nil && r.RemovingReplicas == nil &&
+		r.AddingReplicas == nil && r.LeaderRecoveryState == metadata.NoLeaderRecoveryStateChange && r.Directories == nil {
+		return nil
+	}
+	return r
+}
+
+// setAssignmentChanges writes the replicas, their directories (from 3.7-IV2: a kept replica
+// keeps its directory, a new one is unassigned until its broker places it), and the
+// reassignment's adding and removing lists, each where it changes.
+func (b *partitionChangeBuilder) setAssignmentChanges(r *metadata.PartitionChangeRecord) {
+	part := b.part
+	if len(b.targetReplicas) > 0 {
+		if b.mv >= mvDirectoryAssignment {
+			dirs := make([]metadata.UUID, len(b.targetReplicas))
+			for i, id := range b.targetReplicas {
+				dirs[i] = metadata.DirectoryUnassigned
+				if j := slices.Index(part.Replicas, id); j >= 0 && j < len(part.Directories) {
+					dirs[i] = part.Directories[j]
+				}
+			}
+			if !slices.Equal(dirs, part.Directories) {
+				r.Directories = dirs
+			}
+		}
+		if !slices.Equal(b.targetReplicas, part.Replicas) {
+			r.Replicas = slices.Clone(b.targetReplicas)
+		}
+	}
+	if !slices.Equal(b.targetRemoving, part.RemovingReplicas) {
+		r.RemovingReplicas = nonNil(b.targetRemoving)
+	}
+	if !slices.Equal(b.targetAdding, part.AddingReplicas) {
+		r.AddingReplicas = nonNil(b.targetAdding)
+	}
+}
+
+// nonNil returns ids, or an empty list for nil: a record field set to "now empty" must not read
+// as "unchanged".
+func nonNil(ids []int32) []int32 {
+	if ids == nil {
+		return []int32{}
+	}
+	return slices.Clone(ids)
+}
+
+func containsAll(set, of []int32) bool {
+	for _, id := range of {
+		if !slices.Contains(set, id) {
+			return false
+		}
+	}
+	return true
+}
