@@ -92,14 +92,21 @@ type BrokerConfig struct {
 	AutoCreateTopicsEnable         bool     // auto.create.topics.enable
 	MinInsyncReplicas              int32    // min.insync.replicas
 	UncleanLeaderElectionEnable    bool     // unclean.leader.election.enable
-	SocketRequestMaxBytes          int32    // socket.request.max.bytes
-	OffsetsTopicNumPartitions      int32    // offsets.topic.num.partitions
-	OffsetsTopicReplicationFactor  int16    // offsets.topic.replication.factor
-	GroupInitialRebalanceDelayMs   int32    // group.initial.rebalance.delay.ms
-	BrokerHeartbeatIntervalMs      int32    // broker.heartbeat.interval.ms
-	BrokerSessionTimeoutMs         int32    // broker.session.timeout.ms
-	BrokerRack                     string   // broker.rack; "" for none
-	Replication                    ReplicationConfig
+	// AutoLeaderRebalanceEnable and LeaderImbalanceCheckIntervalSeconds drive the active
+	// controller's preferred leader elections. LeaderImbalancePerBrokerPercentage is read and
+	// checked but, as in Kafka's KRaft controller, not used: every partition not led by its
+	// preferred replica is rebalanced.
+	AutoLeaderRebalanceEnable           bool   // auto.leader.rebalance.enable
+	LeaderImbalanceCheckIntervalSeconds int64  // leader.imbalance.check.interval.seconds
+	LeaderImbalancePerBrokerPercentage  int32  // leader.imbalance.per.broker.percentage
+	SocketRequestMaxBytes               int32  // socket.request.max.bytes
+	OffsetsTopicNumPartitions           int32  // offsets.topic.num.partitions
+	OffsetsTopicReplicationFactor       int16  // offsets.topic.replication.factor
+	GroupInitialRebalanceDelayMs        int32  // group.initial.rebalance.delay.ms
+	BrokerHeartbeatIntervalMs           int32  // broker.heartbeat.interval.ms
+	BrokerSessionTimeoutMs              int32  // broker.session.timeout.ms
+	BrokerRack                          string // broker.rack; "" for none
+	Replication                         ReplicationConfig
 
 	// Raw is every key as read, including those Weir does not interpret.
 	Raw *Properties
@@ -125,42 +132,45 @@ const maxInt64 = math.MaxInt64
 // required and have no default.
 func DefaultBrokerConfig() BrokerConfig {
 	c := BrokerConfig{
-		NodeID:                         -1,
-		Listeners:                      []Listener{{Name: "PLAINTEXT", Port: 9092}},
-		InterBrokerListenerName:        "PLAINTEXT",
-		ListenerSecurityProtocolMap:    defaultSecurityProtocolMap(),
-		LogDirs:                        []string{"/tmp/kafka-logs"},
-		MetadataLogDir:                 "/tmp/kafka-logs",
-		NumPartitions:                  1,
-		DefaultReplicationFactor:       1,
-		MessageMaxBytes:                1024*1024 + 12,
-		LogSegmentBytes:                gib,
-		LogRollMs:                      168 * hourMs,
-		LogRetentionMs:                 168 * hourMs,
-		LogRetentionBytes:              -1,
-		LogRetentionCheckIntervalMs:    5 * minuteMs,
-		LogIndexIntervalBytes:          4096,
-		LogIndexSizeMaxBytes:           10 * mib,
-		LogFlushIntervalMessages:       maxInt64,
-		LogFlushIntervalMs:             maxInt64,
-		LogSegmentDeleteDelayMs:        minuteMs,
-		LogCleanupPolicy:               []string{"delete"},
-		LogMessageTimestampType:        "CreateTime",
-		LogMessageTimestampBeforeMaxMs: maxInt64,
-		LogMessageTimestampAfterMaxMs:  maxInt64,
-		LogCleanerDeleteRetentionMs:    24 * hourMs,
-		LogCleanerMaxCompactionLagMs:   maxInt64,
-		LogCleanerMinCleanableRatioPpm: 500000,
-		CompressionType:                "producer",
-		AutoCreateTopicsEnable:         true,
-		MinInsyncReplicas:              1,
-		SocketRequestMaxBytes:          100 * mib,
-		OffsetsTopicNumPartitions:      50,
-		OffsetsTopicReplicationFactor:  3,
-		GroupInitialRebalanceDelayMs:   3000,
-		BrokerHeartbeatIntervalMs:      2000,
-		BrokerSessionTimeoutMs:         9000,
-		Raw:                            NewProperties(),
+		NodeID:                              -1,
+		Listeners:                           []Listener{{Name: "PLAINTEXT", Port: 9092}},
+		InterBrokerListenerName:             "PLAINTEXT",
+		ListenerSecurityProtocolMap:         defaultSecurityProtocolMap(),
+		LogDirs:                             []string{"/tmp/kafka-logs"},
+		MetadataLogDir:                      "/tmp/kafka-logs",
+		NumPartitions:                       1,
+		DefaultReplicationFactor:            1,
+		MessageMaxBytes:                     1024*1024 + 12,
+		LogSegmentBytes:                     gib,
+		LogRollMs:                           168 * hourMs,
+		LogRetentionMs:                      168 * hourMs,
+		LogRetentionBytes:                   -1,
+		LogRetentionCheckIntervalMs:         5 * minuteMs,
+		LogIndexIntervalBytes:               4096,
+		LogIndexSizeMaxBytes:                10 * mib,
+		LogFlushIntervalMessages:            maxInt64,
+		LogFlushIntervalMs:                  maxInt64,
+		LogSegmentDeleteDelayMs:             minuteMs,
+		LogCleanupPolicy:                    []string{"delete"},
+		LogMessageTimestampType:             "CreateTime",
+		LogMessageTimestampBeforeMaxMs:      maxInt64,
+		LogMessageTimestampAfterMaxMs:       maxInt64,
+		LogCleanerDeleteRetentionMs:         24 * hourMs,
+		LogCleanerMaxCompactionLagMs:        maxInt64,
+		LogCleanerMinCleanableRatioPpm:      500000,
+		CompressionType:                     "producer",
+		AutoCreateTopicsEnable:              true,
+		MinInsyncReplicas:                   1,
+		AutoLeaderRebalanceEnable:           true,
+		LeaderImbalanceCheckIntervalSeconds: 300,
+		LeaderImbalancePerBrokerPercentage:  10,
+		SocketRequestMaxBytes:               100 * mib,
+		OffsetsTopicNumPartitions:           50,
+		OffsetsTopicReplicationFactor:       3,
+		GroupInitialRebalanceDelayMs:        3000,
+		BrokerHeartbeatIntervalMs:           2000,
+		BrokerSessionTimeoutMs:              9000,
+		Raw:                                 NewProperties(),
 	}
 	c.Replication = defaultReplicationConfig()
 	c.AdvertisedListeners = append([]Listener(nil), c.Listeners...)
@@ -280,6 +290,21 @@ var brokerKeys = map[string]brokerSetter{
 	},
 	"unclean.leader.election.enable": func(c *BrokerConfig, k, v string) (err error) {
 		c.UncleanLeaderElectionEnable, err = parseBool(k, v)
+		return err
+	},
+	"auto.leader.rebalance.enable": func(c *BrokerConfig, k, v string) (err error) {
+		c.AutoLeaderRebalanceEnable, err = parseBool(k, v)
+		return err
+	},
+	// Kafka's validator: at least 1. The upper bound keeps the interval in milliseconds
+	// representable.
+	"leader.imbalance.check.interval.seconds": func(c *BrokerConfig, k, v string) (err error) {
+		c.LeaderImbalanceCheckIntervalSeconds, err = parseInt64(k, v, 1, maxInt64/1000)
+		return err
+	},
+	// Kafka takes any int; a ratio is a percentage from 0 to 100.
+	"leader.imbalance.per.broker.percentage": func(c *BrokerConfig, k, v string) (err error) {
+		c.LeaderImbalancePerBrokerPercentage, err = parseInt32(k, v, 0, 100)
 		return err
 	},
 	"socket.request.max.bytes": func(c *BrokerConfig, k, v string) (err error) {

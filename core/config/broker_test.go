@@ -109,11 +109,30 @@ func TestBrokerDefaults(t *testing.T) {
 		{"voters", c.ControllerQuorumVoters, []QuorumVoter{{1, "localhost", 9093}}},
 		{"broker.heartbeat.interval.ms", c.BrokerHeartbeatIntervalMs, int32(2000)},
 		{"broker.session.timeout.ms", c.BrokerSessionTimeoutMs, int32(9000)},
+		{"auto.leader.rebalance.enable", c.AutoLeaderRebalanceEnable, true},
+		{"leader.imbalance.check.interval.seconds", c.LeaderImbalanceCheckIntervalSeconds, int64(300)},
+		{"leader.imbalance.per.broker.percentage", c.LeaderImbalancePerBrokerPercentage, int32(10)},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {
 			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
 		}
+	}
+}
+
+// TestLeaderRebalanceKeys: the three keys are read as Kafka's, 0 and 100 being the percentage's
+// bounds.
+func TestLeaderRebalanceKeys(t *testing.T) {
+	c, warnings, err := ParseServerProperties([]byte(minimal + "auto.leader.rebalance.enable=false\n" +
+		"leader.imbalance.check.interval.seconds=1\nleader.imbalance.per.broker.percentage=0\n"))
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("err %v, warnings %v", err, warnings)
+	}
+	if c.AutoLeaderRebalanceEnable || c.LeaderImbalanceCheckIntervalSeconds != 1 || c.LeaderImbalancePerBrokerPercentage != 0 {
+		t.Fatalf("got %v %d %d", c.AutoLeaderRebalanceEnable, c.LeaderImbalanceCheckIntervalSeconds, c.LeaderImbalancePerBrokerPercentage)
+	}
+	if c, _, err := ParseServerProperties([]byte(minimal + "leader.imbalance.per.broker.percentage=100\n")); err != nil || c.LeaderImbalancePerBrokerPercentage != 100 {
+		t.Fatalf("100%%: %v, %d", err, c.LeaderImbalancePerBrokerPercentage)
 	}
 }
 
@@ -197,6 +216,11 @@ func TestBrokerErrors(t *testing.T) {
 		{"advertise meta address", minimal + "advertised.listeners=PLAINTEXT://0.0.0.0:9092", []string{"meta-address"}},
 		{"zero session timeout", minimal + "broker.session.timeout.ms=0", []string{"broker.session.timeout.ms", "at least 1"}},
 		{"bad heartbeat interval", minimal + "broker.heartbeat.interval.ms=2s", []string{"broker.heartbeat.interval.ms", `"2s"`}},
+		{"bad rebalance flag", minimal + "auto.leader.rebalance.enable=on", []string{"auto.leader.rebalance.enable", `"on"`}},
+		{"zero imbalance check interval", minimal + "leader.imbalance.check.interval.seconds=0", []string{"leader.imbalance.check.interval.seconds", "at least 1"}},
+		{"imbalance interval overflows ms", minimal + "leader.imbalance.check.interval.seconds=9223372036854776", []string{"leader.imbalance.check.interval.seconds"}},
+		{"imbalance percentage above 100", minimal + "leader.imbalance.per.broker.percentage=101", []string{"leader.imbalance.per.broker.percentage", `"101"`}},
+		{"negative imbalance percentage", minimal + "leader.imbalance.per.broker.percentage=-1", []string{"leader.imbalance.per.broker.percentage"}},
 		{"bad unicode escape", minimal + "a=\\u00", []string{"line 6", "uxxxx"}},
 	}
 	for _, tt := range tests {
