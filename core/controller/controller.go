@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -29,6 +30,9 @@ func (c Config) Validate() error {
 	if c.NodeID < 0 {
 		return errors.New("controller config: negative node id")
 	}
+	if c.Broker.AutoLeaderRebalanceEnable && (c.Broker.LeaderImbalanceCheckIntervalSeconds <= 0 || c.Broker.LeaderImbalanceCheckIntervalSeconds > math.MaxInt64/1000) {
+		return fmt.Errorf("controller config: leader.imbalance.check.interval.seconds %d is out of range", c.Broker.LeaderImbalanceCheckIntervalSeconds)
+	}
 	if c.Broker.BrokerSessionTimeoutMs <= 0 {
 		return fmt.Errorf("controller config: broker.session.timeout.ms %d is not positive", c.Broker.BrokerSessionTimeoutMs)
 	}
@@ -52,6 +56,8 @@ type Controller struct {
 	rng *rand.Rand
 	// brokers is the broker-lifecycle soft state: leases and heartbeat positions.
 	brokers brokerHeartbeats
+	// balance is the schedule of automatic preferred leader elections.
+	balance leaderBalance
 }
 
 // New returns a Controller; rng is this node's PRNG (placement's random start).
@@ -62,5 +68,6 @@ func New(cfg Config, rng *rand.Rand) (*Controller, error) {
 	if rng == nil {
 		return nil, errors.New("controller: New needs a PRNG")
 	}
-	return &Controller{cfg: cfg, rng: rng, brokers: newBrokerHeartbeats(int64(cfg.Broker.BrokerSessionTimeoutMs))}, nil
+	return &Controller{cfg: cfg, rng: rng, brokers: newBrokerHeartbeats(int64(cfg.Broker.BrokerSessionTimeoutMs)),
+		balance: newLeaderBalance(cfg.Broker.AutoLeaderRebalanceEnable, cfg.Broker.LeaderImbalanceCheckIntervalSeconds)}, nil
 }

@@ -102,6 +102,7 @@ func (c *Controller) Activate(img *metadata.Image, nowMs int64) {
 	c.brokers.active = true
 	c.brokers.sessions = map[int32]*brokerSession{}
 	c.brokers.reconcile(img, nowMs)
+	c.balance.activate(nowMs)
 }
 
 // Deactivate drops the soft state: this node is no longer the quorum leader. Commands then
@@ -120,12 +121,14 @@ const NoDeadline int64 = math.MaxInt64
 // Tick fences every unfenced broker whose lease lapsed by nowMs, in broker id order: its
 // partitions get new leaders from their ISRs (or none) and it leaves every ISR, then a
 // BrokerRegistrationChangeRecord fences it (Kafka's maybeFenceOneStaleBroker, for all of them
-// at once; each fencing sees the ones before it). The records form one proposal, appended like
-// a command's.
+// at once; each fencing sees the ones before it). Then, when a leader balance pass is due
+// (leader_balance.go), it elects preferred leaders. The records form one proposal, appended
+// like a command's.
 //
-// nextDeadlineMs is the first time a lease not yet lapsed will have lapsed (NoDeadline if none):
-// call Tick again then, and after a command, since a heartbeat may unfence a broker and so start
-// a lease to watch. An inactive controller returns nothing.
+// nextDeadlineMs is the first time a lease not yet lapsed will have lapsed or the next balance
+// pass is due (NoDeadline if neither): call Tick again then, and after a command, since a
+// heartbeat may unfence a broker and so start a lease to watch. An inactive controller returns
+// nothing.
 func (c *Controller) Tick(img *metadata.Image, nowMs int64) (records []metadata.Record, nextDeadlineMs int64) {
 	h := &c.brokers
 	if !h.active {
@@ -141,7 +144,8 @@ func (c *Controller) Tick(img *metadata.Image, nowMs int64) (records []metadata.
 		c.fenceBroker(p, b.ID)
 		s.controlledShutdownOffset = -1
 	}
-	nextDeadlineMs = NoDeadline
+	c.balanceLeaders(p, nowMs)
+	nextDeadlineMs = c.balance.deadline()
 	for _, b := range p.image().Brokers() {
 		if !b.Fenced {
 			s := h.sessions[b.ID]

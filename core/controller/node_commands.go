@@ -30,6 +30,10 @@ func ControllerVersions() wire.VersionTable {
 		wire.VersionRange{APIKey: kmsg.BrokerHeartbeat.Int16(), MinVersion: 0, MaxVersion: 1},
 		wire.VersionRange{APIKey: kmsg.UnregisterBroker.Int16(), MinVersion: 0, MaxVersion: 0},
 		wire.VersionRange{APIKey: kmsg.AllocateProducerIDs.Int16(), MinVersion: 0, MaxVersion: 0},
+		wire.VersionRange{APIKey: kmsg.AlterPartition.Int16(), MinVersion: 0, MaxVersion: 3},
+		wire.VersionRange{APIKey: kmsg.ElectLeaders.Int16(), MinVersion: 0, MaxVersion: 2},
+		wire.VersionRange{APIKey: kmsg.AlterPartitionAssignments.Int16(), MinVersion: 0, MaxVersion: 0},
+		wire.VersionRange{APIKey: kmsg.ListPartitionReassignments.Int16(), MinVersion: 0, MaxVersion: 0},
 	)
 	if err != nil {
 		panic(fmt.Sprintf("controller: the controller listener's version table is invalid: %v", err))
@@ -62,6 +66,14 @@ func (n *Node) dispatch(req kmsg.Request) (Result, bool) {
 		return n.ctl.IncrementalAlterConfigs(a.latest, now, r), true
 	case *kmsg.AlterConfigsRequest:
 		return n.ctl.AlterConfigs(a.latest, now, r), true
+	case *kmsg.AlterPartitionRequest:
+		return n.ctl.AlterPartition(a.latest, now, r), true
+	case *kmsg.ElectLeadersRequest:
+		return n.ctl.ElectLeaders(a.latest, now, r), true
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		return n.ctl.AlterPartitionReassignments(a.latest, now, r), true
+	case *kmsg.ListPartitionReassignmentsRequest:
+		return n.ctl.ListPartitionReassignments(a.latest, now, r), true
 	}
 	return Result{}, false
 }

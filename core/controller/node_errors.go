@@ -57,6 +57,14 @@ func ErrorResponse(req kmsg.Request, code int16) kmsg.Response {
 			rc.ResourceType, rc.ResourceName, rc.ErrorCode = c.ResourceType, c.ResourceName, code
 			r.Resources = append(r.Resources, rc)
 		}
+	case *kmsg.AlterPartitionResponse:
+		r.ErrorCode = code
+	case *kmsg.ElectLeadersResponse:
+		return electLeadersError(req.(*kmsg.ElectLeadersRequest), code, "")
+	case *kmsg.AlterPartitionAssignmentsResponse:
+		r.ErrorCode = code
+	case *kmsg.ListPartitionReassignmentsResponse:
+		r.ErrorCode = code
 	default:
 		panic(fmt.Sprintf("controller: invariant: errorResponse for %T, not a controller command", req))
 	}

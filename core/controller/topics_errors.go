@@ -30,3 +30,16 @@ func errorf(code int16, format string, args ...any) *apiError {
 }
 
 func strp(s string) *string { return &s }
+
+// Kafka error codes of the replication commands (AlterPartition, ElectLeaders, reassignments).
+const (
+	errOperationNotAttempted       int16 = 55
+	errFencedLeaderEpoch           int16 = 74
+	errPreferredLeaderNotAvailable int16 = 80
+	errEligibleLeadersNotAvailable int16 = 83
+	errElectionNotNeeded           int16 = 84
+	errNoReassignmentInProgress    int16 = 85
+	errInvalidUpdateVersion        int16 = 95
+	errIneligibleReplica           int16 = 107
+	errNewLeaderElected            int16 = 108
+)
