@@ -8,8 +8,7 @@ package controller
 //
 //	replicas = T followed by R∖T (sorted), removing = R∖T (sorted), adding = T∖R (sorted)
 //
-// (Kafka's PartitionReassignmentReplicas); empty removing or adding lists leave those of a
-// running reassignment in place, as Kafka does. The partition change builder then completes
+// (Kafka's PartitionReassignmentReplicas). The partition change builder then completes
 // the reassignment at once when the ISR, less the removed replicas, already holds every replica
 // that stays (a reordering, or a shrink); otherwise the new replicas join the ISR through the
 // leader's AlterPartition, and the one that completes it drops the removed replicas and moves
@@ -24,6 +23,14 @@ package controller
 //
 // An unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION. The records of every partition
 // form one Result.
+//
+// Where Weir differs from Kafka: a new target for a partition already being reassigned replaces
+// the running reassignment's lists (KIP-455: the new reassignment supersedes the old). Kafka's
+// KRaft controller only sets non-empty lists, so an empty removing or adding list leaves the
+// old one in place and the partition may end on the old target's replicas: reassigning a
+// partition to its current replicas while a reassignment runs completes the old reassignment.
+// Here removing is always R∖T, and adding is T∖R plus the replicas of T the running
+// reassignment was still adding (they may not have caught up yet).
 
 import (
 	"fmt"
@@ -87,15 +94,14 @@ func (c *Controller) alterPartitionReassignment(p *proposal, topicName string, p
 			return aerr
 		}
 		replicas, removing, adding := reassignmentReplicas(part.Replicas, target)
-		if !slices.Equal(replicas, part.Replicas) {
-			b.targetReplicas = replicas
+		for _, id := range part.AddingReplicas {
+			if slices.Contains(target, id) && !slices.Contains(adding, id) {
+				adding = append(adding, id)
+			}
 		}
-		if len(removing) > 0 {
-			b.targetRemoving = removing
-		}
-		if len(adding) > 0 {
-			b.targetAdding = adding
-		}
+		slices.Sort(adding)
+		b.targetReplicas = replicas
+		b.targetRemoving, b.targetAdding = nonNil(removing), nonNil(adding)
 	}
 	if r := b.build(); r != nil {
 		p.add(r)

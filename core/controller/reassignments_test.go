@@ -136,14 +136,15 @@ func TestReassignmentCancelUnclean(t *testing.T) {
 }
 
 // TestReassignmentReplaced: a new target for a running reassignment is computed against the
-// current replicas (the union), as Kafka's KRaft controller does.
+// current replicas (the union) as Kafka's KRaft controller does, and replaces its lists: the
+// replicas of the new target the old one was adding are still being added.
 func TestReassignmentReplaced(t *testing.T) {
 	h := replicationHarness(t, metadata.MetadataVersionDefault)
 	topic := h.createTopic("t", 1, []int32{1, 2})
 	h.reassign(t, "t", 0, []int32{3, 4}, 0)
 	h.reassign(t, "t", 0, []int32{3, 1}, 0)
 	p := h.partition(topic, 0)
-	if !slices.Equal(p.Replicas, []int32{3, 1, 2, 4}) || !slices.Equal(p.RemovingReplicas, []int32{2, 4}) || !slices.Equal(p.AddingReplicas, []int32{3, 4}) {
+	if !slices.Equal(p.Replicas, []int32{3, 1, 2, 4}) || !slices.Equal(p.RemovingReplicas, []int32{2, 4}) || !slices.Equal(p.AddingReplicas, []int32{3}) {
 		t.Fatalf("replaced: %+v", p)
 	}
 	_, resp := h.alterPartition(h.alterPartitionRequest(3, "t", 0, 1, 2, 3))
@@ -151,6 +152,24 @@ func TestReassignmentReplaced(t *testing.T) {
 		t.Fatalf("answer %+v", resp.Topics[0].Partitions[0])
 	}
 	if p := h.partition(topic, 0); !slices.Equal(p.Replicas, []int32{3, 1}) || !slices.Equal(p.ISR, []int32{1, 3}) || p.Leader != 1 || reassigning(p) {
+		t.Fatalf("completed: %+v", p)
+	}
+}
+
+// TestReassignmentToTheUnion: while a reassignment runs, asking for the current replicas (the
+// union) is a new reassignment to all of them: it completes once every one is in the ISR, never
+// on the old target alone (Kafka's KRaft controller would keep the old removing list).
+func TestReassignmentToTheUnion(t *testing.T) {
+	h := replicationHarness(t, metadata.MetadataVersionDefault)
+	topic := h.createTopic("t", 1, []int32{1, 2})
+	h.reassign(t, "t", 0, []int32{3}, 0)
+	h.reassign(t, "t", 0, []int32{3, 1, 2}, 0)
+	p := h.partition(topic, 0)
+	if !slices.Equal(p.Replicas, []int32{3, 1, 2}) || len(p.RemovingReplicas) != 0 || !slices.Equal(p.AddingReplicas, []int32{3}) {
+		t.Fatalf("to the union: %+v", p)
+	}
+	h.alterPartition(h.alterPartitionRequest(3, "t", 0, 1, 2, 3))
+	if p := h.partition(topic, 0); !slices.Equal(p.Replicas, []int32{3, 1, 2}) || !slices.Equal(p.ISR, []int32{1, 2, 3}) || reassigning(p) {
 		t.Fatalf("completed: %+v", p)
 	}
 }
