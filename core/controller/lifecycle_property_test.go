@@ -29,6 +29,13 @@ type lifecycleModel struct {
 	registrationOffset map[int32]int64
 	leaderEpochs       map[string]int32
 	timeoutMs          int64
+	// partitions is each partition as the last check saw it.
+	partitions map[string]*metadata.Partition
+	// allowUncleanISR is set while a reassignment is cancelled on a topic that allows unclean
+	// elections: the revert may put a fenced broker alone in the ISR.
+	allowUncleanISR bool
+	// cancelling is set while a reassignment is cancelled.
+	cancelling bool
 }
 
 func TestPropertyBrokerLifecycle(t *testing.T) {
@@ -38,6 +45,7 @@ func TestPropertyBrokerLifecycle(t *testing.T) {
 			lastContactMs:      map[int32]int64{},
 			registrationOffset: map[int32]int64{},
 			leaderEpochs:       map[string]int32{},
+			partitions:         map[string]*metadata.Partition{},
 		}
 		twin, err := New(Config{NodeID: 100, Broker: config.DefaultBrokerConfig(), ClusterID: testClusterID}, rand.New(rand.NewPCG(1, 2)))
 		if err != nil {
@@ -68,7 +76,10 @@ func TestPropertyBrokerLifecycle(t *testing.T) {
 		}
 		m.check(t)
 		for step := rapid.IntRange(1, 80).Draw(t, "steps"); step > 0; step-- {
-			switch rapid.SampledFrom([]string{"heartbeat", "heartbeat", "heartbeat", "heartbeat", "time", "time", "tick", "tick", "register", "shutdown", "failover", "producer-ids", "unregister"}).Draw(t, "op") {
+			ops := append([]string{"heartbeat", "heartbeat", "heartbeat", "heartbeat", "time", "time", "tick", "tick", "register", "shutdown", "failover", "producer-ids", "unregister"}, replicationOps...)
+			switch op := rapid.SampledFrom(ops).Draw(t, "op"); op {
+			case "alter-partition", "elect", "reassign":
+				m.replicationStep(t, op)
 			case "heartbeat":
 				id := rapid.SampledFrom(propBrokerIDs).Draw(t, "broker")
 				offset := rapid.Int64Range(-1, m.h.caughtUp()).Draw(t, "offset")
@@ -146,6 +157,7 @@ func (m *lifecycleModel) sameRecords(t *rapid.T, a, b []metadata.Record) {
 
 // apply appends records at the next offsets, noting where each registration lands.
 func (m *lifecycleModel) apply(t *rapid.T, records []metadata.Record) {
+	checkISRAdditions(t, m.h.img, records, m.allowUncleanISR, m.cancelling)
 	for i, r := range records {
 		if reg, ok := r.(*metadata.RegisterBrokerRecord); ok {
 			m.registrationOffset[reg.BrokerID] = int64(m.h.next) + int64(i)
@@ -238,6 +250,7 @@ func (m *lifecycleModel) tick(t *rapid.T) {
 
 // check asserts the invariants on the current image.
 func (m *lifecycleModel) check(t *rapid.T) {
+	m.checkReplication(t)
 	img := m.h.img
 	for _, b := range img.Brokers() {
 		if b.Epoch != m.registrationOffset[b.ID] {
