@@ -19,8 +19,15 @@
 //     a command's error answer
 //   - lifecycle.go: BrokerRegistration, BrokerHeartbeat and UnregisterBroker (KIP-631):
 //     registration, unfencing, controlled shutdown, decommissioning
-//   - heartbeats.go: broker leases (Activate, Deactivate, Tick fences lapsed brokers)
-//   - partition_change.go: leader election and ISR changes when a broker comes or goes
+//   - heartbeats.go: broker leases (Activate, Deactivate, Tick fences lapsed brokers and runs
+//     the leader balance)
+//   - partition_change.go: leader election and ISR changes when a broker comes or goes;
+//     partition_builder.go: Kafka's PartitionChangeBuilder, which every partition change
+//     goes through (elections, reassignment completion, leader recovery state)
+//   - alter_partition.go: AlterPartition, a leader's ISR changes (KIP-497, KIP-903)
+//   - elect_leaders.go: ElectLeaders, preferred and unclean (KIP-460)
+//   - reassignments.go: AlterPartitionReassignments and ListPartitionReassignments (KIP-455)
+//   - leader_balance.go: automatic preferred leader elections (auto.leader.rebalance.enable)
 //   - producer_ids.go: AllocateProducerIds
 //   - lifecycle_errors.go: the Kafka error codes of the above
 //   - topics.go: CreateTopics (and the request auto-creation sends); topics_delete.go:
