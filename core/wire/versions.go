@@ -61,7 +61,10 @@ func DefaultVersions() VersionTable {
 		VersionRange{APIKey: 32, MinVersion: 1, MaxVersion: 4}, // DescribeConfigs
 		VersionRange{APIKey: 33, MinVersion: 0, MaxVersion: 2}, // AlterConfigs
 		VersionRange{APIKey: 37, MinVersion: 0, MaxVersion: 3}, // CreatePartitions
+		VersionRange{APIKey: 43, MinVersion: 0, MaxVersion: 2}, // ElectLeaders
 		VersionRange{APIKey: 44, MinVersion: 0, MaxVersion: 1}, // IncrementalAlterConfigs
+		VersionRange{APIKey: 45, MinVersion: 0, MaxVersion: 0}, // AlterPartitionReassignments
+		VersionRange{APIKey: 46, MinVersion: 0, MaxVersion: 0}, // ListPartitionReassignments
 		VersionRange{APIKey: 60, MinVersion: 0, MaxVersion: 1}, // DescribeCluster
 	)
 	if err != nil {
