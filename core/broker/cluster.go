@@ -417,6 +417,14 @@ func notController(resp kmsg.Response) bool {
 		return len(r.Resources) > 0 && r.Resources[0].ErrorCode == errNotControllerCode
 	case *kmsg.AllocateProducerIDsResponse:
 		return r.ErrorCode == errNotControllerCode
+	case *kmsg.ElectLeadersResponse:
+		// v0 has no top-level code: the named partitions carry it.
+		return r.ErrorCode == errNotControllerCode ||
+			len(r.Topics) > 0 && len(r.Topics[0].Partitions) > 0 && r.Topics[0].Partitions[0].ErrorCode == errNotControllerCode
+	case *kmsg.AlterPartitionAssignmentsResponse:
+		return r.ErrorCode == errNotControllerCode
+	case *kmsg.ListPartitionReassignmentsResponse:
+		return r.ErrorCode == errNotControllerCode
 	}
 	return false
 }

@@ -540,6 +540,30 @@ func summarize(body kmsg.Response) string {
 				fmt.Fprintf(&b, "\n    %s/%d err=%s epoch=%d endOffset=%d", t.Topic, p.Partition, errName(p.ErrorCode), p.LeaderEpoch, p.EndOffset)
 			}
 		}
+	case *kmsg.ElectLeadersResponse:
+		fmt.Fprintf(&b, "err=%s", errName(resp.ErrorCode))
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, "\n    %s/%d err=%s", t.Topic, p.Partition, errName(p.ErrorCode))
+			}
+		}
+	case *kmsg.AlterPartitionAssignmentsResponse:
+		fmt.Fprintf(&b, "err=%s", errName(resp.ErrorCode))
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, "\n    %s/%d err=%s", t.Topic, p.Partition, errName(p.ErrorCode))
+				if p.ErrorMessage != nil {
+					fmt.Fprintf(&b, " msg=%q", *p.ErrorMessage)
+				}
+			}
+		}
+	case *kmsg.ListPartitionReassignmentsResponse:
+		fmt.Fprintf(&b, "err=%s", errName(resp.ErrorCode))
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, "\n    %s/%d replicas=%v adding=%v removing=%v", t.Topic, p.Partition, p.Replicas, p.AddingReplicas, p.RemovingReplicas)
+			}
+		}
 	default:
 		fmt.Fprintf(&b, "%T", body)
 	}

@@ -228,6 +228,12 @@ func (n *Node) Request(now Clocks, c ConnID, req wire.Request) Ready {
 		n.handleDescribeCluster(cs, s, body)
 	case *kmsg.InitProducerIDRequest:
 		n.handleInitProducerID(cs, s, body)
+	case *kmsg.ElectLeadersRequest:
+		n.handleElectLeaders(cs, s, body)
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		n.handleAlterPartitionReassignments(cs, s, body)
+	case *kmsg.ListPartitionReassignmentsRequest:
+		n.handleListPartitionReassignments(cs, s, body)
 	default:
 		// Config.Versions lists only served keys; a driver decoding with a wider table (it
 		// must use Config.Versions) let this through. Kafka closes a connection that sends a

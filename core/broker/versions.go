@@ -18,6 +18,7 @@ var servedKeys = []kmsg.Key{
 	kmsg.CreateTopics, kmsg.DeleteTopics, kmsg.DeleteRecords, kmsg.OffsetForLeaderEpoch,
 	kmsg.DescribeConfigs, kmsg.AlterConfigs, kmsg.CreatePartitions,
 	kmsg.IncrementalAlterConfigs, kmsg.DescribeCluster, kmsg.InitProducerID,
+	kmsg.ElectLeaders, kmsg.AlterPartitionAssignments, kmsg.ListPartitionReassignments,
 }
 
 // ServedVersions returns t without the keys the Node does not serve: the table to advertise
