@@ -1,7 +1,10 @@
 package controller
 
 import (
+	"math"
 	"testing"
+
+	"github.com/weirdata/weir/core/config"
 
 	"github.com/weirdata/weir/core/metadata"
 )
@@ -104,5 +107,24 @@ func TestLeaderBalanceBounded(t *testing.T) {
 		if h.partition(topic, int32(p)).Leader != 2 {
 			t.Fatalf("partition %d not balanced", p)
 		}
+	}
+}
+
+// TestConfigLeaderImbalanceInterval: with auto.leader.rebalance.enable the check interval must
+// be positive and representable in ms.
+func TestConfigLeaderImbalanceInterval(t *testing.T) {
+	cfg := Config{NodeID: 1, Broker: config.DefaultBrokerConfig()}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for _, seconds := range []int64{0, -1, math.MaxInt64 / 100} {
+		cfg.Broker.LeaderImbalanceCheckIntervalSeconds = seconds
+		if err := cfg.Validate(); err == nil {
+			t.Fatalf("interval %d s validated", seconds)
+		}
+	}
+	cfg.Broker.AutoLeaderRebalanceEnable = false
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("disabled: %v", err)
 	}
 }

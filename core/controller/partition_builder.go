@@ -188,14 +188,23 @@ func (b *partitionChangeBuilder) setAssignmentChanges(r *metadata.PartitionChang
 	part := b.part
 	if len(b.targetReplicas) > 0 {
 		if b.mv >= mvDirectoryAssignment {
+			// A partition written before directory assignment has no directories: Kafka reads
+			// them as unassigned.
+			current := part.Directories
+			if len(current) == 0 {
+				current = make([]metadata.UUID, len(part.Replicas))
+				for i := range current {
+					current[i] = metadata.DirectoryUnassigned
+				}
+			}
 			dirs := make([]metadata.UUID, len(b.targetReplicas))
 			for i, id := range b.targetReplicas {
 				dirs[i] = metadata.DirectoryUnassigned
-				if j := slices.Index(part.Replicas, id); j >= 0 && j < len(part.Directories) {
-					dirs[i] = part.Directories[j]
+				if j := slices.Index(part.Replicas, id); j >= 0 {
+					dirs[i] = current[j]
 				}
 			}
-			if !slices.Equal(dirs, part.Directories) {
+			if !slices.Equal(dirs, current) {
 				r.Directories = dirs
 			}
 		}

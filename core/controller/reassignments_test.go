@@ -213,3 +213,24 @@ func sortedTopicNames(topics map[string][]int32) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestDirectoriesOfAnOlderPartition: a partition written without directories (before directory
+// assignment) reads as all unassigned: an ISR change writes none, a reassignment writes them
+// for the new replica list.
+func TestDirectoriesOfAnOlderPartition(t *testing.T) {
+	h := replicationHarness(t, metadata.MetadataVersionDefault)
+	id := metadata.UUID{0: 0x71, 15: 1}
+	h.append([]metadata.Record{
+		&metadata.TopicRecord{Name: "old", TopicID: id},
+		&metadata.PartitionRecord{PartitionID: 0, TopicID: id, Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1},
+	})
+	res, _ := h.alterPartition(h.alterPartitionRequest(3, "old", 0, 1))
+	if r := res.Records[0].(*metadata.PartitionChangeRecord); r.Directories != nil {
+		t.Fatalf("ISR change wrote directories %v", r.Directories)
+	}
+	res = h.reassign(t, "old", 0, []int32{1, 3}, 0)
+	r := res.Records[0].(*metadata.PartitionChangeRecord)
+	if len(r.Directories) != 3 || h.partition(id, 0).Directories == nil {
+		t.Fatalf("reassignment directories %v", r.Directories)
+	}
+}
