@@ -92,8 +92,9 @@ func newISR(version int16, rp *kmsg.AlterPartitionRequestTopicPartition) (ids []
 
 // alterPartition decides one partition of a known topic and fills its answer.
 func (c *Controller) alterPartition(p *proposal, req *kmsg.AlterPartitionRequest, topic *metadata.Topic, rp *kmsg.AlterPartitionRequestTopicPartition, op *kmsg.AlterPartitionResponseTopicPartition) {
+	// The latest state: an earlier entry of the request may have changed this partition.
 	img := p.image()
-	part, ok := topic.Partition(rp.Partition)
+	part, ok := img.Partition(topic.ID, rp.Partition)
 	if !ok {
 		op.ErrorCode = errUnknownTopicOrPartition
 		return

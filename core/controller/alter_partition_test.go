@@ -271,3 +271,20 @@ func TestAlterPartitionSeveralPartitions(t *testing.T) {
 		t.Fatal("ISRs not changed")
 	}
 }
+
+// TestAlterPartitionSamePartitionTwice: the second entry for a partition is decided on the
+// state the first left: its partition epoch is now old (INVALID_UPDATE_VERSION).
+func TestAlterPartitionSamePartitionTwice(t *testing.T) {
+	h := replicationHarness(t, metadata.MetadataVersionDefault)
+	topic := h.createTopic("t", 1, []int32{1, 2, 3})
+	req := h.alterPartitionRequest(3, "t", 0, 1, 2)
+	again := h.alterPartitionRequest(3, "t", 0, 1)
+	req.Topics[0].Partitions = append(req.Topics[0].Partitions, again.Topics[0].Partitions[0])
+	res, resp := h.alterPartition(req)
+	if len(res.Records) != 1 || resp.Topics[0].Partitions[1].ErrorCode != errInvalidUpdateVersion {
+		t.Fatalf("%v, %+v", recordTypes(res.Records), resp.Topics[0].Partitions)
+	}
+	if p := h.partition(topic, 0); !slices.Equal(p.ISR, []int32{1, 2}) {
+		t.Fatalf("partition %+v", p)
+	}
+}
