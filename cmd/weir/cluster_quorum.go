@@ -27,14 +27,14 @@ func (a *app) clusterCommand() *cobra.Command {
 	var o clientOptions
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Describe the cluster: brokers, health, the metadata quorum",
+		Short: "Describe the cluster (brokers, health, the metadata quorum); reassign partitions, elect leaders",
 		Args:  cobra.ArbitraryArgs,
 		RunE:  requireSubcommand,
 	}
 	info, health := a.clusterInfoCommand(&o), a.clusterHealthCommand(&o)
 	o.addClientFlags(info)
 	o.addClientFlags(health)
-	cmd.AddCommand(info, health, a.clusterQuorumCommand())
+	cmd.AddCommand(info, health, a.clusterQuorumCommand(), a.clusterReassignCommand())
 	nameUsageErrors(cmd)
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,6 +40,17 @@ func (o *clientOptions) addClientFlags(cmd *cobra.Command) {
 	flags.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline of each admin step (metadata, offsets, topic changes) and of each produced record's delivery; 0 waits forever")
 }
 
+// addServerFlags registers, for the verbs that mirror Kafka's admin tools (weir cluster
+// reassign, weir cluster elect-leaders), --brokers and its Kafka spelling --bootstrap-server,
+// and --timeout; their output is Kafka's text, so they have no --format.
+func (o *clientOptions) addServerFlags(cmd *cobra.Command) {
+	flags := cmd.PersistentFlags()
+	flags.StringVar(&o.brokers, "brokers", "127.0.0.1:9092", "comma-separated seed brokers, host:port")
+	flags.StringVar(&o.brokers, "bootstrap-server", "127.0.0.1:9092", "the same as --brokers, as Kafka's tools spell it")
+	flags.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline of the whole command; 0 waits forever")
+	o.format = formatText
+}
+
 // seeds returns the seed brokers, or a usage error if --brokers lists none.
 func (o *clientOptions) seeds() ([]string, error) {
 	var seeds []string
@@ -56,8 +68,13 @@ func (o *clientOptions) seeds() ([]string, error) {
 // check validates the shared flags; run it first in every RunE so that a bad flag is a usage
 // error before any connection is made.
 func (o *clientOptions) check() error {
-	if o.format != formatText && o.format != formatJSON {
-		return usageError{fmt.Errorf("--format %q: want text or json", o.format)}
+	return o.checkFormats(formatText, formatJSON)
+}
+
+// checkFormats is check for a verb whose --format takes the given values.
+func (o *clientOptions) checkFormats(formats ...string) error {
+	if !slices.Contains(formats, o.format) {
+		return usageError{fmt.Errorf("--format %q: want %s", o.format, strings.Join(formats, " or "))}
 	}
 	if o.timeout < 0 {
 		return usageError{fmt.Errorf("--timeout %v: must not be negative", o.timeout)}
