@@ -34,7 +34,7 @@ func (a *app) clusterCommand() *cobra.Command {
 	info, health := a.clusterInfoCommand(&o), a.clusterHealthCommand(&o)
 	o.addClientFlags(info)
 	o.addClientFlags(health)
-	cmd.AddCommand(info, health, a.clusterQuorumCommand(), a.clusterReassignCommand())
+	cmd.AddCommand(info, health, a.clusterQuorumCommand(), a.clusterReassignCommand(), a.clusterElectLeadersCommand())
 	nameUsageErrors(cmd)
 	return cmd
 }
