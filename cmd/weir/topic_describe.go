@@ -14,7 +14,8 @@ import (
 )
 
 func (a *app) topicDescribeCommand(o *clientOptions) *cobra.Command {
-	var printConfigs, printPartitions, printAll bool
+	var printConfigs, printPartitions, printAll, excludeInternal bool
+	var filters partitionFilters
 	cmd := &cobra.Command{
 		Use:   "describe TOPIC...",
 		Short: "Describe topics: summary, configs, partitions with offsets",
@@ -33,11 +34,44 @@ JSON: one line, an array of {"name","id","internal","partitions","replicas","err
 "configs":[{"key","value","source","read_only","sensitive"}], "partition_list":[{"partition",
 "leader","leader_epoch","replicas","isr","offline_replicas","log_start_offset",
 "high_watermark","last_stable_offset","error"?}]}, sections present as selected.
-Exits 1 if any topic, config or partition could not be described.`,
-		Args: cobra.MinimumNArgs(1),
+Exits 1 if any topic, config or partition could not be described.
+
+--format kafka prints kafka-topics.sh --describe's lines instead, for the named topics or,
+with none named, every topic (sorted; --exclude-internal leaves internal ones out): per topic
+"Topic: t<TAB>TopicId: id<TAB>PartitionCount: n<TAB>ReplicationFactor: r<TAB>Configs: k=v,..."
+(the configs not at their default), then per partition "<TAB>Topic: t<TAB>Partition: p<TAB>
+Leader: id|none<TAB>Replicas: 1,2,3<TAB>Isr: 1,2<TAB>Offline: 3" (Offline: the replicas whose
+broker is not live or is reported offline), with "<TAB>Adding Replicas: ...<TAB>Removing
+Replicas: ..." while the partition is being reassigned. The filters --under-replicated-partitions
+(ISR smaller than the replication factor), --under-min-isr-partitions (ISR smaller than
+min.insync.replicas, or no leader), --at-min-isr-partitions (ISR equal to it) and
+--unavailable-partitions (no leader, or a leader that is not live) print only the matching
+partitions' lines and no topic lines; they imply --format kafka. A named topic that does not
+exist is "Topic 't' does not exist as expected", exit 1.`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.check(); err != nil {
+			if err := o.checkFormats(formatText, formatJSON, formatKafka); err != nil {
 				return err
+			}
+			if filters.any() {
+				if !cmd.Flags().Changed("format") {
+					o.format = formatKafka
+				} else if o.format != formatKafka {
+					return usageError{fmt.Errorf("the partition filters print kafka-topics.sh's lines: they need --format kafka, not %q", o.format)}
+				}
+			}
+			if o.format == formatKafka {
+				cl, err := a.newClient(o)
+				if err != nil {
+					return err
+				}
+				defer cl.Close()
+				ctx, cancel := o.stepContext(cmd.Context())
+				defer cancel()
+				return describeTopicsKafka(ctx, cl, a.logger, cmd.OutOrStdout(), uniqueArgs(args), excludeInternal, filters)
+			}
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("name at least one topic (or use --format kafka to describe all)")}
 			}
 			if !printConfigs && !printPartitions {
 				printAll = true
@@ -75,6 +109,11 @@ Exits 1 if any topic, config or partition could not be described.`,
 	flags.BoolVarP(&printConfigs, "print-configs", "c", false, "print the configs section")
 	flags.BoolVarP(&printPartitions, "print-partitions", "p", false, "print the partitions section")
 	flags.BoolVarP(&printAll, "print-all", "a", false, "print every section (the default)")
+	flags.BoolVar(&excludeInternal, "exclude-internal", false, "--format kafka without topics: leave internal topics out")
+	flags.BoolVar(&filters.underReplicated, "under-replicated-partitions", false, "only partitions whose ISR is smaller than their replication factor (implies --format kafka)")
+	flags.BoolVar(&filters.underMinISR, "under-min-isr-partitions", false, "only partitions whose ISR is smaller than min.insync.replicas, or without a leader (implies --format kafka)")
+	flags.BoolVar(&filters.atMinISR, "at-min-isr-partitions", false, "only partitions whose ISR is as large as min.insync.replicas (implies --format kafka)")
+	flags.BoolVar(&filters.unavailable, "unavailable-partitions", false, "only partitions without a leader or whose leader is not live (implies --format kafka)")
 	return cmd
 }
 
