@@ -2,7 +2,10 @@
 // grammar: `weir broker` runs a broker, `weir storage format` prepares log directories as
 // kafka-storage.sh does, `weir dump-log` prints segment files as kafka-dump-log.sh does,
 // `weir topic create|list|describe|delete|add-partitions|alter-config|produce|consume` are rpk's
-// topic commands, `weir bench produce|consume` are kafka-producer/consumer-perf-test, and
+// topic commands (`weir topic describe --format kafka` prints kafka-topics.sh --describe's
+// lines), `weir cluster reassign generate|execute|verify|cancel|list` is
+// kafka-reassign-partitions.sh, `weir cluster elect-leaders` is kafka-leader-election.sh,
+// `weir bench produce|consume` are kafka-producer/consumer-perf-test, and
 // `weir version` says what was built. The client commands speak Kafka through franz-go's kgo,
 // so they work against any Kafka-compatible broker.
 //
