@@ -34,8 +34,10 @@ func (a *app) clusterCommand() *cobra.Command {
 	info, health := a.clusterInfoCommand(&o), a.clusterHealthCommand(&o)
 	o.addClientFlags(info)
 	o.addClientFlags(health)
-	cmd.AddCommand(info, health, a.clusterQuorumCommand(), a.clusterReassignCommand(), a.clusterElectLeadersCommand())
+	cmd.AddCommand(info, health, a.clusterQuorumCommand(), a.clusterElectLeadersCommand())
 	nameUsageErrors(cmd)
+	// reassign is a noun of its own: its verbs' usage errors are named by it.
+	cmd.AddCommand(a.clusterReassignCommand())
 	return cmd
 }
 

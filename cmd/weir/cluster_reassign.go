@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -212,7 +213,7 @@ func describeBrokers(ctx context.Context, cl *kgo.Client) ([]kmsg.DescribeCluste
 	if resp.ErrorCode != 0 {
 		return nil, fmt.Errorf("DescribeCluster: %s", statusText(resp.ErrorCode, resp.ErrorMessage))
 	}
-	slices.SortFunc(resp.Brokers, func(x, y kmsg.DescribeClusterResponseBroker) int { return int(x.NodeID - y.NodeID) })
+	slices.SortFunc(resp.Brokers, func(x, y kmsg.DescribeClusterResponseBroker) int { return cmp.Compare(x.NodeID, y.NodeID) })
 	return resp.Brokers, nil
 }
 

@@ -412,3 +412,17 @@ func TestReassignInProgress(t *testing.T) {
 		t.Errorf("cancel --preserve-throttles changed configs: %v", got)
 	}
 }
+
+func TestReassignUsage(t *testing.T) {
+	for args, want := range map[string]string{
+		"cluster reassign":                          "weir cluster reassign: missing subcommand (one of: cancel, execute, generate, list, verify)\n",
+		"cluster reassign generate --broker-list x": "weir cluster reassign generate: --topics-to-move-json-file is required\n",
+		"cluster reassign verify":                   "weir cluster reassign verify: --reassignment-json-file is required\n",
+		"cluster elect-leaders":                     "weir cluster elect-leaders: Missing required option(s): election-type\n",
+	} {
+		code, _, stderr := runWeirIn(t, "", strings.Fields(args)...)
+		if code != exitUsage || stderr != want+"Run 'weir --help' for usage.\n" {
+			t.Errorf("weir %s: exit %d, stderr %q, want %q", args, code, stderr, want)
+		}
+	}
+}

@@ -68,7 +68,7 @@ exist is "Topic 't' does not exist as expected", exit 1.`,
 				defer cl.Close()
 				ctx, cancel := o.stepContext(cmd.Context())
 				defer cancel()
-				return describeTopicsKafka(ctx, cl, a.logger, cmd.OutOrStdout(), uniqueArgs(args), excludeInternal, filters)
+				return describeTopicsKafka(ctx, cl, a.logger, cmd.OutOrStdout(), timeoutMillis(o), uniqueArgs(args), excludeInternal, filters)
 			}
 			if len(args) == 0 {
 				return usageError{fmt.Errorf("name at least one topic (or use --format kafka to describe all)")}

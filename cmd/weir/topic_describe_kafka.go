@@ -97,7 +97,7 @@ func (k kafkaPartition) line() string {
 // ReplicationFactor: r\tConfigs: k=v,..." (configs not at their default) and a line per
 // partition; with filters, only the matching partitions' lines. A named topic that does not
 // exist is an error after the others are printed.
-func describeTopicsKafka(ctx context.Context, cl *kgo.Client, logger *slog.Logger, out io.Writer, names []string, excludeInternal bool, filters partitionFilters) error {
+func describeTopicsKafka(ctx context.Context, cl *kgo.Client, logger *slog.Logger, out io.Writer, timeoutMs int32, names []string, excludeInternal bool, filters partitionFilters) error {
 	var request []string // nil: all topics
 	if len(names) > 0 {
 		request = names
@@ -145,7 +145,7 @@ func describeTopicsKafka(ctx context.Context, cl *kgo.Client, logger *slog.Logge
 	reassignments := map[topicPartition]kmsg.ListPartitionReassignmentsResponseTopicPartition{}
 	if len(parts) > 0 {
 		// Kafka's describe goes on without the reassignments when it may not list them.
-		if r, err := listReassignments(ctx, cl, 0, parts); err != nil {
+		if r, err := listReassignments(ctx, cl, timeoutMs, parts); err != nil {
 			logger.Warn("describe: reassignments in progress unknown", "err", err)
 		} else {
 			reassignments = r
