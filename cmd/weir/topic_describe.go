@@ -14,8 +14,8 @@ import (
 )
 
 func (a *app) topicDescribeCommand(o *clientOptions) *cobra.Command {
-	var printConfigs, printPartitions, printAll, excludeInternal bool
-	var filters partitionFilters
+	var printConfigs, printPartitions, printAll bool
+	var kafka kafkaDescribeOptions
 	cmd := &cobra.Command{
 		Use:   "describe TOPIC...",
 		Short: "Describe topics: summary, configs, partitions with offsets",
@@ -46,18 +46,19 @@ Replicas: ..." while the partition is being reassigned. The filters --under-repl
 (ISR smaller than the replication factor), --under-min-isr-partitions (ISR smaller than
 min.insync.replicas, or no leader), --at-min-isr-partitions (ISR equal to it) and
 --unavailable-partitions (no leader, or a leader that is not live) print only the matching
-partitions' lines and no topic lines; they imply --format kafka. A named topic that does not
-exist is "Topic 't' does not exist as expected", exit 1.`,
+partitions' lines and no topic lines; --topics-with-overrides prints only the topic lines of
+topics with configs not at their default; they imply --format kafka. A named topic that does
+not exist is "Topic 't' does not exist as expected", exit 1.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.checkFormats(formatText, formatJSON, formatKafka); err != nil {
 				return err
 			}
-			if filters.any() {
+			if kafka.kafkaOnly() {
 				if !cmd.Flags().Changed("format") {
 					o.format = formatKafka
 				} else if o.format != formatKafka {
-					return usageError{fmt.Errorf("the partition filters print kafka-topics.sh's lines: they need --format kafka, not %q", o.format)}
+					return usageError{fmt.Errorf("the partition filters and --topics-with-overrides print kafka-topics.sh's lines: they need --format kafka, not %q", o.format)}
 				}
 			}
 			if o.format == formatKafka {
@@ -68,7 +69,7 @@ exist is "Topic 't' does not exist as expected", exit 1.`,
 				defer cl.Close()
 				ctx, cancel := o.stepContext(cmd.Context())
 				defer cancel()
-				return describeTopicsKafka(ctx, cl, a.logger, cmd.OutOrStdout(), timeoutMillis(o), uniqueArgs(args), excludeInternal, filters)
+				return describeTopicsKafka(ctx, cl, a.logger, cmd.OutOrStdout(), timeoutMillis(o), uniqueArgs(args), kafka)
 			}
 			if len(args) == 0 {
 				return usageError{fmt.Errorf("name at least one topic (or use --format kafka to describe all)")}
@@ -109,11 +110,12 @@ exist is "Topic 't' does not exist as expected", exit 1.`,
 	flags.BoolVarP(&printConfigs, "print-configs", "c", false, "print the configs section")
 	flags.BoolVarP(&printPartitions, "print-partitions", "p", false, "print the partitions section")
 	flags.BoolVarP(&printAll, "print-all", "a", false, "print every section (the default)")
-	flags.BoolVar(&excludeInternal, "exclude-internal", false, "--format kafka without topics: leave internal topics out")
-	flags.BoolVar(&filters.underReplicated, "under-replicated-partitions", false, "only partitions whose ISR is smaller than their replication factor (implies --format kafka)")
-	flags.BoolVar(&filters.underMinISR, "under-min-isr-partitions", false, "only partitions whose ISR is smaller than min.insync.replicas, or without a leader (implies --format kafka)")
-	flags.BoolVar(&filters.atMinISR, "at-min-isr-partitions", false, "only partitions whose ISR is as large as min.insync.replicas (implies --format kafka)")
-	flags.BoolVar(&filters.unavailable, "unavailable-partitions", false, "only partitions without a leader or whose leader is not live (implies --format kafka)")
+	flags.BoolVar(&kafka.excludeInternal, "exclude-internal", false, "--format kafka without topics: leave internal topics out")
+	flags.BoolVar(&kafka.topicsWithOverrides, "topics-with-overrides", false, "only the topic lines of topics with configs not at their default (implies --format kafka)")
+	flags.BoolVar(&kafka.filters.underReplicated, "under-replicated-partitions", false, "only partitions whose ISR is smaller than their replication factor (implies --format kafka)")
+	flags.BoolVar(&kafka.filters.underMinISR, "under-min-isr-partitions", false, "only partitions whose ISR is smaller than min.insync.replicas, or without a leader (implies --format kafka)")
+	flags.BoolVar(&kafka.filters.atMinISR, "at-min-isr-partitions", false, "only partitions whose ISR is as large as min.insync.replicas (implies --format kafka)")
+	flags.BoolVar(&kafka.filters.unavailable, "unavailable-partitions", false, "only partitions without a leader or whose leader is not live (implies --format kafka)")
 	return cmd
 }
 

@@ -29,6 +29,16 @@ func (f partitionFilters) any() bool {
 	return f.underReplicated || f.underMinISR || f.atMinISR || f.unavailable
 }
 
+// kafkaDescribeOptions are kafka-topics.sh --describe's options.
+type kafkaDescribeOptions struct {
+	filters             partitionFilters
+	topicsWithOverrides bool // only the topic lines of topics with configs not at their default
+	excludeInternal     bool // leave internal topics out when describing all
+}
+
+// kafkaOnly reports whether an option that only --format kafka has is set.
+func (o kafkaDescribeOptions) kafkaOnly() bool { return o.filters.any() || o.topicsWithOverrides }
+
 // minISRConfig is the topic config the min-ISR filters compare the ISR with.
 const minISRConfig = "min.insync.replicas"
 
@@ -95,9 +105,11 @@ func (k kafkaPartition) line() string {
 // describeTopicsKafka prints topics as kafka-topics.sh --describe does: per topic (all topics,
 // sorted, if names is empty) a line "Topic: t\tTopicId: id\tPartitionCount: n\t
 // ReplicationFactor: r\tConfigs: k=v,..." (configs not at their default) and a line per
-// partition; with filters, only the matching partitions' lines. A named topic that does not
-// exist is an error after the others are printed.
-func describeTopicsKafka(ctx context.Context, cl *kgo.Client, logger *slog.Logger, out io.Writer, timeoutMs int32, names []string, excludeInternal bool, filters partitionFilters) error {
+// partition; with filters, only the matching partitions' lines; with topicsWithOverrides,
+// only the topic lines of topics with configs not at their default (both: nothing, as in
+// Kafka). A named topic that does not exist is an error after the others are printed.
+func describeTopicsKafka(ctx context.Context, cl *kgo.Client, logger *slog.Logger, out io.Writer, timeoutMs int32, names []string, opts kafkaDescribeOptions) error {
+	filters := opts.filters
 	var request []string // nil: all topics
 	if len(names) > 0 {
 		request = names
@@ -122,7 +134,7 @@ func describeTopicsKafka(ctx context.Context, cl *kgo.Client, logger *slog.Logge
 		}
 	} else {
 		for name, t := range byName {
-			if t.ErrorCode == 0 && !(excludeInternal && t.IsInternal) {
+			if t.ErrorCode == 0 && !(opts.excludeInternal && t.IsInternal) {
 				topics = append(topics, name)
 			}
 		}
@@ -168,7 +180,7 @@ func describeTopicsKafka(ctx context.Context, cl *kgo.Client, logger *slog.Logge
 			}
 			described[i] = k
 		}
-		if !filters.any() {
+		if !filters.any() && (!opts.topicsWithOverrides || len(configs[name].nonDefault) > 0) {
 			line := "Topic: " + name
 			if t.TopicID != ([16]byte{}) {
 				line += "\tTopicId: " + uuid.UUID(t.TopicID).String()
@@ -181,7 +193,7 @@ func describeTopicsKafka(ctx context.Context, cl *kgo.Client, logger *slog.Logge
 			fmt.Fprintln(out, line)
 		}
 		for _, k := range described {
-			if k.matches(filters) {
+			if !opts.topicsWithOverrides && k.matches(filters) {
 				fmt.Fprintln(out, k.line())
 			}
 		}

@@ -39,6 +39,9 @@ func TestTopicDescribeKafkaFormat(t *testing.T) {
 	if stderr != "weir topic describe: Topic 'nope' does not exist as expected\n" {
 		t.Errorf("stderr %q", stderr)
 	}
+	// Only t has configs of its own.
+	wantRun(t, "", exitOK, strings.SplitAfter(topicT, "\n")[0], "topic", "describe", "--topics-with-overrides", brokers)
+	wantRun(t, "", exitOK, "", "topic", "describe", "a", "--topics-with-overrides", brokers)
 	// A healthy cluster has no partition in any filter.
 	wantRun(t, "", exitOK, "", "topic", "describe", "--under-replicated-partitions", "--under-min-isr-partitions", "--unavailable-partitions", brokers)
 	// min.insync.replicas 3 = the ISR: every partition is at min ISR.
