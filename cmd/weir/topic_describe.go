@@ -17,7 +17,7 @@ func (a *app) topicDescribeCommand(o *clientOptions) *cobra.Command {
 	var printConfigs, printPartitions, printAll bool
 	var kafka kafkaDescribeOptions
 	cmd := &cobra.Command{
-		Use:   "describe TOPIC...",
+		Use:   "describe [TOPIC...]",
 		Short: "Describe topics: summary, configs, partitions with offsets",
 		Long: `Describe topics (Metadata, DescribeConfigs, ListOffsets). Without section flags it
 prints every section; --print-configs (-c) and --print-partitions (-p) select sections (the

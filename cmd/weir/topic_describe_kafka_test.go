@@ -52,6 +52,8 @@ func TestTopicDescribeKafkaFormat(t *testing.T) {
 	// The filters print Kafka's lines only.
 	wantFail(t, exitUsage, "need --format kafka", "topic", "describe", "t", "--under-replicated-partitions", "--format", "json", brokers)
 	wantFail(t, exitUsage, `--format "yaml": want text or json or kafka`, "topic", "describe", "t", "--format", "yaml", brokers)
+	// The rpk-style formats still want topics named.
+	wantFail(t, exitUsage, "weir topic describe: name at least one topic", "topic", "describe", brokers)
 }
 
 // TestTopicDescribeKafkaFilters describes a topic whose partitions are in trouble, from a
