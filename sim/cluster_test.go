@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,8 +58,10 @@ func TestClusterSpreadsPartitions(t *testing.T) {
 		}
 		led := map[int32]int{}
 		for _, p := range topic.Partitions() {
-			if len(p.Replicas) != 1 || p.Leader != p.Replicas[0] {
-				t.Fatalf("%d nodes: partition %d: replicas %v leader %d", shape.nodes, p.ID, p.Replicas, p.Leader)
+			// RF=3 (workloadTopicSpec); without faults the preferred replica leads and every
+			// replica is in sync.
+			if len(p.Replicas) != 3 || p.Leader != p.Replicas[0] || len(p.ISR) != 3 {
+				t.Fatalf("%d nodes: partition %d: replicas %v ISR %v leader %d", shape.nodes, p.ID, p.Replicas, p.ISR, p.Leader)
 			}
 			led[p.Leader]++
 		}
@@ -200,9 +203,11 @@ func TestClusterControlledShutdown(t *testing.T) {
 var shutdownSeed = uint64(21)
 
 // TestClusterLeaseLapse: a broker cut off from the controller (not from its clients) for
-// longer than broker.session.timeout.ms is fenced and its partitions lose their leader (a
-// fenced broker leads nothing); once the link heals it heartbeats again, is unfenced and leads
-// its partitions again; every acknowledged write survives (the run's checkers).
+// longer than broker.session.timeout.ms is fenced: it leads nothing and leaves every ISR (its
+// partitions move to other in-sync replicas); once the link heals it heartbeats again, is
+// unfenced, catches up and rejoins the ISRs (leadership comes back with the next preferred
+// election, auto.leader.rebalance.enable's every 300 s); every acknowledged write survives
+// (the run's checkers).
 func TestClusterLeaseLapse(t *testing.T) {
 	opts := DefaultRunOptions(11)
 	opts.Nodes, opts.Voters, opts.Roles, opts.Faults = 3, 1, RolesCombined, "none"
@@ -210,7 +215,7 @@ func TestClusterLeaseLapse(t *testing.T) {
 	c := startCluster(t, opts)
 	c.w.RunFor(3 * int64(time.Second))
 	ctl := c.nodes[0].Controller() // node 1 is the sole voter
-	leaderOf := func(broker int32) (led, partitions int, fenced bool) {
+	leaderOf := func(broker int32) (led, partitions, inISR int, fenced bool) {
 		img, _ := ctl.Image()
 		topic, _ := img.TopicByName(workloadTopic)
 		for _, p := range topic.Partitions() {
@@ -220,28 +225,55 @@ func TestClusterLeaseLapse(t *testing.T) {
 					led++
 				}
 			}
+			if slices.Contains(p.ISR, broker) {
+				inISR++
+			}
 		}
 		b, _ := img.Broker(broker)
-		return led, partitions, b.Fenced
+		return led, partitions, inISR, b.Fenced
 	}
-	if led, parts, fenced := leaderOf(3); fenced || parts == 0 || led != parts {
+	if led, parts, _, fenced := leaderOf(3); fenced || parts == 0 || led != parts {
 		t.Fatalf("before the cut: broker 3 leads %d of its %d partitions, fenced %v", led, parts, fenced)
 	}
 	cut := []string{"node3"}
 	c.network.Partition(cut, []string{"node1"})
 	c.w.RunFor(12 * int64(time.Second)) // past the 9 s session timeout
-	if led, parts, fenced := leaderOf(3); !fenced || led != 0 {
-		t.Fatalf("after 12 s cut off: broker 3 leads %d of its %d partitions, fenced %v", led, parts, fenced)
+	if led, parts, inISR, fenced := leaderOf(3); !fenced || led != 0 || inISR != 0 {
+		t.Fatalf("after 12 s cut off: broker 3 leads %d of its %d partitions, is in %d ISRs, fenced %v", led, parts, inISR, fenced)
 	}
 	c.network.Heal(cut, []string{"node1"})
 	c.network.Heal([]string{"node1"}, cut)
-	if !c.w.RunUntilTrue(func() bool { led, parts, fenced := leaderOf(3); return !fenced && led == parts }, c.w.NowNs()+20*int64(time.Second)) {
-		led, parts, fenced := leaderOf(3)
-		t.Fatalf("20 s after the heal: broker 3 leads %d of its %d partitions, fenced %v", led, parts, fenced)
+	// RF=3 over 3 brokers: broker 3 replicates every partition.
+	img, _ := ctl.Image()
+	topic, _ := img.TopicByName(workloadTopic)
+	all := topic.PartitionCount()
+	if !c.w.RunUntilTrue(func() bool { _, _, inISR, fenced := leaderOf(3); return !fenced && inISR == all }, c.w.NowNs()+20*int64(time.Second)) {
+		led, parts, inISR, fenced := leaderOf(3)
+		t.Fatalf("20 s after the heal: broker 3 leads %d of its %d partitions, is in %d of %d ISRs, fenced %v", led, parts, inISR, all, fenced)
 	}
 	c.w.RunUntil(c.stopNs)
 	if f := c.finish(); f != "" {
 		t.Fatal(f)
 	}
 	t.Logf("%d operations, virtual time %.1f s", len(c.history.Ops), float64(c.w.NowNs())/1e9)
+}
+
+// TestReplicationRegressionSeeds replays seeds whose failures replication fixes came from:
+//   - 134 (5 brokers): retention emptied a partition's logs; the leader, knowing no epoch,
+//     answered the follower's fetch as diverged, and the follower, unable to truncate below
+//     its empty log, never rejoined the ISR (replica.Diverged);
+//   - 48 (3 brokers): an ISR proposal made while an older one of the same partition was in
+//     flight was never sent, so the partition's ISR stayed short (alter_partition.go);
+//   - 66 (3 brokers): a new leader had not recorded its epoch in its epoch cache before
+//     appending, so a follower holding a record of an epoch the leader never had got an
+//     "unknown epoch" answer, passed the check, and kept a batch the leader's log has with
+//     another epoch (committed prefixes differed).
+func TestReplicationRegressionSeeds(t *testing.T) {
+	for _, seed := range []uint64{48, 66, 134} {
+		opts := DefaultRunOptions(seed)
+		opts.Nodes, opts.Faults = 3+int(seed%3), "all"
+		if res := Run(opts); res.Failure != "" {
+			t.Errorf("seed %d (%d brokers): %s", seed, opts.Nodes, res.Failure)
+		}
+	}
 }

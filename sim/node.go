@@ -180,6 +180,8 @@ type NodeHooks struct {
 	// acts on it; ControllerObserved after every controller Ready the node executed to its end.
 	QuorumRecovered    func(n *Node, recovered quorum.State)
 	ControllerObserved func(n *Node)
+	// BrokerObserved runs after every broker Ready the node executed to its end.
+	BrokerObserved func(n *Node)
 }
 
 // Node hosts one simulated broker: a crashable disk (memfs, optionally behind errorfs), the
@@ -342,6 +344,14 @@ func (n *Node) quorumLog() *metadata.QuorumLog {
 		return nil
 	}
 	return n.inc.storage.metadata
+}
+
+// Broker is the running process's broker (nil while down), for checkers: read only.
+func (n *Node) Broker() *broker.Node {
+	if n.inc == nil {
+		return nil
+	}
+	return n.inc.node
 }
 
 // Clock is the machine's wall clock (jump or drift it for clock faults).
@@ -801,6 +811,9 @@ func (inc *incarnation) execute(cause string, r broker.Ready) {
 	}
 	inc.setDeadline(r.NextDeadlineMs)
 	inc.shutdownCheck()
+	if h := n.hooks.BrokerObserved; h != nil && !inc.dead {
+		h(n)
+	}
 }
 
 // traceReady adds one line naming the Ready's effects.

@@ -33,6 +33,8 @@ type quorumChecker struct {
 	// same image).
 	imageAt   map[record.Offset]*metadata.Image
 	lastImage map[int32]appliedImage
+	// repl is what the replication checks remember (replication_check.go).
+	repl replicationState
 
 	violations []string
 }
@@ -141,6 +143,7 @@ func (k *quorumChecker) checkImage(id int32, img *metadata.Image, applied record
 	if !ok {
 		k.imageAt[applied] = img
 		k.checkLeaders(img, applied)
+		k.checkPartitionStates(img, applied)
 		return
 	}
 	if first != img && !first.Equal(img) {

@@ -10,10 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weirdata/weir/core/broker"
 	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/check"
 	"github.com/weirdata/weir/core/client"
+	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/quorum"
+	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/diskio/errorfs"
 )
 
@@ -269,6 +272,7 @@ func (c *cluster) setUp() string {
 	c.w.Tracef("run seed %d knobs %s", c.opts.Seed, c.knobs)
 	c.network = NewNetwork(c.w, DefaultNetworkConfig())
 	c.checker = newQuorumChecker(c.w)
+	c.checker.repl.damaged = c.nodeDamaged
 	voters, voterHost := c.layOut()
 	if c.opts.Roles == RolesSeparate {
 		for _, id := range voters {
@@ -307,6 +311,7 @@ func (c *cluster) setUp() string {
 		node.SetHooks(NodeHooks{
 			QuorumRecovered:    func(n *Node, recovered quorum.State) { c.checker.restarted(n, recovered) },
 			ControllerObserved: func(n *Node) { c.checker.observe(n) },
+			BrokerObserved:     func(n *Node) { c.checker.observeBroker(n) },
 		})
 		c.nodes = append(c.nodes, node)
 	}
@@ -327,7 +332,7 @@ func (c *cluster) setUp() string {
 	if err != nil {
 		return fmt.Sprintf("setup: %v", err)
 	}
-	admin.CreateTopic(client.TopicSpec{Name: workloadTopic, Partitions: c.knobs.Partitions, ReplicationFactor: 1})
+	admin.CreateTopic(c.workloadTopicSpec())
 	if !c.w.RunUntilTrue(func() bool { return admin.Pending() == 0 }, c.w.NowNs()+c.opts.LivenessNs) {
 		return "setup: topic creation did not complete"
 	}
@@ -431,7 +436,86 @@ func (c *cluster) converged() bool {
 			return false
 		}
 	}
-	return c.allServing()
+	return c.allServing() && c.replicasConverged()
+}
+
+// leaderImage is the committed image of the quorum leader's process; nil when none is known.
+func (c *cluster) leaderImage() *metadata.Image {
+	host := c.leaderHost()
+	for _, m := range c.members() {
+		if h, ok := m.(interface{ Host() string }); ok && h.Host() == host && m.Up() {
+			img, _ := m.controllerNode().Image()
+			return img
+		}
+	}
+	return nil
+}
+
+// replicasConverged reports whether replication caught up: every partition led, every
+// replica in its ISR, and every replica's log end at its leader's established high watermark.
+func (c *cluster) replicasConverged() bool { return c.replicasLagging() == "" }
+
+// nodeDamaged reports whether node id's disk lost or changed stored bytes so far.
+func (c *cluster) nodeDamaged(id int32) bool {
+	if d := c.plan.Damage(id); d != nil && d.Len() > 0 {
+		return true
+	}
+	// A scenario's damage command damages the single broker's disk.
+	return c.damage != nil && c.damage.Len() > 0 && id == c.node.ID()
+}
+
+// replicasLagging says why replication has not caught up; "" when it has. A partition whose
+// leader's disk destroyed records is left out: the leader refuses to serve a damaged batch
+// (KAFKA_STORAGE_ERROR), so followers behind it cannot pass it, as in Kafka, where the log
+// directory goes offline.
+func (c *cluster) replicasLagging() string {
+	img := c.leaderImage()
+	if img == nil {
+		return "no quorum leader's image"
+	}
+	views := map[int32][]broker.ReplicaView{}
+	for _, n := range c.nodes {
+		b := n.Broker()
+		if b == nil {
+			return fmt.Sprintf("node%d down", n.ID())
+		}
+		views[n.ID()] = b.Replicas()
+	}
+	find := func(id int32, tp storage.TopicPartition) (broker.ReplicaView, bool) {
+		for _, v := range views[id] {
+			if v.TopicPartition == tp {
+				return v, true
+			}
+		}
+		return broker.ReplicaView{}, false
+	}
+	for _, t := range img.Topics() {
+		for _, p := range t.Partitions() {
+			tp := storage.TopicPartition{Topic: t.Name, Partition: p.ID}
+			if p.Leader != metadata.NoLeader && c.nodeDamaged(p.Leader) {
+				continue
+			}
+			if p.Leader == metadata.NoLeader || len(p.ISR) != len(p.Replicas) {
+				var vs []string
+				for _, id := range p.Replicas {
+					v, _ := find(id, tp)
+					vs = append(vs, fmt.Sprintf("node%d %+v", id, v))
+				}
+				return fmt.Sprintf("%s leader %d epoch %d ISR %v replicas %v: %s", tp, p.Leader, p.LeaderEpoch, p.ISR, p.Replicas, strings.Join(vs, ", "))
+			}
+			lv, ok := find(p.Leader, tp)
+			if !ok || !lv.Leader || !lv.Established || lv.LeaderEpoch != p.LeaderEpoch || lv.HighWatermark != lv.LogEndOffset {
+				return fmt.Sprintf("%s leader node%d at epoch %d: %+v", tp, p.Leader, p.LeaderEpoch, lv)
+			}
+			for _, id := range p.Replicas {
+				v, ok := find(id, tp)
+				if !ok || v.LogEndOffset != lv.LogEndOffset || v.DurableOffset != v.LogEndOffset {
+					return fmt.Sprintf("%s node%d %+v behind leader node%d log end %d", tp, id, v, p.Leader, lv.LogEndOffset)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // bootstrapAddrs are the brokers' addresses, clients' bootstrap.servers.
@@ -467,6 +551,9 @@ func (c *cluster) describeNodes() string {
 			}
 		}
 		parts = append(parts, fmt.Sprintf("node%d: %s", n.ID(), state))
+	}
+	if why := c.replicasLagging(); why != "" {
+		parts = append(parts, "replication: "+why)
 	}
 	return strings.Join(parts, "; ")
 }
@@ -595,6 +682,14 @@ func (c *cluster) wallClockMaxMs() int64 {
 func (c *cluster) checkQuorum() string {
 	c.checker.checkLogMatching(c.members())
 	c.checker.checkBrokerEpochs(c.members())
+	if c.clustered() && !c.diskFaulted() {
+		// A disk fault may have changed a replica's bytes at rest (the durability checker
+		// excuses what it destroyed); with intact disks every ISR member's committed log is
+		// the leader's.
+		if img := c.leaderImage(); img != nil {
+			c.checker.checkReplicaLogs(c.nodes, img)
+		}
+	}
 	if f := c.checker.failure(); f != "" {
 		return "quorum: " + f
 	}
@@ -625,4 +720,16 @@ func runClientConfig(addrs []string, index int, idempotent bool, k Knobs) client
 	cfg.FetchMaxWaitMs = k.FetchMaxWaitMs
 	cfg.FetchMaxBytes, cfg.FetchPartitionMaxBytes = k.FetchMaxBytes, k.FetchMaxBytes
 	return cfg
+}
+
+// workloadTopicSpec is the workload's topic: in a cluster of three or more brokers replicated
+// three ways with min.insync.replicas=2 (what users run, and what the no-loss guarantee is
+// stated for), else one replica per partition.
+func (c *cluster) workloadTopicSpec() client.TopicSpec {
+	spec := client.TopicSpec{Name: workloadTopic, Partitions: c.knobs.Partitions, ReplicationFactor: 1}
+	if c.clustered() && c.opts.Nodes >= 3 {
+		spec.ReplicationFactor = 3
+		spec.Configs = []client.TopicConfig{{Name: "min.insync.replicas", Value: "2"}}
+	}
+	return spec
 }

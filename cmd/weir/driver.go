@@ -263,6 +263,10 @@ func (d *driver) run(ctx context.Context) error {
 			if ok && d.fatal == nil {
 				d.execute(d.node.PeerResponse(d.clocks(), pe.CorrelationID, pe.Response, pe.Err))
 			}
+		case pe, ok := <-d.replicaPeerEvents():
+			if ok && d.fatal == nil {
+				d.execute(d.node.PeerResponse(d.clocks(), pe.CorrelationID, pe.Response, pe.Err))
+			}
 		case <-d.done.notify:
 			d.completions()
 		case <-d.timer.C:
@@ -503,6 +507,7 @@ func (d *driver) fail(err error) {
 func (d *driver) abort() {
 	if d.brokerPeers != nil { // the controller started
 		d.brokerPeers.Close()
+		d.replicaPeers.Close()
 		d.ctl.close()
 	}
 	ctx, cancel := context.WithCancel(context.Background())

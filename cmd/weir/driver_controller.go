@@ -29,8 +29,12 @@ var errPeerDropped = errors.New("request to the controller dropped: its queue is
 type ctlState struct {
 	ctl      controllerHost
 	ctlReady controller.Ready // NewNode's, executed once the broker exists
-	// brokerPeers carries the broker's requests to the active controller of another process.
-	brokerPeers *netio.PeerClient
+	// brokerPeers carries the broker's requests to the active controller of another process;
+	// replicaPeers its follower fetches to the leaders' broker listeners, at the addresses
+	// their registrations give (PeerSend.Addr).
+	brokerPeers  *netio.PeerClient
+	replicaPeers *netio.PeerClient
+	replicaAddrs map[int32]string
 }
 
 // startController opens the process's controller.Node over the recovered metadata log.
@@ -63,7 +67,35 @@ func (d *driver) startController(cfg config.BrokerConfig, ns *nodeStorage) error
 		}
 	}
 	d.brokerPeers = peers
+	replicas, err := netio.NewPeerClient(netio.DefaultPeerConfig(fmt.Sprintf("weir-replica-fetcher-%d", cfg.NodeID)), d.logger)
+	if err != nil {
+		peers.Close()
+		return errors.Join(err, d.ctl.close())
+	}
+	d.replicaPeers, d.replicaAddrs = replicas, map[int32]string{}
 	return nil
+}
+
+func (d *driver) replicaPeerEvents() <-chan netio.PeerEvent {
+	if d.replicaPeers == nil {
+		return nil
+	}
+	return d.replicaPeers.Events()
+}
+
+// sendToBroker sends a follower fetch to the leader's broker listener.
+func (d *driver) sendToBroker(send broker.PeerSend) {
+	if d.replicaAddrs[send.To] != send.Addr {
+		if err := d.replicaPeers.SetAddress(send.To, send.Addr); err != nil {
+			d.logger.Warn("replica fetch: leader address", "broker", send.To, "addr", send.Addr, "err", err)
+			d.execute(d.node.PeerResponse(d.clocks(), send.CorrelationID, nil, errPeerDropped))
+			return
+		}
+		d.replicaAddrs[send.To] = send.Addr
+	}
+	if !d.replicaPeers.Send(send.To, send.Request, send.Request.GetVersion(), send.CorrelationID) {
+		d.execute(d.node.PeerResponse(d.clocks(), send.CorrelationID, nil, errPeerDropped))
+	}
 }
 
 func (d *driver) brokerPeerEvents() <-chan netio.PeerEvent {
@@ -73,9 +105,13 @@ func (d *driver) brokerPeerEvents() <-chan netio.PeerEvent {
 	return d.brokerPeers.Events()
 }
 
-// sendToController sends a broker request to the active controller: this process's own
-// controller.Node directly, another's over TCP.
+// sendToController sends a broker request to the active controller (this process's own
+// controller.Node directly, another's over TCP), or a follower fetch to its leader.
 func (d *driver) sendToController(send broker.PeerSend) {
+	if send.Broker {
+		d.sendToBroker(send)
+		return
+	}
 	if send.To == d.nodeID && d.ctl.isVoter {
 		req := wire.Request{
 			Header: wire.RequestHeader{APIKey: send.Request.Key(), APIVersion: send.Request.GetVersion(), CorrelationID: send.CorrelationID},
@@ -108,4 +144,5 @@ func (d *driver) stopController() {
 	}
 	d.ctl.stop(controllerStopTimeout)
 	d.brokerPeers.Close()
+	d.replicaPeers.Close()
 }

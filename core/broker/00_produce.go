@@ -322,19 +322,25 @@ func (n *Node) partitionDurable(tp storage.TopicPartition, syncErr error) {
 		return
 	}
 	if r, ok := n.leading(tp); ok {
-		n.hwMayAdvance(r, l)
+		n.advanceHW(r, l)
 	}
 	n.settleProducesOn(tp)
 	n.wakeFetches(tp)
 }
 
-// appended follows a leader append to tp: parked fetches (followers') may now read more, and
-// with Kafka's flush behaviour the high watermark may move.
+// appended follows a leader append to tp: with Kafka's flush behaviour the high watermark
+// may move; followers' parked fetches may read more. A partition without followers and with
+// durable writes has nothing to wake: its consumers wait for the sync.
 func (n *Node) appended(tp storage.TopicPartition, l *log.Log) {
-	if r, ok := n.leading(tp); ok {
-		n.hwMayAdvance(r, l)
+	r, ok := n.leading(tp)
+	relaxed := false
+	if ts, ok := n.topics[tp.Topic]; ok {
+		relaxed = ts.relaxed
 	}
-	n.wakeFetches(tp)
+	if ok && (relaxed || len(r.part.Replicas) > 1) {
+		n.advanceHW(r, l)
+		n.wakeFetches(tp)
+	}
 }
 
 // settleProducesOn answers the produces waiting on tp whose condition holds: acks=1 the

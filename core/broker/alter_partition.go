@@ -5,6 +5,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/replica"
 	"github.com/weirdata/weir/core/storage"
 )
 
@@ -27,14 +28,31 @@ type alterPartitions struct {
 	queued   []storage.TopicPartition // proposals to send, in order
 	inFlight int32                    // correlation id; 0 none
 	sentMs   int64
-	sent     []storage.TopicPartition // the partitions of the request in flight
+	sent     []sentProposal // the proposals of the request in flight
 	retryMs  int64
 }
 
+// sentProposal is one partition's proposal in the request in flight: its answer concerns
+// that proposal only, not a newer one the partition made meanwhile.
+type sentProposal struct {
+	tp       storage.TopicPartition
+	proposal *replica.Proposal
+}
+
+// queue asks for tp's pending proposal to be sent. A partition whose older proposal is in
+// flight is queued again: the new one goes in the next request.
 func (a *alterPartitions) queue(tp storage.TopicPartition) {
-	if !slices.Contains(a.queued, tp) && !slices.Contains(a.sent, tp) {
+	if !slices.Contains(a.queued, tp) {
 		a.queued = append(a.queued, tp)
 	}
+}
+
+func sentPartitions(sent []sentProposal) []storage.TopicPartition {
+	tps := make([]storage.TopicPartition, len(sent))
+	for i, s := range sent {
+		tps[i] = s.tp
+	}
+	return tps
 }
 
 // alterStep sends the queued proposals still pending when nothing is in flight.
@@ -45,7 +63,7 @@ func (n *Node) alterStep() {
 			return
 		}
 		delete(n.peerWaits, a.inFlight) // lost: send again
-		a.inFlight, a.queued, a.sent = 0, append(a.sent, a.queued...), nil
+		a.inFlight, a.queued, a.sent = 0, append(sentPartitions(a.sent), a.queued...), nil
 	}
 	if len(a.queued) == 0 || n.now.MonotonicMs < a.retryMs || n.life.epoch < 0 {
 		return
@@ -53,7 +71,7 @@ func (n *Node) alterStep() {
 	req := kmsg.NewPtrAlterPartitionRequest()
 	req.Version = alterPartitionVersion
 	req.BrokerID, req.BrokerEpoch = n.cfg.Broker.NodeID, n.life.epoch
-	var sent []storage.TopicPartition
+	var sent []sentProposal
 	for _, tp := range a.queued {
 		r, ok := n.leading(tp)
 		if !ok || r.leader.Pending() == nil {
@@ -79,7 +97,7 @@ func (n *Node) alterStep() {
 		}
 		t := &req.Topics[len(req.Topics)-1]
 		t.Partitions = append(t.Partitions, rp)
-		sent = append(sent, tp)
+		sent = append(sent, sentProposal{tp: tp, proposal: p})
 	}
 	a.queued = nil
 	if len(sent) == 0 {
@@ -87,49 +105,63 @@ func (n *Node) alterStep() {
 	}
 	corr := n.send(req)
 	if corr == 0 {
-		a.queued = sent // no controller known: Metadata will say when one is
+		a.queued = sentPartitions(sent) // no controller known: Metadata will say when one is
 		return
 	}
 	a.inFlight, a.sentMs, a.sent = corr, n.now.MonotonicMs, sent
 	n.peerWaits[corr] = peerWait{alter: true}
 }
 
-// alterAnswered takes the controller's answer to the AlterPartition in flight.
+// alterAnswered takes the controller's answer to the AlterPartition in flight. An accepted
+// proposal ends when the image shows the partition's new state; one the controller accepted
+// without writing anything (the ISR it has already) ends at once.
 func (n *Node) alterAnswered(resp kmsg.Response, err error) {
 	a := &n.alter
 	sent := a.sent
 	a.inFlight, a.sent = 0, nil
 	r, ok := resp.(*kmsg.AlterPartitionResponse)
 	if err != nil || !ok || r.ErrorCode == errNotControllerCode || r.ErrorCode == errRequestTimedOut {
-		a.queued, a.retryMs = append(sent, a.queued...), n.now.MonotonicMs+controllerRetryBackoffMs
+		for _, s := range sent {
+			a.queue(s.tp)
+		}
+		a.retryMs = n.now.MonotonicMs + controllerRetryBackoffMs
 		return
 	}
 	if r.ErrorCode != errNone {
 		// STALE_BROKER_EPOCH and the like: this broker registers again, and its partitions
 		// move on without these proposals.
-		for _, tp := range sent {
-			n.alterRefused(tp)
+		for _, s := range sent {
+			n.alterRefused(s)
 		}
 		return
 	}
-	for _, rt := range r.Topics {
-		for _, rp := range rt.Partitions {
-			i := slices.IndexFunc(sent, func(tp storage.TopicPartition) bool {
-				st, ok := n.replicaStates[tp]
-				return ok && st.topicID == rt.TopidID && tp.Partition == rp.Partition
-			})
-			if i < 0 || rp.ErrorCode == errNone {
-				// Accepted: the proposal ends when the image shows the partition's new state.
+	for _, s := range sent {
+		var answer *kmsg.AlterPartitionResponseTopicPartition
+		for ti := range r.Topics {
+			rt := &r.Topics[ti]
+			st, ok := n.replicaStates[s.tp]
+			if !ok || st.topicID != rt.TopidID {
 				continue
 			}
-			n.alterRefused(sent[i])
+			for pi := range rt.Partitions {
+				if rt.Partitions[pi].Partition == s.tp.Partition {
+					answer = &rt.Partitions[pi]
+				}
+			}
+		}
+		switch {
+		case answer == nil || answer.ErrorCode != errNone:
+			n.alterRefused(s)
+		case answer.PartitionEpoch <= s.proposal.PartitionEpoch:
+			n.alterRefused(s) // nothing written: the state it has already
 		}
 	}
 }
 
-// alterRefused ends a refused proposal; the partition may propose again after a backoff.
-func (n *Node) alterRefused(tp storage.TopicPartition) {
-	if r, ok := n.leading(tp); ok && r.leader.Pending() != nil {
+// alterRefused ends a proposal the controller did not take, if it is still the pending one;
+// the partition may propose again after a backoff.
+func (n *Node) alterRefused(s sentProposal) {
+	if r, ok := n.leading(s.tp); ok && r.leader.Pending() == s.proposal {
 		r.leader.ClearPending()
 		r.alterRetryMs = n.now.MonotonicMs + alterPartitionRetryMs
 	}

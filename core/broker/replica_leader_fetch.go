@@ -29,13 +29,7 @@ func (n *Node) divergence(l *log.Log, fetchOffset record.Offset, lastFetchedEpoc
 		// A poisoned log: the fetch fails on its read instead.
 		return replica.EpochEnd{}, false
 	}
-	div, diverged := replica.Diverged(fetchOffset, record.Epoch(lastFetchedEpoch), replica.EpochEnd{Epoch: e, EndOffset: o})
-	if diverged && div.EndOffset < 0 {
-		// This log knows no epoch at or below the follower's: nothing of the follower's is
-		// here. The answer still needs an end offset to be read as a divergence.
-		div.EndOffset = l.StartOffset()
-	}
-	return div, diverged
+	return replica.Diverged(fetchOffset, record.Epoch(lastFetchedEpoch), replica.EpochEnd{Epoch: e, EndOffset: o})
 }
 
 // noteFollowerFetch records, once per fetch as it arrives, what broker id's fetch says of its

@@ -77,7 +77,13 @@ func (n *Node) setRole(r *partitionReplica, l *log.Log) {
 			}
 			return
 		}
-		// A new leadership (Kafka's makeLeader): the epoch starts at the log end.
+		// A new leadership (Kafka's makeLeader): the epoch starts at the log end, and the
+		// epoch cache says so before any append, so a follower holding records of an epoch
+		// this leader never had is told where this leader's earlier epoch ended.
+		if err := l.AssignEpochStart(record.Epoch(p.LeaderEpoch), l.EndOffset()); err != nil {
+			n.fail(fmt.Errorf("broker: %s becoming leader at epoch %d: %w", r.tp, p.LeaderEpoch, err))
+			return
+		}
 		r.leader = replica.NewLeader(self, stateOf(p), l.EndOffset(), n.knownHW(r, l), n.now.MonotonicMs, n.cfg.Broker.Replication.LagTimeMaxMs)
 		r.fetchRetryMs = 0
 		n.hwMayAdvance(r, l)
@@ -135,15 +141,22 @@ func (n *Node) leaderDurable(tp storage.TopicPartition, l *log.Log) record.Offse
 // hwMayAdvance recomputes a led partition's high watermark; when it moved, the produces
 // waiting for it are answered and fetches woken.
 func (n *Node) hwMayAdvance(r *partitionReplica, l *log.Log) {
-	if r.leader == nil || !r.leader.AdvanceHighWatermark(n.leaderDurable(r.tp, l)) {
-		return
+	if n.advanceHW(r, l) {
+		n.settleProducesOn(r.tp)
+		n.wakeFetches(r.tp)
 	}
-	hw := r.leader.HighWatermark()
-	if hw > l.EndOffset() {
+}
+
+// advanceHW recomputes a led partition's high watermark and reports whether it moved; the
+// caller answers the produces and wakes the fetches it may free.
+func (n *Node) advanceHW(r *partitionReplica, l *log.Log) bool {
+	if r.leader == nil || !r.leader.AdvanceHighWatermark(n.leaderDurable(r.tp, l)) {
+		return false
+	}
+	if hw := r.leader.HighWatermark(); hw > l.EndOffset() {
 		panic(fmt.Sprintf("broker: invariant: %s high watermark %d above the log end %d", r.tp, hw, l.EndOffset()))
 	}
-	n.settleProducesOn(r.tp)
-	n.wakeFetches(r.tp)
+	return true
 }
 
 // highWatermark is the high watermark of a partition held here: the leader's, or what a
@@ -215,6 +228,10 @@ type ReplicaView struct {
 	LogEndOffset   record.Offset
 	DurableOffset  record.Offset
 	ISR            []int32 // the leader's committed ISR; nil for a follower
+	// PendingISR is a leader's ISR proposal in flight (nil none); Followers its followers'
+	// progress.
+	PendingISR []int32
+	Followers  []replica.Follower
 }
 
 // Replicas lists the partition replicas this broker holds, in partition order.
@@ -232,6 +249,10 @@ func (n *Node) Replicas() []ReplicaView {
 		}
 		if r.leader != nil {
 			v.Leader, v.Established, v.ISR = true, r.leader.Established(), r.leader.ISR()
+			if p := r.leader.Pending(); p != nil {
+				v.PendingISR = p.ISR
+			}
+			v.Followers = r.leader.Followers()
 		}
 		out = append(out, v)
 	}
@@ -256,3 +277,6 @@ func (n *Node) replicationDeadlineMs() int64 {
 	}
 	return next
 }
+
+// Log is the log of a partition held here, for checkers and tools: read it, never change it.
+func (n *Node) Log(tp storage.TopicPartition) (*log.Log, bool) { return n.logs.GetLog(tp) }

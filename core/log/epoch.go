@@ -212,3 +212,21 @@ func (l *Log) EpochForOffset(o record.Offset) (record.Epoch, bool) {
 func (l *Log) EpochEntries() []EpochEntry {
 	return append([]EpochEntry(nil), l.epochs.entries...)
 }
+
+// AssignEpochStart records that leader epoch epoch starts at startOffset (the log end), as a
+// new leader does before it appends (Kafka's maybeAssignEpochStartOffset in makeLeader): the
+// leader's cache then always ends with its own epoch, so OffsetForLeaderEpoch and the fetch
+// divergence check answer a follower's epoch from the epochs after it, never "unknown".
+// Entries at or above epoch or startOffset are replaced; the change is persisted.
+func (l *Log) AssignEpochStart(epoch record.Epoch, startOffset record.Offset) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	if startOffset != l.endOffset {
+		return fmt.Errorf("log: epoch %d assigned at %d, not at the log end %d", epoch, startOffset, l.endOffset)
+	}
+	if latest, ok := l.LatestEpoch(); ok && latest > epoch {
+		return fmt.Errorf("log: epoch %d assigned after epoch %d", epoch, latest)
+	}
+	return l.assignEpoch(epoch, startOffset)
+}

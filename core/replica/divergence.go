@@ -18,9 +18,11 @@ type EpochEnd struct {
 // fetchOffset; leaderEnd is the leader log's answer for that epoch (EndOffsetForEpoch). The
 // follower diverged when the leader does not know that epoch or ends it before fetchOffset;
 // the answer tells the follower where the leader's log of the nearest epoch ends. A fetch
-// without a last fetched epoch (-1) is not checked.
+// without a last fetched epoch (-1) is not checked, nor one against a leader whose log knows
+// no epoch at all (EndOffsetForEpoch's undefined answer: it holds no record, e.g. retention
+// emptied it), which has nothing to compare: the fetch offset's range check decides.
 func Diverged(fetchOffset record.Offset, lastFetchedEpoch record.Epoch, leaderEnd EpochEnd) (EpochEnd, bool) {
-	if lastFetchedEpoch < 0 {
+	if lastFetchedEpoch < 0 || leaderEnd.Epoch < 0 {
 		return EpochEnd{}, false
 	}
 	if leaderEnd.Epoch < lastFetchedEpoch || leaderEnd.EndOffset < fetchOffset {

@@ -25,9 +25,14 @@ func (m modelLog) entries() []log.EpochEntry {
 	return out
 }
 
-// endOffsetFor is OffsetForLeaderEpoch on the model, as log.Log.EndOffsetForEpoch answers it.
-func (m modelLog) endOffsetFor(epoch record.Epoch) EpochEnd {
+// endOffsetFor is OffsetForLeaderEpoch on a leader's model log, as log.Log.EndOffsetForEpoch
+// answers it once the leader recorded its own epoch, leaderEpoch, at its log end when it was
+// elected (log.AssignEpochStart).
+func (m modelLog) endOffsetFor(epoch, leaderEpoch record.Epoch) EpochEnd {
 	es := m.entries()
+	if len(es) == 0 || es[len(es)-1].Epoch < leaderEpoch {
+		es = append(es, log.EpochEntry{Epoch: leaderEpoch, StartOffset: record.Offset(len(m))})
+	}
 	if len(es) == 0 {
 		return EpochEnd{Epoch: -1, EndOffset: -1}
 	}
@@ -54,7 +59,7 @@ func (m modelLog) latestEpoch() record.Epoch {
 
 // catchUp runs the follower's fetch loop against the leader until a fetch passes the check,
 // then copies the leader's records; it returns the number of truncations.
-func catchUp(t *rapid.T, leader modelLog, follower modelLog) (modelLog, int) {
+func catchUp(t *rapid.T, leader modelLog, leaderEpoch record.Epoch, follower modelLog) (modelLog, int) {
 	for rounds := 0; ; rounds++ {
 		if rounds > len(leader)+len(follower)+2 {
 			t.Fatalf("no agreement after %d rounds: leader %v follower %v", rounds, leader, follower)
@@ -64,7 +69,7 @@ func catchUp(t *rapid.T, leader modelLog, follower modelLog) (modelLog, int) {
 		if fetch > record.Offset(len(leader)) && last < 0 {
 			t.Fatalf("epochless follower past the leader's end")
 		}
-		div, diverged := Diverged(fetch, last, leader.endOffsetFor(last))
+		div, diverged := Diverged(fetch, last, leader.endOffsetFor(last, leaderEpoch))
 		if !diverged && fetch <= record.Offset(len(leader)) {
 			return append(follower, leader[fetch:]...), rounds
 		}
@@ -114,7 +119,7 @@ func TestDivergenceConverges(t *testing.T) {
 				if f == leader {
 					continue
 				}
-				caught, _ := catchUp(t, logs[leader], slices.Clone(logs[f]))
+				caught, _ := catchUp(t, logs[leader], epoch, slices.Clone(logs[f]))
 				if !slices.Equal(caught, logs[leader]) {
 					t.Fatalf("follower %v is not the leader's log %v", caught, logs[leader])
 				}
@@ -151,6 +156,12 @@ func TestDiverged(t *testing.T) {
 	require.False(t, d, "a fetch without a last fetched epoch is not checked")
 	_, d = Diverged(10, 3, EpochEnd{Epoch: 3, EndOffset: 10})
 	require.False(t, d)
+	// Sim seed 134 (5 brokers, every fault): retention emptied both logs at 24; the follower's
+	// epoch cache kept {0, 24}, the leader's none. Answering "diverged" there sent the
+	// follower a truncation it could not make (nothing of its log is below 24), so it fetched
+	// the same answer forever and never rejoined the ISR.
+	_, d = Diverged(24, 0, EpochEnd{Epoch: -1, EndOffset: -1})
+	require.False(t, d, "a leader knowing no epoch has nothing to compare")
 	div, d := Diverged(10, 3, EpochEnd{Epoch: 3, EndOffset: 8})
 	require.True(t, d)
 	require.Equal(t, EpochEnd{Epoch: 3, EndOffset: 8}, div)
