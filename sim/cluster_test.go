@@ -45,6 +45,7 @@ func TestClusterSpreadsPartitions(t *testing.T) {
 	for _, shape := range []shape{{3, 1, RolesCombined}, {3, 3, RolesCombined}, {4, 3, RolesCombined}, {5, 5, RolesCombined}, {3, 3, RolesSeparate}, {4, 5, RolesSeparate}} {
 		opts := DefaultRunOptions(11)
 		opts.Nodes, opts.Voters, opts.Roles, opts.Faults = shape.nodes, shape.voters, shape.roles, "none"
+		opts.ReplicationFactor = 3
 		c := runCluster(t, opts)
 		for _, ctl := range c.controllers {
 			if ctl.Stats().Listener.Requests == 0 {
@@ -211,6 +212,7 @@ var shutdownSeed = uint64(21)
 func TestClusterLeaseLapse(t *testing.T) {
 	opts := DefaultRunOptions(11)
 	opts.Nodes, opts.Voters, opts.Roles, opts.Faults = 3, 1, RolesCombined, "none"
+	opts.ReplicationFactor = 3
 	opts.DurationNs = 40 * int64(time.Second)
 	c := startCluster(t, opts)
 	c.w.RunFor(3 * int64(time.Second))
@@ -271,7 +273,7 @@ func TestClusterLeaseLapse(t *testing.T) {
 func TestReplicationRegressionSeeds(t *testing.T) {
 	for _, seed := range []uint64{48, 66, 134} {
 		opts := DefaultRunOptions(seed)
-		opts.Nodes, opts.Faults = 3+int(seed%3), "all"
+		opts.Nodes, opts.Faults, opts.ReplicationFactor = 3+int(seed%3), "all", 3
 		if res := Run(opts); res.Failure != "" {
 			t.Errorf("seed %d (%d brokers): %s", seed, opts.Nodes, res.Failure)
 		}
