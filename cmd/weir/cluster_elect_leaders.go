@@ -111,12 +111,7 @@ func electLeaders(ctx context.Context, cl *kgo.Client, out io.Writer, timeoutMs 
 		req.Topics = []kmsg.ElectLeadersRequestTopic{}
 		for _, topic := range partitionTopics(parts) {
 			rt := kmsg.NewElectLeadersRequestTopic()
-			rt.Topic = topic
-			for _, tp := range parts {
-				if tp.topic == topic {
-					rt.Partitions = append(rt.Partitions, tp.partition)
-				}
-			}
+			rt.Topic, rt.Partitions = topic, topicPartitionIDs(parts, topic)
 			req.Topics = append(req.Topics, rt)
 		}
 	}

@@ -270,6 +270,17 @@ func partitionTopics(parts []topicPartition) []string {
 	return slices.Compact(topics)
 }
 
+// topicPartitionIDs is the partition numbers of topic among parts, in their order.
+func topicPartitionIDs(parts []topicPartition, topic string) []int32 {
+	var ids []int32
+	for _, tp := range parts {
+		if tp.topic == topic {
+			ids = append(ids, tp.partition)
+		}
+	}
+	return ids
+}
+
 // listReassignments returns the reassignments in progress (ListPartitionReassignments) of the
 // partitions, or of all partitions if parts is nil.
 func listReassignments(ctx context.Context, cl *kgo.Client, timeoutMs int32, parts []topicPartition) (map[topicPartition]kmsg.ListPartitionReassignmentsResponseTopicPartition, error) {
@@ -279,12 +290,7 @@ func listReassignments(ctx context.Context, cl *kgo.Client, timeoutMs int32, par
 		req.Topics = []kmsg.ListPartitionReassignmentsRequestTopic{}
 		for _, topic := range partitionTopics(parts) {
 			rt := kmsg.NewListPartitionReassignmentsRequestTopic()
-			rt.Topic = topic
-			for _, tp := range parts {
-				if tp.topic == topic {
-					rt.Partitions = append(rt.Partitions, tp.partition)
-				}
-			}
+			rt.Topic, rt.Partitions = topic, topicPartitionIDs(parts, topic)
 			req.Topics = append(req.Topics, rt)
 		}
 	}

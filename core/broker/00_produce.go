@@ -332,12 +332,7 @@ func (n *Node) partitionDurable(tp storage.TopicPartition, syncErr error) {
 // may move; followers' parked fetches may read more. A partition without followers and with
 // durable writes has nothing to wake: its consumers wait for the sync.
 func (n *Node) appended(tp storage.TopicPartition, l *log.Log) {
-	r, ok := n.leading(tp)
-	relaxed := false
-	if ts, ok := n.topics[tp.Topic]; ok {
-		relaxed = ts.relaxed
-	}
-	if ok && (relaxed || len(r.part.Replicas) > 1) {
+	if r, ok := n.leading(tp); ok && (n.relaxed(tp) || len(r.part.Replicas) > 1) {
 		n.advanceHW(r, l)
 		n.wakeFetches(tp)
 	}

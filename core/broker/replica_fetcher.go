@@ -142,7 +142,7 @@ func (n *Node) sendFetch(s *fetchSession, parts []*partitionReplica) {
 		if !ok {
 			continue
 		}
-		if ts, ok := n.topics[r.tp.Topic]; l.DurableOffset() < l.EndOffset() && !(ok && ts.relaxed) {
+		if l.DurableOffset() < l.EndOffset() && !n.relaxed(r.tp) {
 			return // its appends are syncing: the next fetch waits for them
 		}
 		if n.now.MonotonicMs < r.fetchRetryMs {

@@ -132,10 +132,17 @@ func (n *Node) leading(tp storage.TopicPartition) (*partitionReplica, bool) {
 // leaderDurable is what the leader has that counts for the high watermark: its durable
 // offset, or its log end for a topic with Kafka's flush behaviour.
 func (n *Node) leaderDurable(tp storage.TopicPartition, l *log.Log) record.Offset {
-	if ts, ok := n.topics[tp.Topic]; ok && ts.relaxed {
+	if n.relaxed(tp) {
 		return l.EndOffset()
 	}
 	return l.DurableOffset()
+}
+
+// relaxed reports whether tp's topic has Kafka's flush behaviour (flush.go): records count as
+// written once in the page cache.
+func (n *Node) relaxed(tp storage.TopicPartition) bool {
+	ts, ok := n.topics[tp.Topic]
+	return ok && ts.relaxed
 }
 
 // hwMayAdvance recomputes a led partition's high watermark; when it moved, the produces
