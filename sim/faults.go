@@ -179,6 +179,11 @@ type FaultPlan struct {
 	leaderHost func() string
 }
 
+// healedCrashesMax is how many crashes after the heal a node is restarted from; after more the
+// plan gives up on it and the run fails as not settled. A healthy node does not crash once
+// faults stop (an armed crash point or a Fatal left over from the fault window is one).
+const healedCrashesMax = 10
+
 // planNode is what the plan keeps per node.
 type planNode struct {
 	id   int32
@@ -190,6 +195,8 @@ type planNode struct {
 	damage  DamageLog
 	restart EventID // a scheduled restart, 0 if none
 	gaveUp  bool
+	// healedCrashes counts the node's crashes after the heal (see healedCrashesMax).
+	healedCrashes int
 	// restartErr is why the last restart failed (nil after one that worked).
 	restartErr error
 	// wallMaxMs is the latest wall-clock reading before a backward jump.
@@ -359,6 +366,15 @@ func (p *FaultPlan) hook(pn *planNode) {
 		downNs := []int64{1e6, 100e6, 1e9, 3e9}[r.IntN(4)]
 		if p.healed {
 			downNs = 1e6
+			// Nothing is injected after the heal: a node that keeps crashing is a bug (a
+			// broker that cannot survive what a fault left on its disk), and restarting it
+			// forever only makes the run slower, each restart replaying a longer metadata log.
+			if pn.healedCrashes++; pn.healedCrashes > healedCrashesMax {
+				pn.gaveUp = true
+				pn.restartErr = fmt.Errorf("crash-looping: %d crashes since the heal", pn.healedCrashes)
+				p.w.Tracef("fault node%d: gave up restarting: %v", pn.id, pn.restartErr)
+				return
+			}
 		}
 		p.scheduleRestart(pn, downNs)
 	}
@@ -481,6 +497,7 @@ func (p *FaultPlan) hookController(n *ControllerNode) {
 	r := p.w.Rand(fmt.Sprintf("faults/ctl/%d/restart", n.ID()))
 	h := n.hooks
 	prev := h.Crashed
+	healedCrashes := 0
 	h.Crashed = func(n *ControllerNode) {
 		p.stats.Crashes++
 		if prev != nil {
@@ -489,6 +506,11 @@ func (p *FaultPlan) hookController(n *ControllerNode) {
 		downNs := []int64{1e6, 100e6, 1e9, 3e9}[r.IntN(4)]
 		if p.healed {
 			downNs = 1e6
+			// As for broker nodes: left down, the run fails as not settled.
+			if healedCrashes++; healedCrashes > healedCrashesMax {
+				p.w.Tracef("fault ctl%d: gave up restarting: crash-looping: %d crashes since the heal", n.ID(), healedCrashes)
+				return
+			}
 		}
 		p.restartController(n, downNs)
 	}

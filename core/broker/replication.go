@@ -80,9 +80,13 @@ func (n *Node) setRole(r *partitionReplica, l *log.Log) {
 		// A new leadership (Kafka's makeLeader): the epoch starts at the log end, and the
 		// epoch cache says so before any append, so a follower holding records of an epoch
 		// this leader never had is told where this leader's earlier epoch ended.
-		if err := l.AssignEpochStart(record.Epoch(p.LeaderEpoch), l.EndOffset()); err != nil {
+		dropped, err := l.AssignEpochStart(record.Epoch(p.LeaderEpoch), l.EndOffset())
+		if err != nil {
 			n.fail(fmt.Errorf("broker: %s becoming leader at epoch %d: %w", r.tp, p.LeaderEpoch, err))
 			return
+		}
+		if len(dropped) > 0 {
+			n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: %s becoming leader at epoch %d: dropped later epochs %v from the leader-epoch cache (a damaged partitionLeaderEpoch on disk)", r.tp, p.LeaderEpoch, dropped))
 		}
 		r.leader = replica.NewLeader(self, stateOf(p), l.EndOffset(), n.knownHW(r, l), n.now.MonotonicMs, n.cfg.Broker.Replication.LagTimeMaxMs)
 		r.fetchRetryMs = 0

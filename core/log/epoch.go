@@ -217,16 +217,21 @@ func (l *Log) EpochEntries() []EpochEntry {
 // new leader does before it appends (Kafka's maybeAssignEpochStartOffset in makeLeader): the
 // leader's cache then always ends with its own epoch, so OffsetForLeaderEpoch and the fetch
 // divergence check answer a follower's epoch from the epochs after it, never "unknown".
-// Entries at or above epoch or startOffset are replaced; the change is persisted.
-func (l *Log) AssignEpochStart(epoch record.Epoch, startOffset record.Offset) error {
+// Entries at or above epoch or startOffset are replaced; those above epoch are returned, for
+// the caller to warn of: epochs only grow, so such an entry came from a batch whose partitionLeaderEpoch field
+// (outside the CRC) was damaged on disk, and Kafka's cache, too, truncates it
+// (maybeTruncateNonMonotonicEntries). The change is persisted.
+func (l *Log) AssignEpochStart(epoch record.Epoch, startOffset record.Offset) (dropped []EpochEntry, err error) {
 	if err := l.check(); err != nil {
-		return err
+		return nil, err
 	}
 	if startOffset != l.endOffset {
-		return fmt.Errorf("log: epoch %d assigned at %d, not at the log end %d", epoch, startOffset, l.endOffset)
+		return nil, fmt.Errorf("log: epoch %d assigned at %d, not at the log end %d", epoch, startOffset, l.endOffset)
 	}
-	if latest, ok := l.LatestEpoch(); ok && latest > epoch {
-		return fmt.Errorf("log: epoch %d assigned after epoch %d", epoch, latest)
+	for _, e := range l.epochs.entries {
+		if e.Epoch > epoch {
+			dropped = append(dropped, e)
+		}
 	}
-	return l.assignEpoch(epoch, startOffset)
+	return dropped, l.assignEpoch(epoch, startOffset)
 }

@@ -1101,3 +1101,33 @@ func TestReadServesBeforeADamagedHeader(t *testing.T) {
 		t.Fatalf("read from the damaged batch: %+v, %v; want ErrCorruptLog", plan, err)
 	}
 }
+
+// TestAssignEpochStartAboveCorruptEpoch: the partitionLeaderEpoch field lies outside the
+// batch CRC, so a bit flip there survives recovery and can leave the cache ending with an
+// epoch above any the controller handed out. Becoming leader at a real epoch must still work,
+// dropping the contradicted entry as Kafka's LeaderEpochFileCache.assign does; refusing it made
+// the broker crash on every leadership (seed 919 crash-looped).
+func TestAssignEpochStartAboveCorruptEpoch(t *testing.T) {
+	l := mustOpen(t, newMemFS(), testConfig(), OpenOptions{})
+	if _, err := l.Append(makeBatch(t, 0, 3, 10, 1000), AppendOptions{AssignOffsets: true, LeaderEpoch: 10}); err != nil {
+		t.Fatal(err)
+	}
+	flipped := record.Epoch(10 | 1<<22)
+	if _, err := l.Append(makeBatch(t, 0, 2, 10, 1000), AppendOptions{AssignOffsets: true, LeaderEpoch: flipped}); err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := l.AssignEpochStart(12, l.EndOffset())
+	if err != nil {
+		t.Fatalf("AssignEpochStart below a corrupt epoch: %v", err)
+	}
+	if want := []EpochEntry{{flipped, 3}}; !slices.Equal(dropped, want) {
+		t.Errorf("dropped %v, want %v", dropped, want)
+	}
+	if got, want := l.EpochEntries(), []EpochEntry{{10, 0}, {12, 5}}; !slices.Equal(got, want) {
+		t.Fatalf("epoch cache %v, want %v", got, want)
+	}
+	if _, err := l.AssignEpochStart(13, 4); err == nil {
+		t.Fatal("an epoch start below the log end was accepted")
+	}
+}
+
