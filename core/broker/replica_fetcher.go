@@ -300,6 +300,11 @@ func (n *Node) appendFetched(r *partitionReplica, l *log.Log, data []byte) error
 // there) and rebuilds its producer state.
 func (n *Node) truncateReplica(r *partitionReplica, l *log.Log, to record.Offset) {
 	if to >= l.EndOffset() {
+		// No record goes, but an epoch this broker started as leader at its log end and never
+		// wrote in does: the leader found it diverged there.
+		if err := l.TruncateTo(to); err != nil {
+			n.fail(fmt.Errorf("broker: truncating %s to %d: %w", r.tp, to, err))
+		}
 		return
 	}
 	n.mayNeedSync(r.tp)

@@ -808,6 +808,65 @@ func TestExcusedDamage(t *testing.T) {
 	}
 }
 
+// TestExcusedDamageReplicated: with replicated partitions a consumer may read a record from an
+// intact replica after another replica's disk destroyed its copy, and that replica may lead
+// later (sim seed 102, 5 brokers, RF=3: a follower wrote a batch with a flipped bit, stayed in
+// the ISR and became leader). Replicated excuses such a record by its produce's invocation;
+// a record written after the damage at the same offset still has to be read back.
+func TestExcusedDamageReplicated(t *testing.T) {
+	const damageNs = 500
+	build := func(lateWrite bool) History {
+		b := newBuilder()
+		b.produce(1, OutcomeOK, 0, "a")
+		op := b.produceOp(1, OutcomeOK, 1, "b") // its copy on one replica destroyed at damageNs
+		if lateWrite {
+			op.InvokeNs, op.CompleteNs = damageNs+10, damageNs+11
+		}
+		b.add(op)
+		b.produce(1, OutcomeOK, 2, "c")
+		// Read from an intact replica after the damage.
+		b.add(Op{Client: 2, Kind: OpFetch, Outcome: OutcomeOK, FetchOffset: 0, HighWatermark: 3,
+			InvokeNs: damageNs + 100, CompleteNs: damageNs + 101, Records: recs(0, "a", "b", "c")})
+		// The damaged replica leads: the final reader steps over the batch it refuses.
+		b.final(0, 3, 0, rec(0, "a"))
+		b.final(2, 3, 0, rec(2, "c"))
+		return b.h
+	}
+	damaged := func(topic string, partition int32, offset, invokeNs int64) bool {
+		return topic == "t" && partition == 0 && offset == 1 && invokeNs <= damageNs
+	}
+	if r := Check(build(false), Options{RequireFinalReads: true, Excused: damaged}); !r.Has(LostWrite) {
+		t.Errorf("judged by the fetch's invocation, the record read after the damage is a lost write: %s", r.Details())
+	}
+	if r := Check(build(false), Options{RequireFinalReads: true, Excused: damaged, Replicated: true}); !r.Valid() {
+		t.Errorf("written before the damage, read from another replica: %s", r.Details())
+	}
+	r := Check(build(true), Options{RequireFinalReads: true, Excused: damaged, Replicated: true})
+	if !r.Has(LostWrite) {
+		t.Errorf("a record written after the damage must still be durable: %s", r.Details())
+	}
+}
+
+// TestReplicatedLogStartGoesBack: a consumer told OFFSET_OUT_OF_RANGE by one leader resets to
+// its log start; the next leader, whose retention deleted less, reports a lower one. Skipping
+// the records below the reset is no poll-skip for replicated partitions (sim seed 102, 5
+// brokers, RF=3), and still one for a single replica, whose log start never goes back.
+func TestReplicatedLogStartGoesBack(t *testing.T) {
+	b := newBuilder()
+	b.produce(1, OutcomeOK, 0, "a", "b", "c", "d")
+	b.fetch(2, 0, 4, rec(0, "a"), rec(1, "b"))
+	b.add(Op{Client: 2, Kind: OpFetch, Outcome: OutcomeFailed, Err: "OFFSET_OUT_OF_RANGE", FetchOffset: 2,
+		HighWatermark: 4, LogStartOffset: 3})
+	b.fetch(2, 3, 4, rec(3, "d")) // the new leader: log start 0
+	b.final(0, 4, 0, recs(0, "a", "b", "c", "d")...)
+	if r := Check(b.h, Options{RequireFinalReads: true, Replicated: true}); !r.Valid() {
+		t.Errorf("replicated: %s", r.Details())
+	}
+	if r := Check(b.h, Options{RequireFinalReads: true}); !r.Has(PollSkip) {
+		t.Errorf("single replica: a skip below a log start the next answer contradicts must be reported: %v", anomalyNames(r))
+	}
+}
+
 // TestExcusedSkipsLeaveTheViewIntact: the poll checks drop excused offsets from what they
 // count as skipped without changing the partition's list of offsets that exist (seed 1817:
 // an in-place delete zeroed part of it, and later checks reported offset 0 as skipped).
@@ -821,7 +880,7 @@ func TestExcusedSkipsLeaveTheViewIntact(t *testing.T) {
 	v := newPartitionView(parts[0])
 	before := slices.Clone(v.offsets)
 	c := newCollector(DefaultExamplesMax)
-	checkPolls(c, v, func(offset, _ int64) bool { return offset == 1 || offset == 2 })
+	checkPolls(c, v, false, func(offset, _ int64) bool { return offset == 1 || offset == 2 })
 	if !slices.Equal(v.offsets, before) {
 		t.Fatalf("checkPolls changed the view's offsets from %v to %v", before, v.offsets)
 	}

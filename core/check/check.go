@@ -3,6 +3,7 @@ package check
 import (
 	"cmp"
 	"maps"
+	"math"
 	"slices"
 	"time"
 )
@@ -38,6 +39,50 @@ type Options struct {
 	// skip such offsets (asked with invokeNs = math.MinInt64). Everything else still holds:
 	// nothing corrupt may be read, no offset may hold two values.
 	Excused func(topic string, partition int32, offset, invokeNs int64) bool
+	// Replicated says the partitions are replicated, each replica's log its own below the
+	// high watermark. A fetch may have read a record from a replica other than the one whose
+	// disk destroyed it, after the damage, and that replica may lead later: a record a fetch
+	// returned is then excused by when the produce that wrote it was invoked (records written
+	// before the damage were on the damaged disk), not by when the fetch was; a record no
+	// produce in the history wrote keeps the fetch's time. And each leader reports its own log
+	// start (see checkPolls).
+	Replicated bool
+}
+
+// writerInvokes maps each value produced to a partition to the earliest invocation of a
+// produce that sent it (any outcome).
+type writerInvokes map[writerKey]int64
+
+type writerKey struct {
+	topic     string
+	partition int32
+	value     string
+}
+
+func newWriterInvokes(h History) writerInvokes {
+	w := writerInvokes{}
+	for _, op := range h.Ops {
+		if op.Kind != OpProduce {
+			continue
+		}
+		for _, r := range op.Records {
+			k := writerKey{op.Topic, op.Partition, r.Value}
+			if t, ok := w[k]; !ok || op.InvokeNs < t {
+				w[k] = op.InvokeNs
+			}
+		}
+	}
+	return w
+}
+
+// excuseTime is the invocation a fetch's record r is excused by under Replicated: the
+// earlier of the fetch's and the record's writer's (a fetch cannot return what was written
+// after it was invoked, so the fetch's own time is never too late).
+func (w writerInvokes) excuseTime(op *Op, r Record) int64 {
+	if t, ok := w[writerKey{op.Topic, op.Partition, r.Value}]; ok {
+		return min(t, op.InvokeNs)
+	}
+	return op.InvokeNs
 }
 
 // forgetDestroyed returns h as if the records a disk fault destroyed had never been observed:
@@ -46,11 +91,15 @@ type Options struct {
 // drop the excused records they read before the damage. What followed from the loss — the
 // broker truncating the destroyed batch and appending new records at its offsets — then
 // checks like any other history; no other record is excused.
-func forgetDestroyed(h History, excused func(topic string, partition int32, offset, invokeNs int64) bool) History {
+func forgetDestroyed(h History, excused func(topic string, partition int32, offset, invokeNs int64) bool, writers writerInvokes) History {
 	out := History{Ops: make([]Op, len(h.Ops))}
 	for i, op := range h.Ops {
 		destroyed := func(r Record) bool {
-			return r.Offset >= 0 && excused(op.Topic, op.Partition, r.Offset, op.InvokeNs)
+			at := op.InvokeNs
+			if writers != nil && op.Kind == OpFetch {
+				at = writers.excuseTime(&op, r)
+			}
+			return r.Offset >= 0 && excused(op.Topic, op.Partition, r.Offset, at)
 		}
 		switch {
 		case op.Kind == OpProduce && op.Outcome == OutcomeOK && slices.ContainsFunc(op.Records, destroyed):
@@ -100,8 +149,12 @@ func Check(h History, opts Options) Report {
 	// The history is validated as recorded; forgetting destroyed records keeps it valid (it
 	// only makes produces unknown at unknown offsets and drops records from fetches).
 	problems := h.problems()
+	var writers writerInvokes
+	if opts.Replicated {
+		writers = newWriterInvokes(h)
+	}
 	if len(problems) == 0 && opts.Excused != nil {
-		h = forgetDestroyed(h, opts.Excused)
+		h = forgetDestroyed(h, opts.Excused, writers)
 	}
 	parts := splitPartitions(h)
 	report := func() Report {
@@ -123,10 +176,28 @@ func Check(h History, opts Options) Report {
 		checkValues(c, v)
 		checkReadAboveHW(c, v)
 		checkSends(c, v)
-		checkPolls(c, v, func(offset, invokeNs int64) bool {
-			return opts.Excused != nil && opts.Excused(v.key.topic, v.key.partition, offset, invokeNs)
+		checkPolls(c, v, opts.Replicated, func(offset, invokeNs int64) bool {
+			if opts.Excused == nil {
+				return false
+			}
+			if writers != nil {
+				// A skip of offset is excused when every value seen there was written
+				// before the damage (a fetch may have read any of them from another
+				// replica); one written later, or by no known produce, must be read.
+				latest := int64(math.MinInt64)
+				for _, value := range v.valuesAt(offset) {
+					t, ok := writers[writerKey{v.key.topic, v.key.partition, value}]
+					if !ok {
+						latest = math.MaxInt64
+						break
+					}
+					latest = max(latest, t)
+				}
+				invokeNs = min(invokeNs, latest)
+			}
+			return opts.Excused(v.key.topic, v.key.partition, offset, invokeNs)
 		})
-		checkDurability(c, v, opts)
+		checkDurability(c, v, opts, writers)
 		checkLinearizable(c, v, opts.LinearizabilityTimeout)
 	}
 	return report()

@@ -275,7 +275,12 @@ func checkSends(c *collector, v *partitionView) {
 // records: NonmonotonicPoll, PollSkip, IntNonmonotonicPoll and IntPollSkip, as the Anomaly
 // constants define them. excused(offset, invokeNs) says whether a disk fault destroyed the
 // record at offset for an operation invoked at invokeNs (Options.Excused).
-func checkPolls(c *collector, v *partitionView, excused func(offset, invokeNs int64) bool) {
+//
+// With replicated partitions (Options.Replicated) the log start is each leader's own: a new
+// leader may hold records below the log start its predecessor reported (retention runs on each
+// replica by its own clock), so a consumer that reset to a log start some fetch answer reported
+// (OFFSET_OUT_OF_RANGE) skips what lies below it legitimately, whatever the next leader says.
+func checkPolls(c *collector, v *partitionView, replicated bool, excused func(offset, invokeNs int64) bool) {
 	// A record a disk fault destroyed before a fetch was invoked is dropped from what the fetch
 	// read (forgetDestroyed), and skipping it is no anomaly; a skip is judged at the earliest
 	// invocation of the fetches around it, the one that may have dropped it. A record written
@@ -284,10 +289,26 @@ func checkPolls(c *collector, v *partitionView, excused func(offset, invokeNs in
 		return slices.DeleteFunc(v.existingIn(from, to, logStart), func(offset int64) bool { return excused(offset, invokeNs) })
 	}
 	byClient := map[int][]*Op{}
+	// logStarts holds, per client, the fetches that reported a log start.
+	logStarts := map[int][]*Op{}
 	for _, op := range v.ops {
 		if op.Kind == OpFetch && op.Outcome == OutcomeOK && len(op.Records) > 0 {
 			byClient[op.Client] = append(byClient[op.Client], op)
 		}
+		if replicated && op.Kind == OpFetch && op.LogStartOffset > 0 {
+			logStarts[op.Client] = append(logStarts[op.Client], op)
+		}
+	}
+	// reportedLogStart is the highest log start an answer to client reported between its
+	// fetches prev and f (Seq order, f's own included).
+	reportedLogStart := func(client int, prev, f *Op) int64 {
+		best := f.LogStartOffset
+		for _, op := range logStarts[client] {
+			if (prev == nil || op.Seq > prev.Seq) && op.Seq <= f.Seq {
+				best = max(best, op.LogStartOffset)
+			}
+		}
+		return best
 	}
 	for _, client := range slices.Sorted(maps.Keys(byClient)) {
 		fetches := byClient[client]
@@ -311,7 +332,11 @@ func checkPolls(c *collector, v *partitionView, excused func(offset, invokeNs in
 					}
 				}
 			}
-			if skipped := existingIn(position, first.Offset, f.LogStartOffset, invokeNs); len(skipped) > 0 {
+			logStart := f.LogStartOffset
+			if replicated {
+				logStart = reportedLogStart(client, prev, f)
+			}
+			if skipped := existingIn(position, first.Offset, logStart, invokeNs); len(skipped) > 0 {
 				note := "position " + strconv.FormatInt(position, 10) + ", first record returned at " +
 					strconv.FormatInt(first.Offset, 10) + ", skipped " + strconv.Itoa(len(skipped)) + " existing records"
 				ops := []int{f.Index}

@@ -1131,3 +1131,33 @@ func TestAssignEpochStartAboveCorruptEpoch(t *testing.T) {
 	}
 }
 
+// TestTruncateToLogEndDropsEmptyEpoch: a broker that became leader recorded its epoch's start
+// and appended nothing before losing leadership; as a follower its cache then ends with an
+// epoch the new leader never had, at the log end. Truncating to the log end must still drop
+// that entry (Kafka's UnifiedLog.truncateTo), or the follower keeps sending it as its last
+// fetched epoch, the leader keeps answering "diverged at the log end", and the follower never
+// catches up (sim seed 141, 5 brokers, RF=3).
+func TestTruncateToLogEndDropsEmptyEpoch(t *testing.T) {
+	fsys := newMemFS()
+	l := mustOpen(t, fsys, testConfig(), OpenOptions{})
+	if _, err := l.Append(makeBatch(t, 0, 5, 10, 1000), AppendOptions{AssignOffsets: true, LeaderEpoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AssignEpochStart(2, l.EndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.TruncateTo(l.EndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.EpochEntries(), []EpochEntry{{1, 0}}; !slices.Equal(got, want) {
+		t.Fatalf("epoch cache %v after truncating to the log end, want %v", got, want)
+	}
+	if l.EndOffset() != 5 {
+		t.Fatalf("log end %d, want 5", l.EndOffset())
+	}
+	l.Close()
+	l = mustOpen(t, fsys, testConfig(), OpenOptions{})
+	if got, want := l.EpochEntries(), []EpochEntry{{1, 0}}; !slices.Equal(got, want) {
+		t.Fatalf("epoch cache %v after reopening, want %v (the change must be persisted)", got, want)
+	}
+}

@@ -11,7 +11,8 @@ import (
 // is cut before the first batch reaching it (a batch straddling offset goes whole) and becomes
 // active, indexes and the epoch cache are cut to match, and the end offset becomes offset.
 // Below the first segment it is TruncateFullyAndStartAt. Removals and the cut are made inline
-// and become durable with the next sync; DurableOffset drops to offset.
+// and become durable with the next sync; DurableOffset drops to offset. At or above the end
+// only epoch-cache entries starting at the end are dropped.
 func (l *Log) TruncateTo(offset record.Offset) error {
 	if err := l.check(); err != nil {
 		return err
@@ -20,6 +21,15 @@ func (l *Log) TruncateTo(offset record.Offset) error {
 		return fmt.Errorf("%w: truncate to %d", ErrOffsetOutOfRange, offset)
 	}
 	if offset >= l.endOffset {
+		// No record goes, but an epoch starting at the end does (Kafka's truncateTo): a broker
+		// that became leader and appended nothing before losing leadership must not go on
+		// claiming that epoch as its last, or its new leader finds it diverged forever.
+		if l.epochs.truncateFromEnd(l.endOffset) {
+			if err := l.writeEpochCheckpoint(); err != nil {
+				l.poison(err)
+				return err
+			}
+		}
 		return nil
 	}
 	if offset < l.segments[0].baseOffset {
