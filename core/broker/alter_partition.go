@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -151,6 +152,14 @@ func (n *Node) alterAnswered(resp kmsg.Response, err error) {
 		}
 		switch {
 		case answer == nil || answer.ErrorCode != errNone:
+			code := errUnknownServerError
+			if answer != nil {
+				code = answer.ErrorCode
+			}
+			// Kafka logs each refused proposal too: a partition stuck behind refusals is
+			// otherwise invisible.
+			n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: the controller refused ISR %v of %s at partition epoch %d: %s",
+				s.proposal.ISR, s.tp, s.proposal.PartitionEpoch, codeName(code)))
 			n.alterRefused(s)
 		case answer.PartitionEpoch <= s.proposal.PartitionEpoch:
 			n.alterRefused(s) // nothing written: the state it has already

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// replicatedLagMs is replica.lag.time.max.ms in the replicated cluster test: short, so a
+// stopped follower leaves the ISR within seconds.
+const replicatedLagMs = 2000
+
+// TestE2EReplicatedCluster: three combined processes, a topic of 3 partitions with RF=3 and
+// min.insync.replicas=2, franz-go's idempotent acks=all producer. Every acknowledged record
+// survives kill -9 of a partition leader (the producer goes on through the new leaders and
+// its retries are not duplicated); the killed broker, restarted, catches up and rejoins every
+// ISR; a follower stopped with SIGSTOP leaves the ISR after replica.lag.time.max.ms once
+// records arrive (acks=all produces then commit with the two others), and rejoins after
+// SIGCONT. broker.session.timeout.ms is 20 s, so a lapsed session cannot stand in for the lag
+// rule (kill -9 fails over after it).
+func TestE2EReplicatedCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs processes")
+	}
+	bin := buildWeir(t, t.TempDir())
+	brokerPorts := []int{freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)}
+	controllerPorts := []int{freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)}
+	var nodes []*clusterNode
+	var bootstrap []string
+	for id := int32(1); id <= 3; id++ {
+		dir := t.TempDir()
+		config := filepath.Join(dir, "server.properties")
+		props := combinedProperties(filepath.Join(dir, "data"), id, brokerPorts, controllerPorts) +
+			"replica.lag.time.max.ms=" + strconv.Itoa(replicatedLagMs) + "\n" +
+			"replica.fetch.wait.max.ms=200\n" + "broker.session.timeout.ms=20000\n"
+		if err := os.WriteFile(config, []byte(props), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(bin, "storage", "format", "--cluster-id", testControllerClusterID, "--config", config).CombinedOutput()
+		if err != nil {
+			t.Fatalf("format node %d: %v\n%s", id, err, out)
+		}
+		n := &clusterNode{id: id, config: config,
+			brokerAddr:     "127.0.0.1:" + strconv.Itoa(brokerPorts[id-1]),
+			controllerAddr: "127.0.0.1:" + strconv.Itoa(controllerPorts[id-1])}
+		n.start(t, bin)
+		nodes = append(nodes, n)
+		bootstrap = append(bootstrap, n.brokerAddr)
+	}
+	for _, n := range nodes {
+		n.waitServing(t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*e2eTimeout)
+	defer cancel()
+	admin := newTestClient(t, bootstrap[0], kgo.SeedBrokers(bootstrap...))
+
+	const topic, partitions = "replicated", 3
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, partitions, 3
+	minISR := kmsg.NewCreateTopicsRequestTopicConfig()
+	minISR.Name, minISR.Value = "min.insync.replicas", kmsg.StringPtr("2")
+	ct.Configs = append(ct.Configs, minISR)
+	create.Topics = append(create.Topics, ct)
+	create.TimeoutMillis = 10_000
+	if resp, err := create.RequestWith(ctx, admin); err != nil || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create %s: %v %+v", topic, err, resp)
+	}
+	for _, n := range nodes {
+		waitFor(t, fmt.Sprintf("broker %d to know %s", n.id, topic), func() bool { return brokerKnows(ctx, n.brokerAddr, topic) })
+	}
+	// isrs is each partition's ISR (sorted) and leader as the broker at addr answers
+	// Metadata; lastMeta keeps what was seen last, for failures.
+	var lastMeta string
+	isrs := func(addr string) (map[int32][]int32, map[int32]int32, bool) {
+		m := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		m.Topics = append(m.Topics, rt)
+		raw, err := kafkaRequest(ctx, addr, m)
+		if err != nil {
+			lastMeta = err.Error()
+			return nil, nil, false
+		}
+		r := raw.(*kmsg.MetadataResponse)
+		if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != partitions {
+			lastMeta = fmt.Sprintf("%+v", r.Topics)
+			return nil, nil, false
+		}
+		isr, leaders := map[int32][]int32{}, map[int32]int32{}
+		for _, p := range r.Topics[0].Partitions {
+			isr[p.Partition] = slices.Sorted(slices.Values(p.ISR))
+			leaders[p.Partition] = p.Leader
+		}
+		lastMeta = fmt.Sprintf("ISRs %v leaders %v", isr, leaders)
+		return isr, leaders, true
+	}
+	// fullISRs reports whether every partition's ISR holds all three brokers.
+	fullISRs := func(addr string) bool {
+		isr, _, ok := isrs(addr)
+		if !ok {
+			return false
+		}
+		for p := int32(0); p < partitions; p++ {
+			if !slices.Equal(isr[p], []int32{1, 2, 3}) {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, "every ISR full", func() bool { return fullISRs(bootstrap[0]) }, func() string { return lastMeta })
+
+	producer := newTestClient(t, bootstrap[0], kgo.SeedBrokers(bootstrap...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	batch := func(from, n int) []*kgo.Record {
+		records := makeRecords(topic, from+n)[from:]
+		for i, r := range records {
+			r.Partition = int32((from + i) % partitions)
+		}
+		return records
+	}
+	acked := produceAll(t, producer, batch(0, 300))
+
+	// kill -9 the leader of partition 0 (any node: its controller role, if active, moves
+	// too), with produces in flight; every acknowledged record must survive.
+	_, leaders, ok := isrs(bootstrap[0])
+	if !ok {
+		t.Fatalf("metadata: %s", lastMeta)
+	}
+	victim := nodes[leaders[0]-1]
+	inflight := make(chan []testRecord, 1)
+	go func() {
+		// Not t.Fatal off the test goroutine: report what was acknowledged, errors excluded.
+		pctx, pcancel := context.WithTimeout(context.Background(), 2*e2eTimeout)
+		defer pcancel()
+		var ok []testRecord
+		for _, res := range producer.ProduceSync(pctx, batch(300, 300)...) {
+			if res.Err == nil {
+				ok = append(ok, fromKgo(res.Record))
+			}
+		}
+		inflight <- ok
+	}()
+	victim.proc.signal(t, syscall.SIGKILL)
+	t.Logf("killed node %d, leader of partition 0", victim.id)
+	second := <-inflight
+	if len(second) != 300 {
+		t.Fatalf("%d of 300 records produced across the leader's crash were acknowledged: RF=3 with two brokers left must take them all", len(second))
+	}
+	acked = append(acked, second...)
+	// Those may have been acknowledged before the kill took effect: these go through the
+	// failover for certain.
+	acked = append(acked, produceAll(t, producer, batch(600, 150))...)
+	var live []string
+	for _, n := range nodes {
+		if n != victim {
+			live = append(live, n.brokerAddr)
+		}
+	}
+	sameRecords(t, consumeN(t, live[0], topic, len(acked)), acked)
+
+	// The killed broker restarts, catches up from the leaders and rejoins every ISR.
+	victim.start(t, bin)
+	victim.waitServing(t)
+	waitFor(t, "the restarted broker back in every ISR", func() bool { return fullISRs(live[0]) }, func() string { return lastMeta })
+
+	// SIGSTOP a follower of partition 0: it leaves the ISR after replica.lag.time.max.ms;
+	// acks=all produces go on with two in-sync replicas; after SIGCONT it rejoins.
+	_, leaders, _ = isrs(live[0])
+	var stopped *clusterNode
+	for _, n := range nodes {
+		if n.id != leaders[0] {
+			stopped = n
+			break
+		}
+	}
+	leaderAddr := nodes[leaders[0]-1].brokerAddr
+	var onlyP0 []*kgo.Record
+	for _, r := range batch(750, 150) {
+		if r.Partition == 0 {
+			onlyP0 = append(onlyP0, r)
+		}
+	}
+	// The producer has its producer id and its connection to the leader before the stop: a
+	// client picks any broker for InitProducerId and Metadata, and one sent to the stopped
+	// process would wait out the client's request timeout instead.
+	p0Producer := newTestClient(t, leaderAddr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	acked = append(acked, produceAll(t, p0Producer, onlyP0[:1])...)
+	if err := stopped.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt := time.Now()
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = stopped.proc.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}
+	defer resume()
+	// A follower at the leader's log end counts as caught up however long it is silent
+	// (Kafka's isCaughtUp): records must arrive for it to fall behind. acks=all produces to
+	// partition 0 wait for it until it is dropped from the ISR after replica.lag.time.max.ms,
+	// then commit with the leader and the other follower (min.insync.replicas=2).
+	acked = append(acked, produceAll(t, p0Producer, onlyP0[1:])...)
+	isr, _, ok := isrs(leaderAddr)
+	if !ok || slices.Contains(isr[0], stopped.id) || len(isr[0]) != 2 {
+		t.Fatalf("acks=all produces committed with stopped node %d still in partition 0's ISR: %s", stopped.id, lastMeta)
+	}
+	t.Logf("acks=all produces to partition 0 committed %v after SIGSTOP of follower %d, which left the ISR (replica.lag.time.max.ms=%d)",
+		time.Since(stoppedAt).Round(time.Millisecond), stopped.id, replicatedLagMs)
+	// It left by lagging, not by losing its broker session (broker.session.timeout.ms is
+	// longer than this test waits): still registered and unfenced, so still listed.
+	if !brokerListed(ctx, leaderAddr, stopped.id) {
+		t.Fatalf("stopped node %d is no longer listed: its session lapsed, so the lag rule was not what dropped it", stopped.id)
+	}
+	resume()
+	waitFor(t, fmt.Sprintf("node %d back in every ISR after SIGCONT", stopped.id), func() bool { return fullISRs(leaderAddr) }, func() string { return lastMeta })
+
+	// Every acknowledged record reads back once, in order.
+	sameRecords(t, consumeN(t, bootstrap[stopped.id-1], topic, len(acked)), acked)
+}
+
+// brokerListed reports whether the broker at addr lists broker id in Metadata (registered and
+// unfenced).
+func brokerListed(ctx context.Context, addr string, id int32) bool {
+	raw, err := kafkaRequest(ctx, addr, kmsg.NewPtrMetadataRequest())
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(raw.(*kmsg.MetadataResponse).Brokers, func(b kmsg.MetadataResponseBroker) bool { return b.NodeID == id })
+}
