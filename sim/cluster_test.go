@@ -277,14 +277,17 @@ func TestClusterLeaseLapse(t *testing.T) {
 //   - 25 (3 brokers): the same log-start reset;
 //   - 141 (5 brokers): a broker elected leader that appended nothing kept its epoch at its
 //     log end as a follower, so its fetches diverged at the log end forever (log.TruncateTo
-//     at the end drops that epoch, as Kafka's).
+//     at the end drops that epoch, as Kafka's);
+//   - 368 (5 brokers, drawn faults): a misdirected write destroyed a partition's whole log on
+//     the replica that came to lead it alone, and the final reads recorded nothing for it.
 func TestReplicationRegressionSeeds(t *testing.T) {
 	for _, tc := range []struct {
-		seed  uint64
-		nodes int
-	}{{48, 3}, {66, 3}, {134, 5}, {102, 5}, {25, 3}, {141, 5}} {
+		seed   uint64
+		nodes  int
+		faults string
+	}{{48, 3, "all"}, {66, 3, "all"}, {134, 5, "all"}, {102, 5, "all"}, {25, 3, "all"}, {141, 5, "all"}, {368, 5, ""}} {
 		opts := DefaultRunOptions(tc.seed)
-		opts.Nodes, opts.Faults, opts.ReplicationFactor = tc.nodes, "all", 3
+		opts.Nodes, opts.Faults, opts.ReplicationFactor = tc.nodes, tc.faults, 3
 		if res := Run(opts); res.Failure != "" {
 			t.Errorf("seed %d (%d brokers): %s", tc.seed, opts.Nodes, res.Failure)
 		}

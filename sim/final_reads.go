@@ -23,7 +23,7 @@ func finalReads(w *World, network *Network, addrs []string, k Knobs, index int, 
 	}
 	deadlineNs := w.NowNs() + limitNs
 	for p := int32(0); p < k.Partitions; p++ {
-		r := finalReader{excused: excused, partition: p, emptyAt: -1}
+		r := finalReader{excused: excused, partition: p, emptyAt: -1, destroyedFrom: -1}
 		for !r.done {
 			reader.Fetch(workloadTopic, p, r.position)
 			if !w.RunUntilTrue(func() bool { return reader.Pending() == 0 }, deadlineNs) {
@@ -35,6 +35,18 @@ func finalReads(w *World, network *Network, addrs []string, k Knobs, index int, 
 			if final {
 				op.Final = true
 				history.Add(op)
+				r.answered = true
+			}
+			if r.destroyedFrom >= 0 && !r.answered {
+				// Everything the partition holds was destroyed (its leader's disk took it
+				// all): the checker still needs a final read to hold the partition to, one
+				// that reads nothing and ends where the destruction starts. Records there
+				// stay promised unless the damage excuses them.
+				op.Outcome, op.Err, op.Final = check.OutcomeOK, "", true
+				op.Records, op.FetchOffset, op.HighWatermark = nil, r.destroyedFrom, r.destroyedFrom
+				op.LogStartOffset = min(max(op.LogStartOffset, 0), r.destroyedFrom)
+				history.Add(op)
+				r.answered = true
 			}
 			if r.done || !stuck || w.NowNs() < deadlineNs {
 				continue
@@ -61,6 +73,11 @@ type finalReader struct {
 	// watermark (-1: none). Such an answer is a refusal only if it comes again: a read plan is
 	// also cut short, once, when retention deleted its segment before the read ran.
 	emptyAt int64
+	// answered is set once a final read of the partition went into the history;
+	// destroyedFrom is the position from which everything was destroyed, when the reader
+	// stopped there (-1: it did not).
+	answered      bool
+	destroyedFrom int64
 }
 
 // answer takes the answer to a fetch at r.position. final reports whether op is a final read
@@ -76,7 +93,7 @@ func (r *finalReader) answer(op check.Op) (final, stuck bool) {
 			// A batch the disk destroyed, which the broker refuses to read: read on past it, or
 			// stop when everything from here on was destroyed.
 			if next == math.MaxInt64 {
-				r.done = true
+				r.done, r.destroyedFrom = true, r.position
 			} else {
 				r.position = next
 			}

@@ -83,8 +83,15 @@ func TestFinalReaderSkipsRefusedBatch(t *testing.T) {
 	if r.position != 40 || !r.done {
 		t.Fatalf("refused where only a range to the end covers: position %d done %v, want done at 40", r.position, r.done)
 	}
-	r = finalReader{excused: excused, position: 12}
-	if final, stuck := r.answer(fetched(12, 12, 40, 0, "KAFKA_STORAGE_ERROR")); final || stuck || r.position != 15 {
-		t.Fatalf("refused by error at 12: final %v stuck %v position %d, want 15", final, stuck, r.position)
+	r = finalReader{excused: excused, position: 12, destroyedFrom: -1}
+	if final, stuck := r.answer(fetched(12, 12, 40, 0, "KAFKA_STORAGE_ERROR")); final || stuck || r.position != 15 || r.destroyedFrom != -1 {
+		t.Fatalf("refused by error at 12: final %v stuck %v position %d destroyed from %d, want 15 and -1", final, stuck, r.position, r.destroyedFrom)
+	}
+	// Refused by error where only a range to the end covers: the reader stops and says from
+	// where everything was destroyed (finalReads then records a final read ending there, so a
+	// partition its leader's disk took whole still has one: RF=3 seed 368).
+	r = finalReader{excused: excused, position: 31, destroyedFrom: -1}
+	if final, stuck := r.answer(fetched(31, 31, 40, 0, "CORRUPT_MESSAGE")); final || stuck || !r.done || r.destroyedFrom != 31 {
+		t.Fatalf("refused by error at 31: final %v stuck %v done %v destroyed from %d, want done and 31", final, stuck, r.done, r.destroyedFrom)
 	}
 }
