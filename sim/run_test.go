@@ -17,23 +17,29 @@ import (
 // (0 skips a set), `weir sim sweep` runs longer sweeps, and -short runs a handful.
 //
 // ciClusterSeeds and ciClusterAllFaultSeeds are the same for clusters of 3, 4 and 5 brokers
-// (the node count cycles with the seed, the voters are drawn); WEIR_SIM_CLUSTER_SEEDS and
-// WEIR_SIM_CLUSTER_ALL_FAULT_SEEDS override them.
+// (the node count cycles with the seed, the voters are drawn) with an RF=1 topic, and
+// ciReplicatedSeeds and ciReplicatedAllFaultSeeds with an RF=3, min.insync.replicas=2 topic
+// and acks=all producers; WEIR_SIM_CLUSTER_SEEDS, WEIR_SIM_CLUSTER_ALL_FAULT_SEEDS,
+// WEIR_SIM_REPLICATED_SEEDS and WEIR_SIM_REPLICATED_ALL_FAULT_SEEDS override them.
 const (
-	ciSeeds                = 2500
-	ciAllFaultSeeds        = 3000
-	ciClusterSeeds         = 200
-	ciClusterAllFaultSeeds = 150
-	shortSeeds             = 8
-	shortAllFaultSet       = 4
+	ciSeeds                   = 2500
+	ciAllFaultSeeds           = 3000
+	ciClusterSeeds            = 200
+	ciClusterAllFaultSeeds    = 150
+	ciReplicatedSeeds         = 250
+	ciReplicatedAllFaultSeeds = 250
+	shortSeeds                = 8
+	shortAllFaultSet          = 4
 )
 
-// seedRun is one seed of the CI set, with the faults it runs under ("" draws them) and its
-// cluster size (0: the single-node default).
+// seedRun is one seed of the CI set, with the faults it runs under ("" draws them), its
+// cluster size (0: the single-node default) and the workload topic's replication factor (0:
+// one).
 type seedRun struct {
 	seed   uint64
 	faults string
 	nodes  int
+	rf     int
 }
 
 // TestRunSeeds runs the CI seed sets, each seed twice: every run must pass and replay to the
@@ -49,25 +55,37 @@ func TestRunSeeds(t *testing.T) {
 	}
 	drawn = seedCount(t, "WEIR_SIM_SEEDS", drawn)
 	all = seedCount(t, "WEIR_SIM_ALL_FAULT_SEEDS", all)
+	replicatedDrawn, replicatedAll := uint64(ciReplicatedSeeds), uint64(ciReplicatedAllFaultSeeds)
+	if testing.Short() {
+		replicatedDrawn, replicatedAll = shortSeeds, shortAllFaultSet
+	}
 	clusterDrawn = seedCount(t, "WEIR_SIM_CLUSTER_SEEDS", clusterDrawn)
 	clusterAll = seedCount(t, "WEIR_SIM_CLUSTER_ALL_FAULT_SEEDS", clusterAll)
+	replicatedDrawn = seedCount(t, "WEIR_SIM_REPLICATED_SEEDS", replicatedDrawn)
+	replicatedAll = seedCount(t, "WEIR_SIM_REPLICATED_ALL_FAULT_SEEDS", replicatedAll)
 	var runs []seedRun
-	for seed := uint64(1); seed <= max(drawn, all, clusterDrawn, clusterAll); seed++ {
+	for seed := uint64(1); seed <= max(drawn, all, clusterDrawn, clusterAll, replicatedDrawn, replicatedAll); seed++ {
 		nodes := 3 + int(seed%3)
 		if seed <= drawn {
-			runs = append(runs, seedRun{seed, "", 0})
+			runs = append(runs, seedRun{seed, "", 0, 0})
 		}
 		if seed <= all {
-			runs = append(runs, seedRun{seed, "all", 0})
+			runs = append(runs, seedRun{seed, "all", 0, 0})
 		}
 		if seed <= clusterDrawn {
-			runs = append(runs, seedRun{seed, "", nodes})
+			runs = append(runs, seedRun{seed, "", nodes, 0})
 		}
 		if seed <= clusterAll {
-			runs = append(runs, seedRun{seed, "all", nodes})
+			runs = append(runs, seedRun{seed, "all", nodes, 0})
+		}
+		if seed <= replicatedDrawn {
+			runs = append(runs, seedRun{seed, "", nodes, 3})
+		}
+		if seed <= replicatedAll {
+			runs = append(runs, seedRun{seed, "all", nodes, 3})
 		}
 	}
-	runSeeds(t, runs, func(t *testing.T, r seedRun) { checkSeed(t, r.seed, r.faults, r.nodes) })
+	runSeeds(t, runs, func(t *testing.T, r seedRun) { checkSeed(t, r.seed, r.faults, r.nodes, r.rf) })
 }
 
 // runSeeds runs check on every run, one worker per core, each taking whole seeds (a run is
@@ -109,14 +127,18 @@ func seedCount(t *testing.T, env string, def uint64) uint64 {
 	return n
 }
 
-// checkSeed runs seed twice under faults ("" draws them) on nodes brokers (0: one) and fails
-// on a failing run or a differing trace.
-func checkSeed(t *testing.T, seed uint64, faults string, nodes int) {
+// checkSeed runs seed twice under faults ("" draws them) on nodes brokers (0: one) with an
+// rf-replicated workload topic (0: one replica) and fails on a failing run or a differing
+// trace.
+func checkSeed(t *testing.T, seed uint64, faults string, nodes, rf int) {
 	opts := DefaultRunOptions(seed)
-	opts.Faults, opts.Nodes = faults, nodes
+	opts.Faults, opts.Nodes, opts.ReplicationFactor = faults, nodes, rf
 	replay := fmt.Sprintf("weir sim --seed %d", seed)
 	if nodes > 1 {
 		replay += fmt.Sprintf(" --nodes %d", nodes)
+	}
+	if rf > 1 {
+		replay += fmt.Sprintf(" --replication-factor %d", rf)
 	}
 	if faults != "" {
 		replay += " --faults " + faults
