@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,10 +22,13 @@ type benchProduceOptions struct {
 	acks            int
 	compression     string
 	partitions      int32
-	targetRate      float64
-	batchBytesMax   int32
-	lingerMs        int
-	reportInterval  time.Duration
+	// replicationFactor and topicConfigs apply to a topic --partitions creates.
+	replicationFactor int16
+	topicConfigs      []string
+	targetRate        float64
+	batchBytesMax     int32
+	lingerMs          int
+	reportInterval    time.Duration
 }
 
 func (a *app) benchProduceCommand(o *clientOptions) *cobra.Command {
@@ -35,8 +39,9 @@ func (a *app) benchProduceCommand(o *clientOptions) *cobra.Command {
 		Long: `Produce --records records of --record-size bytes to --topic, like
 kafka-producer-perf-test: every value is the same payload of random upper-case letters (seed
 0), there are no keys, and the client's default partitioner spreads records. With
---partitions P a missing topic is created with P partitions (an existing one is used as it
-is). --target-rate caps records per second. A record's latency is from the produce call to
+--partitions P a missing topic is created with P partitions, --replication-factor replicas
+(default: the cluster's default.replication.factor) and each --topic-config k=v (an existing
+topic is used as it is). --target-rate caps records per second. A record's latency is from the produce call to
 its acknowledgement; latencies go to a fixed-size histogram (quantiles within 1.6%).
 
 Output, text: every --report-interval a line
@@ -65,7 +70,7 @@ sent ones; any failure makes the exit code 1.`,
 			}
 			defer cl.Close()
 			if b.partitions > 0 {
-				if err := a.ensureTopic(cmd.Context(), o, cl, b.topic, b.partitions); err != nil {
+				if err := a.ensureTopic(cmd.Context(), o, cl, b.topic, b.partitions, b.replicationFactor, b.topicConfigs); err != nil {
 					return err
 				}
 			}
@@ -79,6 +84,8 @@ sent ones; any failure makes the exit code 1.`,
 	flags.IntVar(&b.acks, "acks", -1, "acks: -1 (all in-sync replicas, idempotent), 1 or 0")
 	flags.StringVarP(&b.compression, "compression", "z", "none", "compression: none, gzip, snappy, lz4 or zstd")
 	flags.Int32Var(&b.partitions, "partitions", 0, "create the topic with this many partitions if it is missing; 0 does not create")
+	flags.Int16Var(&b.replicationFactor, "replication-factor", -1, "with --partitions: the new topic's replication factor; -1 takes the cluster's default.replication.factor")
+	flags.StringArrayVar(&b.topicConfigs, "topic-config", nil, "with --partitions: a config of the new topic, key=value (repeatable), e.g. min.insync.replicas=2")
 	flags.Float64Var(&b.targetRate, "target-rate", 0, "records per second at most; 0 is unlimited")
 	flags.Int32Var(&b.batchBytesMax, "batch-max-bytes", 1000012, "largest record batch the client builds, in bytes")
 	flags.IntVar(&b.lingerMs, "linger-ms", 5, "how long a partition's batch waits for more records, in ms (Kafka's linger.ms)")
@@ -96,6 +103,8 @@ func (b *benchProduceOptions) clientOpts(o *clientOptions) ([]kgo.Opt, error) {
 		return nil, usageError{fmt.Errorf("--record-size %d: must not be negative", b.recordSizeBytes)}
 	case b.partitions < 0:
 		return nil, usageError{fmt.Errorf("--partitions %d: must not be negative", b.partitions)}
+	case b.replicationFactor == 0 || b.replicationFactor < -1:
+		return nil, usageError{fmt.Errorf("--replication-factor %d: want -1 (the default) or at least 1", b.replicationFactor)}
 	case b.targetRate < 0:
 		return nil, usageError{fmt.Errorf("--target-rate %v: must not be negative", b.targetRate)}
 	case b.batchBytesMax < 1:
@@ -105,6 +114,11 @@ func (b *benchProduceOptions) clientOpts(o *clientOptions) ([]kgo.Opt, error) {
 	}
 	if err := checkReportInterval(b.reportInterval); err != nil {
 		return nil, err
+	}
+	for _, kv := range b.topicConfigs {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return nil, usageError{fmt.Errorf("--topic-config %q: want key=value", kv)}
+		}
 	}
 	acks, err := parseAcks(b.acks)
 	if err != nil {
@@ -126,14 +140,21 @@ func (b *benchProduceOptions) clientOpts(o *clientOptions) ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-// ensureTopic creates the topic with the given partitions unless it exists.
-func (a *app) ensureTopic(ctx context.Context, o *clientOptions, cl *kgo.Client, topic string, partitions int32) error {
+// ensureTopic creates the topic with the given partitions, replication factor (-1: the
+// cluster's default) and configs (key=value) unless it exists.
+func (a *app) ensureTopic(ctx context.Context, o *clientOptions, cl *kgo.Client, topic string, partitions int32, replicationFactor int16, configs []string) error {
 	ctx, cancel := o.stepContext(ctx)
 	defer cancel()
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.TimeoutMillis = timeoutMillis(o)
 	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, -1
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, partitions, replicationFactor
+	for _, kv := range configs {
+		k, v, _ := strings.Cut(kv, "=")
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, c)
+	}
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
@@ -144,7 +165,7 @@ func (a *app) ensureTopic(ctx context.Context, o *clientOptions, cl *kgo.Client,
 	}
 	switch code := resp.Topics[0].ErrorCode; code {
 	case 0:
-		a.logger.Info("created topic", "topic", topic, "partitions", partitions)
+		a.logger.Info("created topic", "topic", topic, "partitions", partitions, "replication_factor", replicationFactor)
 	case kerr.TopicAlreadyExists.Code:
 		a.logger.Info("topic exists; --partitions applies only to a new topic", "topic", topic)
 	default:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,9 +40,9 @@ func TestBenchProduceConsume(t *testing.T) {
 
 	// Text: the summary counts every record.
 	code, stdout, stderr := runWeirIn(t, "", "bench", "produce", "--topic", "b", "--records", "2000", "--record-size", "100",
-		"--partitions", "3", "--report-interval", "1h", brokers)
+		"--partitions", "3", "--replication-factor", "1", "--topic-config", "retention.ms=86400001", "--report-interval", "1h", brokers)
 	if code != exitOK || !strings.HasPrefix(stdout, "2000 records sent, ") || strings.Count(stdout, "\n") != 1 ||
-		!strings.Contains(stdout, " ms 99.9th.\n") || !strings.Contains(stderr, `msg="created topic" topic=b partitions=3`) {
+		!strings.Contains(stdout, " ms 99.9th.\n") || !strings.Contains(stderr, `msg="created topic" topic=b partitions=3 replication_factor=1`) {
 		t.Errorf("bench produce: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 
@@ -73,7 +74,7 @@ func TestBenchProduceConsume(t *testing.T) {
 	}
 
 	// The topic holds both runs: 4000 records over its 3 partitions.
-	code, stdout, stderr = runWeirIn(t, "", "topic", "describe", "b", "-p", "--format", "json", brokers)
+	code, stdout, stderr = runWeirIn(t, "", "topic", "describe", "b", "-p", "-c", "--format", "json", brokers)
 	var described []topicJSON
 	if err := json.Unmarshal([]byte(stdout), &described); code != exitOK || err != nil || len(described) != 1 {
 		t.Fatalf("describe: exit %d, %v, stderr %s", code, err, stderr)
@@ -84,6 +85,9 @@ func TestBenchProduceConsume(t *testing.T) {
 	}
 	if len(described[0].PartitionList) != 3 || total != 4000 {
 		t.Errorf("%d partitions holding %d records, want 3 and 4000", len(described[0].PartitionList), total)
+	}
+	if !slices.ContainsFunc(described[0].Configs, func(c configJSON) bool { return c.Key == "retention.ms" && c.Value != nil && *c.Value == "86400001" }) {
+		t.Errorf("--topic-config retention.ms=86400001 not among the topic's configs %+v", described[0].Configs)
 	}
 
 	code, stdout, stderr = runWeirIn(t, "", "bench", "consume", "--topic", "b", "--records", "4000", brokers)
@@ -111,6 +115,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"bench", "produce", "--topic", "t", "--records", "1", "--acks", "2"},
 		{"bench", "produce", "--topic", "t", "--records", "1", "-z", "brotli"},
 		{"bench", "produce", "--topic", "t", "--records", "1", "--report-interval", "0s"},
+		{"bench", "produce", "--topic", "t", "--records", "1", "--replication-factor", "0"},
+		{"bench", "produce", "--topic", "t", "--records", "1", "--topic-config", "novalue"},
 		{"bench", "consume", "--records", "1"},
 		{"bench", "consume", "--topic", "t"},
 		{"bench", "consume", "--topic", "t", "--records", "1", "--idle-timeout", "0s"},

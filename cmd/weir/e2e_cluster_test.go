@@ -44,6 +44,38 @@ func combinedProperties(dataDir string, id int32, brokerPorts, controllerPorts [
 	}, "\n") + "\n"
 }
 
+// startCombinedCluster formats and starts three combined nodes, each with extraProps added to
+// its server.properties, and waits until every one serves; it returns them with their broker
+// and controller addresses.
+func startCombinedCluster(t *testing.T, bin, extraProps string) (nodes []*clusterNode, bootstrap, controllers []string) {
+	t.Helper()
+	brokerPorts := []int{freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)}
+	controllerPorts := []int{freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)}
+	for id := int32(1); id <= 3; id++ {
+		dir := t.TempDir()
+		config := filepath.Join(dir, "server.properties")
+		props := combinedProperties(filepath.Join(dir, "data"), id, brokerPorts, controllerPorts) + extraProps
+		if err := os.WriteFile(config, []byte(props), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(bin, "storage", "format", "--cluster-id", testControllerClusterID, "--config", config).CombinedOutput()
+		if err != nil {
+			t.Fatalf("format node %d: %v\n%s", id, err, out)
+		}
+		n := &clusterNode{id: id, config: config,
+			brokerAddr:     "127.0.0.1:" + strconv.Itoa(brokerPorts[id-1]),
+			controllerAddr: "127.0.0.1:" + strconv.Itoa(controllerPorts[id-1])}
+		n.start(t, bin)
+		nodes = append(nodes, n)
+		bootstrap = append(bootstrap, n.brokerAddr)
+		controllers = append(controllers, n.controllerAddr)
+	}
+	for _, n := range nodes {
+		n.waitServing(t)
+	}
+	return nodes, bootstrap, controllers
+}
+
 func (c *clusterNode) start(t *testing.T, bin string) {
 	t.Helper()
 	c.proc = launchWeirBroker(t, bin, c.config, fmt.Sprintf("node %d", c.id))
@@ -67,31 +99,7 @@ func TestE2EThreeNodeCluster(t *testing.T) {
 		t.Skip("builds the binary and runs processes")
 	}
 	bin := buildWeir(t, t.TempDir())
-	brokerPorts := []int{freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)}
-	controllerPorts := []int{freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)}
-	var nodes []*clusterNode
-	var bootstrap, controllers []string
-	for id := int32(1); id <= 3; id++ {
-		dir := t.TempDir()
-		config := filepath.Join(dir, "server.properties")
-		if err := os.WriteFile(config, []byte(combinedProperties(filepath.Join(dir, "data"), id, brokerPorts, controllerPorts)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(bin, "storage", "format", "--cluster-id", testControllerClusterID, "--config", config).CombinedOutput()
-		if err != nil {
-			t.Fatalf("format node %d: %v\n%s", id, err, out)
-		}
-		n := &clusterNode{id: id, config: config,
-			brokerAddr:     "127.0.0.1:" + strconv.Itoa(brokerPorts[id-1]),
-			controllerAddr: "127.0.0.1:" + strconv.Itoa(controllerPorts[id-1])}
-		n.start(t, bin)
-		nodes = append(nodes, n)
-		bootstrap = append(bootstrap, n.brokerAddr)
-		controllers = append(controllers, n.controllerAddr)
-	}
-	for _, n := range nodes {
-		n.waitServing(t)
-	}
+	nodes, bootstrap, controllers := startCombinedCluster(t, bin, "")
 	client := newTestClient(t, bootstrap[0])
 	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
 	defer cancel()

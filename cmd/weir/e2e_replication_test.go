@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -20,46 +17,28 @@ import (
 // stopped follower leaves the ISR within seconds.
 const replicatedLagMs = 2000
 
+// replicatedSessionMs is broker.session.timeout.ms there: well above the lag, so a stopped
+// follower leaves the ISR by lagging before its session could lapse; a killed broker's
+// partitions fail over after it.
+const replicatedSessionMs = 12000
+
 // TestE2EReplicatedCluster: three combined processes, a topic of 3 partitions with RF=3 and
 // min.insync.replicas=2, franz-go's idempotent acks=all producer. Every acknowledged record
 // survives kill -9 of a partition leader (the producer goes on through the new leaders and
 // its retries are not duplicated); the killed broker, restarted, catches up and rejoins every
 // ISR; a follower stopped with SIGSTOP leaves the ISR after replica.lag.time.max.ms once
 // records arrive (acks=all produces then commit with the two others), and rejoins after
-// SIGCONT. broker.session.timeout.ms is 20 s, so a lapsed session cannot stand in for the lag
-// rule (kill -9 fails over after it).
+// SIGCONT; kill -9 of the active controller leaves the producer going on. The broker session
+// timeout is well above the lag, so a lapsed session cannot stand in for the lag rule.
 func TestE2EReplicatedCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs processes")
 	}
 	bin := buildWeir(t, t.TempDir())
-	brokerPorts := []int{freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)}
-	controllerPorts := []int{freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)}
-	var nodes []*clusterNode
-	var bootstrap []string
-	for id := int32(1); id <= 3; id++ {
-		dir := t.TempDir()
-		config := filepath.Join(dir, "server.properties")
-		props := combinedProperties(filepath.Join(dir, "data"), id, brokerPorts, controllerPorts) +
-			"replica.lag.time.max.ms=" + strconv.Itoa(replicatedLagMs) + "\n" +
-			"replica.fetch.wait.max.ms=200\n" + "broker.session.timeout.ms=20000\n"
-		if err := os.WriteFile(config, []byte(props), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(bin, "storage", "format", "--cluster-id", testControllerClusterID, "--config", config).CombinedOutput()
-		if err != nil {
-			t.Fatalf("format node %d: %v\n%s", id, err, out)
-		}
-		n := &clusterNode{id: id, config: config,
-			brokerAddr:     "127.0.0.1:" + strconv.Itoa(brokerPorts[id-1]),
-			controllerAddr: "127.0.0.1:" + strconv.Itoa(controllerPorts[id-1])}
-		n.start(t, bin)
-		nodes = append(nodes, n)
-		bootstrap = append(bootstrap, n.brokerAddr)
-	}
-	for _, n := range nodes {
-		n.waitServing(t)
-	}
+	nodes, bootstrap, controllers := startCombinedCluster(t, bin,
+		"replica.lag.time.max.ms="+strconv.Itoa(replicatedLagMs)+"\n"+
+			"replica.fetch.wait.max.ms=200\n"+
+			"broker.session.timeout.ms="+strconv.Itoa(replicatedSessionMs)+"\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*e2eTimeout)
 	defer cancel()
 	admin := newTestClient(t, bootstrap[0], kgo.SeedBrokers(bootstrap...))
@@ -150,8 +129,8 @@ func TestE2EReplicatedCluster(t *testing.T) {
 		}
 		inflight <- ok
 	}()
+	leaderKilledAt := time.Now()
 	victim.proc.signal(t, syscall.SIGKILL)
-	t.Logf("killed node %d, leader of partition 0", victim.id)
 	second := <-inflight
 	if len(second) != 300 {
 		t.Fatalf("%d of 300 records produced across the leader's crash were acknowledged: RF=3 with two brokers left must take them all", len(second))
@@ -160,6 +139,8 @@ func TestE2EReplicatedCluster(t *testing.T) {
 	// Those may have been acknowledged before the kill took effect: these go through the
 	// failover for certain.
 	acked = append(acked, produceAll(t, producer, batch(600, 150))...)
+	t.Logf("kill -9 of node %d, leader of partition 0: every record produced across it acknowledged %v later",
+		victim.id, time.Since(leaderKilledAt).Round(time.Millisecond))
 	var live []string
 	for _, n := range nodes {
 		if n != victim {
@@ -218,16 +199,32 @@ func TestE2EReplicatedCluster(t *testing.T) {
 	}
 	t.Logf("acks=all produces to partition 0 committed %v after SIGSTOP of follower %d, which left the ISR (replica.lag.time.max.ms=%d)",
 		time.Since(stoppedAt).Round(time.Millisecond), stopped.id, replicatedLagMs)
-	// It left by lagging, not by losing its broker session (broker.session.timeout.ms is
-	// longer than this test waits): still registered and unfenced, so still listed.
+	// It left by lagging, not by losing its broker session: still registered and unfenced, so
+	// still listed.
 	if !brokerListed(ctx, leaderAddr, stopped.id) {
 		t.Fatalf("stopped node %d is no longer listed: its session lapsed, so the lag rule was not what dropped it", stopped.id)
 	}
 	resume()
 	waitFor(t, fmt.Sprintf("node %d back in every ISR after SIGCONT", stopped.id), func() bool { return fullISRs(leaderAddr) }, func() string { return lastMeta })
 
+	// kill -9 of the active controller (its broker leads some partitions too): a new one is
+	// elected, the dead broker's session lapses, its partitions move to the other ISR
+	// members, and the producer goes on.
+	ctlVictim := nodes[waitForLeader(t, controllers, 0).LeaderID-1]
+	killedAt := time.Now()
+	ctlVictim.proc.signal(t, syscall.SIGKILL)
+	acked = append(acked, produceAll(t, producer, batch(900, 150))...)
+	t.Logf("kill -9 of the active controller %d: 150 records over every partition acknowledged %v later (broker.session.timeout.ms=%d)",
+		ctlVictim.id, time.Since(killedAt).Round(time.Millisecond), replicatedSessionMs)
+
 	// Every acknowledged record reads back once, in order.
-	sameRecords(t, consumeN(t, bootstrap[stopped.id-1], topic, len(acked)), acked)
+	var reader string
+	for _, n := range nodes {
+		if n != ctlVictim {
+			reader = n.brokerAddr
+		}
+	}
+	sameRecords(t, consumeN(t, reader, topic, len(acked)), acked)
 }
 
 // brokerListed reports whether the broker at addr lists broker id in Metadata (registered and

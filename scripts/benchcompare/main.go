@@ -7,6 +7,11 @@
 //
 //	go run ./scripts/benchcompare -runs 3
 //	go run ./scripts/benchcompare -runs 0 -rss-gib 10
+//	go run ./scripts/benchcompare -replication -runs 3 -produce-mib 64
+//
+// -replication measures replication instead, on three combined weir processes: acks=all
+// produce to an RF=3, min.insync.replicas=2 topic against an RF=1 topic (medians, p50/p99,
+// the ratio), and the leader failover time after kill -9 (see replication.go).
 //
 // Numbers vary with the machine; compare ratios measured in one run, never across machines.
 // kfake keeps its log in memory and never syncs; weir acknowledges acks=all after fdatasync.
@@ -59,7 +64,15 @@ func main() {
 	produceMiB := flag.Int("produce-mib", 256, "MiB of record values produced per scenario and run")
 	rssGiB := flag.Int("rss-gib", 0, "if > 0: produce this many GiB into weir, consume them back, report the broker's peak RSS")
 	workDir := flag.String("dir", "", "directory for the weir binary and data (default: a temporary one, removed after)")
+	replication := flag.Bool("replication", false, "measure RF=3 against RF=1 and leader failover on a three-node cluster instead")
 	flag.Parse()
+	if *replication {
+		if err := runReplication(*runs, *produceMiB, *workDir); err != nil {
+			fmt.Fprintln(os.Stderr, "benchcompare:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *serveKfake != 0 {
 		if err := runKfake(*serveKfake); err != nil {
 			fmt.Fprintln(os.Stderr, "kfake:", err)
@@ -86,20 +99,31 @@ func runKfake(port int) error {
 	return nil
 }
 
-func run(runs, produceMiB, rssGiB int, workDir string) error {
+// buildInto builds weir into workDir, a temporary directory when empty (cleanup removes it).
+func buildInto(workDir string) (dir, weirBin string, cleanup func(), err error) {
+	cleanup = func() {}
 	if workDir == "" {
-		dir, err := os.MkdirTemp("", "weir-benchcompare-")
+		tmp, err := os.MkdirTemp("", "weir-benchcompare-")
 		if err != nil {
-			return err
+			return "", "", cleanup, err
 		}
-		defer os.RemoveAll(dir)
-		workDir = dir
+		cleanup = func() { os.RemoveAll(tmp) }
+		workDir = tmp
 	}
-	weirBin := filepath.Join(workDir, "weir")
+	weirBin = filepath.Join(workDir, "weir")
 	build := exec.Command("go", "build", "-o", weirBin, "./cmd/weir")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		return fmt.Errorf("building weir: %w", err)
+		return workDir, weirBin, cleanup, fmt.Errorf("building weir: %w", err)
+	}
+	return workDir, weirBin, cleanup, nil
+}
+
+func run(runs, produceMiB, rssGiB int, workDir string) error {
+	workDir, weirBin, cleanup, err := buildInto(workDir)
+	defer cleanup()
+	if err != nil {
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -230,6 +254,7 @@ type benchSummary struct {
 	Bytes        int64   `json:"bytes"`
 	ElapsedMs    float64 `json:"elapsed_ms"`
 	MBPerSec     float64 `json:"mb_per_sec"`
+	LatencyP50Ms float64 `json:"latency_p50_ms"`
 	LatencyP99Ms float64 `json:"latency_p99_ms"`
 }
 
