@@ -207,6 +207,17 @@ func measureFailover(weirBin string, nodes []*clusterNode, bootstrap []string, r
 		return 0, err
 	}
 	defer cl.Close()
+	// The node the last run killed is back once it is registered again: three brokers listed.
+	for {
+		resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+		if err == nil && len(resp.Brokers) == 3 {
+			break
+		}
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("three brokers not listed: %v", ctx.Err())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	create := kmsg.NewPtrCreateTopicsRequest()
 	ct := kmsg.NewCreateTopicsRequestTopic()
 	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, 1, 3
