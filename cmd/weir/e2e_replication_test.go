@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,7 +27,8 @@ const replicatedLagMs = 2000
 const replicatedSessionMs = 12000
 
 // TestE2EReplicatedCluster: three combined processes, a topic of 3 partitions with RF=3 and
-// min.insync.replicas=2, franz-go's idempotent acks=all producer. Every acknowledged record
+// min.insync.replicas=2, franz-go's idempotent acks=all producer and librdkafka's (kcat) beside
+// it across each kill. Every acknowledged record
 // survives kill -9 of a partition leader (the producer goes on through the new leaders and
 // its retries are not duplicated); the killed broker, restarted, catches up and rejoins every
 // ISR; a follower stopped with SIGSTOP leaves the ISR after replica.lag.time.max.ms once
@@ -116,6 +121,9 @@ func TestE2EReplicatedCluster(t *testing.T) {
 		t.Fatalf("metadata: %s", lastMeta)
 	}
 	victim := nodes[leaders[0]-1]
+	// librdkafka (kcat) produces to partition 0 across the kill too, fed over three seconds.
+	kcatFirst := startKcatProducer(t, bootstrap, topic, 0, "kcat-a")
+	time.Sleep(time.Second)
 	inflight := make(chan []testRecord, 1)
 	go func() {
 		// Not t.Fatal off the test goroutine: report what was acknowledged, errors excluded.
@@ -141,13 +149,17 @@ func TestE2EReplicatedCluster(t *testing.T) {
 	acked = append(acked, produceAll(t, producer, batch(600, 150))...)
 	t.Logf("kill -9 of node %d, leader of partition 0: every record produced across it acknowledged %v later",
 		victim.id, time.Since(leaderKilledAt).Round(time.Millisecond))
+	kcatSent := map[string]int32{}
+	if waitKcat(t, kcatFirst, leaderKilledAt, "the leader's kill") {
+		kcatSent["kcat-a"] = 0
+	}
 	var live []string
 	for _, n := range nodes {
 		if n != victim {
 			live = append(live, n.brokerAddr)
 		}
 	}
-	sameRecords(t, consumeN(t, live[0], topic, len(acked)), acked)
+	readBack(t, live[0], topic, acked, kcatSent)
 
 	// The killed broker restarts, catches up from the leaders and rejoins every ISR.
 	victim.start(t, bin)
@@ -209,22 +221,116 @@ func TestE2EReplicatedCluster(t *testing.T) {
 
 	// kill -9 of the active controller (its broker leads some partitions too): a new one is
 	// elected, the dead broker's session lapses, its partitions move to the other ISR
-	// members, and the producer goes on.
+	// members, and the producers go on: franz-go's over every partition and librdkafka's
+	// (kcat, idempotent, acks=all) to a partition the killed node leads, its records fed
+	// over three seconds so that some are sent across the kill.
 	ctlVictim := nodes[waitForLeader(t, controllers, 0).LeaderID-1]
+	_, leaders, _ = isrs(leaderAddr)
+	kcatPartition := int32(0)
+	for p := int32(0); p < partitions; p++ {
+		if leaders[p] == ctlVictim.id {
+			kcatPartition = p
+		}
+	}
+	kcatSecond := startKcatProducer(t, bootstrap, topic, kcatPartition, "kcat-b")
+	time.Sleep(time.Second)
 	killedAt := time.Now()
 	ctlVictim.proc.signal(t, syscall.SIGKILL)
 	acked = append(acked, produceAll(t, producer, batch(900, 150))...)
 	t.Logf("kill -9 of the active controller %d: 150 records over every partition acknowledged %v later (broker.session.timeout.ms=%d)",
 		ctlVictim.id, time.Since(killedAt).Round(time.Millisecond), replicatedSessionMs)
+	if waitKcat(t, kcatSecond, killedAt, fmt.Sprintf("the controller's kill (partition %d led by node %d)", kcatPartition, leaders[kcatPartition])) {
+		kcatSent["kcat-b"] = kcatPartition
+	}
 
-	// Every acknowledged record reads back once, in order.
+	// Every acknowledged record reads back once, in order; each kcat run's, in its
+	// partition, in the order sent.
 	var reader string
 	for _, n := range nodes {
 		if n != ctlVictim {
 			reader = n.brokerAddr
 		}
 	}
-	sameRecords(t, consumeN(t, reader, topic, len(acked)), acked)
+	readBack(t, reader, topic, acked, kcatSent)
+}
+
+// readBack consumes topic through addr and checks it holds exactly the acknowledged records
+// of franz-go (acked) and of each kcat run (named by prefix, to its partition), each once and
+// in the order produced.
+func readBack(t *testing.T, addr, topic string, acked []testRecord, kcatSent map[string]int32) {
+	t.Helper()
+	got := consumeN(t, addr, topic, len(acked)+len(kcatSent)*kcatRecords)
+	fromKcat := map[string][]string{}
+	got = slices.DeleteFunc(got, func(r testRecord) bool {
+		prefix, _, ok := strings.Cut(r.Value, ":")
+		if !ok || !strings.HasPrefix(prefix, "kcat-") {
+			return false
+		}
+		if p, sent := kcatSent[prefix]; !sent || r.Partition != p {
+			t.Errorf("kcat's record %s in partition %d, want %d", r.Value, r.Partition, p)
+		}
+		fromKcat[prefix] = append(fromKcat[prefix], r.Value)
+		return true
+	})
+	sameRecords(t, got, acked)
+	for prefix := range kcatSent {
+		want := make([]string, kcatRecords)
+		for i := range want {
+			want[i] = kcatValue(prefix, i)
+		}
+		if !slices.Equal(fromKcat[prefix], want) {
+			t.Errorf("%s's records read back as %v, want %d in order, once each", prefix, fromKcat[prefix], kcatRecords)
+		}
+	}
+}
+
+// kcatRecords is how many records each kcat run produces.
+const kcatRecords = 300
+
+// kcatValue is record i of the kcat run named prefix.
+func kcatValue(prefix string, i int) string { return fmt.Sprintf("%s:%03d", prefix, i) }
+
+// startKcatProducer starts kcat producing kcatRecords records named by prefix idempotently
+// with acks=all to one partition, one line every 10 ms, and returns a channel with its outcome
+// (nil when kcat is missing outside CI: the librdkafka part is then left out).
+func startKcatProducer(t *testing.T, bootstrap []string, topic string, partition int32, prefix string) <-chan error {
+	t.Helper()
+	_, err := exec.LookPath("kcat")
+	if err != nil && os.Getenv("CI") != "true" {
+		t.Logf("kcat is not on PATH: librdkafka's producer is left out (apt-get install kcat)")
+		return nil
+	}
+	requireTool(t, err == nil, "kcat is not on PATH")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*e2eTimeout)
+	cmd := exec.CommandContext(ctx, "kcat", "-b", strings.Join(bootstrap, ","), "-P", "-t", topic, "-p", strconv.Itoa(int(partition)),
+		"-X", "enable.idempotence=true", "-X", "acks=all", "-X", "message.timeout.ms=60000")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer cancel()
+		for i := range kcatRecords {
+			if _, err := fmt.Fprintln(stdin, kcatValue(prefix, i)); err != nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		stdin.Close()
+		// librdkafka logs the killed broker's refused connections as errors: only the exit
+		// code and what reads back count.
+		if err := cmd.Wait(); err != nil {
+			err = fmt.Errorf("kcat -P: %v (context: %v)\n%s", err, ctx.Err(), &out)
+		}
+		done <- err
+	}()
+	return done
 }
 
 // brokerListed reports whether the broker at addr lists broker id in Metadata (registered and
@@ -235,4 +341,18 @@ func brokerListed(ctx context.Context, addr string, id int32) bool {
 		return false
 	}
 	return slices.ContainsFunc(raw.(*kmsg.MetadataResponse).Brokers, func(b kmsg.MetadataResponseBroker) bool { return b.NodeID == id })
+}
+
+// waitKcat waits for a kcat run started by startKcatProducer (false: none ran) and logs how
+// long after the kill at killedAt its last record was delivered.
+func waitKcat(t *testing.T, done <-chan error, killedAt time.Time, what string) bool {
+	t.Helper()
+	if done == nil {
+		return false
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kcat's %d idempotent acks=all records across %s all delivered within %v of it", kcatRecords, what, time.Since(killedAt).Round(time.Millisecond))
+	return true
 }
