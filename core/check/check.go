@@ -75,14 +75,34 @@ func newWriterInvokes(h History) writerInvokes {
 	return w
 }
 
-// excuseTime is the invocation a fetch's record r is excused by under Replicated: the
-// earlier of the fetch's and the record's writer's (a fetch cannot return what was written
-// after it was invoked, so the fetch's own time is never too late).
+// excuseTime is the invocation op's record r is excused by: op's own, except, under
+// Replicated (w not nil), for a fetch: the earlier of the fetch's and the record's writer's (a
+// fetch cannot return what was written after it was invoked, so its own time is never too
+// late).
 func (w writerInvokes) excuseTime(op *Op, r Record) int64 {
+	if w == nil || op.Kind != OpFetch {
+		return op.InvokeNs
+	}
 	if t, ok := w[writerKey{op.Topic, op.Partition, r.Value}]; ok {
 		return min(t, op.InvokeNs)
 	}
 	return op.InvokeNs
+}
+
+// latestWriterAt is the latest of the earliest invocations of the writers of the values v saw
+// at offset (math.MaxInt64 when one has no known writer): a skip of offset is excused only if
+// every value there was written before the damage (a fetch may have read any of them from
+// another replica).
+func (w writerInvokes) latestWriterAt(v *partitionView, offset int64) int64 {
+	latest := int64(math.MinInt64)
+	for _, value := range v.valuesAt(offset) {
+		t, ok := w[writerKey{v.key.topic, v.key.partition, value}]
+		if !ok {
+			return math.MaxInt64
+		}
+		latest = max(latest, t)
+	}
+	return latest
 }
 
 // forgetDestroyed returns h as if the records a disk fault destroyed had never been observed:
@@ -95,11 +115,7 @@ func forgetDestroyed(h History, excused func(topic string, partition int32, offs
 	out := History{Ops: make([]Op, len(h.Ops))}
 	for i, op := range h.Ops {
 		destroyed := func(r Record) bool {
-			at := op.InvokeNs
-			if writers != nil && op.Kind == OpFetch {
-				at = writers.excuseTime(&op, r)
-			}
-			return r.Offset >= 0 && excused(op.Topic, op.Partition, r.Offset, at)
+			return r.Offset >= 0 && excused(op.Topic, op.Partition, r.Offset, writers.excuseTime(&op, r))
 		}
 		switch {
 		case op.Kind == OpProduce && op.Outcome == OutcomeOK && slices.ContainsFunc(op.Records, destroyed):
@@ -181,23 +197,11 @@ func Check(h History, opts Options) Report {
 				return false
 			}
 			if writers != nil {
-				// A skip of offset is excused when every value seen there was written
-				// before the damage (a fetch may have read any of them from another
-				// replica); one written later, or by no known produce, must be read.
-				latest := int64(math.MinInt64)
-				for _, value := range v.valuesAt(offset) {
-					t, ok := writers[writerKey{v.key.topic, v.key.partition, value}]
-					if !ok {
-						latest = math.MaxInt64
-						break
-					}
-					latest = max(latest, t)
-				}
-				invokeNs = min(invokeNs, latest)
+				invokeNs = min(invokeNs, writers.latestWriterAt(v, offset))
 			}
 			return opts.Excused(v.key.topic, v.key.partition, offset, invokeNs)
 		})
-		checkDurability(c, v, opts, writers)
+		checkDurability(c, v, opts)
 		checkLinearizable(c, v, opts.LinearizabilityTimeout)
 	}
 	return report()

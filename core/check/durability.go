@@ -24,7 +24,7 @@ func (f *finalReads) has(offset int64, value string) bool {
 // checkDurability reports LostWrite, Unseen and IncompleteFinalRead for one partition (see
 // the Anomaly constants). Without complete final reads it reports unseen values as
 // information only.
-func checkDurability(c *collector, v *partitionView, opts Options, writers writerInvokes) {
+func checkDurability(c *collector, v *partitionView, opts Options) {
 	excused := func(offset, invokeNs int64) bool {
 		return opts.Excused != nil && opts.Excused(v.key.topic, v.key.partition, offset, invokeNs)
 	}
@@ -42,7 +42,7 @@ func checkDurability(c *collector, v *partitionView, opts Options, writers write
 		return !ok || rule.mayDelete(r)
 	}
 	if complete {
-		checkLostWrites(c, v, final, deletable, writers)
+		checkLostWrites(c, v, final, deletable)
 	}
 	checkUnseen(c, v, final, complete, deletable)
 }
@@ -123,18 +123,14 @@ func readFinal(c *collector, v *partitionView, requireFinal bool, excused func(o
 // final reads: acknowledged produce records and records fetched below their answer's high
 // watermark, unless deletable (below the final log start, and retention or DeleteRecords may
 // have removed it).
-func checkLostWrites(c *collector, v *partitionView, final finalReads, deletable func(Record, int64) bool, writers writerInvokes) {
+func checkLostWrites(c *collector, v *partitionView, final finalReads, deletable func(Record, int64) bool) {
 	type lost struct {
 		offset int64
 		value  string
 	}
 	lostOps := map[lost][]int{}
 	consider := func(op *Op, r Record) {
-		at := op.InvokeNs
-		if writers != nil && op.Kind == OpFetch {
-			at = writers.excuseTime(op, r)
-		}
-		if deletable(r, at) || final.has(r.Offset, r.Value) {
+		if deletable(r, op.InvokeNs) || final.has(r.Offset, r.Value) {
 			return
 		}
 		k := lost{r.Offset, r.Value}

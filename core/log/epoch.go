@@ -218,9 +218,9 @@ func (l *Log) EpochEntries() []EpochEntry {
 // leader's cache then always ends with its own epoch, so OffsetForLeaderEpoch and the fetch
 // divergence check answer a follower's epoch from the epochs after it, never "unknown".
 // Entries at or above epoch or startOffset are replaced; those above epoch are returned, for
-// the caller to warn of: epochs only grow, so such an entry came from a batch whose partitionLeaderEpoch field
-// (outside the CRC) was damaged on disk, and Kafka's cache, too, truncates it
-// (maybeTruncateNonMonotonicEntries). The change is persisted.
+// the caller to warn of: epochs only grow, so such an entry came from a batch whose
+// partitionLeaderEpoch field (outside the CRC) was damaged on disk, and Kafka's cache, too,
+// truncates it (maybeTruncateNonMonotonicEntries). The change is persisted.
 func (l *Log) AssignEpochStart(epoch record.Epoch, startOffset record.Offset) (dropped []EpochEntry, err error) {
 	if err := l.check(); err != nil {
 		return nil, err
