@@ -174,21 +174,13 @@ func describeTopics(ctx context.Context, cl *kgo.Client, names []string, sel des
 		}
 	}
 	if sel.configs && len(found) > 0 {
-		req := kmsg.NewPtrDescribeConfigsRequest()
-		for _, name := range found {
-			r := kmsg.NewDescribeConfigsRequestResource()
-			r.ResourceType = kmsg.ConfigResourceTypeTopic
-			r.ResourceName = name
-			req.Resources = append(req.Resources, r)
-		}
-		resp, err := req.RequestWith(ctx, cl)
+		resp, err := describeTopicConfigs(ctx, cl, found)
 		if err != nil {
-			return nil, fmt.Errorf("describe configs request: %w", err)
+			return nil, err
 		}
 		d.configs = make(map[string]*kmsg.DescribeConfigsResponseResource, len(resp.Resources))
 		for i := range resp.Resources {
 			r := &resp.Resources[i]
-			slices.SortFunc(r.Configs, func(x, y kmsg.DescribeConfigsResponseResourceConfig) int { return strings.Compare(x.Name, y.Name) })
 			d.configs[r.ResourceName] = r
 		}
 	}
@@ -353,4 +345,25 @@ func (d *describedTopics) failure() error {
 		return nil
 	}
 	return fmt.Errorf("%d of %d topics could not be fully described: %s", len(failed), len(d.names), strings.Join(failed, ", "))
+}
+
+// describeTopicConfigs asks for the configs of topics (DescribeConfigs) and sorts each
+// resource's configs by name.
+func describeTopicConfigs(ctx context.Context, cl *kgo.Client, topics []string) (*kmsg.DescribeConfigsResponse, error) {
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	for _, name := range topics {
+		r := kmsg.NewDescribeConfigsRequestResource()
+		r.ResourceType = kmsg.ConfigResourceTypeTopic
+		r.ResourceName = name
+		req.Resources = append(req.Resources, r)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("describe configs request: %w", err)
+	}
+	for i := range resp.Resources {
+		r := &resp.Resources[i]
+		slices.SortFunc(r.Configs, func(x, y kmsg.DescribeConfigsResponseResourceConfig) int { return strings.Compare(x.Name, y.Name) })
+	}
+	return resp, nil
 }

@@ -220,22 +220,14 @@ func topicConfigs(ctx context.Context, cl *kgo.Client, topics []string) (map[str
 	if len(topics) == 0 {
 		return result, nil
 	}
-	req := kmsg.NewPtrDescribeConfigsRequest()
-	for _, name := range topics {
-		r := kmsg.NewDescribeConfigsRequestResource()
-		r.ResourceType = kmsg.ConfigResourceTypeTopic
-		r.ResourceName = name
-		req.Resources = append(req.Resources, r)
-	}
-	resp, err := req.RequestWith(ctx, cl)
+	resp, err := describeTopicConfigs(ctx, cl, topics)
 	if err != nil {
-		return nil, fmt.Errorf("describe configs request: %w", err)
+		return nil, err
 	}
 	for _, r := range resp.Resources {
 		if r.ErrorCode != 0 {
 			return nil, fmt.Errorf("describe configs of topic %s: %s", r.ResourceName, statusText(r.ErrorCode, r.ErrorMessage))
 		}
-		slices.SortFunc(r.Configs, func(x, y kmsg.DescribeConfigsResponseResourceConfig) int { return strings.Compare(x.Name, y.Name) })
 		var summary topicConfigSummary
 		for _, c := range r.Configs {
 			if c.Name == minISRConfig {
