@@ -62,6 +62,15 @@ func (a *app) withClient(ctx context.Context, o *clientOptions, fn func(ctx cont
 	return fn(ctx, cl)
 }
 
+// readReassignmentFile reads and parses --reassignment-json-file.
+func readReassignmentFile(path string) ([]partitionAssignment, error) {
+	data, err := readFileFlag("reassignment-json-file", path)
+	if err != nil {
+		return nil, err
+	}
+	return parseReassignmentJSON(data)
+}
+
 // readFileFlag reads the file a flag names, or says which flag is missing.
 func readFileFlag(flag, path string) ([]byte, error) {
 	if path == "" {
@@ -400,11 +409,11 @@ until it reports completion, which removes them. Replicas must be in log dir "an
 replicas between a broker's log directories is not supported.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readFileFlag("reassignment-json-file", file)
+			targets, err := readReassignmentFile(file)
 			if err != nil {
 				return err
 			}
-			proposed, err := parseExecuteAssignment(data)
+			proposed, err := executeAssignment(targets)
 			if err != nil {
 				return err
 			}
@@ -422,12 +431,9 @@ replicas between a broker's log directories is not supported.`,
 	return cmd
 }
 
-// parseExecuteAssignment parses a reassignment file and checks it as Kafka's execute does.
-func parseExecuteAssignment(data []byte) (map[topicPartition][]int32, error) {
-	list, err := parseReassignmentJSON(data)
-	if err != nil {
-		return nil, err
-	}
+// executeAssignment checks a parsed reassignment file as Kafka's execute does and maps each
+// partition to its new replicas.
+func executeAssignment(list []partitionAssignment) (map[topicPartition][]int32, error) {
 	if len(list) == 0 {
 		return nil, errors.New("Partition reassignment list cannot be empty")
 	}
@@ -555,11 +561,7 @@ replication throttles execute --throttle set, from every broker and from the fil
 unless --preserve-throttles. Exits 0 while in progress; 1 on errors.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readFileFlag("reassignment-json-file", file)
-			if err != nil {
-				return err
-			}
-			targets, err := parseReassignmentJSON(data)
+			targets, err := readReassignmentFile(file)
 			if err != nil {
 				return err
 			}
@@ -661,11 +663,7 @@ func (a *app) reassignCancelCommand(o *clientOptions) *cobra.Command {
 reassignment. Then removes the replication throttles unless --preserve-throttles.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readFileFlag("reassignment-json-file", file)
-			if err != nil {
-				return err
-			}
-			targets, err := parseReassignmentJSON(data)
+			targets, err := readReassignmentFile(file)
 			if err != nil {
 				return err
 			}
