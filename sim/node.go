@@ -476,6 +476,25 @@ func (n *Node) SetSyncSlowdown(factor int64) { n.syncSlowdown = max(factor, 1) }
 // RestoreDiskCapacity returns to NodeConfig.DiskBytesMax.
 func (n *Node) SetDiskCapacityBytes(capacityBytes int64) { n.mem.SetCapacityBytes(capacityBytes) }
 
+// Wipe gives a node that is down an empty disk, as an operator replacing a failed drive does:
+// the next Restart formats it with the cluster id (`weir storage format`) and the broker starts
+// over with no log. Only a broker-only cluster member: a voter's disk holds its quorum state.
+func (n *Node) Wipe() error {
+	if n.inc != nil {
+		return fmt.Errorf("sim: node %d: wipe while running", n.cfg.ID)
+	}
+	if n.cfg.ClusterID == "" || slices.Contains(n.cfg.Voters, n.cfg.ID) {
+		return fmt.Errorf("sim: node %d: only a broker-only cluster member's disk is wiped", n.cfg.ID)
+	}
+	n.mem = memfs.New()
+	if n.cfg.DiskBytesMax > 0 {
+		n.mem.SetCapacityBytes(n.cfg.DiskBytesMax)
+	}
+	n.formatted = false
+	n.w.Tracef("node%d disk wiped", n.cfg.ID)
+	return nil
+}
+
 // RestoreDiskCapacity sets the capacity back to NodeConfig.DiskBytesMax.
 func (n *Node) RestoreDiskCapacity() { n.mem.SetCapacityBytes(n.cfg.DiskBytesMax) }
 

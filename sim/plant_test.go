@@ -1,6 +1,9 @@
 package sim
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/weirdata/weir/core/buggify"
@@ -9,16 +12,33 @@ import (
 // plantedSeedsMax bounds the seeds a planted bug may survive before its test fails.
 const plantedSeedsMax = 30
 
-// plantedFaults are the fault classes each planted bug needs to show (the others stay off so
-// the test is quick): losing unsynced data needs crashes, a skipped CRC check needs damage to
-// recover from, lost producer state needs retries across restarts.
-var plantedFaults = map[buggify.Bug]string{
-	buggify.BugAckBeforeFsync:         "crash",
-	buggify.BugRecoverySkipsCRC:       "crash,corrupt",
-	buggify.BugIndexOffByOne:          "none",
-	buggify.BugServeAboveHW:           "none",
-	buggify.BugLoseProducerState:      "crash,net",
-	buggify.BugRetentionDeletesActive: "none",
+// plantedRun is the runs a planted bug needs to show: the fault classes (the others stay off
+// so the test is quick) and, for a replication bug, a cluster of three brokers replicating
+// three ways.
+type plantedRun struct {
+	faults     string
+	replicated bool
+	// scenario, when set, is the replication scenario that catches the bug instead: its window
+	// (a follower cut off from its leader between two crashes) is too narrow for random faults.
+	// TestReplicationScenarios shows it failing with the bug and passing without.
+	scenario string
+}
+
+// plantedRuns names each planted bug's runs: losing unsynced data needs crashes, a skipped
+// CRC check needs damage to recover from, lost producer state needs retries across restarts;
+// the replication bugs need leaders to change under load.
+var plantedRuns = map[buggify.Bug]plantedRun{
+	buggify.BugAckBeforeFsync:             {faults: "crash"},
+	buggify.BugRecoverySkipsCRC:           {faults: "crash,corrupt"},
+	buggify.BugIndexOffByOne:              {faults: "none"},
+	buggify.BugServeAboveHW:               {faults: "none"},
+	buggify.BugLoseProducerState:          {faults: "crash,net"},
+	buggify.BugRetentionDeletesActive:     {faults: "none"},
+	buggify.BugTruncateToHW:               {scenario: "kip101_truncate_to_hw.txt"},
+	buggify.BugSkipDivergenceCheck:        {faults: "crash,pause,net", replicated: true},
+	buggify.BugTruncateIgnoresOwnEpochs:   {scenario: "kip279_fast_double_failover.txt"},
+	buggify.BugShowUnestablishedHW:        {faults: "crash,pause,net", replicated: true},
+	buggify.BugFollowerSkipsProducerState: {faults: "crash,pause,net", replicated: true},
 }
 
 // TestPlantedBugsCaught is the simulator's proof of power: each bug core can be built to have
@@ -28,13 +48,25 @@ var plantedFaults = map[buggify.Bug]string{
 func TestPlantedBugsCaught(t *testing.T) {
 	for _, bug := range buggify.Bugs {
 		t.Run(string(bug), func(t *testing.T) {
-			faults, ok := plantedFaults[bug]
+			run, ok := plantedRuns[bug]
 			if !ok {
-				t.Fatalf("no fault classes named for %s in plantedFaults", bug)
+				t.Fatalf("no runs named for %s in plantedRuns", bug)
 			}
+			if run.scenario != "" {
+				data, err := os.ReadFile(filepath.Join("../testdata/replication-scenarios", run.scenario))
+				if err != nil || !strings.Contains(string(data), "plant="+string(bug)) {
+					t.Fatalf("%s: scenario %s does not plant it (%v)", bug, run.scenario, err)
+				}
+				t.Logf("%s is caught by the replication scenario %s", bug, run.scenario)
+				return
+			}
+			faults := run.faults
 			for seed := uint64(1); seed <= plantedSeedsMax; seed++ {
 				opts := DefaultRunOptions(seed)
 				opts.Faults = faults
+				if run.replicated {
+					opts.Nodes, opts.ReplicationFactor = 3, 3
+				}
 				opts.Planted = []buggify.Bug{bug}
 				res := Run(opts)
 				if res.Passed() {

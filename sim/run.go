@@ -14,6 +14,7 @@ import (
 	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/check"
 	"github.com/weirdata/weir/core/client"
+	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/quorum"
 	"github.com/weirdata/weir/core/storage"
@@ -46,8 +47,7 @@ type RunOptions struct {
 	// broker-only), or "" to draw one from the seed.
 	Roles string
 	// ReplicationFactor is the workload topic's in a cluster: 3 (with min.insync.replicas=2)
-	// or 0/1 for one replica per partition. Replicated runs are not yet in the CI seed sets:
-	// sweeps of them still find lost writes and stuck replicas (docs in sim/doc.go).
+	// or 0/1 for one replica per partition.
 	ReplicationFactor int
 }
 
@@ -214,6 +214,14 @@ type cluster struct {
 	// corruptor is the broker disk's Corruptor in scenarios with damage=on, idle until their
 	// `misdirect` command arms it; nil in runs (the fault plan brings its own).
 	corruptor *errorfs.Corruptor
+	// Replication scenarios (replication_scenario_test.go) set these; runs leave them zero.
+	// brokerAdjust changes every broker's config after the knobs (and a separate controller's
+	// session timeout, sessionTimeoutMs, when not 0); topicConfigs override the workload
+	// topic's configs by name; wiped are the nodes whose disk was replaced by an empty one.
+	brokerAdjust     func(b *config.BrokerConfig)
+	sessionTimeoutMs int32
+	topicConfigs     []client.TopicConfig
+	wiped            map[int32]bool
 }
 
 // newCluster draws the run's knobs and buggify from the seed; adjust, when set, changes the
@@ -285,6 +293,9 @@ func (c *cluster) setUp() string {
 		for _, id := range voters {
 			cfg := DefaultControllerNodeConfig(id, voters)
 			cfg.ClusterID = clusterID
+			if c.sessionTimeoutMs > 0 {
+				cfg.SessionTimeoutMs = c.sessionTimeoutMs
+			}
 			n, err := NewControllerNode(c.w, c.network, cfg)
 			if err != nil {
 				return fmt.Sprintf("setup: %v", err)
@@ -303,6 +314,9 @@ func (c *cluster) setUp() string {
 			nodeCfg.Voters, nodeCfg.VoterHost, nodeCfg.ClusterID = voters, voterHost, clusterID
 		}
 		nodeCfg.Adjust = c.knobs.adjust
+		if c.brokerAdjust != nil {
+			nodeCfg.Adjust = func(b *config.BrokerConfig) { c.knobs.adjust(b); c.brokerAdjust(b) }
+		}
 		nodeCfg.Buggify = c.bug
 		c.plan.ConfigureNode(&nodeCfg)
 		if c.damage != nil {
@@ -467,8 +481,8 @@ func (c *cluster) nodeDamaged(id int32) bool {
 	if d := c.plan.Damage(id); d != nil && d.Len() > 0 {
 		return true
 	}
-	// A scenario's damage command damages the single broker's disk.
-	return c.damage != nil && c.damage.Len() > 0 && id == c.node.ID()
+	// A scenario's damage command damages the single broker's disk; its wipe empties one.
+	return c.damage != nil && c.damage.Len() > 0 && id == c.node.ID() || c.wiped[id]
 }
 
 // replicasLagging says why replication has not caught up; "" when it has. A partition whose
@@ -740,6 +754,10 @@ func (c *cluster) workloadTopicSpec() client.TopicSpec {
 	if c.clustered() && c.opts.ReplicationFactor == 3 {
 		spec.ReplicationFactor = 3
 		spec.Configs = []client.TopicConfig{{Name: "min.insync.replicas", Value: "2"}}
+	}
+	for _, tc := range c.topicConfigs {
+		spec.Configs = slices.DeleteFunc(spec.Configs, func(o client.TopicConfig) bool { return o.Name == tc.Name })
+		spec.Configs = append(spec.Configs, tc)
 	}
 	return spec
 }

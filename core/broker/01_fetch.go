@@ -190,7 +190,7 @@ func (n *Node) fetchPartition(img *metadata.Image, name string, topicCode int16,
 	if !leads {
 		return errNotLeaderOrFollower, log.ReadPlan{}
 	}
-	if follower < 0 && !r.leader.Established() {
+	if follower < 0 && !n.hwShown(r) {
 		return errOffsetNotAvailable, log.ReadPlan{}
 	}
 	if follower >= 0 && !r.leader.IsReplica(follower) {

@@ -39,7 +39,7 @@ func (n *Node) handleListOffsets(cs *conn, s *slot, req *kmsg.ListOffsetsRequest
 		for _, rp := range rt.Partitions {
 			p := kmsg.NewListOffsetsResponseTopicPartition()
 			p.Partition = rp.Partition
-			p.ErrorCode = n.listOffset(img, rt.Topic, &rp, &p)
+			p.ErrorCode = n.listOffset(img, rt.Topic, req.ReplicaID < 0, &rp, &p)
 			t.Partitions = append(t.Partitions, p)
 		}
 		resp.Topics = append(resp.Topics, t)
@@ -47,7 +47,7 @@ func (n *Node) handleListOffsets(cs *conn, s *slot, req *kmsg.ListOffsetsRequest
 	n.finish(cs, s, resp, nil)
 }
 
-func (n *Node) listOffset(img *metadata.Image, topic string, rp *kmsg.ListOffsetsRequestTopicPartition, p *kmsg.ListOffsetsResponseTopicPartition) int16 {
+func (n *Node) listOffset(img *metadata.Image, topic string, fromClient bool, rp *kmsg.ListOffsetsRequestTopicPartition, p *kmsg.ListOffsetsResponseTopicPartition) int16 {
 	p.Timestamp, p.Offset, p.LeaderEpoch = -1, -1, -1
 	mt, ok := img.TopicByName(topic)
 	if !ok {
@@ -69,6 +69,11 @@ func (n *Node) listOffset(img *metadata.Image, topic string, rp *kmsg.ListOffset
 		case rp.CurrentLeaderEpoch > mp.LeaderEpoch:
 			return errUnknownLeaderEpoch
 		}
+	}
+	if r, leads := n.leading(tp); leads && fromClient && !n.hwShown(r) {
+		// Every answer is bounded by the high watermark, which a new leader must not show
+		// before it reached its epoch start (Kafka's fetchOffsetForTimestamp, KIP-207).
+		return errOffsetNotAvailable
 	}
 	hw := n.highWatermark(tp, l)
 	epochOf := func(o record.Offset) int32 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/record"
@@ -233,6 +234,9 @@ func (n *Node) fetchedPartition(leader int32, asked fetchPart, rp *kmsg.FetchRes
 	if rp.DivergingEpoch.EndOffset >= 0 {
 		div := replica.EpochEnd{Epoch: record.Epoch(rp.DivergingEpoch.Epoch), EndOffset: record.Offset(rp.DivergingEpoch.EndOffset)}
 		to := replica.TruncationOffset(l.EpochEntries(), l.EndOffset(), div)
+		if n.cfg.Buggify.Planted(buggify.BugTruncateIgnoresOwnEpochs) {
+			to = min(div.EndOffset, l.EndOffset()) // planted bug: Kafka before KIP-279
+		}
 		n.truncateReplica(r, l, to)
 		return
 	}
@@ -291,7 +295,9 @@ func (n *Node) appendFetched(r *partitionReplica, l *log.Log, data []byte) error
 		if l.SegmentCount() > segments {
 			n.snapshotProducerState(r.tp, l, st)
 		}
-		st.ReplayBatch(h)
+		if !n.cfg.Buggify.Planted(buggify.BugFollowerSkipsProducerState) {
+			st.ReplayBatch(h)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/replica"
@@ -21,7 +22,7 @@ func fetchReplica(req *kmsg.FetchRequest) (id int32, brokerEpoch int64) {
 
 // divergence checks a follower's fetch offset and last fetched epoch against this log.
 func (n *Node) divergence(l *log.Log, fetchOffset record.Offset, lastFetchedEpoch int32) (replica.EpochEnd, bool) {
-	if lastFetchedEpoch < 0 {
+	if lastFetchedEpoch < 0 || n.cfg.Buggify.Planted(buggify.BugSkipDivergenceCheck) {
 		return replica.EpochEnd{}, false
 	}
 	e, o, err := l.EndOffsetForEpoch(record.Epoch(lastFetchedEpoch))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/record"
@@ -61,8 +62,12 @@ func (n *Node) updateReplicas(t *metadata.Topic) {
 		if r.part == p {
 			continue
 		}
+		prev := r.part
 		r.part, r.topicID = p, t.ID
 		n.setRole(r, l)
+		if n.cfg.Buggify.Planted(buggify.BugTruncateToHW) && prev != nil && prev.LeaderEpoch != p.LeaderEpoch && r.following(self) {
+			n.truncateReplica(r, l, max(r.followerHW, l.StartOffset())) // planted bug: Kafka before KIP-101
+		}
 	}
 }
 
@@ -170,6 +175,12 @@ func (n *Node) advanceHW(r *partitionReplica, l *log.Log) bool {
 	return true
 }
 
+// hwShown reports whether a led partition's high watermark may be shown to clients: once it
+// reached the epoch start (replica.Leader.Established).
+func (n *Node) hwShown(r *partitionReplica) bool {
+	return r.leader.Established() || n.cfg.Buggify.Planted(buggify.BugShowUnestablishedHW)
+}
+
 // highWatermark is the high watermark of a partition held here: the leader's, or what a
 // follower last learned.
 func (n *Node) highWatermark(tp storage.TopicPartition, l *log.Log) record.Offset {
@@ -259,7 +270,7 @@ func (n *Node) Replicas() []ReplicaView {
 			LogEndOffset: l.EndOffset(), DurableOffset: l.DurableOffset(),
 		}
 		if r.leader != nil {
-			v.Leader, v.Established, v.ISR = true, r.leader.Established(), r.leader.ISR()
+			v.Leader, v.Established, v.ISR = true, n.hwShown(r), r.leader.ISR()
 			if p := r.leader.Pending(); p != nil {
 				v.PendingISR = p.ISR
 			}

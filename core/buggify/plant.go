@@ -29,10 +29,32 @@ const (
 	// BugRetentionDeletesActive: when retention deletes any segment it deletes the active
 	// one too (rolling first), records too young for retention.ms included.
 	BugRetentionDeletesActive Bug = "retention-deletes-active"
+
+	// Replication bugs Kafka had, each undoing one fix (the replication scenarios name them).
+
+	// BugTruncateToHW: a follower taking a new leader epoch first cuts its log back to the high
+	// watermark it knew (Kafka before KIP-101), which may be below records the ISR acknowledged.
+	BugTruncateToHW Bug = "truncate-to-hw"
+	// BugSkipDivergenceCheck: a leader answers a follower's fetch without comparing its last
+	// fetched epoch with its own log (KIP-101, KIP-320), so a follower keeps records of an epoch
+	// the leader never had.
+	BugSkipDivergenceCheck Bug = "skip-divergence-check"
+	// BugTruncateIgnoresOwnEpochs: a diverged follower truncates to the end offset the leader
+	// gave without bounding it by the end of its own copy of that epoch (KIP-279), keeping
+	// records of a later epoch below that offset.
+	BugTruncateIgnoresOwnEpochs Bug = "truncate-ignores-own-epochs"
+	// BugShowUnestablishedHW: a new leader shows clients its high watermark before it reached
+	// its epoch start (KIP-207), which may be below one its predecessor showed.
+	BugShowUnestablishedHW Bug = "show-unestablished-hw"
+	// BugFollowerSkipsProducerState: a follower appends replicated batches without recording
+	// them in its idempotent-producer state, so after a failover a retry is appended again.
+	BugFollowerSkipsProducerState Bug = "follower-skips-producer-state"
 )
 
 // Bugs lists every bug that can be planted.
-var Bugs = []Bug{BugAckBeforeFsync, BugRecoverySkipsCRC, BugIndexOffByOne, BugServeAboveHW, BugLoseProducerState, BugRetentionDeletesActive}
+var Bugs = []Bug{BugAckBeforeFsync, BugRecoverySkipsCRC, BugIndexOffByOne, BugServeAboveHW, BugLoseProducerState, BugRetentionDeletesActive,
+	BugTruncateToHW, BugSkipDivergenceCheck, BugTruncateIgnoresOwnEpochs, BugShowUnestablishedHW,
+	BugFollowerSkipsProducerState}
 
 // ParseBugs reads a comma-separated list of bug names ("" is none).
 func ParseBugs(list string) ([]Bug, error) {

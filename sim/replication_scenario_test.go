@@ -1,0 +1,384 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+
+	"github.com/weirdata/weir/core/buggify"
+	"github.com/weirdata/weir/core/client"
+	"github.com/weirdata/weir/core/config"
+	"github.com/weirdata/weir/core/metadata"
+	"github.com/weirdata/weir/diskio/memfs"
+)
+
+// TestReplicationScenarios runs testdata/replication-scenarios/*.txt: a cluster of brokers
+// replicating the workload topic (RF=3, min.insync.replicas=2, acks=all clients), with
+// faults on named brokers at given virtual times, and the checkers' verdict at the end (the
+// history checkers, the replication invariants, identical committed prefixes). Each reproduces
+// a replication bug Kafka had; a scenario runs once with the bug planted (core/buggify) and
+// shows the checkers catch it, then again without it and shows it passes. Brokers are named
+// by id (node=2) or by a name a command gave them (as=NAME); node=leader is a partition's
+// leader in the active controller's image (with partition=P). The language:
+//
+//	cluster seed=N [nodes=3..5] [voters=1|3] [roles=separate|combined] [partitions=P]
+//	        [clients=C] [idempotent=PCT] [produce=PCT] [rate=OPS] [in-flight=N]
+//	        [min-isr=N] [unclean=true] [lag-ms=MS] [session-ms=MS] [replica-fetch-bytes=B]
+//	        [plant=bug,...]
+//	                      build the world (default: 3 brokers, one separate controller, so
+//	                      that crashing a broker leaves the quorum alone); lag-ms is
+//	                      replica.lag.time.max.ms, session-ms broker.session.timeout.ms,
+//	                      replica-fetch-bytes replica.fetch.max.bytes and
+//	                      replica.fetch.response.max.bytes
+//	workload for=D        start the clients' operations for D (virtual) from now
+//	run for=D             advance virtual time by D
+//	leader partition=P [as=NAME]
+//	                      the partition's state in the active controller's image: "leader
+//	                      node2 epoch 3 isr [1 2 3]" (or "leader none ...")
+//	replicas partition=P  each broker's replica: "node1 leader epoch 0 end 120 hw 118", "node2
+//	                      follower epoch 0 end 120 hw 115", "node3 down"
+//	await-leader partition=P [not=NODE] [as=NAME] within=D
+//	                      run until the partition has a leader (other than NODE) serving it
+//	                      at the image's epoch: as `leader`, or "no leader"
+//	await-isr partition=P size=N within=D
+//	                      run until the image's ISR has N members: as `leader`, or "isr ..."
+//	crash node=NODE [mode=lose|keep|random] [as=NAME]
+//	                      power loss (default random); the broker stays down until `restart`
+//	restart node=NODE     start it again on what its disk kept
+//	wipe node=NODE        crash it and give it an empty disk (a replaced drive); `restart`
+//	                      formats it anew
+//	pause node=NODE for=D [as=NAME]   stop the process for D (GC pause, SIGSTOP)
+//	isolate node=NODE [as=NAME]   cut the broker off from every other broker and controller,
+//	                      both ways (clients still reach it)
+//	partition a=NODE,... b=NODE,...   cut those brokers apart, both ways
+//	heal                  remove every cut
+//	check                 stop the workload, heal, wait for liveness, read every partition to
+//	                      its high watermark and run the checkers: "pass", or FAIL and the
+//	                      anomalies by name (or the rule that broke)
+func TestReplicationScenarios(t *testing.T) {
+	datadriven.Walk(t, "../testdata/replication-scenarios", func(t *testing.T, path string) {
+		var c *cluster
+		var names map[string]int32
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) (out string) {
+			if d.Cmd != "cluster" && c == nil {
+				t.Fatalf("%s: cluster first", d.Pos)
+			}
+			defer func() {
+				if p := recover(); p != nil {
+					out = fmt.Sprintf("panic: %v\n", p)
+				}
+			}()
+			switch d.Cmd {
+			case "cluster":
+				names = map[string]int32{}
+				var failure string
+				c, failure = replicationScenarioCluster(t, d)
+				return failure
+			case "workload":
+				c.startWorkload(c.w.NowNs() + durationArg(t, d, "for"))
+			case "run":
+				c.w.RunFor(durationArg(t, d, "for"))
+			case "leader":
+				p := partitionArg(t, d)
+				st := describePartition(c, p)
+				nameNode(t, d, names, partitionLeader(c, p))
+				return st
+			case "await-leader":
+				p := partitionArg(t, d)
+				not := int32(-1)
+				if d.HasArg("not") {
+					not = scenarioNode(t, d, "not", c, names).ID()
+				}
+				ok := c.w.RunUntilTrue(func() bool {
+					id := partitionLeader(c, p)
+					return id >= 0 && id != not && leaderServes(c, p, id)
+				}, c.w.NowNs()+durationArg(t, d, "within"))
+				if !ok {
+					return "no leader\n"
+				}
+				nameNode(t, d, names, partitionLeader(c, p))
+				return describePartition(c, p)
+			case "replicas":
+				return describeReplicas(c, partitionArg(t, d))
+			case "await-isr":
+				p := partitionArg(t, d)
+				var size int
+				d.ScanArgs(t, "size", &size)
+				c.w.RunUntilTrue(func() bool {
+					img := c.leaderImage()
+					part := imagePartition(img, p)
+					return part != nil && len(part.ISR) == size
+				}, c.w.NowNs()+durationArg(t, d, "within"))
+				return describePartition(c, p)
+			case "crash":
+				n := scenarioNode(t, d, "node", c, names)
+				nameNode(t, d, names, n.ID())
+				mode := memfs.CrashRandom
+				if d.HasArg("mode") {
+					var m string
+					d.ScanArgs(t, "mode", &m)
+					switch m {
+					case "random":
+					case "lose":
+						mode = memfs.CrashLoseUnsynced
+					case "keep":
+						mode = memfs.CrashKeepUnsynced
+					default:
+						t.Fatalf("%s: crash mode %q: want lose, keep or random", d.Pos, m)
+					}
+				}
+				n.CrashWith(mode)
+			case "restart":
+				if err := scenarioNode(t, d, "node", c, names).Restart(); err != nil {
+					return fmt.Sprintf("restart: %v\n", err)
+				}
+			case "wipe":
+				n := scenarioNode(t, d, "node", c, names)
+				n.CrashWith(memfs.CrashLoseUnsynced)
+				if err := n.Wipe(); err != nil {
+					t.Fatalf("%s: %v", d.Pos, err)
+				}
+				if c.wiped == nil {
+					c.wiped = map[int32]bool{}
+				}
+				c.wiped[n.ID()] = true
+			case "pause":
+				n := scenarioNode(t, d, "node", c, names)
+				nameNode(t, d, names, n.ID())
+				n.Pause(durationArg(t, d, "for"))
+			case "isolate":
+				n := scenarioNode(t, d, "node", c, names)
+				nameNode(t, d, names, n.ID())
+				var others []string
+				for _, m := range c.members() {
+					if h := m.(interface{ Host() string }).Host(); h != n.Host() {
+						others = append(others, h)
+					}
+				}
+				c.network.Partition([]string{n.Host()}, others)
+			case "partition":
+				hosts := func(key string) []string {
+					var list string
+					d.ScanArgs(t, key, &list)
+					var out []string
+					for _, name := range strings.Split(list, ",") {
+						out = append(out, scenarioNodeNamed(t, d, key, name, c, names).Host())
+					}
+					return out
+				}
+				c.network.Partition(hosts("a"), hosts("b"))
+			case "heal":
+				c.network.HealAll()
+			case "check":
+				c.network.HealAll()
+				if failure := c.finish(); failure != "" && c.report.Valid() {
+					// The rule that broke, not the numbers after it (which change with the code).
+					if parts := strings.SplitN(failure, ": ", 3); len(parts) == 3 {
+						failure = parts[0] + ": " + parts[1]
+					}
+					return "FAIL " + failure + "\n"
+				}
+				return verdictNames(c.report)
+			default:
+				t.Fatalf("%s: unknown command %q", d.Pos, d.Cmd)
+			}
+			return ""
+		})
+	})
+}
+
+// replicationScenarioCluster handles `cluster`.
+func replicationScenarioCluster(t *testing.T, d *datadriven.TestData) (*cluster, string) {
+	var seed uint64
+	d.ScanArgs(t, "seed", &seed)
+	opts := DefaultRunOptions(seed)
+	opts.Faults = "none"
+	opts.Nodes, opts.Voters, opts.Roles, opts.ReplicationFactor = 3, 1, RolesSeparate, 3
+	scanOptional(t, d, "nodes", &opts.Nodes)
+	scanOptional(t, d, "voters", &opts.Voters)
+	scanOptional(t, d, "roles", &opts.Roles)
+	scanOptional(t, d, "rate", &opts.OpsPerSecond)
+	if d.HasArg("plant") {
+		var list string
+		d.ScanArgs(t, "plant", &list)
+		bugs, err := buggify.ParseBugs(list)
+		if err != nil {
+			t.Fatalf("%s: %v", d.Pos, err)
+		}
+		opts.Planted = bugs
+	}
+	if err := opts.Validate(); err != nil {
+		t.Fatalf("%s: %v", d.Pos, err)
+	}
+	c := newCluster(opts, func(k *Knobs) {
+		scanOptional(t, d, "partitions", &k.Partitions)
+		scanOptional(t, d, "clients", &k.Clients)
+		scanOptional(t, d, "idempotent", &k.IdempotentPct)
+		scanOptional(t, d, "produce", &k.ProducePct)
+		scanOptional(t, d, "in-flight", &k.InFlightMax)
+		// Retention would make what a replica lost look like what retention took.
+		k.RetentionMs = -1
+	})
+	if d.HasArg("min-isr") {
+		var v string
+		d.ScanArgs(t, "min-isr", &v)
+		c.topicConfigs = append(c.topicConfigs, client.TopicConfig{Name: "min.insync.replicas", Value: v})
+	}
+	if d.HasArg("unclean") {
+		var v string
+		d.ScanArgs(t, "unclean", &v)
+		c.topicConfigs = append(c.topicConfigs, client.TopicConfig{Name: "unclean.leader.election.enable", Value: v})
+	}
+	var lagMs int64
+	var sessionMs, fetchBytes int32
+	scanOptional(t, d, "lag-ms", &lagMs)
+	scanOptional(t, d, "session-ms", &sessionMs)
+	scanOptional(t, d, "replica-fetch-bytes", &fetchBytes)
+	c.sessionTimeoutMs = sessionMs
+	c.brokerAdjust = func(b *config.BrokerConfig) {
+		if lagMs > 0 {
+			b.Replication.LagTimeMaxMs = lagMs
+		}
+		if sessionMs > 0 {
+			b.BrokerSessionTimeoutMs = sessionMs
+		}
+		if fetchBytes > 0 {
+			b.Replication.FetchMaxBytes, b.Replication.FetchResponseMaxBytes = fetchBytes, fetchBytes
+		}
+	}
+	if failure := c.setUp(); failure != "" {
+		return c, failure + "\n"
+	}
+	return c, fmt.Sprintf("%d brokers, %d voters (%s)\n", c.opts.Nodes, c.opts.Voters, c.opts.Roles)
+}
+
+func partitionArg(t *testing.T, d *datadriven.TestData) int32 {
+	var p int32
+	d.ScanArgs(t, "partition", &p)
+	return p
+}
+
+// scenarioNode is the broker a command's key names: an id, a name given by as=, or "leader"
+// (the leader of the command's partition=).
+func scenarioNode(t *testing.T, d *datadriven.TestData, key string, c *cluster, names map[string]int32) *Node {
+	var name string
+	d.ScanArgs(t, key, &name)
+	return scenarioNodeNamed(t, d, key, name, c, names)
+}
+
+func scenarioNodeNamed(t *testing.T, d *datadriven.TestData, key, name string, c *cluster, names map[string]int32) *Node {
+	id, ok := names[name]
+	switch {
+	case ok:
+	case name == "leader":
+		id = partitionLeader(c, partitionArg(t, d))
+	default:
+		v, err := strconv.Atoi(name)
+		if err != nil {
+			t.Fatalf("%s: %s=%q: no such broker", d.Pos, key, name)
+		}
+		id = int32(v)
+	}
+	for _, n := range c.nodes {
+		if n.ID() == id {
+			return n
+		}
+	}
+	t.Fatalf("%s: %s=%q: no broker %d", d.Pos, key, name, id)
+	return nil
+}
+
+// nameNode records the command's as=NAME for broker id.
+func nameNode(t *testing.T, d *datadriven.TestData, names map[string]int32, id int32) {
+	if d.HasArg("as") {
+		var as string
+		d.ScanArgs(t, "as", &as)
+		names[as] = id
+	}
+}
+
+func imagePartition(img *metadata.Image, p int32) *metadata.Partition {
+	if img == nil {
+		return nil
+	}
+	topic, ok := img.TopicByName(workloadTopic)
+	if !ok {
+		return nil
+	}
+	for _, part := range topic.Partitions() {
+		if part.ID == p {
+			return part
+		}
+	}
+	return nil
+}
+
+// partitionLeader is partition p's leader in the active controller's image; -1 none.
+func partitionLeader(c *cluster, p int32) int32 {
+	if part := imagePartition(c.leaderImage(), p); part != nil {
+		return part.Leader
+	}
+	return -1
+}
+
+// leaderServes reports whether broker id leads partition p at the image's leader epoch.
+func leaderServes(c *cluster, p int32, id int32) bool {
+	part := imagePartition(c.leaderImage(), p)
+	for _, n := range c.nodes {
+		if n.ID() != id || n.Broker() == nil || part == nil {
+			continue
+		}
+		for _, v := range n.Broker().Replicas() {
+			if v.TopicPartition.Topic == workloadTopic && v.TopicPartition.Partition == p {
+				return v.Leader && v.LeaderEpoch == part.LeaderEpoch
+			}
+		}
+	}
+	return false
+}
+
+// describePartition is partition p's state in the active controller's image.
+func describePartition(c *cluster, p int32) string {
+	part := imagePartition(c.leaderImage(), p)
+	if part == nil {
+		return "no such partition in the image\n"
+	}
+	leader := "none"
+	if part.Leader != metadata.NoLeader {
+		leader = fmt.Sprintf("node%d", part.Leader)
+	}
+	isr := slices.Clone(part.ISR)
+	slices.Sort(isr)
+	return fmt.Sprintf("leader %s epoch %d isr %v\n", leader, part.LeaderEpoch, isr)
+}
+
+// describeReplicas is each broker's replica of partition p, as it sees it.
+func describeReplicas(c *cluster, p int32) string {
+	var b strings.Builder
+	for _, n := range c.nodes {
+		if n.Broker() == nil {
+			fmt.Fprintf(&b, "node%d down\n", n.ID())
+			continue
+		}
+		found := false
+		for _, v := range n.Broker().Replicas() {
+			if v.TopicPartition.Topic != workloadTopic || v.TopicPartition.Partition != p {
+				continue
+			}
+			role := "follower"
+			if v.Leader {
+				role = "leader"
+			}
+			fmt.Fprintf(&b, "node%d %s epoch %d end %d hw %d\n", n.ID(), role, v.LeaderEpoch, v.LogEndOffset, v.HighWatermark)
+			found = true
+		}
+		if !found {
+			fmt.Fprintf(&b, "node%d no replica\n", n.ID())
+		}
+	}
+	return b.String()
+}
