@@ -161,6 +161,11 @@
 //     end within LivenessNs of healing. `weir sim --quorum --seed N [--voters 3|5]` replays one;
 //     quorum_scenario_test.go runs testdata/quorum-scenarios/*.txt, step by step.
 //
+//   - replication_scenario_test.go: testdata/replication-scenarios/*.txt, three brokers
+//     replicating the workload topic, faults on named brokers (crash, wipe, pause, isolate,
+//     partition) step by step; each scenario reproduces a replication bug Kafka had, run with
+//     the bug planted (core/buggify: FAIL) and without (pass).
+//
 // Left for later:
 //   - faults: corruption of indexes, checkpoints and the metadata log (their formats carry
 //     no checksum in Kafka either: a flipped digit is a valid, wrong offset); torn writes
