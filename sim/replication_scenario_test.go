@@ -9,7 +9,6 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 
-	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/client"
 	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/metadata"
@@ -117,21 +116,7 @@ func TestReplicationScenarios(t *testing.T) {
 			case "crash":
 				n := scenarioNode(t, d, "node", c, names)
 				nameNode(t, d, names, n.ID())
-				mode := memfs.CrashRandom
-				if d.HasArg("mode") {
-					var m string
-					d.ScanArgs(t, "mode", &m)
-					switch m {
-					case "random":
-					case "lose":
-						mode = memfs.CrashLoseUnsynced
-					case "keep":
-						mode = memfs.CrashKeepUnsynced
-					default:
-						t.Fatalf("%s: crash mode %q: want lose, keep or random", d.Pos, m)
-					}
-				}
-				n.CrashWith(mode)
+				n.CrashWith(crashModeArg(t, d, memfs.CrashRandom))
 			case "restart":
 				if err := scenarioNode(t, d, "node", c, names).Restart(); err != nil {
 					return fmt.Sprintf("restart: %v\n", err)
@@ -202,15 +187,7 @@ func replicationScenarioCluster(t *testing.T, d *datadriven.TestData) (*cluster,
 	scanOptional(t, d, "voters", &opts.Voters)
 	scanOptional(t, d, "roles", &opts.Roles)
 	scanOptional(t, d, "rate", &opts.OpsPerSecond)
-	if d.HasArg("plant") {
-		var list string
-		d.ScanArgs(t, "plant", &list)
-		bugs, err := buggify.ParseBugs(list)
-		if err != nil {
-			t.Fatalf("%s: %v", d.Pos, err)
-		}
-		opts.Planted = bugs
-	}
+	opts.Planted = plantArg(t, d)
 	if err := opts.Validate(); err != nil {
 		t.Fatalf("%s: %v", d.Pos, err)
 	}

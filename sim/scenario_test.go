@@ -83,21 +83,7 @@ func TestScenarios(t *testing.T) {
 			case "run":
 				c.w.RunFor(durationArg(t, d, "for"))
 			case "crash":
-				mode := memfs.CrashLoseUnsynced
-				if d.HasArg("mode") {
-					var m string
-					d.ScanArgs(t, "mode", &m)
-					switch m {
-					case "lose":
-					case "keep":
-						mode = memfs.CrashKeepUnsynced
-					case "random":
-						mode = memfs.CrashRandom
-					default:
-						t.Fatalf("%s: crash mode %q: want lose, keep or random", d.Pos, m)
-					}
-				}
-				c.node.CrashWith(mode)
+				c.node.CrashWith(crashModeArg(t, d, memfs.CrashLoseUnsynced))
 			case "restart":
 				if c.damage != nil {
 					if err := c.damage.Remap(c.node.Disk(), c.w.NowNs()); err != nil {
@@ -162,15 +148,7 @@ func scenarioCluster(t *testing.T, d *datadriven.TestData, c **cluster, arm *mis
 	if d.HasArg("rate") {
 		d.ScanArgs(t, "rate", &opts.OpsPerSecond)
 	}
-	if d.HasArg("plant") {
-		var list string
-		d.ScanArgs(t, "plant", &list)
-		bugs, err := buggify.ParseBugs(list)
-		if err != nil {
-			t.Fatalf("%s: %v", d.Pos, err)
-		}
-		opts.Planted = bugs
-	}
+	opts.Planted = plantArg(t, d)
 	var damage string
 	if d.HasArg("damage") {
 		d.ScanArgs(t, "damage", &damage)
@@ -195,6 +173,39 @@ func scenarioCluster(t *testing.T, d *datadriven.TestData, c **cluster, arm *mis
 		return failure + "\n"
 	}
 	return ""
+}
+
+// crashModeArg is a crash command's mode=lose|keep|random, def when not given.
+func crashModeArg(t *testing.T, d *datadriven.TestData, def memfs.CrashMode) memfs.CrashMode {
+	if !d.HasArg("mode") {
+		return def
+	}
+	var m string
+	d.ScanArgs(t, "mode", &m)
+	switch m {
+	case "lose":
+		return memfs.CrashLoseUnsynced
+	case "keep":
+		return memfs.CrashKeepUnsynced
+	case "random":
+		return memfs.CrashRandom
+	}
+	t.Fatalf("%s: crash mode %q: want lose, keep or random", d.Pos, m)
+	return def
+}
+
+// plantArg is a cluster command's plant=bug,... (none when not given).
+func plantArg(t *testing.T, d *datadriven.TestData) []buggify.Bug {
+	if !d.HasArg("plant") {
+		return nil
+	}
+	var list string
+	d.ScanArgs(t, "plant", &list)
+	bugs, err := buggify.ParseBugs(list)
+	if err != nil {
+		t.Fatalf("%s: %v", d.Pos, err)
+	}
+	return bugs
 }
 
 func scanOptional[T any](t *testing.T, d *datadriven.TestData, key string, dst *T) {
