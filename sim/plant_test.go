@@ -43,8 +43,9 @@ var plantedRuns = map[buggify.Bug]plantedRun{
 
 // TestPlantedBugsCaught is the simulator's proof of power: each bug core can be built to have
 // (core/buggify's Bugs) is planted in turn, and runs from seed 1 on must fail within
-// plantedSeedsMax seeds, on a seed that passes without the bug (so the failure is the bug's).
-// The log says after how many seeds and how.
+// plantedSeedsMax seeds, on a seed that passes without the bug (so the failure is the bug's);
+// a bug whose window random faults miss names the replication scenario that catches it. The
+// log says after how many seeds and how.
 func TestPlantedBugsCaught(t *testing.T) {
 	for _, bug := range buggify.Bugs {
 		t.Run(string(bug), func(t *testing.T) {

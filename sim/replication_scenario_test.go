@@ -26,13 +26,10 @@ import (
 //
 //	cluster seed=N [nodes=3..5] [voters=1|3] [roles=separate|combined] [partitions=P]
 //	        [clients=C] [idempotent=PCT] [produce=PCT] [rate=OPS] [in-flight=N]
-//	        [min-isr=N] [unclean=true] [lag-ms=MS] [session-ms=MS] [replica-fetch-bytes=B]
-//	        [plant=bug,...]
+//	        [min-isr=N] [unclean=true] [lag-ms=MS] [session-ms=MS] [plant=bug,...]
 //	                      build the world (default: 3 brokers, one separate controller, so
 //	                      that crashing a broker leaves the quorum alone); lag-ms is
-//	                      replica.lag.time.max.ms, session-ms broker.session.timeout.ms,
-//	                      replica-fetch-bytes replica.fetch.max.bytes and
-//	                      replica.fetch.response.max.bytes
+//	                      replica.lag.time.max.ms, session-ms broker.session.timeout.ms
 //	workload for=D        start the clients' operations for D (virtual) from now
 //	run for=D             advance virtual time by D
 //	leader partition=P [as=NAME]
@@ -49,7 +46,8 @@ import (
 //	                      power loss (default random); the broker stays down until `restart`
 //	restart node=NODE     start it again on what its disk kept
 //	wipe node=NODE        crash it and give it an empty disk (a replaced drive); `restart`
-//	                      formats it anew
+//	                      formats it anew (its quorum state starts over, which the quorum
+//	                      checker still takes for an epoch going back: not yet usable)
 //	pause node=NODE for=D [as=NAME]   stop the process for D (GC pause, SIGSTOP)
 //	isolate node=NODE [as=NAME]   cut the broker off from every other broker and controller,
 //	                      both ways (clients still reach it)
@@ -211,10 +209,9 @@ func replicationScenarioCluster(t *testing.T, d *datadriven.TestData) (*cluster,
 		c.topicConfigs = append(c.topicConfigs, client.TopicConfig{Name: "unclean.leader.election.enable", Value: v})
 	}
 	var lagMs int64
-	var sessionMs, fetchBytes int32
+	var sessionMs int32
 	scanOptional(t, d, "lag-ms", &lagMs)
 	scanOptional(t, d, "session-ms", &sessionMs)
-	scanOptional(t, d, "replica-fetch-bytes", &fetchBytes)
 	c.sessionTimeoutMs = sessionMs
 	c.brokerAdjust = func(b *config.BrokerConfig) {
 		if lagMs > 0 {
@@ -222,9 +219,6 @@ func replicationScenarioCluster(t *testing.T, d *datadriven.TestData) (*cluster,
 		}
 		if sessionMs > 0 {
 			b.BrokerSessionTimeoutMs = sessionMs
-		}
-		if fetchBytes > 0 {
-			b.Replication.FetchMaxBytes, b.Replication.FetchResponseMaxBytes = fetchBytes, fetchBytes
 		}
 	}
 	if failure := c.setUp(); failure != "" {
