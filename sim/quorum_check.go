@@ -187,6 +187,11 @@ func (k *quorumChecker) restarted(n quorumMember, recovered quorum.State) {
 	}
 }
 
+// wiped forgets the quorum state a node made durable: its disk was replaced by an empty one, so
+// it starts over as a new member (an observer: only a broker-only node's disk is wiped) that
+// promised nothing.
+func (k *quorumChecker) wiped(id int32) { delete(k.durable, id) }
+
 // logEntries reads a node's whole quorum log: its start and its entries.
 func logEntries(n quorumMember) (record.Offset, []quorum.Entry, error) {
 	qlog := n.quorumLog()

@@ -46,8 +46,8 @@ import (
 //	                      power loss (default random); the broker stays down until `restart`
 //	restart node=NODE     start it again on what its disk kept
 //	wipe node=NODE        crash it and give it an empty disk (a replaced drive); `restart`
-//	                      formats it anew (its quorum state starts over, which the quorum
-//	                      checker still takes for an epoch going back: not yet usable)
+//	                      formats it anew: it registers as a new incarnation, leaves every
+//	                      ISR and fetches each partition from offset 0
 //	pause node=NODE for=D [as=NAME]   stop the process for D (GC pause, SIGSTOP)
 //	isolate node=NODE [as=NAME]   cut the broker off from every other broker and controller,
 //	                      both ways (clients still reach it)
@@ -129,6 +129,7 @@ func TestReplicationScenarios(t *testing.T) {
 					c.wiped = map[int32]bool{}
 				}
 				c.wiped[n.ID()] = true
+				c.checker.wiped(n.ID())
 			case "pause":
 				n := scenarioNode(t, d, "node", c, names)
 				nameNode(t, d, names, n.ID())
