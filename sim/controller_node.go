@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/controller"
 	"github.com/weirdata/weir/core/log"
@@ -59,6 +60,8 @@ type ControllerNodeConfig struct {
 	// AdjustQuorum, when set, changes the quorum member's config after Kafka's defaults
 	// (timeouts, fetch and snapshot-chunk sizes).
 	AdjustQuorum func(c *quorum.Config)
+	// Buggify, when set, plants bugs in this node's controller.
+	Buggify *buggify.B
 
 	// lyingSyncs makes the metadata log's syncs report success without syncing: a disk that
 	// lies about fsync, for the test that shows the checkers catch lost committed entries.
@@ -408,7 +411,7 @@ func (n *ControllerNode) restart() (quorum.State, controller.Ready, error) {
 		cfg.Wire.Self = quorum.Endpoint{Listener: "CONTROLLER", Host: n.cfg.Host, Port: uint16(n.cfg.Port)}
 		b := config.DefaultBrokerConfig()
 		b.BrokerSessionTimeoutMs = n.cfg.SessionTimeoutMs
-		cfg.Controller = &controller.Config{NodeID: n.cfg.ID, Broker: b, ClusterID: n.cfg.ClusterID}
+		cfg.Controller = &controller.Config{NodeID: n.cfg.ID, Broker: b, ClusterID: n.cfg.ClusterID, Buggify: n.cfg.Buggify}
 	}
 	cfg.SnapshotBytesBetween = n.cfg.SnapshotBytesBetween
 	cfg.SnapshotIntervalMs = n.cfg.SnapshotIntervalMs

@@ -64,7 +64,7 @@ func (inc *incarnation) startController(prefix string, ns *nodeStorage) (control
 	ncfg := controller.DefaultNodeConfig(quorum.DefaultConfig(id, voters), inc.fsys, ns.metadata.Dir())
 	ncfg.Wire = quorum.Wire{ClusterID: ns.clusterID}
 	if inc.voter {
-		ncfg.Controller = &controller.Config{NodeID: n.brokerCfg.NodeID, Broker: n.brokerCfg, ClusterID: ns.clusterID}
+		ncfg.Controller = &controller.Config{NodeID: n.brokerCfg.NodeID, Broker: n.brokerCfg, ClusterID: ns.clusterID, Buggify: n.cfg.Buggify}
 	}
 	if inc.clustered {
 		inc.startControllerNet(&ncfg)

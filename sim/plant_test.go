@@ -39,6 +39,7 @@ var plantedRuns = map[buggify.Bug]plantedRun{
 	buggify.BugTruncateIgnoresOwnEpochs:   {scenario: "kip279_fast_double_failover.txt"},
 	buggify.BugShowUnestablishedHW:        {faults: "crash,pause,net", replicated: true},
 	buggify.BugFollowerSkipsProducerState: {faults: "crash,pause,net", replicated: true},
+	buggify.BugISRWithoutBrokerEpochs:     {scenario: "kip903_empty_disk_stale_alter_partition.txt"},
 }
 
 // TestPlantedBugsCaught is the simulator's proof of power: each bug core can be built to have

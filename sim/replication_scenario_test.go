@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,11 +49,15 @@ import (
 //	wipe node=NODE        crash it and give it an empty disk (a replaced drive); `restart`
 //	                      formats it anew: it registers as a new incarnation, leaves every
 //	                      ISR and fetches each partition from offset 0
+//	stop node=NODE [as=NAME]
+//	                      SIGTERM: a controlled shutdown, then the process exits; `restart`
 //	pause node=NODE for=D [as=NAME]   stop the process for D (GC pause, SIGSTOP)
 //	isolate node=NODE [as=NAME]   cut the broker off from every other broker and controller,
 //	                      both ways (clients still reach it)
-//	partition a=NODE,... b=NODE,...   cut those brokers apart, both ways
-//	heal                  remove every cut
+//	partition a=NODE,... b=NODE,...   cut those brokers apart, both ways ("controllers"
+//	                      names the controller-only processes)
+//	cut from=NODE,... to=NODE,...     cut the links one way (bytes held, as partition)
+//	heal [a=NODE,... b=NODE,...]   remove every cut, or those between a and b (both ways)
 //	check                 stop the workload, heal, wait for liveness, read every partition to
 //	                      its high watermark and run the checkers: "pass", or FAIL and the
 //	                      anomalies by name (or the rule that broke)
@@ -144,19 +149,22 @@ func TestReplicationScenarios(t *testing.T) {
 					}
 				}
 				c.network.Partition([]string{n.Host()}, others)
+			case "stop":
+				n := scenarioNode(t, d, "node", c, names)
+				nameNode(t, d, names, n.ID())
+				n.Shutdown()
 			case "partition":
-				hosts := func(key string) []string {
-					var list string
-					d.ScanArgs(t, key, &list)
-					var out []string
-					for _, name := range strings.Split(list, ",") {
-						out = append(out, scenarioNodeNamed(t, d, key, name, c, names).Host())
-					}
-					return out
-				}
-				c.network.Partition(hosts("a"), hosts("b"))
+				c.network.Partition(scenarioHosts(t, d, "a", c, names), scenarioHosts(t, d, "b", c, names))
+			case "cut":
+				c.network.Cut(scenarioHosts(t, d, "from", c, names), scenarioHosts(t, d, "to", c, names))
 			case "heal":
-				c.network.HealAll()
+				if d.HasArg("a") {
+					a, b := scenarioHosts(t, d, "a", c, names), scenarioHosts(t, d, "b", c, names)
+					c.network.Heal(a, b)
+					c.network.Heal(b, a)
+				} else {
+					c.network.HealAll()
+				}
 			case "check":
 				c.network.HealAll()
 				if failure := c.finish(); failure != "" && c.report.Valid() {
@@ -199,6 +207,15 @@ func replicationScenarioCluster(t *testing.T, d *datadriven.TestData) (*cluster,
 		// Retention would make what a replica lost look like what retention took.
 		k.RetentionMs = -1
 	})
+	if path := os.Getenv("WEIR_SCENARIO_TRACE"); path != "" {
+		// The whole trace of the scenario's run, for finding out why it went as it did.
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		c.w.SetTraceWriter(f)
+	}
 	if d.HasArg("min-isr") {
 		var v string
 		d.ScanArgs(t, "min-isr", &v)
@@ -262,6 +279,24 @@ func scenarioNodeNamed(t *testing.T, d *datadriven.TestData, key, name string, c
 	}
 	t.Fatalf("%s: %s=%q: no broker %d", d.Pos, key, name, id)
 	return nil
+}
+
+// scenarioHosts is the hosts a command's key lists: brokers as scenarioNode names them, and
+// "controllers" for the controller-only processes.
+func scenarioHosts(t *testing.T, d *datadriven.TestData, key string, c *cluster, names map[string]int32) []string {
+	var list string
+	d.ScanArgs(t, key, &list)
+	var out []string
+	for _, name := range strings.Split(list, ",") {
+		if name == "controllers" {
+			for _, n := range c.controllers {
+				out = append(out, n.Host())
+			}
+			continue
+		}
+		out = append(out, scenarioNodeNamed(t, d, key, name, c, names).Host())
+	}
+	return out
 }
 
 // nameNode records the command's as=NAME for broker id.

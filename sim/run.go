@@ -296,6 +296,7 @@ func (c *cluster) setUp() string {
 			if c.sessionTimeoutMs > 0 {
 				cfg.SessionTimeoutMs = c.sessionTimeoutMs
 			}
+			cfg.Buggify = c.bug
 			n, err := NewControllerNode(c.w, c.network, cfg)
 			if err != nil {
 				return fmt.Sprintf("setup: %v", err)

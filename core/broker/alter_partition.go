@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/replica"
 	"github.com/weirdata/weir/core/storage"
 )
@@ -81,12 +82,13 @@ func (n *Node) alterStep() {
 		p := r.leader.Pending()
 		rp := kmsg.NewAlterPartitionRequestTopicPartition()
 		rp.Partition, rp.LeaderEpoch, rp.PartitionEpoch = tp.Partition, p.LeaderEpoch, p.PartitionEpoch
-		for _, id := range p.ISR {
-			epoch := int64(-1)
-			if id == n.cfg.Broker.NodeID {
+		for i, id := range p.ISR {
+			epoch := p.BrokerEpochs[i]
+			switch {
+			case id == n.cfg.Broker.NodeID:
 				epoch = n.life.epoch
-			} else if f, ok := r.leader.Follower(id); ok {
-				epoch = f.BrokerEpoch
+			case n.cfg.Buggify.Planted(buggify.BugISRWithoutBrokerEpochs):
+				epoch = -1
 			}
 			rp.NewISR = append(rp.NewISR, id)
 			rp.NewEpochISR = append(rp.NewEpochISR, kmsg.AlterPartitionRequestTopicPartitionNewEpochISR{BrokerID: id, BrokerEpoch: epoch})

@@ -49,12 +49,16 @@ const (
 	// BugFollowerSkipsProducerState: a follower appends replicated batches without recording
 	// them in its idempotent-producer state, so after a failover a retry is appended again.
 	BugFollowerSkipsProducerState Bug = "follower-skips-producer-state"
+	// BugISRWithoutBrokerEpochs: a leader's AlterPartition gives no broker epoch for the
+	// members of the ISR it proposes (AlterPartition before v3, KIP-903), so the controller
+	// cannot tell the incarnation that caught up from a later one that restarted empty.
+	BugISRWithoutBrokerEpochs Bug = "isr-without-broker-epochs"
 )
 
 // Bugs lists every bug that can be planted.
 var Bugs = []Bug{BugAckBeforeFsync, BugRecoverySkipsCRC, BugIndexOffByOne, BugServeAboveHW, BugLoseProducerState, BugRetentionDeletesActive,
 	BugTruncateToHW, BugSkipDivergenceCheck, BugTruncateIgnoresOwnEpochs, BugShowUnestablishedHW,
-	BugFollowerSkipsProducerState}
+	BugFollowerSkipsProducerState, BugISRWithoutBrokerEpochs}
 
 // ParseBugs reads a comma-separated list of bug names ("" is none).
 func ParseBugs(list string) ([]Bug, error) {

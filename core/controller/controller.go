@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/metadata"
 )
@@ -23,6 +24,9 @@ type Config struct {
 	// ClusterID is the cluster's id (meta.properties); a broker registering with another one
 	// is refused with INCONSISTENT_CLUSTER_ID.
 	ClusterID string
+	// Buggify, set only by the simulator, plants controller bugs (core/buggify); nil in
+	// production.
+	Buggify *buggify.B
 }
 
 // Validate reports the first invalid field.

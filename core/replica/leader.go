@@ -40,6 +40,11 @@ type Proposal struct {
 	LeaderEpoch    int32
 	PartitionEpoch int32
 	ISR            []int32
+	// BrokerEpochs are the ISR's members' broker epochs (KIP-903), read when the proposal was
+	// made: each follower's from the fetch that qualified it, -1 for the leader itself (its
+	// sender knows its own). A proposal sent again must not take a later epoch: a follower that
+	// restarted empty meanwhile would be admitted on its earlier incarnation's progress.
+	BrokerEpochs []int64
 }
 
 // Leader is the leader's bookkeeping of one partition at one leader epoch: the followers'
@@ -237,7 +242,7 @@ func (l *Leader) ProposeISRChange(leaderEnd record.Offset, nowMs int64, eligible
 		return i < 0 || !l.inSync(&l.followers[i], leaderEnd, nowMs)
 	})
 	if len(shrunk) < len(isr) {
-		l.pending = &Proposal{LeaderEpoch: l.state.LeaderEpoch, PartitionEpoch: l.state.PartitionEpoch, ISR: shrunk}
+		l.pending = l.proposal(shrunk)
 		return l.pending
 	}
 	expanded := isr
@@ -253,6 +258,18 @@ func (l *Leader) ProposeISRChange(leaderEnd record.Offset, nowMs int64, eligible
 	if len(expanded) == len(isr) {
 		return nil
 	}
-	l.pending = &Proposal{LeaderEpoch: l.state.LeaderEpoch, PartitionEpoch: l.state.PartitionEpoch, ISR: expanded}
+	l.pending = l.proposal(expanded)
 	return l.pending
+}
+
+// proposal is a Proposal of isr at the current epochs, with its members' broker epochs now.
+func (l *Leader) proposal(isr []int32) *Proposal {
+	p := &Proposal{LeaderEpoch: l.state.LeaderEpoch, PartitionEpoch: l.state.PartitionEpoch, ISR: isr, BrokerEpochs: make([]int64, len(isr))}
+	for i, id := range isr {
+		p.BrokerEpochs[i] = -1
+		if j := l.followerIndex(id); id != l.self && j >= 0 {
+			p.BrokerEpochs[i] = l.followers[j].BrokerEpoch
+		}
+	}
+	return p
 }

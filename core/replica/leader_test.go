@@ -73,6 +73,23 @@ func TestShrinkAfterTheLagAndExpandOnceCaughtUp(t *testing.T) {
 	require.Equal(t, []int32{1, 2}, l.MaximalISR())
 }
 
+// KIP-903: a proposal carries the broker epochs of the fetches that qualified its members,
+// fixed when it is made: a follower that restarts empty (a new broker epoch, fetching from 0)
+// while the proposal waits must not lend the proposal its new epoch.
+func TestProposalKeepsTheBrokerEpochsItWasMadeWith(t *testing.T) {
+	st := State{LeaderEpoch: 1, PartitionEpoch: 3, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}}
+	l := NewLeader(1, st, 50, 50, 0, lagMs)
+	l.FollowerFetched(2, 5, 50, 50, 10)
+	l.FollowerFetched(3, 6, 50, 50, 10)
+	p := l.ProposeISRChange(50, 10, all)
+	require.NotNil(t, p)
+	require.Equal(t, []int32{1, 2, 3}, p.ISR)
+	require.Equal(t, []int64{-1, 5, 6}, p.BrokerEpochs, "the leader's own is its sender's")
+	l.FollowerFetched(3, 77, 0, 50, 20)
+	require.Same(t, p, l.Pending())
+	require.Equal(t, []int64{-1, 5, 6}, l.Pending().BrokerEpochs)
+}
+
 // KAFKA-7128: a new leader's high watermark may lag its epoch start; a follower that reached
 // only that lagging high watermark must not join the ISR, or an election could lose records
 // below the epoch start.
