@@ -198,6 +198,9 @@ func (n *Node) highWatermark(tp storage.TopicPartition, l *log.Log) record.Offse
 // registered, unfenced, not shutting down, at the broker epoch its fetch carried.
 func (n *Node) isrEligible(id int32, brokerEpoch int64) bool {
 	b, ok := n.img.Broker(id)
+	if n.cfg.Buggify.Planted(buggify.BugAdmitFencedReplica) {
+		return ok && b.Epoch == brokerEpoch
+	}
 	return ok && !b.Fenced && !b.InControlledShutdown && b.Epoch == brokerEpoch
 }
 

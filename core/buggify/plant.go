@@ -53,12 +53,16 @@ const (
 	// members of the ISR it proposes (AlterPartition before v3, KIP-903), so the controller
 	// cannot tell the incarnation that caught up from a later one that restarted empty.
 	BugISRWithoutBrokerEpochs Bug = "isr-without-broker-epochs"
+	// BugAdmitFencedReplica: a leader proposes, and the controller admits, a follower whose
+	// broker is fenced or in controlled shutdown (Kafka before KIP-841), since the follower
+	// still fetches and is caught up.
+	BugAdmitFencedReplica Bug = "admit-fenced-replica"
 )
 
 // Bugs lists every bug that can be planted.
 var Bugs = []Bug{BugAckBeforeFsync, BugRecoverySkipsCRC, BugIndexOffByOne, BugServeAboveHW, BugLoseProducerState, BugRetentionDeletesActive,
 	BugTruncateToHW, BugSkipDivergenceCheck, BugTruncateIgnoresOwnEpochs, BugShowUnestablishedHW,
-	BugFollowerSkipsProducerState, BugISRWithoutBrokerEpochs}
+	BugFollowerSkipsProducerState, BugISRWithoutBrokerEpochs, BugAdmitFencedReplica}
 
 // ParseBugs reads a comma-separated list of bug names ("" is none).
 func ParseBugs(list string) ([]Bug, error) {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/metadata"
 )
 
@@ -100,7 +101,7 @@ func (c *Controller) alterPartition(p *proposal, req *kmsg.AlterPartitionRequest
 		return
 	}
 	ids, epochs := newISR(req.Version, rp)
-	if code := validateAlterPartition(img, req, part, rp, ids, epochs); code != errNone {
+	if code := c.validateAlterPartition(img, req, part, rp, ids, epochs); code != errNone {
 		op.ErrorCode = code
 		return
 	}
@@ -135,7 +136,7 @@ func (c *Controller) alterPartition(p *proposal, req *kmsg.AlterPartitionRequest
 }
 
 // validateAlterPartition is Kafka's validateAlterPartitionData.
-func validateAlterPartition(img *metadata.Image, req *kmsg.AlterPartitionRequest, part *metadata.Partition, rp *kmsg.AlterPartitionRequestTopicPartition, ids []int32, epochs []int64) int16 {
+func (c *Controller) validateAlterPartition(img *metadata.Image, req *kmsg.AlterPartitionRequest, part *metadata.Partition, rp *kmsg.AlterPartitionRequestTopicPartition, ids []int32, epochs []int64) int16 {
 	switch {
 	case rp.LeaderEpoch > part.LeaderEpoch, rp.PartitionEpoch > part.PartitionEpoch:
 		return errNotController
@@ -168,7 +169,11 @@ func validateAlterPartition(img *metadata.Image, req *kmsg.AlterPartitionRequest
 	}
 	for i, id := range ids {
 		b, ok := img.Broker(id)
-		if !ok || b.InControlledShutdown || b.Fenced || (epochs[i] != -1 && epochs[i] != b.Epoch) {
+		ineligible := b.InControlledShutdown || b.Fenced
+		if c.cfg.Buggify.Planted(buggify.BugAdmitFencedReplica) {
+			ineligible = false
+		}
+		if !ok || ineligible || (epochs[i] != -1 && epochs[i] != b.Epoch) {
 			if req.Version < 2 {
 				return errOperationNotAttempted
 			}
