@@ -169,11 +169,7 @@ func (c *Controller) validateAlterPartition(img *metadata.Image, req *kmsg.Alter
 	}
 	for i, id := range ids {
 		b, ok := img.Broker(id)
-		ineligible := b.InControlledShutdown || b.Fenced
-		if c.cfg.Buggify.Planted(buggify.BugAdmitFencedReplica) {
-			ineligible = false
-		}
-		if !ok || ineligible || (epochs[i] != -1 && epochs[i] != b.Epoch) {
+		if !ok || (b.InControlledShutdown || b.Fenced) && !c.cfg.Buggify.Planted(buggify.BugAdmitFencedReplica) || (epochs[i] != -1 && epochs[i] != b.Epoch) {
 			if req.Version < 2 {
 				return errOperationNotAttempted
 			}
