@@ -162,9 +162,10 @@
 //     quorum_scenario_test.go runs testdata/quorum-scenarios/*.txt, step by step.
 //
 //   - replication_scenario_test.go: testdata/replication-scenarios/*.txt, three brokers
-//     replicating the workload topic, faults on named brokers (crash, wipe, pause, isolate,
-//     partition) step by step; each scenario reproduces a replication bug Kafka had, run with
-//     the bug planted (core/buggify: FAIL) and without (pass).
+//     replicating the workload topic, faults on named brokers (crash, stop, wipe, pause,
+//     isolate, partition, one-way cuts) step by step; each scenario reproduces a replication
+//     bug Kafka had, run with the bug planted (core/buggify: FAIL) and without (pass), or
+//     shows a documented behaviour (empty disk, last replica standing).
 //
 // Left for later:
 //   - faults: corruption of indexes, checkpoints and the metadata log (their formats carry
