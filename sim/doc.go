@@ -119,7 +119,8 @@
 //     last member; at the end, every ISR member's log equal to its leader's below the high
 //     watermark, byte for byte. Liveness includes replication: every partition led, every
 //     replica back in its ISR and at its leader's log end. cluster_test.go: the spread, determinism, a planted bug,
-//     controlled shutdowns of every broker, a lease lapsing during a partition.
+//     controlled shutdowns of every broker, a lease lapsing during a partition;
+//     partition_failover_test.go a replicated partition's failover time over many seeds.
 //
 //   - final_reads.go: the final reads — per partition from the log start to the high
 //     watermark; an answer empty below it is asked again (a read cut short by retention

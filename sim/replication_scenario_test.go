@@ -61,6 +61,9 @@ import (
 //	check                 stop the workload, heal, wait for liveness, read every partition to
 //	                      its high watermark and run the checkers: "pass", or FAIL and the
 //	                      anomalies by name (or the rule that broke)
+//
+// WEIR_SCENARIO_TRACE=FILE writes the run's whole trace to FILE (of the last cluster a
+// file builds), to find out why a scenario went as it did.
 func TestReplicationScenarios(t *testing.T) {
 	datadriven.Walk(t, "../testdata/replication-scenarios", func(t *testing.T, path string) {
 		var c *cluster
@@ -125,16 +128,9 @@ func TestReplicationScenarios(t *testing.T) {
 					return fmt.Sprintf("restart: %v\n", err)
 				}
 			case "wipe":
-				n := scenarioNode(t, d, "node", c, names)
-				n.CrashWith(memfs.CrashLoseUnsynced)
-				if err := n.Wipe(); err != nil {
+				if err := c.wipe(scenarioNode(t, d, "node", c, names)); err != nil {
 					t.Fatalf("%s: %v", d.Pos, err)
 				}
-				if c.wiped == nil {
-					c.wiped = map[int32]bool{}
-				}
-				c.wiped[n.ID()] = true
-				c.checker.wiped(n.ID())
 			case "pause":
 				n := scenarioNode(t, d, "node", c, names)
 				nameNode(t, d, names, n.ID())

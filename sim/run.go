@@ -19,6 +19,7 @@ import (
 	"github.com/weirdata/weir/core/quorum"
 	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/diskio/errorfs"
+	"github.com/weirdata/weir/diskio/memfs"
 )
 
 // RunOptions describe one simulated run; everything else is drawn from the seed.
@@ -476,6 +477,22 @@ func (c *cluster) leaderImage() *metadata.Image {
 // replicasConverged reports whether replication caught up: every partition led, every
 // replica in its ISR, and every replica's log end at its leader's established high watermark.
 func (c *cluster) replicasConverged() bool { return c.replicasLagging() == "" }
+
+// wipe crashes broker n (losing what it had not synced) and gives it an empty disk, formatted
+// at its next start: it counts as a damaged replica from now on, and the quorum checker takes
+// its new quorum state for a new member's.
+func (c *cluster) wipe(n *Node) error {
+	n.CrashWith(memfs.CrashLoseUnsynced)
+	if err := n.Wipe(); err != nil {
+		return err
+	}
+	if c.wiped == nil {
+		c.wiped = map[int32]bool{}
+	}
+	c.wiped[n.ID()] = true
+	c.checker.wiped(n.ID())
+	return nil
+}
 
 // nodeDamaged reports whether node id's disk lost or changed stored bytes so far.
 func (c *cluster) nodeDamaged(id int32) bool {
