@@ -183,8 +183,9 @@
 //   - netio bounds not modelled: QueuedBytesMax, FetchReadBytesMax, ConnectionsMax;
 //   - disk faults on controller-only processes inside broker runs (RunQuorum has them);
 //   - in replicated runs, a replica whose disk destroyed records is excused from the high
-//     watermark check when it leads (Kafka's clean election picks the ISR's last member
-//     whatever it lost, KIP-966) and from replication convergence when it leads (it refuses
+//     watermark check when it leads (a clean election may pick an ISR or ELR member whose
+//     damaged bytes recovery cut away: only an empty disk reads as an unclean restart) and
+//     from replication convergence when it leads (it refuses
 //     to serve the damaged batch); the logs are compared byte for byte only in runs without
 //     disk faults; no workload yet reassigns partitions or elects leaders on purpose;
 //   - replicated runs are not in the CI seed sets yet: `weir sim sweep --nodes N

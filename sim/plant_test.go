@@ -41,6 +41,7 @@ var plantedRuns = map[buggify.Bug]plantedRun{
 	buggify.BugFollowerSkipsProducerState: {faults: "crash,pause,net", replicated: true},
 	buggify.BugISRWithoutBrokerEpochs:     {scenario: "kip903_empty_disk_stale_alter_partition.txt"},
 	buggify.BugAdmitFencedReplica:         {faults: "crash,pause,net", replicated: true},
+	buggify.BugIgnoreUncleanRestart:       {scenario: "kip966_wiped_last_isr_member.txt"},
 }
 
 // TestPlantedBugsCaught is the simulator's proof of power: each bug core can be built to have

@@ -177,9 +177,11 @@ func (a *adminClient) register(b *fakeBroker) {
 	l := kmsg.NewBrokerRegistrationRequestListener()
 	l.Name, l.Host, l.Port, l.SecurityProtocol = "PLAINTEXT", fmt.Sprintf("broker%d", b.id), 9092, 0
 	req.Listeners = append(req.Listeners, l)
-	f := kmsg.NewBrokerRegistrationRequestFeature()
-	f.Name, f.MinSupportedVersion, f.MaxSupportedVersion = metadata.MetadataVersionFeature, 1, metadata.MetadataVersionDefault
-	req.Features = append(req.Features, f)
+	for _, sf := range metadata.SupportedFeatures() {
+		f := kmsg.NewBrokerRegistrationRequestFeature()
+		f.Name, f.MinSupportedVersion, f.MaxSupportedVersion = sf.Name, sf.MinSupportedVersion, sf.MaxSupportedVersion
+		req.Features = append(req.Features, f)
+	}
 	req.LogDirs = [][16]byte{b.logDir}
 	req.PreviousBrokerEpoch = b.prevEpoch
 	a.sendRequest(req)

@@ -95,9 +95,11 @@ func (b *scriptBroker) registrationRequest() kmsg.Request {
 	l := kmsg.NewBrokerRegistrationRequestListener()
 	l.Name, l.Host, l.Port, l.SecurityProtocol = "PLAINTEXT", b.host, 9092, 0
 	req.Listeners = append(req.Listeners, l)
-	f := kmsg.NewBrokerRegistrationRequestFeature()
-	f.Name, f.MinSupportedVersion, f.MaxSupportedVersion = metadata.MetadataVersionFeature, 1, metadata.MetadataVersionDefault
-	req.Features = append(req.Features, f)
+	for _, sf := range metadata.SupportedFeatures() {
+		f := kmsg.NewBrokerRegistrationRequestFeature()
+		f.Name, f.MinSupportedVersion, f.MaxSupportedVersion = sf.Name, sf.MinSupportedVersion, sf.MaxSupportedVersion
+		req.Features = append(req.Features, f)
+	}
 	req.LogDirs = [][16]byte{b.logDir}
 	req.PreviousBrokerEpoch = b.prevEpoch
 	return req
@@ -326,7 +328,11 @@ func partitionState(img *metadata.Image, topic string) string {
 	}
 	var lines []string
 	for _, p := range t.Partitions() {
-		lines = append(lines, fmt.Sprintf("partition %d: leader=%d isr=%v", p.ID, p.Leader, p.ISR))
+		line := fmt.Sprintf("partition %d: leader=%d isr=%v", p.ID, p.Leader, p.ISR)
+		if len(p.EligibleLeaderReplicas) > 0 {
+			line += fmt.Sprintf(" elr=%v", p.EligibleLeaderReplicas)
+		}
+		lines = append(lines, line)
 	}
 	return strings.Join(lines, "\n")
 }

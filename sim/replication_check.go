@@ -81,30 +81,41 @@ func (k *quorumChecker) observeBroker(n *Node) {
 }
 
 // replicaLost reports whether node id's disk destroyed stored records during the run. Such a
-// replica may still be in an ISR (its registration and ISR membership outlive the damage until
-// it is fenced or falls behind) and, as the ISR's last member, be elected: Kafka's clean
-// election does the same without eligible leader replicas (KIP-966's "last replica standing"),
-// and the records it lost are lost. That is one lost replica costing committed records, which
+// replica may still be in an ISR or the ELR (its registration and standing outlive the damage
+// until it is fenced or falls behind, and a damaged disk that recovery cut back still holds its
+// broker epoch file, so its restart reads as clean) and be elected: the records it lost are
+// lost. That is one lost replica costing committed records, which
 // the high watermark check excuses for exactly that leader, as the durability checker excuses
 // the offsets a disk destroyed.
 func (k *quorumChecker) replicaLost(id int32) bool {
 	return k.repl.damaged != nil && k.repl.damaged(id)
 }
 
-// checkPartitionStates is the image side: every ISR is a non-empty set of the partition's
-// replicas; adding and removing replicas are replicas; a fenced broker stays in an ISR only as
-// its last member, with the partition offline (so the controller knows whose log is newest).
+// checkPartitionStates is the image side: every ISR is a set of the partition's replicas,
+// never empty but with eligible leader replicas on and the partition offline; the ELR is a
+// set of replicas outside the ISR, used only with the feature; adding and removing replicas
+// are replicas; a fenced broker is never in an ISR, except without ELR as its last member with
+// the partition offline (so the controller knows whose log is newest).
 func (k *quorumChecker) checkPartitionStates(img *metadata.Image, applied record.Offset) {
+	elr := img.ELREnabled()
 	for _, t := range img.Topics() {
 		for _, p := range t.Partitions() {
-			if len(p.ISR) == 0 {
-				k.violate("an ISR is never empty: %s-%d in the image at %d", t.Name, p.ID, applied)
+			if len(p.ISR) == 0 && (!elr || p.Leader != metadata.NoLeader) {
+				k.violate("an ISR is never empty but offline with eligible leader replicas: %s-%d leader %d, ELR on %v, in the image at %d", t.Name, p.ID, p.Leader, elr, applied)
+			}
+			if len(p.EligibleLeaderReplicas) > 0 && !elr {
+				k.violate("no eligible leader replicas without the feature: %s-%d ELR %v in the image at %d", t.Name, p.ID, p.EligibleLeaderReplicas, applied)
+			}
+			for i, id := range p.EligibleLeaderReplicas {
+				if !slices.Contains(p.Replicas, id) || slices.Contains(p.ISR, id) || slices.Contains(p.EligibleLeaderReplicas[:i], id) {
+					k.violate("the ELR is a set of replicas outside the ISR: %s-%d ELR %v ISR %v replicas %v in the image at %d", t.Name, p.ID, p.EligibleLeaderReplicas, p.ISR, p.Replicas, applied)
+				}
 			}
 			for i, id := range p.ISR {
 				if !slices.Contains(p.Replicas, id) || slices.Contains(p.ISR[:i], id) {
 					k.violate("the ISR is a set of replicas: %s-%d ISR %v replicas %v in the image at %d", t.Name, p.ID, p.ISR, p.Replicas, applied)
 				}
-				if b, ok := img.Broker(id); (!ok || b.Fenced) && (len(p.ISR) > 1 || p.Leader != metadata.NoLeader) {
+				if b, ok := img.Broker(id); (!ok || b.Fenced) && (elr || len(p.ISR) > 1 || p.Leader != metadata.NoLeader) {
 					k.violate("a fenced replica is never in an ISR but as its offline last member: %s-%d ISR %v leader %d, broker %d fenced, in the image at %d",
 						t.Name, p.ID, p.ISR, p.Leader, id, applied)
 				}

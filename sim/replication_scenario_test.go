@@ -35,12 +35,13 @@ import (
 //	run for=D             advance virtual time by D
 //	leader partition=P [as=NAME]
 //	                      the partition's state in the active controller's image: "leader
-//	                      node2 epoch 3 isr [1 2 3]" (or "leader none ...")
+//	                      node2 epoch 3 isr [1 2 3]" (or "leader none ..."), then "elr [..]"
+//	                      while it has eligible leader replicas
 //	replicas partition=P  each broker's replica: "node1 leader epoch 0 end 120 hw 118", "node2
 //	                      follower epoch 0 end 120 hw 115", "node3 down"
 //	await-leader partition=P [not=NODE] [as=NAME] within=D
 //	                      run until the partition has a leader (other than NODE) serving it
-//	                      at the image's epoch: as `leader`, or "no leader"
+//	                      at the image's epoch: as `leader`, or "no leader: " and `leader`
 //	await-isr partition=P size=N within=D
 //	                      run until the image's ISR has N members: as `leader`, or "isr ..."
 //	crash node=NODE [mode=lose|keep|random] [as=NAME]
@@ -103,7 +104,7 @@ func TestReplicationScenarios(t *testing.T) {
 					return id >= 0 && id != not && leaderServes(c, p, id)
 				}, c.w.NowNs()+durationArg(t, d, "within"))
 				if !ok {
-					return "no leader\n"
+					return "no leader: " + describePartition(c, p)
 				}
 				nameNode(t, d, names, partitionLeader(c, p))
 				return describePartition(c, p)
@@ -356,7 +357,11 @@ func describePartition(c *cluster, p int32) string {
 	}
 	isr := slices.Clone(part.ISR)
 	slices.Sort(isr)
-	return fmt.Sprintf("leader %s epoch %d isr %v\n", leader, part.LeaderEpoch, isr)
+	elr := ""
+	if len(part.EligibleLeaderReplicas) > 0 {
+		elr = fmt.Sprintf(" elr %v", part.EligibleLeaderReplicas)
+	}
+	return fmt.Sprintf("leader %s epoch %d isr %v%s\n", leader, part.LeaderEpoch, isr, elr)
 }
 
 // describeReplicas is each broker's replica of partition p, as it sees it.

@@ -96,7 +96,9 @@ func registerAnywhere(t *testing.T, peers *netio.PeerClient, controllers []int32
 			req.BrokerID, req.ClusterID = brokerID, testControllerClusterID
 			req.IncarnationID = [16]byte{0: byte(brokerID), 15: 1}
 			req.Listeners = []kmsg.BrokerRegistrationRequestListener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 19092}}
-			req.Features = []kmsg.BrokerRegistrationRequestFeature{{Name: metadata.MetadataVersionFeature, MinSupportedVersion: metadata.MetadataVersionMinimum, MaxSupportedVersion: metadata.MetadataVersionDefault}}
+			for _, f := range metadata.SupportedFeatures() {
+				req.Features = append(req.Features, kmsg.BrokerRegistrationRequestFeature{Name: f.Name, MinSupportedVersion: f.MinSupportedVersion, MaxSupportedVersion: f.MaxSupportedVersion})
+			}
 			req.LogDirs = [][16]byte{{0: 0xd1, 1: byte(brokerID)}}
 			corr++
 			if !peers.Send(id, req, 3, corr) {

@@ -6,7 +6,8 @@ package broker
 // KRaft keys). A request too new to decode reaches the Node without a body and gets Kafka's
 // KIP-511 answer: UNSUPPORTED_VERSION in a v0 body listing ApiVersions' own range. From v3 the
 // client software name and version must match Kafka's pattern, else INVALID_REQUEST, as Kafka
-// checks them. v3+ also lists metadata.version as a supported and finalized feature.
+// checks them. v3+ also lists the features a Weir broker supports (metadata.version,
+// eligible.leader.replicas.version) and those the cluster finalized.
 //
 // Left out: throttling (ThrottleMillis is 0), the kraft.version/group.version features.
 
@@ -25,15 +26,16 @@ func (n *Node) handleApiVersions(cs *conn, s *slot, req *kmsg.ApiVersionsRequest
 	}
 	resp.ApiKeys = n.cfg.Versions.APIKeys()
 	if req.Version >= 3 {
-		sf := kmsg.NewApiVersionsResponseSupportedFeature()
-		sf.Name = metadata.MetadataVersionFeature
-		sf.MinVersion = metadata.MetadataVersionMinimum
-		sf.MaxVersion = metadata.MetadataVersionDefault
-		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+		for _, f := range metadata.SupportedFeatures() {
+			sf := kmsg.NewApiVersionsResponseSupportedFeature()
+			sf.Name, sf.MinVersion, sf.MaxVersion = f.Name, f.MinSupportedVersion, f.MaxSupportedVersion
+			resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+		}
 		img := n.img
-		if level, ok := img.FeatureLevel(metadata.MetadataVersionFeature); ok {
+		for _, name := range img.FeatureNames() {
+			level, _ := img.FeatureLevel(name)
 			ff := kmsg.NewApiVersionsResponseFinalizedFeature()
-			ff.Name = metadata.MetadataVersionFeature
+			ff.Name = name
 			ff.MinVersionLevel, ff.MaxVersionLevel = level, level
 			resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
 			resp.FinalizedFeaturesEpoch = int64(n.imgOffset) - 1

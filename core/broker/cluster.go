@@ -243,16 +243,18 @@ func (n *Node) registrationRequest() *kmsg.BrokerRegistrationRequest {
 	req.IncarnationID = n.life.incarnation
 	e := n.endpoint()
 	req.Listeners = []kmsg.BrokerRegistrationRequestListener{{Name: e.Name, Host: e.Host, Port: e.Port, SecurityProtocol: e.SecurityProtocol}}
-	req.Features = []kmsg.BrokerRegistrationRequestFeature{{
-		Name: metadata.MetadataVersionFeature, MinSupportedVersion: metadata.MetadataVersionMinimum, MaxSupportedVersion: metadata.MetadataVersionDefault,
-	}}
+	for _, f := range metadata.SupportedFeatures() {
+		req.Features = append(req.Features, kmsg.BrokerRegistrationRequestFeature{Name: f.Name, MinSupportedVersion: f.MinSupportedVersion, MaxSupportedVersion: f.MaxSupportedVersion})
+	}
 	if rack := n.cfg.Broker.BrokerRack; rack != "" {
 		req.Rack = &rack
 	}
 	for _, id := range n.logDirIDs() {
 		req.LogDirs = append(req.LogDirs, id)
 	}
-	req.PreviousBrokerEpoch = -1
+	// The epoch the disk recorded at the last registration (storage.BrokerEpochFile): -1
+	// from a disk that holds none, which the controller takes as an unclean restart.
+	req.PreviousBrokerEpoch = n.logs.PreviousBrokerEpoch()
 	return req
 }
 
@@ -304,6 +306,9 @@ func (n *Node) PeerResponse(now Clocks, correlationID int32, resp kmsg.Response,
 		}
 		n.life.epoch, n.life.registrationErr = r.BrokerEpoch, errNone
 		n.life.nextMs = n.now.MonotonicMs // the first heartbeat at once: it unfences
+		// Recorded at once: until the file holds this epoch, a restart counts as unclean.
+		n.logs.RecordBrokerEpoch(r.BrokerEpoch)
+		n.out.Checkpoints = append(n.out.Checkpoints, n.logs.BrokerEpochCheckpoints()...)
 	case *kmsg.BrokerHeartbeatResponse:
 		switch r.ErrorCode {
 		case errNone:

@@ -25,3 +25,30 @@ func TestNoTimerWhileWaitingForBootstrap(t *testing.T) {
 		t.Fatalf("deadline %d at %d: a timer due at once", r.NextDeadlineMs, h.now.MonotonicMs)
 	}
 }
+
+// A broker records its epoch on its disk when it registers, and a restart on that disk (a power
+// loss: unsynced data lost) registers with it as PreviousBrokerEpoch: the controller takes it
+// as a clean restart, so the partitions it was the only replica of elect it again.
+func TestRestartRegistersWithThePreviousBrokerEpoch(t *testing.T) {
+	h := newHarness(t, nil)
+	if got := h.logs.PreviousBrokerEpoch(); got != -1 {
+		t.Fatalf("a new disk says previous epoch %d", got)
+	}
+	epoch := h.node.life.epoch
+	if epoch < 0 {
+		t.Fatal("not registered")
+	}
+	createIdempotentTopic(t, h, nil)
+	h2 := h.restart(false)
+	if got := h2.logs.PreviousBrokerEpoch(); got != epoch {
+		t.Fatalf("after the restart the disk says %d, the broker registered at %d", got, epoch)
+	}
+	tp, ok := h2.image().TopicByName("r")
+	if !ok {
+		t.Fatal("no topic r")
+	}
+	p, _ := tp.Partition(0)
+	if p.Leader != 1 || len(p.ISR) != 1 || len(p.EligibleLeaderReplicas) != 0 {
+		t.Fatalf("after a clean restart: %+v", p)
+	}
+}

@@ -166,13 +166,23 @@ func (n *Node) hwMayAdvance(r *partitionReplica, l *log.Log) {
 // advanceHW recomputes a led partition's high watermark and reports whether it moved; the
 // caller answers the produces and wakes the fetches it may free.
 func (n *Node) advanceHW(r *partitionReplica, l *log.Log) bool {
-	if r.leader == nil || !r.leader.AdvanceHighWatermark(n.leaderDurable(r.tp, l)) {
+	if r.leader == nil || !r.leader.AdvanceHighWatermark(n.leaderDurable(r.tp, l), n.strictMinISR(r.tp)) {
 		return false
 	}
 	if hw := r.leader.HighWatermark(); hw > l.EndOffset() {
 		panic(fmt.Sprintf("broker: invariant: %s high watermark %d above the log end %d", r.tp, hw, l.EndOffset()))
 	}
 	return true
+}
+
+// strictMinISR is the ISR size below which a led partition's high watermark stays put: the
+// topic's min.insync.replicas once eligible leader replicas are on, else 0 (no such rule).
+func (n *Node) strictMinISR(tp storage.TopicPartition) int {
+	ts, ok := n.topics[tp.Topic]
+	if !ok || !n.img.ELREnabled() {
+		return 0
+	}
+	return int(ts.cfg.MinInsyncReplicas)
 }
 
 // hwShown reports whether a led partition's high watermark may be shown to clients: once it

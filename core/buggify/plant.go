@@ -57,12 +57,16 @@ const (
 	// broker is fenced or in controlled shutdown (Kafka before KIP-841), since the follower
 	// still fetches and is caught up.
 	BugAdmitFencedReplica Bug = "admit-fenced-replica"
+	// BugIgnoreUncleanRestart: the controller takes every registration of a known broker as
+	// a clean restart, whatever its PreviousBrokerEpoch (KIP-966's unclean-shutdown detection
+	// undone), so a broker back with an empty disk keeps its ISR or ELR standing.
+	BugIgnoreUncleanRestart Bug = "ignore-unclean-restart"
 )
 
 // Bugs lists every bug that can be planted.
 var Bugs = []Bug{BugAckBeforeFsync, BugRecoverySkipsCRC, BugIndexOffByOne, BugServeAboveHW, BugLoseProducerState, BugRetentionDeletesActive,
 	BugTruncateToHW, BugSkipDivergenceCheck, BugTruncateIgnoresOwnEpochs, BugShowUnestablishedHW,
-	BugFollowerSkipsProducerState, BugISRWithoutBrokerEpochs, BugAdmitFencedReplica}
+	BugFollowerSkipsProducerState, BugISRWithoutBrokerEpochs, BugAdmitFencedReplica, BugIgnoreUncleanRestart}
 
 // ParseBugs reads a comma-separated list of bug names ("" is none).
 func ParseBugs(list string) ([]Bug, error) {

@@ -105,7 +105,7 @@ func (c *Controller) alterPartition(p *proposal, req *kmsg.AlterPartitionRequest
 		op.ErrorCode = code
 		return
 	}
-	b := newPartitionChangeBuilder(img.MetadataVersion(), topic.ID, part, func(id int32) bool { return isActive(img, id) })
+	b := c.newPartitionChangeBuilder(img, topic, part, func(id int32) bool { return isActive(img, id) })
 	if c.uncleanElectionEnabled(img, topic.Name) {
 		b.election = electionUnclean
 	}

@@ -126,7 +126,7 @@ func TestAlterPartitionShrinkAndExpand(t *testing.T) {
 			t.Fatalf("v%d shrink: %v", version, recordTypes(res.Records))
 		}
 		r := res.Records[0].(*metadata.PartitionChangeRecord)
-		if !slices.Equal(r.ISR, []int32{1, 3}) || r.Leader != metadata.NoLeaderChange || r.Version != 1 {
+		if !slices.Equal(r.ISR, []int32{1, 3}) || r.Leader != metadata.NoLeaderChange || r.Version != partitionChangeRecordVersion(metadata.MetadataVersionDefault) {
 			t.Fatalf("v%d record %+v", version, r)
 		}
 		got := resp.Topics[0].Partitions[0]

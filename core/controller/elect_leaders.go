@@ -106,7 +106,7 @@ func (c *Controller) electLeader(p *proposal, topicName string, partition int32,
 	case electionType == electionTypeUnclean && part.Leader != metadata.NoLeader:
 		return errElectionNotNeeded, nil
 	}
-	b := newPartitionChangeBuilder(img.MetadataVersion(), t.ID, part, func(id int32) bool { return isActive(img, id) })
+	b := c.newPartitionChangeBuilder(img, t, part, func(id int32) bool { return isActive(img, id) })
 	b.election = electionPreferred
 	if electionType == electionTypeUnclean {
 		b.election = electionUnclean

@@ -57,7 +57,6 @@ func (c *Controller) balanceLeaders(p *proposal, nowMs int64) {
 	}
 	img := p.image()
 	acceptable := func(id int32) bool { return isActive(img, id) }
-	mv := img.MetadataVersion()
 	elections := 0
 	for _, t := range img.Topics() {
 		for _, part := range t.Partitions() {
@@ -68,7 +67,7 @@ func (c *Controller) balanceLeaders(p *proposal, nowMs int64) {
 				lb.nextMs = nowMs + 1 // more to do: the next pass runs at once
 				return
 			}
-			b := newPartitionChangeBuilder(mv, t.ID, part, acceptable)
+			b := c.newPartitionChangeBuilder(img, t, part, acceptable)
 			b.election = electionPreferred
 			if r := b.build(); r != nil {
 				p.add(r)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/record"
 )
@@ -19,6 +20,9 @@ import (
 //     every ISR and leadership (PartitionChangeRecords before the RegisterBrokerRecord), so a
 //     fenced broker never leads; Kafka (without eligible leader replicas) leaves the partitions
 //     to the old incarnation until the new one is unfenced.
+//   - An unclean restart (KIP-966) is PreviousBrokerEpoch -1 or an epoch never issued, not any
+//     epoch but the registered one: the broker records its epoch when it registers, not when it
+//     shuts down cleanly, since its logs lose nothing acknowledged to a power loss (uncleanRestart).
 //   - A negative broker id or a string too long for the metadata record is INVALID_REGISTRATION.
 
 // stringBytesMax is the longest string a metadata record carries (Kafka's Short.MAX_VALUE).
@@ -94,7 +98,13 @@ func (c *Controller) RegisterBroker(img *metadata.Image, nextOffset record.Offse
 
 	p := newProposal(img)
 	if registered {
-		c.moveOffBroker(p, req.BrokerID)
+		// PreviousBrokerEpoch is the epoch the broker's disk recorded for its last
+		// registration; -1 says the disk does not hold the log it registered with before.
+		if uncleanRestart(existing, req.PreviousBrokerEpoch) && !c.cfg.Buggify.Planted(buggify.BugIgnoreUncleanRestart) {
+			c.dropUncleanBroker(p, req.BrokerID)
+		} else {
+			c.moveOffBroker(p, req.BrokerID)
+		}
 	}
 	epoch := int64(nextOffset) + int64(len(p.records))
 	var rack *string
@@ -116,6 +126,17 @@ func (c *Controller) RegisterBroker(img *metadata.Image, nextOffset record.Offse
 	h.sessions[req.BrokerID] = newSession(epoch, nowMs)
 	resp.BrokerEpoch = epoch
 	return Result{Records: p.records, Response: resp}
+}
+
+// uncleanRestart reports whether a registering broker comes back from an unclean restart:
+// Kafka's test (KIP-966) is that PreviousBrokerEpoch is not the broker's registered epoch,
+// the epoch a clean shutdown records. Weir's brokers record their epoch on disk when they
+// register, not when they stop: a replica counts only what it holds durably, so a power loss
+// does not make its log lack a committed record, but an empty or replaced disk does. So any
+// epoch of this broker's up to the registered one proves the disk it registered with; -1 (no
+// record: a new, wiped or replaced disk) or an epoch the controller never issued it does not.
+func uncleanRestart(existing *metadata.Broker, previousBrokerEpoch int64) bool {
+	return previousBrokerEpoch < 0 || previousBrokerEpoch > existing.Epoch
 }
 
 // checkLogDirs applies Kafka's rules once directories are assigned (metadata.version 3.7-IV2):

@@ -1,8 +1,10 @@
 package controller
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -69,12 +71,25 @@ func registrationRequest(id int32, incarnation byte) *kmsg.BrokerRegistrationReq
 	req.ClusterID = testClusterID
 	req.IncarnationID = [16]byte{0: byte(id), 1: incarnation, 15: 1}
 	req.Listeners = []kmsg.BrokerRegistrationRequestListener{{Name: "PLAINTEXT", Host: "broker-" + string(rune('a'+id)), Port: 9092}}
-	req.Features = []kmsg.BrokerRegistrationRequestFeature{{Name: metadata.MetadataVersionFeature, MinSupportedVersion: metadata.MetadataVersionMinimum, MaxSupportedVersion: metadata.MetadataVersionDefault}}
+	for _, f := range metadata.SupportedFeatures() {
+		req.Features = append(req.Features, kmsg.BrokerRegistrationRequestFeature{Name: f.Name, MinSupportedVersion: f.MinSupportedVersion, MaxSupportedVersion: f.MaxSupportedVersion})
+	}
 	req.LogDirs = [][16]byte{{0: 0xd1, 1: byte(id), 2: incarnation}}
 	return req
 }
 
+// register registers broker id as a broker whose disk kept its log does: with the epoch of
+// its registration as PreviousBrokerEpoch (-1 when it has none). registerUnclean sends -1.
 func (h *lifecycleHarness) register(id int32, incarnation byte) (Result, *kmsg.BrokerRegistrationResponse) {
+	h.t.Helper()
+	req := registrationRequest(id, incarnation)
+	if b, ok := h.img.Broker(id); ok {
+		req.PreviousBrokerEpoch = b.Epoch
+	}
+	return h.registerWith(req)
+}
+
+func (h *lifecycleHarness) registerUnclean(id int32, incarnation byte) (Result, *kmsg.BrokerRegistrationResponse) {
 	h.t.Helper()
 	return h.registerWith(registrationRequest(id, incarnation))
 }
@@ -169,4 +184,23 @@ func recordTypes(records []metadata.Record) []metadata.RecordType {
 
 func sameTypes(records []metadata.Record, want ...metadata.RecordType) bool {
 	return slices.Equal(recordTypes(records), want)
+}
+
+// forELRModes runs f at metadata.version 3.9-IV0 (no eligible leader replicas) and at the
+// default, where they are on.
+func forELRModes(t *testing.T, f func(t *testing.T, mv int16)) {
+	t.Helper()
+	for _, mv := range []int16{21, metadata.MetadataVersionDefault} {
+		t.Run(fmt.Sprintf("mv%d", mv), func(t *testing.T) { f(t, mv) })
+	}
+}
+
+// keptLast reports whether broker id, the last ISR member of a partition that lost its
+// leader, is where the image's mode keeps it: in the ISR without eligible leader replicas
+// (so the partition knows whose log is newest), alone in the ELR of an empty ISR with them.
+func keptLast(img *metadata.Image, p *metadata.Partition, id int32) bool {
+	if img.ELREnabled() {
+		return len(p.ISR) == 0 && slices.Equal(p.EligibleLeaderReplicas, []int32{id})
+	}
+	return slices.Equal(p.ISR, []int32{id}) && len(p.EligibleLeaderReplicas) == 0
 }

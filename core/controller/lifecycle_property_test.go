@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -41,7 +42,7 @@ type lifecycleModel struct {
 func TestPropertyBrokerLifecycle(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		m := &lifecycleModel{
-			h:                  newLifecycleHarness(t, metadata.MetadataVersionDefault),
+			h:                  newLifecycleHarness(t, rapid.SampledFrom([]int16{21, metadata.MetadataVersionDefault}).Draw(t, "metadata.version")),
 			lastContactMs:      map[int32]int64{},
 			registrationOffset: map[int32]int64{},
 			leaderEpochs:       map[string]int32{},
@@ -168,12 +169,32 @@ func (m *lifecycleModel) apply(t *rapid.T, records []metadata.Record) {
 
 func (m *lifecycleModel) register(t *rapid.T, id int32, incarnation byte) {
 	req := registrationRequest(id, incarnation)
+	// A broker back with its disk sends the epoch its disk recorded (the registered one, or
+	// an earlier); one with an empty disk sends -1: an unclean restart.
+	b, registered := m.h.img.Broker(id)
+	if registered {
+		switch rapid.IntRange(0, 2).Draw(t, "previous-epoch") {
+		case 0:
+			req.PreviousBrokerEpoch = b.Epoch
+		case 1:
+			req.PreviousBrokerEpoch = rapid.Int64Range(0, b.Epoch).Draw(t, "earlier-epoch")
+		}
+	}
 	res := m.decide(t, func(c *Controller) Result { return c.RegisterBroker(m.h.img, m.h.next, m.h.nowMs, req) })
 	resp := res.Response.(*kmsg.BrokerRegistrationResponse)
 	if resp.ErrorCode == 0 {
 		m.lastContactMs[id] = m.h.nowMs
 		if resp.BrokerEpoch != m.registrationOffset[id] {
 			t.Fatalf("broker %d epoch %d, its registration record is at %d", id, resp.BrokerEpoch, m.registrationOffset[id])
+		}
+		if registered && req.PreviousBrokerEpoch < 0 && m.h.img.ELREnabled() {
+			for _, topic := range m.h.img.Topics() {
+				for _, p := range topic.Partitions() {
+					if slices.Contains(p.ISR, id) || slices.Contains(p.EligibleLeaderReplicas, id) {
+						t.Fatalf("broker %d back from an unclean restart stays in %s-%d: ISR %v, ELR %v", id, topic.Name, p.ID, p.ISR, p.EligibleLeaderReplicas)
+					}
+				}
+			}
 		}
 		return
 	}
@@ -264,8 +285,22 @@ func (m *lifecycleModel) check(t *rapid.T) {
 				t.Fatalf("%s leader epoch went from %d to %d", key, prev, p.LeaderEpoch)
 			}
 			m.leaderEpochs[key] = p.LeaderEpoch
-			if len(p.ISR) == 0 {
-				t.Fatalf("%s has an empty ISR", key)
+			// Without eligible leader replicas an ISR keeps its last member; with them it may
+			// empty (the partition then has no leader), and the ELR is outside the ISR, within
+			// the replicas, and empty while the ISR has min.insync.replicas members.
+			if len(p.ISR) == 0 && (!img.ELREnabled() || p.Leader != metadata.NoLeader) {
+				t.Fatalf("%s has an empty ISR (leader %d, ELR on %v)", key, p.Leader, img.ELREnabled())
+			}
+			if !img.ELREnabled() && len(p.EligibleLeaderReplicas) > 0 {
+				t.Fatalf("%s has eligible leader replicas %v without the feature", key, p.EligibleLeaderReplicas)
+			}
+			for _, id := range p.EligibleLeaderReplicas {
+				if slices.Contains(p.ISR, id) || !slices.Contains(p.Replicas, id) {
+					t.Fatalf("%s ELR %v, ISR %v, replicas %v", key, p.EligibleLeaderReplicas, p.ISR, p.Replicas)
+				}
+			}
+			if minISR := int(m.h.c.minInsyncReplicas(img, topic.Name)); len(p.ISR) >= minISR && len(p.EligibleLeaderReplicas) > 0 {
+				t.Fatalf("%s ISR %v has min.insync.replicas %d members, yet ELR %v", key, p.ISR, minISR, p.EligibleLeaderReplicas)
 			}
 			if p.Leader == metadata.NoLeader {
 				continue

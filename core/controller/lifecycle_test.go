@@ -33,7 +33,7 @@ func TestRegisterBroker(t *testing.T) {
 	want := &metadata.Broker{
 		ID: 3, Epoch: int64(at), IncarnationID: metadata.UUID(req.IncarnationID),
 		EndPoints: []metadata.BrokerEndpoint{{Name: "PLAINTEXT", Host: req.Listeners[0].Host, Port: 9092}},
-		Features:  []metadata.BrokerFeature{{Name: metadata.MetadataVersionFeature, MinSupportedVersion: metadata.MetadataVersionMinimum, MaxSupportedVersion: metadata.MetadataVersionDefault}},
+		Features:  metadata.SupportedFeatures(),
 		Rack:      &rack, Fenced: true, LogDirs: []metadata.UUID{metadata.UUID(req.LogDirs[0])},
 	}
 	if !reflect.DeepEqual(b, want) {
@@ -162,24 +162,26 @@ func TestRegisterAfterLeaseLapses(t *testing.T) {
 // A new registration of a broker that leads moves its partitions first: a fenced broker never
 // leads, and its epoch is still the offset of its RegisterBrokerRecord.
 func TestReRegistrationMovesLeadership(t *testing.T) {
-	h := newLifecycleHarness(t, metadata.MetadataVersionDefault)
-	h.registerUnfenced(1, 2)
-	topic := h.createTopic("t", 1, []int32{1, 2}, []int32{1})
-	h.nowMs += 20_000 // both leases lapse; no Tick ran
-	at := h.next
-	res, resp := h.register(1, 2)
-	if resp.ErrorCode != 0 || !sameTypes(res.Records, pcrType, pcrType, registerType) {
-		t.Fatalf("error %d, records %v", resp.ErrorCode, recordTypes(res.Records))
-	}
-	if resp.BrokerEpoch != int64(at)+2 || h.broker(1).Epoch != int64(at)+2 {
-		t.Fatalf("epoch %d, want %d (the registration record's offset)", resp.BrokerEpoch, int64(at)+2)
-	}
-	if p := h.partition(topic, 0); p.Leader != 2 || !reflect.DeepEqual(p.ISR, []int32{2}) || p.LeaderEpoch != 1 {
-		t.Fatalf("partition 0: %+v", p)
-	}
-	if p := h.partition(topic, 1); p.Leader != metadata.NoLeader || !reflect.DeepEqual(p.ISR, []int32{1}) {
-		t.Fatalf("partition 1 (only replica re-registered): %+v", p)
-	}
+	forELRModes(t, func(t *testing.T, mv int16) {
+		h := newLifecycleHarness(t, mv)
+		h.registerUnfenced(1, 2)
+		topic := h.createTopic("t", 1, []int32{1, 2}, []int32{1})
+		h.nowMs += 20_000 // both leases lapse; no Tick ran
+		at := h.next
+		res, resp := h.register(1, 2)
+		if resp.ErrorCode != 0 || !sameTypes(res.Records, pcrType, pcrType, registerType) {
+			t.Fatalf("error %d, records %v", resp.ErrorCode, recordTypes(res.Records))
+		}
+		if resp.BrokerEpoch != int64(at)+2 || h.broker(1).Epoch != int64(at)+2 {
+			t.Fatalf("epoch %d, want %d (the registration record's offset)", resp.BrokerEpoch, int64(at)+2)
+		}
+		if p := h.partition(topic, 0); p.Leader != 2 || !reflect.DeepEqual(p.ISR, []int32{2}) || p.LeaderEpoch != 1 {
+			t.Fatalf("partition 0: %+v", p)
+		}
+		if p := h.partition(topic, 1); p.Leader != metadata.NoLeader || !keptLast(h.img, p, 1) {
+			t.Fatalf("partition 1 (only replica re-registered): %+v", p)
+		}
+	})
 }
 
 func TestHeartbeatErrors(t *testing.T) {
@@ -244,81 +246,85 @@ func TestHeartbeatUnfencesOnceCaughtUp(t *testing.T) {
 }
 
 func TestUnfenceElectsLeaderlessPartitions(t *testing.T) {
-	h := newLifecycleHarness(t, metadata.MetadataVersionDefault)
-	h.registerUnfenced(1, 2)
-	topic := h.createTopic("t", 1, []int32{1, 2}, []int32{2, 1})
-	h.heartbeat(1, h.caughtUp(), true, false) // 1 leaves: both partitions led by 2
-	h.heartbeat(2, h.caughtUp(), true, false) // 2 leaves: no leader, 2 the last in each ISR
-	for p := int32(0); p < 2; p++ {
-		if part := h.partition(topic, p); part.Leader != metadata.NoLeader || !reflect.DeepEqual(part.ISR, []int32{2}) {
-			t.Fatalf("partition %d after both fenced: %+v", p, part)
+	forELRModes(t, func(t *testing.T, mv int16) {
+		h := newLifecycleHarness(t, mv)
+		h.registerUnfenced(1, 2)
+		topic := h.createTopic("t", 1, []int32{1, 2}, []int32{2, 1})
+		h.heartbeat(1, h.caughtUp(), true, false) // 1 leaves: both partitions led by 2
+		h.heartbeat(2, h.caughtUp(), true, false) // 2 leaves: no leader, 2 the last in each ISR
+		for p := int32(0); p < 2; p++ {
+			if part := h.partition(topic, p); part.Leader != metadata.NoLeader || !keptLast(h.img, part, 2) {
+				t.Fatalf("partition %d after both fenced: %+v", p, part)
+			}
 		}
-	}
-	epochsBefore := []int32{h.partition(topic, 0).LeaderEpoch, h.partition(topic, 1).LeaderEpoch}
-	// Broker 1 is not in an ISR: unfencing it elects nothing.
-	if res, _ := h.heartbeat(1, h.caughtUp(), false, false); !sameTypes(res.Records, changeType) {
-		t.Fatalf("unfencing 1: %v", recordTypes(res.Records))
-	}
-	res, _ := h.heartbeat(2, h.caughtUp(), false, false)
-	if !sameTypes(res.Records, changeType, pcrType, pcrType) {
-		t.Fatalf("unfencing 2: %v", recordTypes(res.Records))
-	}
-	for p := int32(0); p < 2; p++ {
-		if part := h.partition(topic, p); part.Leader != 2 || part.LeaderEpoch != epochsBefore[p]+1 {
-			t.Fatalf("partition %d after 2 unfenced: %+v", p, part)
+		epochsBefore := []int32{h.partition(topic, 0).LeaderEpoch, h.partition(topic, 1).LeaderEpoch}
+		// Broker 1 is not in an ISR: unfencing it elects nothing.
+		if res, _ := h.heartbeat(1, h.caughtUp(), false, false); !sameTypes(res.Records, changeType) {
+			t.Fatalf("unfencing 1: %v", recordTypes(res.Records))
 		}
-	}
+		res, _ := h.heartbeat(2, h.caughtUp(), false, false)
+		if !sameTypes(res.Records, changeType, pcrType, pcrType) {
+			t.Fatalf("unfencing 2: %v", recordTypes(res.Records))
+		}
+		for p := int32(0); p < 2; p++ {
+			if part := h.partition(topic, p); part.Leader != 2 || part.LeaderEpoch != epochsBefore[p]+1 {
+				t.Fatalf("partition %d after 2 unfenced: %+v", p, part)
+			}
+		}
+	})
 }
 
 func TestTickFencesLapsedBrokers(t *testing.T) {
-	h := newLifecycleHarness(t, metadata.MetadataVersionDefault)
-	h.registerUnfenced(1, 2, 3)
-	timeoutMs := int64(h.c.cfg.Broker.BrokerSessionTimeoutMs)
-	topic := h.createTopic("t", 1, []int32{1, 2, 3}, []int32{1}, []int32{2, 1})
-	start := h.nowMs
-	if records, deadline := h.c.Tick(h.img, h.nowMs); len(records) != 0 || deadline != start+timeoutMs+1 {
-		t.Fatalf("fresh leases: %v, deadline %d", recordTypes(records), deadline)
-	}
-	// Brokers 2 and 3 keep heartbeating; 1 stops.
-	h.nowMs = start + timeoutMs
-	h.heartbeat(2, h.caughtUp(), false, false)
-	h.heartbeat(3, h.caughtUp(), false, false)
-	if records := h.tick(); len(records) != 0 {
-		t.Fatalf("a lease at exactly the timeout was fenced: %v", recordTypes(records))
-	}
-	h.nowMs++
-	records, deadline := h.c.Tick(h.img, h.nowMs)
-	h.append(records)
-	// Kafka's order: the partitions, then the registration change.
-	if !sameTypes(records, pcrType, pcrType, pcrType, changeType) {
-		t.Fatalf("fencing 1: %v", recordTypes(records))
-	}
-	if deadline != start+2*timeoutMs+1 {
-		t.Fatalf("deadline %d, want %d", deadline, start+2*timeoutMs+1)
-	}
-	if !h.broker(1).Fenced || h.broker(2).Fenced || h.broker(3).Fenced {
-		t.Fatal("fenced the wrong brokers")
-	}
-	if p := h.partition(topic, 0); p.Leader != 2 || !reflect.DeepEqual(p.ISR, []int32{2, 3}) || p.LeaderEpoch != 1 || p.PartitionEpoch != 1 {
-		t.Fatalf("partition 0: %+v", p)
-	}
-	// RF 1: no leader, the ISR keeps its last member.
-	if p := h.partition(topic, 1); p.Leader != metadata.NoLeader || !reflect.DeepEqual(p.ISR, []int32{1}) || p.LeaderEpoch != 1 {
-		t.Fatalf("partition 1: %+v", p)
-	}
-	// 1 was a follower: it leaves the ISR, the leader and its epoch stay.
-	if p := h.partition(topic, 2); p.Leader != 2 || !reflect.DeepEqual(p.ISR, []int32{2}) || p.LeaderEpoch != 0 {
-		t.Fatalf("partition 2: %+v", p)
-	}
-	// Nothing more to fence; an inactive controller does nothing.
-	if records := h.tick(); len(records) != 0 {
-		t.Fatalf("second tick: %v", recordTypes(records))
-	}
-	h.c.Deactivate()
-	h.nowMs += 10 * timeoutMs
-	if records, deadline := h.c.Tick(h.img, h.nowMs); records != nil || deadline != NoDeadline {
-		t.Fatalf("inactive tick: %v, %d", records, deadline)
-	}
+	forELRModes(t, func(t *testing.T, mv int16) {
+		h := newLifecycleHarness(t, mv)
+		h.registerUnfenced(1, 2, 3)
+		timeoutMs := int64(h.c.cfg.Broker.BrokerSessionTimeoutMs)
+		topic := h.createTopic("t", 1, []int32{1, 2, 3}, []int32{1}, []int32{2, 1})
+		start := h.nowMs
+		if records, deadline := h.c.Tick(h.img, h.nowMs); len(records) != 0 || deadline != start+timeoutMs+1 {
+			t.Fatalf("fresh leases: %v, deadline %d", recordTypes(records), deadline)
+		}
+		// Brokers 2 and 3 keep heartbeating; 1 stops.
+		h.nowMs = start + timeoutMs
+		h.heartbeat(2, h.caughtUp(), false, false)
+		h.heartbeat(3, h.caughtUp(), false, false)
+		if records := h.tick(); len(records) != 0 {
+			t.Fatalf("a lease at exactly the timeout was fenced: %v", recordTypes(records))
+		}
+		h.nowMs++
+		records, deadline := h.c.Tick(h.img, h.nowMs)
+		h.append(records)
+		// Kafka's order: the partitions, then the registration change.
+		if !sameTypes(records, pcrType, pcrType, pcrType, changeType) {
+			t.Fatalf("fencing 1: %v", recordTypes(records))
+		}
+		if deadline != start+2*timeoutMs+1 {
+			t.Fatalf("deadline %d, want %d", deadline, start+2*timeoutMs+1)
+		}
+		if !h.broker(1).Fenced || h.broker(2).Fenced || h.broker(3).Fenced {
+			t.Fatal("fenced the wrong brokers")
+		}
+		if p := h.partition(topic, 0); p.Leader != 2 || !reflect.DeepEqual(p.ISR, []int32{2, 3}) || p.LeaderEpoch != 1 || p.PartitionEpoch != 1 {
+			t.Fatalf("partition 0: %+v", p)
+		}
+		// RF 1: no leader; the ISR keeps its last member, or it moves to the ELR.
+		if p := h.partition(topic, 1); p.Leader != metadata.NoLeader || !keptLast(h.img, p, 1) || p.LeaderEpoch != 1 {
+			t.Fatalf("partition 1: %+v", p)
+		}
+		// 1 was a follower: it leaves the ISR, the leader and its epoch stay.
+		if p := h.partition(topic, 2); p.Leader != 2 || !reflect.DeepEqual(p.ISR, []int32{2}) || p.LeaderEpoch != 0 {
+			t.Fatalf("partition 2: %+v", p)
+		}
+		// Nothing more to fence; an inactive controller does nothing.
+		if records := h.tick(); len(records) != 0 {
+			t.Fatalf("second tick: %v", recordTypes(records))
+		}
+		h.c.Deactivate()
+		h.nowMs += 10 * timeoutMs
+		if records, deadline := h.c.Tick(h.img, h.nowMs); records != nil || deadline != NoDeadline {
+			t.Fatalf("inactive tick: %v, %d", records, deadline)
+		}
+	})
 }
 
 // Two brokers lapse at once: the second's partitions do not elect the first, even uncleanly.
@@ -345,49 +351,51 @@ func TestTickFencesSeveralInOrder(t *testing.T) {
 }
 
 func TestControlledShutdown(t *testing.T) {
-	h := newLifecycleHarness(t, metadata.MetadataVersionDefault)
-	h.registerUnfenced(1, 2, 3)
-	topic := h.createTopic("t", 1, []int32{1, 2}, []int32{1}, []int32{2, 1})
-	// Every broker has applied the topic.
-	for _, id := range []int32{1, 2, 3} {
-		h.heartbeat(id, h.caughtUp(), false, false)
-	}
-	res, resp := h.heartbeat(1, h.caughtUp(), false, true)
-	if !sameTypes(res.Records, changeType, pcrType, pcrType, pcrType) || resp.IsFenced || resp.ShouldShutdown {
-		t.Fatalf("entering controlled shutdown: %+v, %v", resp, recordTypes(res.Records))
-	}
-	if r := res.Records[0].(*metadata.BrokerRegistrationChangeRecord); r.Version != 1 || r.InControlledShutdown != metadata.ControlledShutdownChangeEnter || r.Fenced != 0 {
-		t.Fatalf("change record %+v", r)
-	}
-	shutdownOffset := h.caughtUp()
-	if b := h.broker(1); !b.InControlledShutdown || b.Fenced {
-		t.Fatalf("broker 1: %+v", b)
-	}
-	if p := h.partition(topic, 0); p.Leader != 2 || !reflect.DeepEqual(p.ISR, []int32{2}) {
-		t.Fatalf("partition 0: %+v", p)
-	}
-	if p := h.partition(topic, 1); p.Leader != metadata.NoLeader || !reflect.DeepEqual(p.ISR, []int32{1}) {
-		t.Fatalf("partition 1 (RF 1): %+v", p)
-	}
-	// Broker 1 leads nothing, but 2 and 3 have not applied the new leaders yet.
-	if res, resp := h.heartbeat(1, h.caughtUp(), false, true); len(res.Records) != 0 || resp.ShouldShutdown || resp.IsFenced {
-		t.Fatalf("before the others caught up: %+v", resp)
-	}
-	h.heartbeat(2, shutdownOffset, false, false)
-	h.heartbeat(3, shutdownOffset-1, false, false)
-	if _, resp := h.heartbeat(1, h.caughtUp(), false, true); resp.ShouldShutdown {
-		t.Fatal("shut down before broker 3 caught up")
-	}
-	h.heartbeat(3, shutdownOffset, false, false)
-	res, resp = h.heartbeat(1, h.caughtUp(), false, true)
-	if !resp.ShouldShutdown || !resp.IsFenced || !sameTypes(res.Records, changeType) || !h.broker(1).Fenced {
-		t.Fatalf("after the others caught up: %+v, %v", resp, recordTypes(res.Records))
-	}
-	// A broker that leads nothing shuts down at once.
-	res, resp = h.heartbeat(3, h.caughtUp(), false, true)
-	if !resp.ShouldShutdown || !resp.IsFenced || !sameTypes(res.Records, changeType) {
-		t.Fatalf("broker 3: %+v, %v", resp, recordTypes(res.Records))
-	}
+	forELRModes(t, func(t *testing.T, mv int16) {
+		h := newLifecycleHarness(t, mv)
+		h.registerUnfenced(1, 2, 3)
+		topic := h.createTopic("t", 1, []int32{1, 2}, []int32{1}, []int32{2, 1})
+		// Every broker has applied the topic.
+		for _, id := range []int32{1, 2, 3} {
+			h.heartbeat(id, h.caughtUp(), false, false)
+		}
+		res, resp := h.heartbeat(1, h.caughtUp(), false, true)
+		if !sameTypes(res.Records, changeType, pcrType, pcrType, pcrType) || resp.IsFenced || resp.ShouldShutdown {
+			t.Fatalf("entering controlled shutdown: %+v, %v", resp, recordTypes(res.Records))
+		}
+		if r := res.Records[0].(*metadata.BrokerRegistrationChangeRecord); r.Version != 1 || r.InControlledShutdown != metadata.ControlledShutdownChangeEnter || r.Fenced != 0 {
+			t.Fatalf("change record %+v", r)
+		}
+		shutdownOffset := h.caughtUp()
+		if b := h.broker(1); !b.InControlledShutdown || b.Fenced {
+			t.Fatalf("broker 1: %+v", b)
+		}
+		if p := h.partition(topic, 0); p.Leader != 2 || !reflect.DeepEqual(p.ISR, []int32{2}) {
+			t.Fatalf("partition 0: %+v", p)
+		}
+		if p := h.partition(topic, 1); p.Leader != metadata.NoLeader || !keptLast(h.img, p, 1) {
+			t.Fatalf("partition 1 (RF 1): %+v", p)
+		}
+		// Broker 1 leads nothing, but 2 and 3 have not applied the new leaders yet.
+		if res, resp := h.heartbeat(1, h.caughtUp(), false, true); len(res.Records) != 0 || resp.ShouldShutdown || resp.IsFenced {
+			t.Fatalf("before the others caught up: %+v", resp)
+		}
+		h.heartbeat(2, shutdownOffset, false, false)
+		h.heartbeat(3, shutdownOffset-1, false, false)
+		if _, resp := h.heartbeat(1, h.caughtUp(), false, true); resp.ShouldShutdown {
+			t.Fatal("shut down before broker 3 caught up")
+		}
+		h.heartbeat(3, shutdownOffset, false, false)
+		res, resp = h.heartbeat(1, h.caughtUp(), false, true)
+		if !resp.ShouldShutdown || !resp.IsFenced || !sameTypes(res.Records, changeType) || !h.broker(1).Fenced {
+			t.Fatalf("after the others caught up: %+v, %v", resp, recordTypes(res.Records))
+		}
+		// A broker that leads nothing shuts down at once.
+		res, resp = h.heartbeat(3, h.caughtUp(), false, true)
+		if !resp.ShouldShutdown || !resp.IsFenced || !sameTypes(res.Records, changeType) {
+			t.Fatalf("broker 3: %+v, %v", resp, recordTypes(res.Records))
+		}
+	})
 }
 
 // A broker in controlled shutdown when the controller fails over asks again: the new active

@@ -6,12 +6,17 @@ import (
 	"github.com/weirdata/weir/core/metadata"
 )
 
-// This file is Kafka's PartitionChangeBuilder (without eligible leader replicas, KIP-966): from
-// a partition and the targets a command sets (ISR, replicas, reassignment, leader recovery
-// state, election kind) it builds the one PartitionChangeRecord that moves the partition there,
-// or nothing when nothing changes. Every change of a partition's leadership, ISR or assignment
+// This file is Kafka's PartitionChangeBuilder: from a partition and the targets a command sets
+// (ISR, replicas, reassignment, leader recovery state, election kind, brokers back from an
+// unclean restart) it builds the one PartitionChangeRecord that moves the partition there, or
+// nothing when nothing changes. Every change of a partition's leadership, ISR or assignment
 // goes through it, so a broker losing its lease, an AlterPartition, an election and a
 // reassignment all decide leaders the same way.
+//
+// With eligible leader replicas (KIP-966) it also keeps the ELR: the replicas that left an ISR
+// already below min.insync.replicas, which hold every committed record because a leader does
+// not advance the high watermark while its ISR is that small. Left out: the last known ELR and
+// the last-known-leader election of KIP-966's unclean recovery (LastKnownELR is never written).
 
 // election is PartitionChangeBuilder.Election.
 type election int
@@ -42,22 +47,35 @@ type partitionChangeBuilder struct {
 	part    *metadata.Partition
 	// acceptable reports whether a broker may lead (Kafka's isAcceptableLeader): active, or as
 	// the caller decides while the image does not yet show a change it is making.
-	acceptable          func(int32) bool
+	acceptable func(int32) bool
+	// elr: eligible leader replicas are in use (image.ELREnabled); minISR is the topic's
+	// min.insync.replicas.
+	elr    bool
+	minISR int
+	// uncleanShutdown is a broker back from an unclean restart (metadata.NoLeader for none):
+	// it never becomes eligible (Kafka's uncleanShutdownReplicas).
+	uncleanShutdown     int32
 	election            election
 	targetISR           []int32
+	targetELR           []int32
 	targetReplicas      []int32
 	targetRemoving      []int32
 	targetAdding        []int32
 	targetLeaderRecover int8
 }
 
-func newPartitionChangeBuilder(mv int16, topicID metadata.UUID, part *metadata.Partition, acceptable func(int32) bool) *partitionChangeBuilder {
+// newPartitionChangeBuilder starts a builder for topic t's partition part in img.
+func (c *Controller) newPartitionChangeBuilder(img *metadata.Image, t *metadata.Topic, part *metadata.Partition, acceptable func(int32) bool) *partitionChangeBuilder {
 	return &partitionChangeBuilder{
-		mv:                  mv,
-		topicID:             topicID,
+		mv:                  img.MetadataVersion(),
+		topicID:             t.ID,
 		part:                part,
 		acceptable:          acceptable,
+		elr:                 img.ELREnabled(),
+		minISR:              int(c.minInsyncReplicas(img, t.Name)),
+		uncleanShutdown:     metadata.NoLeader,
 		targetISR:           slices.Clone(part.ISR),
+		targetELR:           slices.Clone(part.EligibleLeaderReplicas),
 		targetReplicas:      slices.Clone(part.Replicas),
 		targetRemoving:      slices.Clone(part.RemovingReplicas),
 		targetAdding:        slices.Clone(part.AddingReplicas),
@@ -65,9 +83,36 @@ func newPartitionChangeBuilder(mv int16, topicID metadata.UUID, part *metadata.P
 	}
 }
 
-// isValidNewLeader: in the target ISR and acceptable.
+// isValidNewLeader: acceptable, and in the target ISR, or in the ELR when the target ISR is
+// empty.
 func (b *partitionChangeBuilder) isValidNewLeader(id int32) bool {
-	return slices.Contains(b.targetISR, id) && b.acceptable(id)
+	inISR := slices.Contains(b.targetISR, id)
+	inELR := b.elr && len(b.targetISR) == 0 && slices.Contains(b.targetELR, id)
+	return (inISR || inELR) && b.acceptable(id)
+}
+
+// populateTargetELR is Kafka's maybePopulateTargetElr: with an ISR of at least
+// min.insync.replicas there is no ELR; below it, the members leaving the ISR join the ELR
+// (they hold everything the high watermark reached before the ISR got this small), the ISR's
+// members leave it, and a broker back from an unclean restart is never in it.
+func (b *partitionChangeBuilder) populateTargetELR() {
+	if !b.elr {
+		return
+	}
+	if len(b.targetISR) >= b.minISR {
+		b.targetELR = []int32{}
+		return
+	}
+	elr := slices.Clone(b.targetELR)
+	for _, id := range b.part.ISR {
+		if !slices.Contains(elr, id) {
+			elr = append(elr, id)
+		}
+	}
+	b.targetELR = slices.DeleteFunc(elr, func(id int32) bool {
+		return slices.Contains(b.targetISR, id) || id == b.uncleanShutdown || !slices.Contains(b.targetReplicas, id)
+	})
+	slices.Sort(b.targetELR)
 }
 
 // electLeader is Kafka's electLeader: the leader to have and whether the election is unclean.
@@ -138,10 +183,16 @@ func (b *partitionChangeBuilder) build() *metadata.PartitionChangeRecord {
 	r.Version = partitionChangeRecordVersion(b.mv)
 
 	b.completeReassignmentIfNeeded()
+	b.populateTargetELR()
 
 	// tryElection.
 	if leader, unclean := b.electLeader(); leader != part.Leader {
 		r.Leader = leader
+		if b.elr && slices.Contains(b.targetELR, leader) {
+			// Elected from the ELR (the ISR was empty): it is the ISR now.
+			b.targetISR = []int32{leader}
+			b.targetELR = slices.DeleteFunc(b.targetELR, func(id int32) bool { return id == leader })
+		}
 		if unclean {
 			// The unclean leader's log is the truth from now on: the ISR is just the leader,
 			// and it recovers before serving (KIP-704).
@@ -157,10 +208,21 @@ func (b *partitionChangeBuilder) build() *metadata.PartitionChangeRecord {
 		r.Leader = part.Leader
 	}
 
-	// An empty target ISR is not written: the last member stays, as in Kafka, so the
-	// partition knows whose log is newest.
-	if r.ISR == nil && len(b.targetISR) > 0 && !slices.Equal(b.targetISR, part.ISR) {
-		r.ISR = slices.Clone(b.targetISR)
+	// Kafka's maybeUpdateRecordElr: an unclean election empties the ELR (nobody's log is
+	// known to hold what the new leader's lacks, or the other way round).
+	if b.elr {
+		if r.ISR != nil {
+			b.targetELR = []int32{}
+		}
+		if !slices.Equal(b.targetELR, part.EligibleLeaderReplicas) && (len(b.targetELR) > 0 || len(part.EligibleLeaderReplicas) > 0) {
+			r.EligibleLeaderReplicas = nonNil(b.targetELR)
+		}
+	}
+
+	// Without ELR an empty target ISR is not written: the last member stays, as in Kafka, so
+	// the partition knows whose log is newest. With ELR the ISR may be empty: the ELR knows.
+	if r.ISR == nil && (len(b.targetISR) > 0 || b.elr) && !slices.Equal(b.targetISR, part.ISR) {
+		r.ISR = nonNil(b.targetISR)
 	}
 
 	// Before 3.6-IV0 an ISR shrink also bumps the leader epoch (KAFKA-15021).
@@ -175,7 +237,8 @@ func (b *partitionChangeBuilder) build() *metadata.PartitionChangeRecord {
 	}
 
 	if r.ISR == nil && r.Leader == metadata.NoLeaderChange && r.Replicas == nil && r.RemovingReplicas == nil &&
-		r.AddingReplicas == nil && r.LeaderRecoveryState == metadata.NoLeaderRecoveryStateChange && r.Directories == nil {
+		r.AddingReplicas == nil && r.LeaderRecoveryState == metadata.NoLeaderRecoveryStateChange && r.Directories == nil &&
+		r.EligibleLeaderReplicas == nil {
 		return nil
 	}
 	return r

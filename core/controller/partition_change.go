@@ -75,27 +75,39 @@ func (c *Controller) uncleanElectionEnabled(img *metadata.Image, topic string) b
 	return c.cfg.Broker.UncleanLeaderElectionEnable
 }
 
+// minInsyncReplicas is a topic's effective min.insync.replicas, as the controller resolves
+// topic configs (Kafka's getTopicEffectiveMinIsr); Kafka's default when the overrides do not
+// parse, which their validation on the way in rules out.
+func (c *Controller) minInsyncReplicas(img *metadata.Image, topic string) int32 {
+	tc, err := EffectiveTopicConfig(&c.cfg.Broker, img, c.cfg.NodeID, img.Config(metadata.ResourceTopic, topic))
+	if err != nil {
+		return 1
+	}
+	return tc.MinInsyncReplicas
+}
+
 // updateLeadersAndISRs is Kafka's generateLeaderAndIsrUpdates over the partitions that match:
 // brokerToRemove (or metadata.NoLeader) leaves every ISR and is never elected; brokerToAdd (or
-// metadata.NoLeader) may be elected even while the image still shows it fenced. Partitions are
-// visited in topic-name then partition order.
-func (c *Controller) updateLeadersAndISRs(p *proposal, brokerToRemove, brokerToAdd int32, match func(*metadata.Partition) bool) {
+// metadata.NoLeader) may be elected even while the image still shows it fenced;
+// uncleanShutdown (or metadata.NoLeader), a broker back from an unclean restart, leaves every
+// ISR and ELR and is never elected. Partitions are visited in topic-name then partition order.
+func (c *Controller) updateLeadersAndISRs(p *proposal, brokerToRemove, brokerToAdd, uncleanShutdown int32, match func(*metadata.Partition) bool) {
 	img := p.image()
 	acceptable := func(id int32) bool {
-		return id != brokerToRemove && (id == brokerToAdd || isActive(img, id))
+		return id != brokerToRemove && id != uncleanShutdown && (id == brokerToAdd || isActive(img, id))
 	}
-	mv := img.MetadataVersion()
 	for _, t := range img.Topics() {
 		unclean := c.uncleanElectionEnabled(img, t.Name)
 		for _, part := range t.Partitions() {
 			if !match(part) {
 				continue
 			}
-			b := newPartitionChangeBuilder(mv, t.ID, part, acceptable)
+			b := c.newPartitionChangeBuilder(img, t, part, acceptable)
 			if unclean {
 				b.election = electionUnclean
 			}
-			b.targetISR = slices.DeleteFunc(b.targetISR, func(id int32) bool { return id == brokerToRemove })
+			b.uncleanShutdown = uncleanShutdown
+			b.targetISR = slices.DeleteFunc(b.targetISR, func(id int32) bool { return id == brokerToRemove || id == uncleanShutdown })
 			if r := b.build(); r != nil {
 				p.add(r)
 			}
@@ -103,9 +115,11 @@ func (c *Controller) updateLeadersAndISRs(p *proposal, brokerToRemove, brokerToA
 	}
 }
 
-// partitionChangeRecordVersion is Kafka's MetadataVersion.partitionChangeRecordVersion without
-// eligible leader replicas.
+// partitionChangeRecordVersion is Kafka's MetadataVersion.partitionChangeRecordVersion.
 func partitionChangeRecordVersion(mv int16) int16 {
+	if mv >= metadata.MetadataVersionELR {
+		return 2
+	}
 	if mv >= mvDirectoryAssignment {
 		return 1
 	}
@@ -138,9 +152,24 @@ func leadsAny(img *metadata.Image, id int32) bool {
 
 // moveOffBroker removes broker id from every ISR and moves its leaderships (Kafka's
 // handleBrokerFenced and handleBrokerInControlledShutdown, less their registration record).
+// With eligible leader replicas an ISR may empty: its last member joins the ELR.
 func (c *Controller) moveOffBroker(p *proposal, id int32) {
-	c.updateLeadersAndISRs(p, id, metadata.NoLeader, func(part *metadata.Partition) bool {
+	c.updateLeadersAndISRs(p, id, metadata.NoLeader, metadata.NoLeader, func(part *metadata.Partition) bool {
 		return slices.Contains(part.ISR, id)
+	})
+}
+
+// dropUncleanBroker removes a broker back from an unclean restart from every ISR and every
+// ELR (Kafka's handleBrokerUncleanShutdown): its log may lack records the partition
+// committed, so it must not be elected on its earlier standing. Without eligible leader
+// replicas it is only moved off, as a fenced broker is.
+func (c *Controller) dropUncleanBroker(p *proposal, id int32) {
+	if !p.image().ELREnabled() {
+		c.moveOffBroker(p, id)
+		return
+	}
+	c.updateLeadersAndISRs(p, metadata.NoLeader, metadata.NoLeader, id, func(part *metadata.Partition) bool {
+		return slices.Contains(part.ISR, id) || slices.Contains(part.EligibleLeaderReplicas, id)
 	})
 }
 
@@ -156,10 +185,10 @@ func (c *Controller) fenceBroker(p *proposal, id int32) {
 }
 
 // unfenceBroker writes the registration change, then elects the broker where a partition has no
-// leader and it is in the ISR (Kafka's handleBrokerUnfenced).
+// leader and it is in the ISR, or in the ELR of an empty ISR (Kafka's handleBrokerUnfenced).
 func (c *Controller) unfenceBroker(p *proposal, id int32, epoch int64) {
 	p.add(metadata.NewBrokerUnfenceRecord(id, epoch))
-	c.updateLeadersAndISRs(p, metadata.NoLeader, id, func(part *metadata.Partition) bool {
+	c.updateLeadersAndISRs(p, metadata.NoLeader, id, metadata.NoLeader, func(part *metadata.Partition) bool {
 		return part.Leader == metadata.NoLeader
 	})
 }

@@ -74,7 +74,7 @@ func (c *Controller) alterPartitionReassignment(p *proposal, topicName string, p
 	if !ok {
 		return errorf(errUnknownTopicOrPartition, "Unable to find partition %s:%d.", topicName, partition)
 	}
-	b := newPartitionChangeBuilder(img.MetadataVersion(), t.ID, part, func(id int32) bool { return isActive(img, id) })
+	b := c.newPartitionChangeBuilder(img, t, part, func(id int32) bool { return isActive(img, id) })
 	if target == nil {
 		if !reassigning(part) {
 			return errorf(errNoReassignmentInProgress, "No partition reassignment is in progress.")

@@ -36,9 +36,27 @@ type ConfigResource struct {
 const MetadataVersionFeature = "metadata.version"
 
 // MetadataVersionDefault is the metadata.version a new Weir cluster is formatted with: Kafka
-// 3.9-IV0 (level 21), whose record versions Weir writes (RegisterBrokerRecord v3, PartitionRecord
-// and PartitionChangeRecord v1).
-const MetadataVersionDefault int16 = 21
+// 4.0-IV1 (level 23), whose record versions Weir writes (RegisterBrokerRecord v3, PartitionRecord
+// v1 for a new partition, PartitionChangeRecord v2 with eligible leader replicas).
+const MetadataVersionDefault int16 = 23
+
+// MetadataVersionELR is Kafka's 4.0-IV1, the first metadata.version whose partition records
+// carry eligible leader replicas (KIP-966).
+const MetadataVersionELR int16 = 23
+
+// EligibleLeaderReplicasFeature is Kafka's eligible.leader.replicas.version: at level 1 the
+// controller keeps eligible leader replicas and leaders hold the high watermark while the ISR
+// is below min.insync.replicas (KIP-966). A new Weir cluster finalizes it at 1, as Kafka 4.1
+// does for new clusters.
+const EligibleLeaderReplicasFeature = "eligible.leader.replicas.version"
+
+// SupportedFeatures are the feature ranges a Weir broker declares (registration, ApiVersions).
+func SupportedFeatures() []BrokerFeature {
+	return []BrokerFeature{
+		{Name: MetadataVersionFeature, MinSupportedVersion: MetadataVersionMinimum, MaxSupportedVersion: MetadataVersionDefault},
+		{Name: EligibleLeaderReplicasFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
+	}
+}
 
 // MetadataVersionMinimum is the oldest metadata.version Weir's brokers declare they support:
 // Kafka 3.3-IV3 (level 7), the oldest Kafka 4 reads.
@@ -126,6 +144,13 @@ func (img *Image) FeatureNames() []string { return slices.Sorted(maps.Keys(img.f
 
 // MetadataVersion is the metadata.version feature level, 0 if not yet set.
 func (img *Image) MetadataVersion() int16 { return img.features[MetadataVersionFeature] }
+
+// ELREnabled reports whether eligible leader replicas are in use (Kafka's
+// FeatureControlManager.isElrFeatureEnabled): eligible.leader.replicas.version 1 at a
+// metadata.version whose records carry them.
+func (img *Image) ELREnabled() bool {
+	return img.features[EligibleLeaderReplicasFeature] >= 1 && img.MetadataVersion() >= MetadataVersionELR
+}
 
 // Broker returns the registration of broker id.
 func (img *Image) Broker(id int32) (*Broker, bool) {

@@ -13,14 +13,18 @@ import (
 // controller) decides; these build the records Kafka's controller would write for the decision.
 
 // BootstrapRecords are the records a new metadata log starts with: the metadata.version, which
-// Kafka requires before any other record.
+// Kafka requires before any other record, then eligible.leader.replicas.version 1 where the
+// metadata.version supports it.
 func BootstrapRecords(metadataVersion int16) []Record {
-	return []Record{&FeatureLevelRecord{Name: MetadataVersionFeature, FeatureLevel: metadataVersion}}
+	out := []Record{&FeatureLevelRecord{Name: MetadataVersionFeature, FeatureLevel: metadataVersion}}
+	if metadataVersion >= MetadataVersionELR {
+		out = append(out, &FeatureLevelRecord{Name: EligibleLeaderReplicasFeature, FeatureLevel: 1})
+	}
+	return out
 }
 
 // NewRegisterBrokerRecord registers broker id with the epoch the controller assigns (Kafka uses
-// the offset of this record). The broker declares support for metadata.version from
-// MetadataVersionMinimum to MetadataVersionDefault.
+// the offset of this record). The broker declares the SupportedFeatures.
 func NewRegisterBrokerRecord(id int32, epoch int64, incarnation UUID, endPoints []BrokerEndpoint, rack *string, logDirs []UUID, fenced bool) *RegisterBrokerRecord {
 	return &RegisterBrokerRecord{
 		Version:       registerBrokerRecordVersion,
@@ -28,7 +32,7 @@ func NewRegisterBrokerRecord(id int32, epoch int64, incarnation UUID, endPoints 
 		IncarnationID: incarnation,
 		BrokerEpoch:   epoch,
 		EndPoints:     slices.Clone(endPoints),
-		Features:      []BrokerFeature{{Name: MetadataVersionFeature, MinSupportedVersion: MetadataVersionMinimum, MaxSupportedVersion: MetadataVersionDefault}},
+		Features:      SupportedFeatures(),
 		Rack:          cloneString(rack),
 		Fenced:        fenced,
 		LogDirs:       slices.Clone(logDirs),

@@ -122,12 +122,13 @@ func newRecord(t RecordType) Record {
 // generated readers ("Tag N is not valid for version V"); a tag the type does not define is
 // skipped.
 
-// Versions Weir writes by default: those of metadata.version 3.9-IV0 (MetadataVersionDefault),
-// with directory assignment (KIP-858) but without eligible leader replicas (KIP-966).
+// Versions Weir writes by default: those of metadata.version 4.0-IV1 (MetadataVersionDefault),
+// with directory assignment (KIP-858) and eligible leader replicas (KIP-966). A new partition
+// has no eligible leader replicas, so its record stays at v1, which any reader takes.
 const (
 	registerBrokerRecordVersion  = 3
 	partitionRecordVersion       = 1
-	partitionChangeRecordVersion = 1
+	partitionChangeRecordVersion = 2
 )
 
 func unrepresentable(t RecordType, version int16, field string) error {

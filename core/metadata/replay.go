@@ -396,7 +396,7 @@ func validatePartition(p *Partition) error {
 	for _, set := range []struct {
 		name    string
 		brokers []int32
-	}{{"isr", p.ISR}, {"removing replicas", p.RemovingReplicas}, {"adding replicas", p.AddingReplicas}} {
+	}{{"isr", p.ISR}, {"removing replicas", p.RemovingReplicas}, {"adding replicas", p.AddingReplicas}, {"eligible leader replicas", p.EligibleLeaderReplicas}} {
 		if err := distinctBrokers(set.name, set.brokers); err != nil {
 			return err
 		}
@@ -404,6 +404,11 @@ func validatePartition(p *Partition) error {
 			if !slices.Contains(p.Replicas, id) {
 				return invalid("%s %v not within replicas %v", set.name, set.brokers, p.Replicas)
 			}
+		}
+	}
+	for _, id := range p.EligibleLeaderReplicas {
+		if slices.Contains(p.ISR, id) {
+			return invalid("eligible leader replica %d also in isr %v", id, p.ISR)
 		}
 	}
 	if p.Leader != NoLeader && !slices.Contains(p.ISR, p.Leader) {

@@ -194,8 +194,14 @@ func (l *Leader) FollowerFetched(id int32, brokerEpoch int64, fetchOffset, leade
 // minimum reaches the epoch start: records of earlier epochs are committed only together with
 // the new leader's (as Raft commits them), so a new leader's high watermark jumps from what it
 // knew as a follower straight past everything earlier leaders showed. A member of the maximal
-// ISR that has not fetched yet in this leadership holds it. It reports whether it moved.
-func (l *Leader) AdvanceHighWatermark(leaderDurable record.Offset) bool {
+// ISR that has not fetched yet in this leadership holds it. While the committed ISR has fewer
+// than minISR members it does not move at all (KIP-966's strict min ISR: a replica leaving an
+// ISR that small joins the eligible leader replicas, which must hold everything committed);
+// minISR 0 turns that off. It reports whether it moved.
+func (l *Leader) AdvanceHighWatermark(leaderDurable record.Offset, minISR int) bool {
+	if len(l.state.ISR) < minISR {
+		return false
+	}
 	candidate := leaderDurable
 	for _, id := range l.MaximalISR() {
 		if id == l.self {

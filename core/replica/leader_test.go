@@ -17,21 +17,21 @@ func TestHighWatermarkIsTheISRMinimumPastTheEpochStart(t *testing.T) {
 	require.Equal(t, int64(90), int64(l.HighWatermark()))
 	require.False(t, l.Established())
 
-	require.False(t, l.AdvanceHighWatermark(100), "no follower fetched yet")
+	require.False(t, l.AdvanceHighWatermark(100, 0), "no follower fetched yet")
 	require.True(t, l.FollowerFetched(2, 11, 95, 100, 10))
 	require.True(t, l.FollowerFetched(3, 12, 100, 100, 10))
-	require.False(t, l.AdvanceHighWatermark(100), "95 is below the epoch start 100: the high watermark waits")
+	require.False(t, l.AdvanceHighWatermark(100, 0), "95 is below the epoch start 100: the high watermark waits")
 	require.Equal(t, int64(90), int64(l.HighWatermark()))
 
 	require.True(t, l.FollowerFetched(2, 11, 100, 104, 20))
-	require.True(t, l.AdvanceHighWatermark(102), "the leader's own durable offset bounds it")
+	require.True(t, l.AdvanceHighWatermark(102, 0), "the leader's own durable offset bounds it")
 	require.Equal(t, int64(100), int64(l.HighWatermark()))
 	require.True(t, l.Established())
 	require.False(t, l.FollowerFetched(9, 1, 100, 100, 20), "not a replica")
 
 	// A follower going back (it lost data) never takes the high watermark back.
 	require.True(t, l.FollowerFetched(3, 12, 97, 104, 30))
-	require.False(t, l.AdvanceHighWatermark(104))
+	require.False(t, l.AdvanceHighWatermark(104, 0))
 	require.Equal(t, int64(100), int64(l.HighWatermark()))
 }
 
@@ -55,7 +55,7 @@ func TestShrinkAfterTheLagAndExpandOnceCaughtUp(t *testing.T) {
 	require.True(t, l.Update(State{LeaderEpoch: 1, PartitionEpoch: 2, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}}, 40_000))
 	require.Nil(t, l.Pending())
 	require.False(t, l.Update(State{LeaderEpoch: 1, PartitionEpoch: 2, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}}, 40_000), "stale")
-	require.True(t, l.AdvanceHighWatermark(50))
+	require.True(t, l.AdvanceHighWatermark(50, 0))
 	require.Equal(t, int64(50), int64(l.HighWatermark()))
 
 	// Follower 3 comes back below the high watermark: not yet.
@@ -127,4 +127,26 @@ func TestReassignmentChangesTheFollowers(t *testing.T) {
 	_, ok = l.Follower(2)
 	require.False(t, ok)
 	require.Panics(t, func() { l.Update(State{LeaderEpoch: 2, PartitionEpoch: 4}, 7) })
+}
+
+// KIP-966's strict min ISR: with the committed ISR below minISR the high watermark stays,
+// whatever the members have; it moves again once the ISR is back at minISR.
+func TestHighWatermarkHoldsBelowMinISR(t *testing.T) {
+	st := State{LeaderEpoch: 1, PartitionEpoch: 1, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}}
+	l := NewLeader(1, st, 0, 0, 0, lagMs)
+	require.True(t, l.FollowerFetched(2, 5, 10, 10, 10))
+	require.True(t, l.AdvanceHighWatermark(10, 2))
+	require.Equal(t, int64(10), int64(l.HighWatermark()))
+
+	require.True(t, l.Update(State{LeaderEpoch: 1, PartitionEpoch: 2, Replicas: []int32{1, 2, 3}, ISR: []int32{1}}, 20))
+	require.False(t, l.AdvanceHighWatermark(30, 2), "ISR [1] is below min.insync.replicas 2")
+	require.Equal(t, int64(10), int64(l.HighWatermark()))
+	require.True(t, l.AdvanceHighWatermark(30, 0), "without the rule the leader alone commits")
+
+	l = NewLeader(1, State{LeaderEpoch: 2, PartitionEpoch: 3, Replicas: []int32{1, 2, 3}, ISR: []int32{1}}, 30, 10, 40, lagMs)
+	require.False(t, l.AdvanceHighWatermark(40, 2))
+	require.True(t, l.FollowerFetched(3, 7, 40, 40, 50))
+	require.True(t, l.Update(State{LeaderEpoch: 2, PartitionEpoch: 4, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 3}}, 50))
+	require.True(t, l.AdvanceHighWatermark(40, 2), "back at min.insync.replicas")
+	require.Equal(t, int64(40), int64(l.HighWatermark()))
 }

@@ -66,6 +66,9 @@ type Manager struct {
 	startupOps []log.FileOp
 	warnings   []error
 	closed     bool
+	// previousBrokerEpoch is what the directories' BrokerEpochFile said at open (-1: none);
+	// brokerEpoch what the next checkpoints record (-1: nothing yet).
+	previousBrokerEpoch, brokerEpoch int64
 }
 
 // ErrLogExists is returned by CreateLog for a partition that has a log with another topic id.
@@ -89,7 +92,7 @@ func OpenManager(fsys diskio.FS, opts ManagerOptions) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{fsys: fsys, opts: opts, dirs: ids, clusterID: clusterID, logs: map[TopicPartition]*logEntry{}}
+	m := &Manager{fsys: fsys, opts: opts, dirs: ids, clusterID: clusterID, logs: map[TopicPartition]*logEntry{}, previousBrokerEpoch: -1, brokerEpoch: -1}
 	if err := m.open(); err != nil {
 		m.closeAll()
 		return nil, err
@@ -110,6 +113,7 @@ func (m *Manager) open() error {
 			return err
 		}
 	}
+	m.previousBrokerEpoch = m.readPreviousBrokerEpoch()
 	return nil
 }
 
@@ -455,7 +459,8 @@ type CheckpointFile struct {
 }
 
 // Checkpoints returns the checkpoint files of every log directory: recovery points (each
-// log's DurableOffset, so recovery never trusts unsynced data) and log start offsets. A
+// log's DurableOffset, so recovery never trusts unsynced data), log start offsets and, once
+// recorded, the broker epoch. A
 // driver writes each with diskio.WriteFileAtomic, off the loop; WriteCheckpoints does it
 // inline.
 func (m *Manager) Checkpoints() []CheckpointFile {
@@ -466,13 +471,13 @@ func (m *Manager) Checkpoints() []CheckpointFile {
 		recovery[e.logDir] = append(recovery[e.logDir], CheckpointEntry{TopicPartition: tp, Offset: e.log.DurableOffset()})
 		starts[e.logDir] = append(starts[e.logDir], CheckpointEntry{TopicPartition: tp, Offset: e.log.StartOffset()})
 	}
-	out := make([]CheckpointFile, 0, 2*len(m.dirs))
+	out := make([]CheckpointFile, 0, 3*len(m.dirs))
 	for _, id := range m.dirs {
 		out = append(out,
 			CheckpointFile{Dir: id.Dir, Name: RecoveryPointCheckpointFile, Data: EncodeOffsetCheckpoint(recovery[id.Dir])},
 			CheckpointFile{Dir: id.Dir, Name: LogStartOffsetCheckpointFile, Data: EncodeOffsetCheckpoint(starts[id.Dir])})
 	}
-	return out
+	return append(out, m.BrokerEpochCheckpoints()...)
 }
 
 // WriteCheckpoints writes Checkpoints inline, each atomically and durably. It is for clean
