@@ -323,17 +323,69 @@ func (l *DamageLog) Damages() []DiskDamage {
 func (l *DamageLog) Remap(fsys diskio.FS, nowNs int64) error {
 	var errs []error
 	for _, r := range l.records {
-		if r.truncated {
-			continue
-		}
-		m, err := mapDamage(fsys, r.damage, nowNs)
-		if err != nil {
+		if err := r.remap(fsys, nowNs); err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		r.present = len(m.excused) > 0
-		if r.present {
-			r.mapped, r.sizeBytes, r.firstBadAtByte = m.excused, m.sizeBytes, m.firstBadAtByte
+	}
+	return errors.Join(errs...)
+}
+
+// remap maps the damage again, keeping its last mapping when its bytes are gone.
+func (r *damageRecord) remap(fsys diskio.FS, nowNs int64) error {
+	if r.truncated {
+		return nil
+	}
+	m, err := mapDamage(fsys, r.damage, nowNs)
+	if err != nil {
+		return err
+	}
+	r.present = len(m.excused) > 0
+	if r.present {
+		r.mapped, r.sizeBytes, r.firstBadAtByte = m.excused, m.sizeBytes, m.firstBadAtByte
+	}
+	return nil
+}
+
+// RemapBefore is an errorfs.Injector, consulted before each operation on the disk the
+// damages are on (chain the disk's other injectors as inner; nil for none), that maps the
+// damages of a file just before an operation removes, replaces or shortens it: retention
+// deleting a damaged segment, a follower truncating one. Mapping only late (before restarts
+// and at the end) would find those bytes gone and excuse nothing, though readers were
+// refused the damaged batches while they were there. raw returns the raw disk (nil before
+// the node exists) and nowNs the virtual time.
+func (l *DamageLog) RemapBefore(raw func() diskio.FS, nowNs func() int64, inner errorfs.Injector) errorfs.Injector {
+	return errorfs.InjectorFunc(func(op errorfs.Op) error {
+		switch op.Kind {
+		case errorfs.OpRemove, errorfs.OpRemoveAll, errorfs.OpRename, errorfs.OpTruncate, errorfs.OpCreate:
+			if fsys := raw(); fsys != nil {
+				// Best effort: a file that cannot be read now maps as it did last time.
+				_ = l.remapPaths(fsys, nowNs(), op.Path, op.NewPath)
+			}
+		}
+		if inner == nil {
+			return nil
+		}
+		return inner.MaybeError(op)
+	})
+}
+
+// remapPaths is Remap for the damages of the named files only, and of every file under them
+// (RemoveAll).
+func (l *DamageLog) remapPaths(fsys diskio.FS, nowNs int64, paths ...string) error {
+	var errs []error
+	for _, r := range l.records {
+		damaged := path.Clean("/" + r.damage.Path)
+		named := slices.ContainsFunc(paths, func(p string) bool {
+			if p == "" {
+				return false
+			}
+			p = path.Clean("/" + p)
+			return damaged == p || strings.HasPrefix(damaged, p+"/")
+		})
+		if named {
+			if err := r.remap(fsys, nowNs); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

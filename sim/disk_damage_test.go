@@ -529,3 +529,66 @@ func TestSkipExcusedSeparateDamages(t *testing.T) {
 		t.Fatalf("excused %v: want 140-144 for produces by the damage, 143 on for those by the recovery, no later one", excused)
 	}
 }
+
+// TestDamageMappedBeforeItsBytesGo: damages are mapped late, and a segment retention deletes
+// (or a follower truncates) before any mapping took its damage with it — readers had been
+// refused the damaged batch, and nothing excused the skip (seed 2477: retention deleted a
+// segment holding a misdirected write's landing). RemapBefore maps a file's damages just
+// before an operation removes, renames or truncates it.
+func TestDamageMappedBeforeItsBytesGo(t *testing.T) {
+	const dir = "/weir-data/t-0"
+	seg := dir + "/00000000000000000000.log"
+	for _, tc := range []struct {
+		name string
+		gone func(t *testing.T, fsys diskio.FS)
+	}{
+		{"retention deletes the segment", func(t *testing.T, fsys diskio.FS) {
+			if err := fsys.Rename(seg, seg+".deleted"); err != nil {
+				t.Fatal(err)
+			}
+			if err := fsys.Remove(seg + ".deleted"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a follower truncates the segment", func(t *testing.T, fsys diskio.FS) {
+			f, err := fsys.OpenReadWrite(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := f.Truncate(0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"the partition's directory is removed", func(t *testing.T, fsys diskio.FS) {
+			if err := fsys.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		for _, observed := range []bool{false, true} {
+			mem := memfs.New()
+			pos := writeSegment(t, mem, dir, 0, 3, 2, 4) // offsets 0-2, 3-4, 5-8
+			var damage DamageLog
+			damage.Add(5e9, errorfs.Damage{Kind: errorfs.DamageBitFlip, Path: seg, OffsetBytes: pos[1] + record.HeaderSizeBytes + 3, LengthBytes: 1})
+			var fsys diskio.FS = mem
+			if observed {
+				fsys = errorfs.Wrap(mem, damage.RemapBefore(func() diskio.FS { return mem }, func() int64 { return 6e9 }, nil))
+			}
+			tc.gone(t, fsys)
+			if err := damage.Remap(mem, 9e9); err != nil {
+				t.Fatal(err)
+			}
+			got := damage.Excused()
+			if !observed {
+				if len(got) != 0 {
+					t.Fatalf("%s, unobserved: excused %v; the late mapping finds the bytes gone", tc.name, got)
+				}
+				continue
+			}
+			if len(got) != 1 || got[0].FirstOffset != 3 || got[0].LastOffset != 4 || got[0].InvokedByNs != 5e9 {
+				t.Fatalf("%s: excused %v, want [3, 4] for produces by 5000ms (the damaged batch, mapped before it went)", tc.name, got)
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/weirdata/weir/diskio"
 	"github.com/weirdata/weir/diskio/errorfs"
 )
 
@@ -283,6 +284,13 @@ func (p *FaultPlan) ConfigureNode(cfg *NodeConfig) {
 		pn.corr.Latent = gate(pick("latent", rate/4))
 		cfg.Corruptor = pn.corr
 		cfg.DamageExplains = pn.damage.Explains
+		raw := func() diskio.FS {
+			if pn.n == nil {
+				return nil
+			}
+			return pn.n.Disk()
+		}
+		cfg.Injector = pn.damage.RemapBefore(raw, p.w.NowNs, cfg.Injector)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/quorum"
 	"github.com/weirdata/weir/core/storage"
+	"github.com/weirdata/weir/diskio"
 	"github.com/weirdata/weir/diskio/errorfs"
 	"github.com/weirdata/weir/diskio/memfs"
 )
@@ -321,8 +322,16 @@ func (c *cluster) setUp() string {
 		}
 		nodeCfg.Buggify = c.bug
 		c.plan.ConfigureNode(&nodeCfg)
+		var node *Node
 		if c.damage != nil {
 			nodeCfg.DamageExplains = c.damage.Explains
+			raw := func() diskio.FS {
+				if node == nil {
+					return nil
+				}
+				return node.Disk()
+			}
+			nodeCfg.Injector = c.damage.RemapBefore(raw, c.w.NowNs, nodeCfg.Injector)
 		}
 		if c.corruptor != nil {
 			nodeCfg.Corruptor = c.corruptor
