@@ -82,11 +82,11 @@ func (k *quorumChecker) observeBroker(n *Node) {
 
 // replicaLost reports whether node id's disk destroyed stored records during the run. Such a
 // replica may still be in an ISR or the ELR (its registration and standing outlive the damage
-// until it is fenced or falls behind, and a damaged disk that recovery cut back still holds its
-// broker epoch file, so its restart reads as clean) and be elected: the records it lost are
-// lost. That is one lost replica costing committed records, which
-// the high watermark check excuses for exactly that leader, as the durability checker excuses
-// the offsets a disk destroyed.
+// until it is fenced, falls behind or restarts; a recovery that cuts records above the recovery
+// point it last checkpointed cannot tell synced from torn ones, so that restart reads as clean)
+// and be elected: the records it lost are lost. That is one lost replica costing committed
+// records, which the high watermark check excuses for exactly that leader, as the durability
+// checker excuses the offsets a disk destroyed.
 func (k *quorumChecker) replicaLost(id int32) bool {
 	return k.repl.damaged != nil && k.repl.damaged(id)
 }

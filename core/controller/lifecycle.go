@@ -22,7 +22,8 @@ import (
 //     to the old incarnation until the new one is unfenced.
 //   - An unclean restart (KIP-966) is PreviousBrokerEpoch -1 or an epoch never issued, not any
 //     epoch but the registered one: the broker records its epoch when it registers, not when it
-//     shuts down cleanly, since its logs lose nothing acknowledged to a power loss (uncleanRestart).
+//     shuts down cleanly, since its logs lose nothing acknowledged to a power loss; a broker
+//     whose recovery cut synced (corrupt) records removes its record (uncleanRestart).
 //   - A negative broker id or a string too long for the metadata record is INVALID_REGISTRATION.
 
 // stringBytesMax is the longest string a metadata record carries (Kafka's Short.MAX_VALUE).
@@ -132,9 +133,11 @@ func (c *Controller) RegisterBroker(img *metadata.Image, nextOffset record.Offse
 // Kafka's test (KIP-966) is that PreviousBrokerEpoch is not the broker's registered epoch,
 // the epoch a clean shutdown records. Weir's brokers record their epoch on disk when they
 // register, not when they stop: a replica counts only what it holds durably, so a power loss
-// does not make its log lack a committed record, but an empty or replaced disk does. So any
-// epoch of this broker's up to the registered one proves the disk it registered with; -1 (no
-// record: a new, wiped or replaced disk) or an epoch the controller never issued it does not.
+// does not make its log lack a committed record, but an empty or replaced disk does, and so
+// does a recovery that found synced records corrupt (the broker then removes its record). So
+// any epoch of this broker's up to the registered one proves the disk it registered with,
+// intact; -1 (no record: a new, wiped or replaced disk, or synced records cut by recovery) or
+// an epoch the controller never issued it does not.
 func uncleanRestart(existing *metadata.Broker, previousBrokerEpoch int64) bool {
 	return previousBrokerEpoch < 0 || previousBrokerEpoch > existing.Epoch
 }

@@ -31,6 +31,10 @@ type Log struct {
 
 	epochs epochCache
 
+	// recoveryCutDurable: Open's recovery found a record below the recovery point corrupt and
+	// cut the log there, dropping records that were synced.
+	recoveryCutDurable bool
+
 	poisoned error
 	closed   bool
 
@@ -47,6 +51,11 @@ func (l *Log) EndOffset() record.Offset { return l.endOffset }
 // DurableOffset is the recovery point: every batch below it is synced, with its segment's
 // directory entry. Checkpoint it as recovery-point-offset-checkpoint.
 func (l *Log) DurableOffset() record.Offset { return l.durableOffset }
+
+// RecoveryCutDurable reports whether Open's recovery cut the log below its recovery point:
+// records it had synced (and a replica may have reported as held) were corrupt, so what the
+// log holds is less than it held when the broker stopped.
+func (l *Log) RecoveryCutDurable() bool { return l.recoveryCutDurable }
 
 // SizeBytes is the total size of the log's segments.
 func (l *Log) SizeBytes() int64 {

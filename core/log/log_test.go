@@ -1161,3 +1161,54 @@ func TestTruncateToLogEndDropsEmptyEpoch(t *testing.T) {
 		t.Fatalf("epoch cache %v after reopening, want %v (the change must be persisted)", got, want)
 	}
 }
+
+// TestRecoveryCutDurable: a cut below the recovery point drops records that were synced, which
+// the broker must own up to (it registers as back from an unclean restart); a torn or garbage
+// tail past the recovery point, or a cut with no recovery point known, is an ordinary crash.
+func TestRecoveryCutDurable(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		recoveryPoint record.Offset
+		damage        func(data []byte) []byte
+		want          bool
+	}{
+		{"flipped crc byte below the recovery point", 20, func(d []byte) []byte { d[len(d)-3] ^= 1; return d }, true},
+		{"torn last batch below the recovery point", 20, func(d []byte) []byte { return d[:len(d)-7] }, true},
+		{"flipped crc byte past the recovery point", 18, func(d []byte) []byte { d[len(d)-3] ^= 1; return d }, false},
+		{"no recovery point known", 0, func(d []byte) []byte { d[len(d)-3] ^= 1; return d }, false},
+		{"garbage after the synced records", 20, func(d []byte) []byte { return append(d, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13) }, false},
+		{"intact", 20, func(d []byte) []byte { return d }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := newMemFS()
+			cfg := testConfig()
+			cfg.SegmentBytes = 1 << 20
+			l := mustOpen(t, fsys, cfg, OpenOptions{})
+			for i := 0; i < 10; i++ {
+				if _, err := l.Append(makeBatch(t, 0, 2, 30, 1), AppendOptions{AssignOffsets: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			syncAll(t, l)
+			if l.RecoveryCutDurable() {
+				t.Fatal("a new log reports a recovery cut")
+			}
+			path := l.active().logPath
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			data, err := diskio.ReadFile(fsys, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = tc.damage(data)
+			f, _ := fsys.Create(path)
+			f.WriteAt(data, 0)
+			f.Close()
+			l2 := mustOpen(t, fsys, cfg, OpenOptions{RecoveryPoint: tc.recoveryPoint})
+			if got := l2.RecoveryCutDurable(); got != tc.want {
+				t.Fatalf("RecoveryCutDurable = %v, want %v (recovered end %d, recovery point %d)", got, tc.want, l2.EndOffset(), tc.recoveryPoint)
+			}
+		})
+	}
+}

@@ -187,6 +187,7 @@ func (l *Log) open(opts OpenOptions) error {
 		}
 		return l.writeEpochCheckpointIfChanged(nil)
 	}
+	l.recoveryCutDurable = l.endOffset < opts.RecoveryPoint
 	// Offsets below the log start are never read, so they count as durable: the durable
 	// offset (a single node's high watermark) never starts below the log start.
 	l.durableOffset = min(max(recoveryPoint, l.startOffset), l.endOffset)

@@ -17,7 +17,8 @@ import (
 // broker sends -1 and the controller takes it out of every ISR and ELR. Kafka writes its epoch
 // only at a clean shutdown (.kafka_cleanshutdown) because its logs may lose unflushed records
 // to a power loss; a Weir replica counts only what it holds durably, so its disk, not the way
-// it stopped, decides.
+// it stopped, decides: a recovery that cuts synced records (found corrupt below the recovery
+// point) removes the files at once, and the broker registers as back from an unclean restart.
 const BrokerEpochFile = "broker-epoch-checkpoint"
 
 const brokerEpochFileVersion = 0

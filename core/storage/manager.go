@@ -114,6 +114,31 @@ func (m *Manager) open() error {
 		}
 	}
 	m.previousBrokerEpoch = m.readPreviousBrokerEpoch()
+	for _, tp := range m.Partitions() {
+		if m.previousBrokerEpoch >= 0 && m.logs[tp].log.RecoveryCutDurable() {
+			// Synced records were found corrupt and cut away: the replica holds less than it
+			// may have reported, so its ISR and ELR standing must go, as after a lost disk.
+			m.warnings = append(m.warnings, fmt.Errorf("recovery of %s cut records below its recovery point (corrupt on disk); the broker registers as back from an unclean restart", tp))
+			m.previousBrokerEpoch = -1
+			return m.forgetBrokerEpoch()
+		}
+	}
+	return nil
+}
+
+// forgetBrokerEpoch removes every log dir's broker epoch file, durably: the cut is done, and
+// a later start must not find the file and take the broker for clean (as Kafka deletes its
+// clean-shutdown marker when it starts).
+func (m *Manager) forgetBrokerEpoch() error {
+	for _, id := range m.dirs {
+		path := diskio.Join(id.Dir, BrokerEpochFile)
+		if err := m.fsys.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s after recovery cut synced records: %w", path, err)
+		}
+		if err := diskio.SyncDir(m.fsys, id.Dir); err != nil {
+			return fmt.Errorf("sync %s after removing %s: %w", id.Dir, BrokerEpochFile, err)
+		}
+	}
 	return nil
 }
 
