@@ -80,8 +80,10 @@ func TestCleanRestartOfLastISRMemberKeepsItEligible(t *testing.T) {
 	}
 }
 
-// An unclean restart of an ELR member takes it out of the ELR; without a replica left to elect
-// the partition waits (no last-known-leader election).
+// An unclean restart of an ELR member takes it out of the ELR. With no ISR and no ELR left, the
+// last known leader is recorded and leads again once unfenced, as an unclean leader that
+// recovers (KIP-966's balanced recovery, Kafka's default); another replica unfencing first
+// does not lead.
 func TestUncleanRestartLeavesTheELR(t *testing.T) {
 	h, topic := elrHarness(t)
 	h.nowMs += 20_000 // the leases lapse; no Tick ran
@@ -94,9 +96,16 @@ func TestUncleanRestartLeavesTheELR(t *testing.T) {
 	if _, resp := h.registerUnclean(2, 2); resp.ErrorCode != 0 {
 		t.Fatalf("register 2: error %d", resp.ErrorCode)
 	}
-	h.heartbeat(1, h.caughtUp(), false, false)
-	h.heartbeat(2, h.caughtUp(), false, false)
-	if p := h.partition(topic, 0); p.Leader != metadata.NoLeader || len(p.ISR) != 0 || len(p.EligibleLeaderReplicas) != 0 {
+	if p := h.partition(topic, 0); p.Leader != metadata.NoLeader || len(p.ISR) != 0 || len(p.EligibleLeaderReplicas) != 0 || !slices.Equal(p.LastKnownELR, []int32{2}) {
 		t.Fatalf("both back from unclean restarts: %+v", p)
+	}
+	h.heartbeat(1, h.caughtUp(), false, false)
+	if p := h.partition(topic, 0); p.Leader != metadata.NoLeader || !slices.Equal(p.LastKnownELR, []int32{2}) {
+		t.Fatalf("1 unfenced, not the last known leader: %+v", p)
+	}
+	h.heartbeat(2, h.caughtUp(), false, false)
+	if p := h.partition(topic, 0); p.Leader != 2 || !slices.Equal(p.ISR, []int32{2}) || p.LeaderRecoveryState != leaderRecoveryRecovering ||
+		len(p.EligibleLeaderReplicas) != 0 || len(p.LastKnownELR) != 0 {
+		t.Fatalf("2, the last known leader, unfenced: %+v", p)
 	}
 }

@@ -15,8 +15,9 @@ import (
 //
 // With eligible leader replicas (KIP-966) it also keeps the ELR: the replicas that left an ISR
 // already below min.insync.replicas, which hold every committed record because a leader does
-// not advance the high watermark while its ISR is that small. Left out: the last known ELR and
-// the last-known-leader election of KIP-966's unclean recovery (LastKnownELR is never written).
+// not advance the high watermark while its ISR is that small; and the last known ELR: when the
+// ISR and ELR are both empty, the partition's last leader, which is elected again (uncleanly,
+// RECOVERING) once it is back and unfenced — Kafka's balanced recovery, its default.
 
 // election is PartitionChangeBuilder.Election.
 type election int
@@ -58,6 +59,7 @@ type partitionChangeBuilder struct {
 	election            election
 	targetISR           []int32
 	targetELR           []int32
+	targetLastKnownELR  []int32
 	targetReplicas      []int32
 	targetRemoving      []int32
 	targetAdding        []int32
@@ -76,6 +78,7 @@ func (c *Controller) newPartitionChangeBuilder(img *metadata.Image, t *metadata.
 		uncleanShutdown:     metadata.NoLeader,
 		targetISR:           slices.Clone(part.ISR),
 		targetELR:           slices.Clone(part.EligibleLeaderReplicas),
+		targetLastKnownELR:  slices.Clone(part.LastKnownELR),
 		targetReplicas:      slices.Clone(part.Replicas),
 		targetRemoving:      slices.Clone(part.RemovingReplicas),
 		targetAdding:        slices.Clone(part.AddingReplicas),
@@ -100,19 +103,35 @@ func (b *partitionChangeBuilder) populateTargetELR() {
 		return
 	}
 	if len(b.targetISR) >= b.minISR {
-		b.targetELR = []int32{}
+		b.targetELR, b.targetLastKnownELR = []int32{}, []int32{}
 		return
 	}
-	elr := slices.Clone(b.targetELR)
+	candidates := slices.Clone(b.targetELR)
 	for _, id := range b.part.ISR {
-		if !slices.Contains(elr, id) {
-			elr = append(elr, id)
+		if !slices.Contains(candidates, id) {
+			candidates = append(candidates, id)
 		}
 	}
-	b.targetELR = slices.DeleteFunc(elr, func(id int32) bool {
+	b.targetELR = slices.DeleteFunc(slices.Clone(candidates), func(id int32) bool {
 		return slices.Contains(b.targetISR, id) || id == b.uncleanShutdown || !slices.Contains(b.targetReplicas, id)
 	})
 	slices.Sort(b.targetELR)
+	// The last known ELR: every candidate that is neither in the ISR nor in the ELR.
+	for _, id := range b.targetLastKnownELR {
+		if !slices.Contains(candidates, id) {
+			candidates = append(candidates, id)
+		}
+	}
+	b.targetLastKnownELR = slices.DeleteFunc(candidates, func(id int32) bool {
+		return slices.Contains(b.targetISR, id) || slices.Contains(b.targetELR, id)
+	})
+	slices.Sort(b.targetLastKnownELR)
+}
+
+// canElectLastKnownLeader is Kafka's: with eligible leader replicas, no ISR and no ELR, the
+// last known leader (the one member of the last known ELR) leads again once acceptable.
+func (b *partitionChangeBuilder) canElectLastKnownLeader() bool {
+	return b.elr && len(b.targetISR) == 0 && len(b.targetELR) == 0 && len(b.part.LastKnownELR) == 1 && b.acceptable(b.part.LastKnownELR[0])
 }
 
 // electLeader is Kafka's electLeader: the leader to have and whether the election is unclean.
@@ -129,6 +148,9 @@ func (b *partitionChangeBuilder) electLeader() (int32, bool) {
 				return id, false
 			}
 		}
+		if b.canElectLastKnownLeader() {
+			return b.part.LastKnownELR[0], true
+		}
 		return metadata.NoLeader, false
 	}
 	if b.isValidNewLeader(b.part.Leader) {
@@ -138,6 +160,9 @@ func (b *partitionChangeBuilder) electLeader() (int32, bool) {
 		if b.isValidNewLeader(id) {
 			return id, false
 		}
+	}
+	if b.canElectLastKnownLeader() {
+		return b.part.LastKnownELR[0], true
 	}
 	if b.election == electionUnclean {
 		for _, id := range b.targetReplicas {
@@ -212,10 +237,15 @@ func (b *partitionChangeBuilder) build() *metadata.PartitionChangeRecord {
 	// known to hold what the new leader's lacks, or the other way round).
 	if b.elr {
 		if r.ISR != nil {
-			b.targetELR = []int32{}
+			b.targetELR, b.targetLastKnownELR = []int32{}, []int32{}
 		}
 		if !slices.Equal(b.targetELR, part.EligibleLeaderReplicas) && (len(b.targetELR) > 0 || len(part.EligibleLeaderReplicas) > 0) {
 			r.EligibleLeaderReplicas = nonNil(b.targetELR)
+		}
+		leaderless := r.Leader == metadata.NoLeader || r.Leader == metadata.NoLeaderChange && part.Leader == metadata.NoLeader
+		if len(part.LastKnownELR) == 1 && leaderless {
+			// The last known leader stays recorded while the partition has no leader.
+			b.targetLastKnownELR = slices.Clone(part.LastKnownELR)
 		}
 	}
 
@@ -223,6 +253,18 @@ func (b *partitionChangeBuilder) build() *metadata.PartitionChangeRecord {
 	// the partition knows whose log is newest. With ELR the ISR may be empty: the ELR knows.
 	if r.ISR == nil && (len(b.targetISR) > 0 || b.elr) && !slices.Equal(b.targetISR, part.ISR) {
 		r.ISR = nonNil(b.targetISR)
+	}
+
+	// Kafka's maybeUpdateRecordElr and maybeUpdateLastKnownLeader: the ISR emptying records
+	// the leader it had as the last known leader (once); otherwise the last known ELR is
+	// written where it changes.
+	if b.elr {
+		if r.ISR != nil && len(r.ISR) == 0 && part.Leader != metadata.NoLeader && !slices.Equal(part.LastKnownELR, []int32{part.Leader}) {
+			b.targetLastKnownELR = []int32{part.Leader}
+		}
+		if !slices.Equal(b.targetLastKnownELR, part.LastKnownELR) && (len(b.targetLastKnownELR) > 0 || len(part.LastKnownELR) > 0) {
+			r.LastKnownELR = nonNil(b.targetLastKnownELR)
+		}
 	}
 
 	// Before 3.6-IV0 an ISR shrink also bumps the leader epoch (KAFKA-15021).
@@ -238,7 +280,7 @@ func (b *partitionChangeBuilder) build() *metadata.PartitionChangeRecord {
 
 	if r.ISR == nil && r.Leader == metadata.NoLeaderChange && r.Replicas == nil && r.RemovingReplicas == nil &&
 		r.AddingReplicas == nil && r.LeaderRecoveryState == metadata.NoLeaderRecoveryStateChange && r.Directories == nil &&
-		r.EligibleLeaderReplicas == nil {
+		r.EligibleLeaderReplicas == nil && r.LastKnownELR == nil {
 		return nil
 	}
 	return r
