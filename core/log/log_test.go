@@ -374,6 +374,44 @@ func TestFileInSyncNotClosedBeforeSynced(t *testing.T) {
 	}
 }
 
+// syncedLogDamaged writes and syncs ten 2-record batches (offsets 0..19) in one segment,
+// closes the log and rewrites its file as damage returns it.
+func syncedLogDamaged(t *testing.T, damage func(data []byte) []byte) (*memfs.FS, Config) {
+	t.Helper()
+	fsys := newMemFS()
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := mustOpen(t, fsys, cfg, OpenOptions{})
+	for i := 0; i < 10; i++ {
+		if _, err := l.Append(makeBatch(t, 0, 2, 30, 1), AppendOptions{AssignOffsets: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncAll(t, l)
+	if l.RecoveryCutDurable() {
+		t.Fatal("a new log reports a recovery cut")
+	}
+	path := l.active().logPath
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := diskio.ReadFile(fsys, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fsys.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(damage(data), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return fsys, cfg
+}
+
 func TestRecoverTruncatesCorruptTail(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -386,28 +424,7 @@ func TestRecoverTruncatesCorruptTail(t *testing.T) {
 		{"zeros appended", func(d []byte) []byte { return append(d, make([]byte, 300)...) }, 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fsys := newMemFS()
-			cfg := testConfig()
-			cfg.SegmentBytes = 1 << 20
-			l := mustOpen(t, fsys, cfg, OpenOptions{})
-			for i := 0; i < 10; i++ {
-				if _, err := l.Append(makeBatch(t, 0, 2, 30, 1), AppendOptions{AssignOffsets: true}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			syncAll(t, l)
-			path := l.active().logPath
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			data, err := diskio.ReadFile(fsys, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data = tc.damage(data)
-			f, _ := fsys.Create(path)
-			f.WriteAt(data, 0)
-			f.Close()
+			fsys, cfg := syncedLogDamaged(t, tc.damage)
 			l2 := mustOpen(t, fsys, cfg, OpenOptions{})
 			if l2.EndOffset() != tc.want {
 				t.Fatalf("recovered end %d, want %d", l2.EndOffset(), tc.want)
@@ -1180,31 +1197,7 @@ func TestRecoveryCutDurable(t *testing.T) {
 		{"intact", 20, func(d []byte) []byte { return d }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fsys := newMemFS()
-			cfg := testConfig()
-			cfg.SegmentBytes = 1 << 20
-			l := mustOpen(t, fsys, cfg, OpenOptions{})
-			for i := 0; i < 10; i++ {
-				if _, err := l.Append(makeBatch(t, 0, 2, 30, 1), AppendOptions{AssignOffsets: true}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			syncAll(t, l)
-			if l.RecoveryCutDurable() {
-				t.Fatal("a new log reports a recovery cut")
-			}
-			path := l.active().logPath
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			data, err := diskio.ReadFile(fsys, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data = tc.damage(data)
-			f, _ := fsys.Create(path)
-			f.WriteAt(data, 0)
-			f.Close()
+			fsys, cfg := syncedLogDamaged(t, tc.damage)
 			l2 := mustOpen(t, fsys, cfg, OpenOptions{RecoveryPoint: tc.recoveryPoint})
 			if got := l2.RecoveryCutDurable(); got != tc.want {
 				t.Fatalf("RecoveryCutDurable = %v, want %v (recovered end %d, recovery point %d)", got, tc.want, l2.EndOffset(), tc.recoveryPoint)
