@@ -76,6 +76,15 @@ func (h *ClientHost) Fetch(topic string, partition int32, offset int64) client.O
 	return id
 }
 
+// FetchFrom reads topic/partition from a consumer's position, validating it after a leader
+// change (KIP-320; one operation in the history, whose Position is where the consumer stands
+// after it).
+func (h *ClientHost) FetchFrom(topic string, partition int32, pos check.Position) client.OpID {
+	id, rd := h.c.FetchFrom(topic, partition, pos, h.w.NowNs())
+	h.execute(rd)
+	return id
+}
+
 // CreateTopic creates a topic; the outcome arrives in AdminResults.
 func (h *ClientHost) CreateTopic(spec client.TopicSpec) client.OpID {
 	id, rd := h.c.CreateTopic(spec, h.w.NowNs())

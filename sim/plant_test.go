@@ -42,6 +42,7 @@ var plantedRuns = map[buggify.Bug]plantedRun{
 	buggify.BugISRWithoutBrokerEpochs:     {scenario: "kip903_empty_disk_stale_alter_partition.txt"},
 	buggify.BugAdmitFencedReplica:         {faults: "crash,pause,net", replicated: true},
 	buggify.BugIgnoreUncleanRestart:       {scenario: "kip966_wiped_last_isr_member.txt"},
+	buggify.BugConsumerSkipsValidation:    {scenario: "kip320_consumer_detects_truncation.txt"},
 }
 
 // TestPlantedBugsCaught is the simulator's proof of power: each bug core can be built to have

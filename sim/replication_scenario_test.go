@@ -26,7 +26,7 @@ import (
 // leader in the active controller's image (with partition=P). The language:
 //
 //	cluster seed=N [nodes=3..5] [voters=1|3] [roles=separate|combined] [partitions=P]
-//	        [clients=C] [idempotent=PCT] [produce=PCT] [rate=OPS] [in-flight=N]
+//	        [clients=C] [idempotent=PCT] [produce=PCT] [rate=OPS] [in-flight=N] [fetch-bytes=N]
 //	        [min-isr=N] [unclean=true] [lag-ms=MS] [session-ms=MS] [plant=bug,...]
 //	                      build the world (default: 3 brokers, one separate controller, so
 //	                      that crashing a broker leaves the quorum alone); lag-ms is
@@ -39,6 +39,9 @@ import (
 //	                      while it has eligible leader replicas
 //	replicas partition=P  each broker's replica: "node1 leader epoch 0 end 120 hw 118", "node2
 //	                      follower epoch 0 end 120 hw 115", "node3 down"
+//	position client=N partition=P
+//	                      where workload client N consumes the partition: "client1 position
+//	                      3431 epoch 0 valid at leader epoch 0" (see check.Position)
 //	await-leader partition=P [not=NODE] [as=NAME] within=D
 //	                      run until the partition has a leader (other than NODE) serving it
 //	                      at the image's epoch: as `leader`, or "no leader: " and `leader`
@@ -56,7 +59,8 @@ import (
 //	isolate node=NODE [as=NAME]   cut the broker off from every other broker and controller,
 //	                      both ways (clients still reach it)
 //	partition a=NODE,... b=NODE,...   cut those brokers apart, both ways ("controllers"
-//	                      names the controller-only processes)
+//	                      names the controller-only processes, client1.. the workload's
+//	                      client hosts)
 //	cut from=NODE,... to=NODE,...     cut the links one way (bytes held, as partition)
 //	heal [a=NODE,... b=NODE,...]   remove every cut, or those between a and b (both ways)
 //	check                 stop the workload, heal, wait for liveness, read every partition to
@@ -110,6 +114,10 @@ func TestReplicationScenarios(t *testing.T) {
 				return describePartition(c, p)
 			case "replicas":
 				return describeReplicas(c, partitionArg(t, d))
+			case "position":
+				var client int
+				d.ScanArgs(t, "client", &client)
+				return describePosition(t, d, c, client, partitionArg(t, d))
 			case "await-isr":
 				p := partitionArg(t, d)
 				var size int
@@ -201,6 +209,7 @@ func replicationScenarioCluster(t *testing.T, d *datadriven.TestData) (*cluster,
 		scanOptional(t, d, "idempotent", &k.IdempotentPct)
 		scanOptional(t, d, "produce", &k.ProducePct)
 		scanOptional(t, d, "in-flight", &k.InFlightMax)
+		scanOptional(t, d, "fetch-bytes", &k.FetchMaxBytes)
 		// Retention would make what a replica lost look like what retention took.
 		k.RetentionMs = -1
 	})
@@ -291,9 +300,36 @@ func scenarioHosts(t *testing.T, d *datadriven.TestData, key string, c *cluster,
 			}
 			continue
 		}
+		if i := slices.IndexFunc(c.clients, func(h *ClientHost) bool { return h.Host() == name }); i >= 0 {
+			out = append(out, c.clients[i].Host())
+			continue
+		}
 		out = append(out, scenarioNodeNamed(t, d, key, name, c, names).Host())
 	}
 	return out
+}
+
+// describePosition prints where workload client consumes partition p: "client1 position 3431
+// epoch 0 valid at leader epoch 0" (the leader epoch of the record before it, and the leader
+// epoch it was last validated at), "client1 position none" before its first fetch; then each
+// truncation its fetches detected so far.
+func describePosition(t *testing.T, d *datadriven.TestData, c *cluster, client int, p int32) string {
+	if c.wl == nil || client < 1 || client > len(c.wl.clients) {
+		t.Fatalf("%s: no workload client %d", d.Pos, client)
+	}
+	var b strings.Builder
+	pos, ok := c.wl.clients[client-1].position[p]
+	if !ok {
+		fmt.Fprintf(&b, "client%d position none\n", client)
+	} else {
+		fmt.Fprintf(&b, "client%d position %d epoch %d valid at leader epoch %d\n", client, pos.Offset, pos.OffsetEpoch, pos.LeaderEpoch)
+	}
+	for _, op := range c.history.Ops {
+		if op.Client == client && op.Partition == p && op.DivergedFrom > 0 {
+			fmt.Fprintf(&b, "truncation detected below %d: read from %d (%s)\n", op.DivergedFrom, op.FetchOffset, op.Outcome)
+		}
+	}
+	return b.String()
 }
 
 // nameNode records the command's as=NAME for broker id.

@@ -375,7 +375,9 @@ func (c *cluster) setUp() string {
 	r := c.w.Rand("run")
 	for i := 1; i <= c.knobs.Clients; i++ {
 		idempotent := r.IntN(100) < c.knobs.IdempotentPct
-		host, err := NewClientHost(c.w, c.network, fmt.Sprintf("client%d", i), runClientConfig(c.bootstrapAddrs(), i, idempotent, c.knobs), &c.history)
+		cfg := runClientConfig(c.bootstrapAddrs(), i, idempotent, c.knobs)
+		cfg.Planted = c.bug
+		host, err := NewClientHost(c.w, c.network, fmt.Sprintf("client%d", i), cfg, &c.history)
 		if err != nil {
 			return fmt.Sprintf("setup: %v", err)
 		}

@@ -31,10 +31,10 @@ type workload struct {
 type workloadClient struct {
 	index    int
 	host     *ClientHost
-	next     int64           // values produced so far: the next one is "c<index>-<next>"
-	position map[int32]int64 // per partition, the next offset to fetch
-	fetching map[int32]int   // per partition, fetches in flight: a consumer has at most one
-	seen     int             // history length already folded into position
+	next     int64                    // values produced so far: the next one is "c<index>-<next>"
+	position map[int32]check.Position // per partition, where the consumer stands
+	fetching map[int32]int            // per partition, fetches in flight: a consumer has at most one
+	seen     int                      // history length already folded into position
 	// stepWhat and stepFn are the client's step event's name and function, built once.
 	stepWhat string
 	stepFn   func()
@@ -70,7 +70,7 @@ func newWorkload(w *World, history *check.History, k Knobs, clients []*ClientHos
 	wl := &workload{w: w, history: history, r: w.Rand("workload"), k: k, stopNs: stopNs}
 	wl.intervalNs = int64(len(clients)) * 1_000_000_000 / int64(max(opsPerSecond, 1))
 	for i, c := range clients {
-		wc := &workloadClient{index: i + 1, host: c, position: map[int32]int64{}, fetching: map[int32]int{}}
+		wc := &workloadClient{index: i + 1, host: c, position: map[int32]check.Position{}, fetching: map[int32]int{}}
 		wc.stepWhat = fmt.Sprintf("workload c%d", wc.index)
 		wc.stepFn = func() { wl.step(wc) }
 		wl.clients = append(wl.clients, wc)
@@ -110,7 +110,11 @@ func (wl *workload) step(c *workloadClient) {
 			// one left off: the checker's poll rules (poll-skip, nonmonotonic-poll) read a
 			// client's fetches of a partition as one sequence.
 			c.fetching[partition]++
-			c.host.Fetch(workloadTopic, partition, c.position[partition])
+			pos, ok := c.position[partition]
+			if !ok {
+				pos = check.StartPosition(0)
+			}
+			c.host.FetchFrom(workloadTopic, partition, pos)
 		}
 	}
 	jitter := wl.r.Int64N(wl.intervalNs/2+1) - wl.intervalNs/4
@@ -129,10 +133,11 @@ func (wl *workload) observe() {
 			}
 			c.fetching[op.Partition]--
 			switch {
-			case op.Outcome == check.OutcomeOK && len(op.Records) > 0:
-				c.position[op.Partition] = max(c.position[op.Partition], op.Records[len(op.Records)-1].Offset+1)
+			case op.Outcome == check.OutcomeOK && op.Position != nil:
+				// Past what it read, or back where a truncation it detected began (KIP-320).
+				c.position[op.Partition] = *op.Position
 			case op.Outcome == check.OutcomeFailed && strings.HasPrefix(op.Err, "OFFSET_OUT_OF_RANGE") && op.LogStartOffset >= 0:
-				c.position[op.Partition] = op.LogStartOffset
+				c.position[op.Partition] = check.StartPosition(op.LogStartOffset)
 			}
 		}
 	}

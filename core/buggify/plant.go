@@ -61,12 +61,17 @@ const (
 	// a clean restart, whatever its PreviousBrokerEpoch (KIP-966's unclean-shutdown detection
 	// undone), so a broker back with an empty disk keeps its ISR or ELR standing.
 	BugIgnoreUncleanRestart Bug = "ignore-unclean-restart"
+	// BugConsumerSkipsValidation: a consumer goes on from its position after a leader change
+	// without validating it against the new leader's epochs (Kafka's consumer before KIP-320),
+	// so after an unclean election it silently skips the records written below its position.
+	BugConsumerSkipsValidation Bug = "consumer-skips-validation"
 )
 
 // Bugs lists every bug that can be planted.
 var Bugs = []Bug{BugAckBeforeFsync, BugRecoverySkipsCRC, BugIndexOffByOne, BugServeAboveHW, BugLoseProducerState, BugRetentionDeletesActive,
 	BugTruncateToHW, BugSkipDivergenceCheck, BugTruncateIgnoresOwnEpochs, BugShowUnestablishedHW,
-	BugFollowerSkipsProducerState, BugISRWithoutBrokerEpochs, BugAdmitFencedReplica, BugIgnoreUncleanRestart}
+	BugFollowerSkipsProducerState, BugISRWithoutBrokerEpochs, BugAdmitFencedReplica, BugIgnoreUncleanRestart,
+	BugConsumerSkipsValidation}
 
 // ParseBugs reads a comma-separated list of bug names ("" is none).
 func ParseBugs(list string) ([]Bug, error) {

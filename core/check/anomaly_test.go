@@ -994,3 +994,36 @@ func retriedTwice(sawBoth bool) History {
 	b.final(5, 7, 5, rec(5, "a"), rec(6, "c"))
 	return b.h
 }
+
+// TestMissedTruncation: a consumer that read a record later truncated away (here an unknown
+// produce's, read above a high watermark that an unclean election then lowered) must move back
+// below it before it reads on in the log that replaced it (KIP-320). Reading on from its
+// position is a missed truncation; moving back is not; a record a disk fault destroyed is
+// exempt, as for poll-skip.
+func TestMissedTruncation(t *testing.T) {
+	build := func(moveBack bool) History {
+		b := newBuilder()
+		b.produce(1, OutcomeOK, 0, "a", "b")
+		b.produce(1, OutcomeUnknown, -1, "x")
+		b.fetch(4, 0, 3, recs(0, "a", "b", "x")...) // x at 2, from the leader that lost it
+		b.produce(1, OutcomeOK, 2, "c", "d", "e")   // the next leader's records at 2..4
+		if moveBack {
+			b.fetch(4, 2, 5, recs(2, "c", "d")...)
+		} else {
+			b.fetch(4, 3, 5, rec(3, "d"))
+		}
+		b.fetch(4, 4, 5, rec(4, "e"))
+		b.final(0, 5, 0, recs(0, "a", "b", "c", "d", "e")...)
+		return b.h
+	}
+	if r := Check(build(false), Options{RequireFinalReads: true}); !r.Has(MissedTruncation) {
+		t.Errorf("reading on from the position must be a missed truncation: %v", anomalyNames(r))
+	}
+	if r := Check(build(true), Options{RequireFinalReads: true}); r.Has(MissedTruncation) {
+		t.Errorf("moving back to the divergence is no missed truncation: %s", r.Details())
+	}
+	excused := Options{RequireFinalReads: true, Excused: func(_ string, _ int32, offset, _ int64) bool { return offset == 2 }}
+	if r := Check(build(false), excused); r.Has(MissedTruncation) {
+		t.Errorf("a record a disk fault destroyed is exempt: %s", r.Details())
+	}
+}

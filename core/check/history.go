@@ -110,6 +110,34 @@ type Op struct {
 	// ones included, count as one session (the strict reading).
 	ProducerID    int64 `json:"producer_id"`
 	ProducerEpoch int16 `json:"producer_epoch"`
+	// Position, for a fetch a consumer made from a tracked position (KIP-320), is where the
+	// consumer stands after it; nil for other fetches. It moves past the records returned; when
+	// the fetch found the log truncated below the position it was given, FetchOffset is the
+	// first offset known to diverge, where it read from instead, and DivergedFrom the position
+	// it was given.
+	Position *Position `json:"position,omitempty"`
+	// DivergedFrom is, for a fetch that detected a truncation (see Position), the position it
+	// was asked to continue from; 0 when it detected none.
+	DivergedFrom int64 `json:"diverged_from,omitempty"`
+}
+
+// Position is a consumer's place in a partition (Kafka's FetchPosition): the next offset to
+// read, the leader epoch of the record before it, and the leader epoch it was last known valid
+// at. A consumer that learns of a later leader epoch validates the position with
+// OffsetForLeaderEpoch before it reads on (KIP-320), so it notices a truncation below it.
+type Position struct {
+	Offset int64 `json:"offset"`
+	// OffsetEpoch is the leader epoch of the record before Offset; -1 when unknown (a position
+	// from a reset), and such a position is not validated.
+	OffsetEpoch int32 `json:"offset_epoch"`
+	// LeaderEpoch is the partition's leader epoch when the position was last known valid; -1
+	// when never.
+	LeaderEpoch int32 `json:"leader_epoch"`
+}
+
+// StartPosition is a position at offset from a reset or a seek: nothing to validate.
+func StartPosition(offset int64) Position {
+	return Position{Offset: offset, OffsetEpoch: -1, LeaderEpoch: -1}
 }
 
 // History is every operation of a run, in the order they were recorded (completion order).

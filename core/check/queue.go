@@ -310,12 +310,15 @@ func checkPolls(c *collector, v *partitionView, replicated bool, excused func(of
 		}
 		return best
 	}
+	finalAt := v.finalValues()
 	for _, client := range slices.Sorted(maps.Keys(byClient)) {
 		fetches := byClient[client]
 		slices.SortFunc(fetches, func(a, b *Op) int { return cmp.Compare(a.Seq, b.Seq) })
 		var prev *Op
+		var diverged []divergedRead // see checkMissedTruncation
 		for _, f := range fetches {
 			checkPollInternal(c, v, f, existingIn)
+			diverged = checkMissedTruncation(c, v, prev, f, diverged, finalAt, excused)
 			first := f.Records[0]
 			position := f.FetchOffset
 			invokeNs := f.InvokeNs
@@ -348,6 +351,55 @@ func checkPolls(c *collector, v *partitionView, replicated bool, excused func(of
 			prev = f
 		}
 	}
+}
+
+// divergedRead is a record a client read that the final log holds another value in place of.
+type divergedRead struct {
+	offset int64
+	value  string
+	op     int
+}
+
+// checkMissedTruncation carries, through a client's record-returning fetches of a partition in
+// Seq order, the records it read that the final log replaced (diverged), and reports
+// MissedTruncation when fetch f continues from prev without moving back below them and reads
+// records of the final log. It returns the diverged reads still open after f.
+func checkMissedTruncation(c *collector, v *partitionView, prev, f *Op, diverged []divergedRead,
+	finalAt map[int64]string, excused func(offset, invokeNs int64) bool) []divergedRead {
+	if prev != nil && f.FetchOffset <= prev.Records[len(prev.Records)-1].Offset {
+		// The client moved back: what it read at and above where it went is read again.
+		diverged = slices.DeleteFunc(diverged, func(d divergedRead) bool { return d.offset >= f.FetchOffset })
+	} else if len(diverged) > 0 && slices.ContainsFunc(f.Records, func(r Record) bool { return finalAt[r.Offset] == r.Value }) {
+		// Records a disk fault destroyed before f are exempt: their replica's log lost them.
+		missed := slices.DeleteFunc(diverged, func(d divergedRead) bool { return excused(d.offset, f.InvokeNs) })
+		if len(missed) > 0 {
+			d := missed[0]
+			note := "read " + strconv.Quote(d.value) + " at " + strconv.FormatInt(d.offset, 10) + ", then read on from " +
+				strconv.FormatInt(f.FetchOffset, 10) + " in a log holding " + strconv.Quote(finalAt[d.offset]) +
+				" there, without moving back: " + strconv.Itoa(len(missed)) + " records read that the log no longer holds"
+			c.add(MissedTruncation, v.example(d.offset, d.value, note, d.op, f.Index), false)
+		}
+		diverged = diverged[:0]
+	}
+	for _, r := range f.Records {
+		if final, ok := finalAt[r.Offset]; ok && final != r.Value {
+			diverged = append(diverged, divergedRead{offset: r.Offset, value: r.Value, op: f.Index})
+		}
+	}
+	return diverged
+}
+
+// finalValues maps each offset the partition's OK final reads returned to its value there.
+func (v *partitionView) finalValues() map[int64]string {
+	out := map[int64]string{}
+	for _, op := range v.ops {
+		if op.Kind == OpFetch && op.Final && op.Outcome == OutcomeOK {
+			for _, r := range op.Records {
+				out[r.Offset] = r.Value
+			}
+		}
+	}
+	return out
 }
 
 // checkPollInternal reports IntNonmonotonicPoll and IntPollSkip within one fetch, at most one

@@ -60,6 +60,15 @@ const (
 	// forward on purpose over records that still exist shows as a poll-skip: harnesses
 	// should not, or should continue under a new Client id.
 	PollSkip Anomaly = "poll-skip"
+	// MissedTruncation: a client's fetch read value A at offset O, and a later fetch of the
+	// client, continuing without moving back to O or below, read records of the final log,
+	// which holds another value at O: the client went on past a truncation below its position
+	// (an unclean election, a replica's lost records) without noticing, so it never reads what
+	// the log now holds below its position. Kafka's consumer validates its position against a
+	// new leader's epochs (KIP-320) and rewinds to the first offset known to diverge. Offsets
+	// the final reads do not cover, and records a disk fault destroyed (Options.Excused), are
+	// exempt. Reported once per client and partition truncation.
+	MissedTruncation Anomaly = "missed-truncation"
 	// IntPollSkip: one fetch returned two consecutive records with a record that exists (as
 	// for PollSkip) at an offset strictly between them.
 	IntPollSkip Anomaly = "int-poll-skip"

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/weirdata/weir/core/buggify"
+
 	"github.com/weirdata/weir/core/record"
 )
 
@@ -96,6 +98,10 @@ type Config struct {
 	DecompressedBytesMax int64
 	// RecordsPerFetchMax bounds the records one fetch returns; the rest are left for the next.
 	RecordsPerFetchMax int
+
+	// Planted are deliberate bugs (core/buggify) the simulator plants to show its checkers catch
+	// them; nil plants none.
+	Planted *buggify.B
 }
 
 // DefaultConfig returns Kafka's client defaults with idempotence on (Kafka 3.0+'s default).

@@ -47,6 +47,7 @@ const (
 	reqInitProducerID
 	reqProduce
 	reqFetch
+	reqValidate
 	reqAdmin
 )
 
@@ -58,7 +59,7 @@ type request struct {
 	correlation int32
 	deadlineNs  int64
 	batch       *batch   // reqProduce
-	fetch       *fetchOp // reqFetch
+	fetch       *fetchOp // reqFetch, reqValidate
 	admin       *adminOp // reqAdmin
 }
 
@@ -316,6 +317,8 @@ func (c *Client) handleFrame(cn *conn, frame []byte) bool {
 		c.handleProduce(r.batch, resp.(*kmsg.ProduceResponse))
 	case reqFetch:
 		c.handleFetch(r.fetch, resp.(*kmsg.FetchResponse))
+	case reqValidate:
+		c.handleValidation(r.fetch, resp.(*kmsg.OffsetForLeaderEpochResponse))
 	case reqAdmin:
 		c.handleAdmin(r.admin, resp)
 	default:
@@ -337,7 +340,7 @@ func (c *Client) requestLost(r *request, reason string) {
 		c.producer.retryNs = c.nowNs + c.backoff()
 	case reqProduce:
 		c.produceLost(r.batch, reason)
-	case reqFetch:
+	case reqFetch, reqValidate:
 		c.retryFetch(r.fetch, "NETWORK_EXCEPTION: "+reason)
 	case reqAdmin:
 		c.retryAdmin(r.admin, errNetworkException, reason)

@@ -7,9 +7,9 @@
 // acknowledged, Failed only when no attempt can have taken effect, Unknown otherwise.
 //
 // Like core/broker's Node it is a state machine (etcd-raft style): events (Connected, Received,
-// Closed, Timer) and commands (Produce, Fetch, CreateTopic, Metadata, ListOffsets) go in, each
-// returning a Ready of effects (dials, bytes to send, closes, completed operations, the next
-// deadline). No goroutines, clocks or I/O; randomness comes from the *rand.Rand given to New.
+// Closed, Timer) and commands (Produce, Fetch, FetchFrom, CreateTopic, Metadata, ListOffsets)
+// go in, each returning a Ready of effects (dials, bytes to send, closes, completed operations,
+// the next deadline). No goroutines, clocks or I/O; randomness comes from the *rand.Rand given to New.
 //
 //   - client.go: Client, New, Ready, the events, and the deadline computation.
 //   - config.go: Config, DefaultConfig (Kafka's client defaults) and Validate.
@@ -18,7 +18,10 @@
 //   - metadata.go: brokers and partition leaders, refreshed on demand.
 //   - produce.go: per-partition produce queues, batch encoding, retries and outcomes.
 //   - idempotence.go: producer id, epoch bumps (KIP-360) and sequence resets.
-//   - fetch.go: fetch operations and decoding of fetched batches.
+//   - fetch.go: fetch operations (Fetch, and FetchFrom a consumer position) and decoding of
+//     fetched batches.
+//   - validate.go: validating a consumer position after a leader change with
+//     OffsetForLeaderEpoch, and rewinding to where a truncated log diverges (KIP-320).
 //   - admin.go: CreateTopic, Metadata and ListOffsets, completed as AdminResults.
 //   - errors.go: Kafka's error table, and which errors need metadata or may follow an append.
 //

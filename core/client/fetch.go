@@ -22,6 +22,12 @@ type fetchOp struct {
 	lastErr    string
 	done       bool
 	staleMark  int64 // see metadata.staleMark
+	// tracked: the fetch continues a consumer position (FetchFrom), kept in pos, which is
+	// validated against the leader's epochs before it is read from (KIP-320).
+	tracked bool
+	pos     check.Position
+	// sentLeaderEpoch is the leader epoch the request in flight was sent with.
+	sentLeaderEpoch int32
 }
 
 // errRecordsLimit stops decoding once a fetch has RecordsPerFetchMax records.
@@ -31,6 +37,23 @@ var errRecordsLimit = errors.New("client: fetch record limit reached")
 // size limits, whole batches decoded, a truncated trailing batch dropped), with the partition's
 // high watermark and log start offset. It completes in a later Ready's Completed, exactly once.
 func (c *Client) Fetch(topic string, partition int32, offset int64, nowNs int64) (OpID, Ready) {
+	return c.fetch(topic, partition, check.StartPosition(offset), false, nowNs)
+}
+
+// FetchFrom reads one partition from a consumer's position, as Fetch does, first validating the
+// position when the partition's leader epoch is not the one it was last valid at (KIP-320, as
+// Kafka's consumer does after every leader change): OffsetForLeaderEpoch with the epoch of the
+// record before the position. A leader whose log ends that epoch below the position was
+// truncated (an unclean election, a lost disk): the fetch reads from the end offset instead,
+// the first offset known to diverge, and says so in the op's DivergedFrom. With no end offset
+// for that epoch at all it resets to the log start, as auto.offset.reset=earliest. The op's
+// Position is where the consumer stands after the fetch.
+func (c *Client) FetchFrom(topic string, partition int32, pos check.Position, nowNs int64) (OpID, Ready) {
+	return c.fetch(topic, partition, pos, true, nowNs)
+}
+
+func (c *Client) fetch(topic string, partition int32, pos check.Position, tracked bool, nowNs int64) (OpID, Ready) {
+	offset := pos.Offset
 	c.begin(nowNs)
 	id := c.newOpID()
 	f := &fetchOp{
@@ -47,6 +70,8 @@ func (c *Client) Fetch(topic string, partition int32, offset int64, nowNs int64)
 		},
 		deadlineNs: c.nowNs + c.cfg.APITimeoutNs,
 		staleMark:  -1,
+		tracked:    tracked,
+		pos:        pos,
 	}
 	c.pending++
 	if reason := c.admit(topic, partition); reason != "" {
@@ -74,6 +99,10 @@ func (c *Client) sendFetches() {
 		}
 		cn := c.nodeConn(rt.leader)
 		if !c.canSend(cn) {
+			continue
+		}
+		if c.needsValidation(f, rt) {
+			c.sendValidation(cn, rt, f)
 			continue
 		}
 		limit := kmsgMax(keyFetch)
@@ -117,6 +146,7 @@ func (c *Client) sendFetch(cn *conn, rt route, version int16, f *fetchOp) {
 	t.Partitions = append(t.Partitions, p)
 	req.Topics = append(req.Topics, t)
 	f.inflight = true
+	f.sentLeaderEpoch = rt.leaderEpoch
 	// The broker may hold the request for the max wait before it answers.
 	deadline := c.requestDeadline() + int64(c.cfg.FetchMaxWaitMs)*1_000_000
 	c.send(cn, req, version, &request{kind: reqFetch, fetch: f, deadlineNs: deadline}, true)
@@ -155,12 +185,21 @@ func (c *Client) handleFetch(f *fetchOp, resp *kmsg.FetchResponse) {
 		c.fetchError(f, part.ErrorCode, "")
 		return
 	}
-	records, err := c.decodeFetched(part.RecordBatches, f.op.FetchOffset)
+	records, lastEpoch, err := c.decodeFetched(part.RecordBatches, f.op.FetchOffset)
 	if err != nil {
 		c.finishFetch(f, check.OutcomeFailed, fmt.Sprintf("CORRUPT_MESSAGE: %v", err))
 		return
 	}
 	f.op.Records = records
+	if f.tracked {
+		// The records came from the leader at the epoch the request carried, which the broker
+		// checked: the position after them is valid at that epoch.
+		after := check.Position{Offset: f.pos.Offset, OffsetEpoch: f.pos.OffsetEpoch, LeaderEpoch: f.sentLeaderEpoch}
+		if len(records) > 0 {
+			after.Offset, after.OffsetEpoch = records[len(records)-1].Offset+1, lastEpoch
+		}
+		f.op.Position = &after
+	}
 	c.finishFetch(f, check.OutcomeOK, "")
 }
 
@@ -205,11 +244,13 @@ func (c *Client) expireFetches() {
 	c.fetches = slices.DeleteFunc(c.fetches, func(f *fetchOp) bool { return f.done })
 }
 
-// decodeFetched decodes the records of a fetch answer at or after offset, in offset order. A
-// truncated last batch is normal (the broker cuts at the size limit) and is dropped; any other
-// bad batch is an error. Control batches (transaction markers) hold no records for the reader.
-func (c *Client) decodeFetched(batches []byte, offset int64) ([]check.Record, error) {
+// decodeFetched decodes the records of a fetch answer at or after offset, in offset order, and
+// the leader epoch of the batch holding the last of them. A truncated last batch is normal (the
+// broker cuts at the size limit) and is dropped; any other bad batch is an error. Control
+// batches (transaction markers) hold no records for the reader.
+func (c *Client) decodeFetched(batches []byte, offset int64) ([]check.Record, int32, error) {
 	var records []check.Record
+	lastEpoch := int32(-1)
 	// Keys and values are gathered in c.fetchText and become substrings of one string at the
 	// end: one allocation per fetch instead of two per record.
 	c.fetchText, c.fetchEnds = c.fetchText[:0], c.fetchEnds[:0]
@@ -245,19 +286,20 @@ func (c *Client) decodeFetched(batches []byte, offset int64) ([]check.Record, er
 			c.fetchText = append(c.fetchText, r.Value...)
 			c.fetchEnds = append(c.fetchEnds, keyEnd, len(c.fetchText))
 			records = append(records, check.Record{Offset: at, TimestampMs: ts})
+			lastEpoch = int32(h.PartitionLeaderEpoch)
 			return nil
 		})
 		if errors.Is(err, errRecordsLimit) {
-			return c.fetchedText(records), nil
+			return c.fetchedText(records), lastEpoch, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+			return nil, -1, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 		}
 	}
 	if err := it.Err(); err != nil && !errors.Is(err, record.ErrShortBatch) {
-		return nil, err
+		return nil, -1, err
 	}
-	return c.fetchedText(records), nil
+	return c.fetchedText(records), lastEpoch, nil
 }
 
 // fetchedText sets the keys and values of records, decoded by decodeFetched, from

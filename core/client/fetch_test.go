@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirdata/weir/core/buggify"
 	"github.com/weirdata/weir/core/check"
 	"github.com/weirdata/weir/core/client"
 	"github.com/weirdata/weir/core/record"
@@ -31,9 +32,15 @@ func appendTestBatch(t *testing.T, dst []byte, base int64, codec record.Codec, c
 // fetchSetup returns a script whose client knows topic "t" partition 0 (leader 0, epoch 4) and
 // has a negotiated connection to the leader.
 func fetchSetup(t *testing.T) (*script, client.ConnID) {
+	return fetchSetupWith(t, nil)
+}
+
+// fetchSetupWith is fetchSetup with the bugs planted.
+func fetchSetupWith(t *testing.T, planted *buggify.B) (*script, client.ConnID) {
 	cfg := testConfig("b0:9092")
 	cfg.Idempotent = false
 	cfg.Acks = client.AcksLeader
+	cfg.Planted = planted
 	s := newScript(t, cfg)
 	id, r := s.c.Fetch("t", 0, 3, s.nowNs)
 	s.take(r)

@@ -18,7 +18,9 @@ const (
 	keyAPIVersions    int16 = 18
 	keyCreateTopics   int16 = 19
 	keyInitProducerID int16 = 22
-	keyCount                = 23 // one past the largest key the client sends
+	// keyOffsetForLeaderEpoch validates a consumer's position after a leader change (KIP-320).
+	keyOffsetForLeaderEpoch int16 = 23
+	keyCount                      = 24 // one past the largest key the client sends
 )
 
 // clientVersions are the versions the client can speak: from the oldest whose fields it relies
@@ -32,6 +34,7 @@ var clientVersions = []wire.VersionRange{
 	{APIKey: keyAPIVersions, MinVersion: 0, MaxVersion: kmsgMax(keyAPIVersions)},
 	{APIKey: keyCreateTopics, MinVersion: 0, MaxVersion: kmsgMax(keyCreateTopics)},
 	{APIKey: keyInitProducerID, MinVersion: 0, MaxVersion: kmsgMax(keyInitProducerID)},
+	{APIKey: keyOffsetForLeaderEpoch, MinVersion: offsetForLeaderEpochMinVersion, MaxVersion: kmsgMax(keyOffsetForLeaderEpoch)},
 }
 
 // kmsgMax is the newest version of key that kmsg encodes.
