@@ -77,6 +77,7 @@ func (n *Node) dropConn(c ConnID) {
 	delete(n.conns, c)
 	n.produceWaits = dropWaits(n.produceWaits, c, &n.waitingCount)
 	n.fetchWaits = dropWaits(n.fetchWaits, c, &n.waitingCount)
+	n.deleteRecordsWaits = dropWaits(n.deleteRecordsWaits, c, &n.waitingCount)
 	n.forwards = dropWaits(n.forwards, c, &n.waitingCount)
 }
 

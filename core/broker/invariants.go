@@ -35,7 +35,7 @@ func (n *Node) CheckInvariants() error {
 			return fmt.Errorf("%w: %s: log start %d, high watermark %d, log end %d out of order", ErrInvariant, tp, start, hw, end)
 		}
 	}
-	parked := len(n.fetchWaits) + len(n.produceWaits) + len(n.forwards)
+	parked := len(n.fetchWaits) + len(n.produceWaits) + len(n.deleteRecordsWaits) + len(n.forwards)
 	if parked != n.waitingCount || n.waitingCount > n.cfg.WaitingRequestsMax {
 		return fmt.Errorf("%w: %d requests parked, counted %d, bound %d", ErrInvariant, parked, n.waitingCount, n.cfg.WaitingRequestsMax)
 	}
@@ -43,6 +43,9 @@ func (n *Node) CheckInvariants() error {
 		return err
 	}
 	if err := parkedOfClosed(n, n.produceWaits); err != nil {
+		return err
+	}
+	if err := parkedOfClosed(n, n.deleteRecordsWaits); err != nil {
 		return err
 	}
 	if err := parkedOfClosed(n, n.forwards); err != nil {

@@ -78,6 +78,10 @@ type Node struct {
 	// Parked requests; waitingCount is their total, bounded by cfg.WaitingRequestsMax.
 	produceWaits []*produceWait
 	fetchWaits   []*fetchWait
+	// deleteRecordsWaits wait for low watermarks (21_delete_records.go); deleteRecordsImg is
+	// the image they were last all checked against.
+	deleteRecordsWaits []*deleteRecordsWait
+	deleteRecordsImg   *metadata.Image
 	// draining is set by Drain: no fetch parks any more.
 	draining bool
 	// syncCandidates are the partitions that may want a sync at the next ready(): appended
@@ -303,6 +307,7 @@ func (n *Node) Timer(now Clocks) Ready {
 	n.syncCheckAll = true
 	n.expireFetches()
 	n.expireProduces()
+	n.expireDeleteRecords()
 	n.expireForwards()
 	return n.ready()
 }
@@ -335,6 +340,7 @@ func (n *Node) ready() Ready {
 		n.requestPidBlock()
 		n.checkISRs()
 		n.alterStep()
+		n.settleDeleteRecordsOnImage()
 	}
 	n.partitionSyncs()
 	if n.fatal == nil {
@@ -394,6 +400,9 @@ func (n *Node) localDeadlineMs() int64 {
 		consider(w.deadlineMs)
 	}
 	for _, w := range n.produceWaits {
+		consider(w.deadlineMs)
+	}
+	for _, w := range n.deleteRecordsWaits {
 		consider(w.deadlineMs)
 	}
 	for _, f := range n.forwards {

@@ -34,8 +34,9 @@ func (n *Node) divergence(l *log.Log, fetchOffset record.Offset, lastFetchedEpoc
 }
 
 // noteFollowerFetch records, once per fetch as it arrives, what broker id's fetch says of its
-// log for every partition this broker leads at the fetch's epoch, where the fetch passes the
-// divergence check: then the high watermark and the ISR may change.
+// log (its fetch offset and log start) for every partition this broker leads at the fetch's
+// epoch, where the fetch passes the divergence check: then the high watermark, the ISR and
+// the low watermark may change.
 func (n *Node) noteFollowerFetch(req *kmsg.FetchRequest, id int32, brokerEpoch int64) {
 	for _, rt := range req.Topics {
 		name := rt.Topic
@@ -60,11 +61,12 @@ func (n *Node) noteFollowerFetch(req *kmsg.FetchRequest, id int32, brokerEpoch i
 			if _, diverged := n.divergence(l, from, rp.LastFetchedEpoch); diverged || from < l.StartOffset() || from > l.EndOffset() {
 				continue
 			}
-			if !r.leader.FollowerFetched(id, brokerEpoch, from, l.EndOffset(), n.now.MonotonicMs) {
+			if !r.leader.FollowerFetched(id, brokerEpoch, from, record.Offset(rp.LogStartOffset), l.EndOffset(), n.now.MonotonicMs) {
 				continue
 			}
 			n.hwMayAdvance(r, l)
 			n.proposeISRChange(r, l)
+			n.settleDeleteRecordsOn(tp) // the follower's log start may be what they wait for
 		}
 	}
 }

@@ -12,7 +12,8 @@
 //     start offset, so a new leader never shows a high watermark below one an earlier leader
 //     showed. ISRChange proposes the next AlterPartition: followers not caught up for
 //     replica.lag.time.max.ms leave, followers caught up to the high watermark and the epoch
-//     start join if the controller would accept them.
+//     start join if the controller would accept them. Fetches also carry each follower's log
+//     start, from which LowWatermark gives what DeleteRecords waits for.
 //   - divergence.go: the follower's side of a diverging fetch: where to truncate.
 //
 // The package is pure (DESIGN §2): clocks come in as arguments, and nothing ranges over a map.

@@ -23,6 +23,10 @@ type Follower struct {
 	// check: every record below it is on the follower durably and equal to the leader's. -1
 	// before its first such fetch in this leadership.
 	LogEndOffset record.Offset
+	// LogStartOffset is the follower's log start offset as that fetch gave it (Kafka's
+	// ReplicaState.logStartOffset): records below it are gone on the follower. -1 before its
+	// first such fetch in this leadership (or when a fetch did not say).
+	LogStartOffset record.Offset
 	// BrokerEpoch is the follower's broker epoch as its last fetch gave it (KIP-903); -1
 	// unknown.
 	BrokerEpoch int64
@@ -83,7 +87,7 @@ func (l *Leader) setState(st State, nowMs int64) {
 			kept = append(kept, l.followers[i])
 			continue
 		}
-		f := Follower{ID: id, LogEndOffset: -1, BrokerEpoch: -1, lastFetchLeaderEndOffset: -1}
+		f := Follower{ID: id, LogEndOffset: -1, LogStartOffset: -1, BrokerEpoch: -1, lastFetchLeaderEndOffset: -1}
 		if slices.Contains(st.ISR, id) {
 			f.LastCaughtUpMs = nowMs
 		}
@@ -169,10 +173,11 @@ func (l *Leader) Pending() *Proposal { return l.pending }
 func (l *Leader) ClearPending() { l.pending = nil }
 
 // FollowerFetched records a follower's fetch at fetchOffset that passed the divergence check,
-// made when the leader's log ended at leaderEnd (Kafka's Replica.updateFetchStateOrThrow): the
-// follower caught up now if it reached leaderEnd, or at its previous fetch if it reached
-// what the leader had then. False when id is not a follower of this partition.
-func (l *Leader) FollowerFetched(id int32, brokerEpoch int64, fetchOffset, leaderEnd record.Offset, nowMs int64) bool {
+// with the follower's log start logStart as the fetch gave it, made when the leader's log
+// ended at leaderEnd (Kafka's Replica.updateFetchStateOrThrow): the follower caught up now if
+// it reached leaderEnd, or at its previous fetch if it reached what the leader had then.
+// False when id is not a follower of this partition.
+func (l *Leader) FollowerFetched(id int32, brokerEpoch int64, fetchOffset, logStart, leaderEnd record.Offset, nowMs int64) bool {
 	i := l.followerIndex(id)
 	if i < 0 {
 		return false
@@ -184,7 +189,7 @@ func (l *Leader) FollowerFetched(id int32, brokerEpoch int64, fetchOffset, leade
 	case f.lastFetchLeaderEndOffset >= 0 && fetchOffset >= f.lastFetchLeaderEndOffset:
 		f.LastCaughtUpMs = max(f.LastCaughtUpMs, f.lastFetchMs)
 	}
-	f.LogEndOffset, f.BrokerEpoch = fetchOffset, brokerEpoch
+	f.LogEndOffset, f.LogStartOffset, f.BrokerEpoch = fetchOffset, logStart, brokerEpoch
 	f.lastFetchMs, f.lastFetchLeaderEndOffset = nowMs, leaderEnd
 	return true
 }
@@ -218,6 +223,22 @@ func (l *Leader) AdvanceHighWatermark(leaderDurable record.Offset, minISR int) b
 	}
 	l.hw = candidate
 	return true
+}
+
+// LowWatermark is the partition's low watermark (Kafka's Partition.lowWatermarkIfLeader): the
+// least log start offset over the leader's own (leaderStart) and the followers whose brokers
+// are alive (registered and unfenced in the metadata); a follower that has not reported one
+// in this leadership counts as -1. A DeleteRecords is done once it reaches the offset asked
+// for: no live replica keeps records below it. A dead broker's follower does not hold it back
+// (Kafka's choice: it catches up on the log start when it fetches again).
+func (l *Leader) LowWatermark(leaderStart record.Offset, alive func(id int32) bool) record.Offset {
+	lw := leaderStart
+	for i := range l.followers {
+		if f := &l.followers[i]; f.LogStartOffset < lw && alive(f.ID) {
+			lw = f.LogStartOffset
+		}
+	}
+	return lw
 }
 
 // inSync is Kafka's Replica.isCaughtUp: at the leader's end, or caught up within the lag.
