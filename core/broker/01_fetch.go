@@ -31,8 +31,15 @@ package broker
 // has not yet reached its epoch start is OFFSET_NOT_AVAILABLE (the high watermark it could
 // show might be below one an earlier leader showed; clients retry).
 //
-// Left out: preferred read replicas (KIP-392), aborted transactions, throttling,
-// down-conversion (there is none: v4+ only).
+// Replication throttling (replication_quota.go): while the leader quota is exceeded, a
+// follower not in the ISR gets no records for a partition throttled on this leader (its
+// offsets and errors as usual); such a partition does not count toward the fetch's MinBytes,
+// so a parked fetch waits on. The bytes an answer to a follower carries for throttled
+// partitions (in sync or not) are recorded as it goes out: record bytes only, not the
+// response's framing.
+//
+// Left out: preferred read replicas (KIP-392), aborted transactions, client quotas
+// (throttle_time_ms is always 0), down-conversion (there is none: v4+ only).
 
 import (
 	"errors"
@@ -83,10 +90,10 @@ func (n *Node) handleFetch(cs *conn, s *slot, req *kmsg.FetchRequest) {
 	if id, epoch := fetchReplica(req); id >= 0 {
 		n.noteFollowerFetch(req, id, epoch)
 	}
-	resp, reads, sizeBytes, hasError := n.evaluateFetch(req)
+	resp, reads, sizeBytes, throttledBytes, hasError := n.evaluateFetch(req)
 	waitMs := min(req.MaxWaitMillis, n.cfg.FetchWaitMsMax)
 	if hasError || sizeBytes >= int64(req.MinBytes) || waitMs <= 0 || n.draining || n.waitingCount >= n.cfg.WaitingRequestsMax {
-		n.finish(cs, s, resp, reads)
+		n.finishFetch(cs, s, req, resp, reads, throttledBytes)
 		return
 	}
 	n.waitingCount++
@@ -114,15 +121,25 @@ func (n *Node) fetchPartitions(req *kmsg.FetchRequest) []storage.TopicPartition 
 	return tps
 }
 
+// finishFetch sends a fetch's answer; for a follower's, the bytes of its partitions throttled
+// here count toward the leader quota.
+func (n *Node) finishFetch(cs *conn, s *slot, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, reads []PartitionRead, throttledBytes int64) {
+	if id, _ := fetchReplica(req); id >= 0 {
+		n.recordLeaderThrottled(throttledBytes)
+	}
+	n.finish(cs, s, resp, reads)
+}
+
 // evaluateFetch builds the answer a fetch would get now: the response with every partition's
-// offsets and errors, the read plans, their total size and whether a partition failed.
-func (n *Node) evaluateFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, []PartitionRead, int64, bool) {
+// offsets and errors, the read plans, their total size, the part of it for partitions under
+// the leader throttle here (a follower's fetch only) and whether a partition failed.
+func (n *Node) evaluateFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, []PartitionRead, int64, int64, bool) {
 	resp := kmsg.NewPtrFetchResponse()
 	img := n.img
 	remainingBytes := int64(req.MaxBytes) // v3+; the Node serves v4+
 	follower, _ := fetchReplica(req)
 	var reads []PartitionRead
-	var totalBytes int64
+	var totalBytes, throttledBytes int64
 	hasError := false
 	for ti, rt := range req.Topics {
 		t := kmsg.NewFetchResponseTopic()
@@ -148,12 +165,15 @@ func (n *Node) evaluateFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, []Par
 				reads = append(reads, PartitionRead{TopicIndex: ti, PartitionIndex: pi, Plan: plan})
 				totalBytes += plan.SizeBytes
 				remainingBytes -= plan.SizeBytes
+				if follower >= 0 && n.leaderThrottles(storage.TopicPartition{Topic: name, Partition: rp.Partition}) {
+					throttledBytes += plan.SizeBytes
+				}
 			}
 			t.Partitions = append(t.Partitions, p)
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
-	return resp, reads, totalBytes, hasError
+	return resp, reads, totalBytes, throttledBytes, hasError
 }
 
 // fetchPartition fills one partition's offsets and plans its read; follower is the fetching
@@ -212,6 +232,9 @@ func (n *Node) fetchPartition(img *metadata.Image, name string, topicCode int16,
 	if from < l.StartOffset() || from > l.EndOffset() {
 		return errOffsetOutOfRange, log.ReadPlan{}
 	}
+	if follower >= 0 && n.leaderThrottled(r, follower) {
+		return errNone, log.ReadPlan{} // the leader quota is spent: no records for now
+	}
 	if n.cfg.Buggify.Planted(buggify.BugServeAboveHW) {
 		readTo = l.EndOffset() // planted bug: unsynced records served, hw still reported
 	}
@@ -238,13 +261,13 @@ func (n *Node) wakeFetches(tp storage.TopicPartition) {
 			kept = append(kept, w)
 			continue
 		}
-		resp, reads, sizeBytes, hasError := n.evaluateFetch(w.req)
+		resp, reads, sizeBytes, throttledBytes, hasError := n.evaluateFetch(w.req)
 		if !hasError && sizeBytes < int64(w.req.MinBytes) && !n.cfg.Buggify.Fire("broker/fetch-wake-early") {
 			kept = append(kept, w)
 			continue
 		}
 		n.waitingCount--
-		n.finish(n.conns[w.conn], w.slot, resp, reads)
+		n.finishFetch(n.conns[w.conn], w.slot, w.req, resp, reads, throttledBytes)
 	}
 	clear(n.fetchWaits[len(kept):])
 	n.fetchWaits = kept
@@ -258,9 +281,9 @@ func (n *Node) expireFetches() {
 			kept = append(kept, w)
 			continue
 		}
-		resp, reads, _, _ := n.evaluateFetch(w.req)
+		resp, reads, _, throttledBytes, _ := n.evaluateFetch(w.req)
 		n.waitingCount--
-		n.finish(n.conns[w.conn], w.slot, resp, reads)
+		n.finishFetch(n.conns[w.conn], w.slot, w.req, resp, reads, throttledBytes)
 	}
 	clear(n.fetchWaits[len(kept):])
 	n.fetchWaits = kept

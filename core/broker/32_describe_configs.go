@@ -8,8 +8,9 @@ package broker
 // node / of the cluster, STATIC_BROKER_CONFIG when server.properties sets the broker synonym,
 // DEFAULT_CONFIG otherwise; with IncludeSynonyms the chain below it, as Kafka lists them
 // (controller.TopicConfigEntries). An unknown topic is UNKNOWN_TOPIC_OR_PARTITION. A BROKER
-// resource named by this node's id lists the broker synonyms of the topic keys (dynamic) and
-// the broker keys the Node acts on (read-only); the resource "" lists the cluster-wide
+// resource named by this node's id lists the broker synonyms of the topic keys and the
+// replication throttled rates (dynamic) and the broker keys the Node acts on (read-only); the
+// resource "" lists the cluster-wide
 // dynamic configs set; another id is INVALID_REQUEST.
 //
 // Left out: BROKER_LOGGER and other resource types (INVALID_REQUEST), documentation, config
@@ -132,6 +133,19 @@ func (n *Node) brokerConfigEntries(img *metadata.Image, names []string) []descri
 	add("default.replication.factor", strconv.Itoa(int(b.DefaultReplicationFactor)), strp(strconv.Itoa(int(kafka.DefaultReplicationFactor))), false)
 	add("node.id", strconv.Itoa(int(b.NodeID)), nil, false)
 	add("num.partitions", strconv.Itoa(int(b.NumPartitions)), strp(strconv.Itoa(int(kafka.NumPartitions))), false)
+	add("replication.quota.window.num", strconv.Itoa(int(b.Replication.QuotaWindowNum)), strp(strconv.Itoa(int(kafka.Replication.QuotaWindowNum))), false)
+	add("replication.quota.window.size.seconds", strconv.Itoa(int(b.Replication.QuotaWindowSizeSeconds)), strp(strconv.Itoa(int(kafka.Replication.QuotaWindowSizeSeconds))), false)
+	// The dynamic-only keys (the replication throttled rates): server.properties does not set
+	// them, so the chain is this node's value, the cluster default, Kafka's default.
+	for _, k := range config.DynamicBrokerKeys() {
+		if len(names) > 0 && !slices.Contains(names, k.Name) {
+			continue
+		}
+		syns := append(controller.DynamicBrokerValues(img, b.NodeID, k.Name),
+			controller.ConfigSynonym{Name: k.Name, Value: k.Default, Source: controller.ConfigSourceDefault})
+		out = append(out, describedConfig{ConfigEntry: controller.ConfigEntry{
+			Name: k.Name, Value: syns[0].Value, Source: syns[0].Source, Synonyms: syns}})
+	}
 	defaults, kafkaDefaults := config.TopicDefaults(b), config.TopicDefaults(&kafka)
 	for _, k := range config.TopicKeys() {
 		if k.BrokerSynonym == "" {

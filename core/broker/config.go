@@ -120,6 +120,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("broker config: TopicsCreateMax %d must be at least 1", c.TopicsCreateMax)
 	case c.FS == nil:
 		return errors.New("broker config: FS must be the file system of the log directories")
+	case c.Broker.Replication.QuotaWindowNum < 1 || c.Broker.Replication.QuotaWindowSizeSeconds < 1:
+		return fmt.Errorf("broker config: replication.quota.window.num %d and replication.quota.window.size.seconds %d must be at least 1",
+			c.Broker.Replication.QuotaWindowNum, c.Broker.Replication.QuotaWindowSizeSeconds)
 	case c.ProducerExpirationCheckIntervalMs < 1:
 		return fmt.Errorf("broker config: ProducerExpirationCheckIntervalMs %d must be positive", c.ProducerExpirationCheckIntervalMs)
 	}

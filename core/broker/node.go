@@ -67,6 +67,8 @@ type Node struct {
 	fetchers       []*fetchSession
 	alter          alterPartitions
 	isrCheckNextMs int64
+	// quotas are the replication throttles (replication_quota.go), made on first use.
+	quotas *replicationQuotas
 
 	// producers is the idempotent-producer state of each open log (producers.go).
 	producers map[storage.TopicPartition]*producer.State

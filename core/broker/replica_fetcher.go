@@ -22,7 +22,10 @@ import (
 // flight at a time. It appends the leader's batches byte for byte, and sends the next fetch
 // only once what it appended is durable: the fetch offset is then what this broker has
 // durably, which is what the leader counts toward the high watermark. A diverged partition is
-// truncated where the leader's answer says (replica.TruncationOffset) and fetched again.
+// truncated where the leader's answer says (replica.TruncationOffset) and fetched again. A
+// partition under the follower replication throttle that is not caught up is left out of the
+// fetch while the follower quota is exceeded (replication_quota.go); when that leaves nothing
+// to fetch, the session backs off replica.fetch.backoff.ms, as Kafka's fetcher does.
 
 // replicaFetchVersion is the Fetch version followers send: topic ids, ReplicaState with the
 // broker epoch (KIP-903) and the last fetched epoch (KIP-320/KIP-595).
@@ -138,6 +141,7 @@ func (n *Node) sendFetch(s *fetchSession, parts []*partitionReplica) {
 	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = bc.FetchWaitMaxMs, bc.FetchMinBytes, bc.FetchResponseMaxBytes
 	req.SessionID, req.SessionEpoch = 0, fetchSessionEpochFinal
 	var asked []fetchPart
+	throttled := false
 	for _, r := range parts {
 		l, ok := n.logs.GetLog(r.tp)
 		if !ok {
@@ -147,6 +151,10 @@ func (n *Node) sendFetch(s *fetchSession, parts []*partitionReplica) {
 			return // its appends are syncing: the next fetch waits for them
 		}
 		if n.now.MonotonicMs < r.fetchRetryMs {
+			continue
+		}
+		if n.followerThrottled(r) {
+			throttled = true // the follower quota is spent: not fetched for now
 			continue
 		}
 		last := int32(-1)
@@ -167,6 +175,10 @@ func (n *Node) sendFetch(s *fetchSession, parts []*partitionReplica) {
 		asked = append(asked, fetchPart{tp: r.tp, leaderEpoch: r.part.LeaderEpoch, fetchOffset: l.EndOffset()})
 	}
 	if len(asked) == 0 {
+		if throttled {
+			// Kafka's fetcher backs off when every partition is held back.
+			s.retryMs = n.now.MonotonicMs + max(int64(bc.FetchBackoffMs), 1)
+		}
 		return
 	}
 	n.nextCorrelation++
@@ -243,6 +255,8 @@ func (n *Node) fetchedPartition(leader int32, asked fetchPart, rp *kmsg.FetchRes
 	if err := n.appendFetched(r, l, rp.RecordBatches); err != nil {
 		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: replicating %s from broker %d: %w", r.tp, leader, err))
 		r.fetchRetryMs = backoffMs
+	} else {
+		n.recordFollowerFetched(r, int64(l.EndOffset()), rp.HighWatermark, int64(len(rp.RecordBatches)))
 	}
 	if rp.HighWatermark >= 0 {
 		r.followerHW = min(record.Offset(rp.HighWatermark), l.EndOffset())

@@ -34,6 +34,11 @@ type partitionReplica struct {
 	fetchRetryMs int64
 	// alterRetryMs holds a leader's next ISR proposal back after the controller refused one.
 	alterRetryMs int64
+	// fetchCaughtUp is whether a follower's last answer from its leader (at leader epoch
+	// fetchCaughtUpEpoch) brought it up to the leader's high watermark: then the follower
+	// throttle leaves it alone (replication_quota.go).
+	fetchCaughtUp      bool
+	fetchCaughtUpEpoch int32
 }
 
 // following reports whether this broker fetches the partition from another broker.

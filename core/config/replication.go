@@ -11,7 +11,15 @@ type ReplicationConfig struct {
 	FetchMaxBytes         int32 // replica.fetch.max.bytes: per partition
 	FetchResponseMaxBytes int32 // replica.fetch.response.max.bytes: per fetch
 	FetchBackoffMs        int32 // replica.fetch.backoff.ms: after a failed fetch
+	// QuotaWindowNum and QuotaWindowSizeSeconds shape the replication throttles' rate: the
+	// bytes of the last QuotaWindowNum windows of QuotaWindowSizeSeconds each.
+	QuotaWindowNum         int32 // replication.quota.window.num
+	QuotaWindowSizeSeconds int32 // replication.quota.window.size.seconds
 }
+
+// replicationQuotaWindowNumMax bounds replication.quota.window.num (Kafka takes any int of
+// at least 1): each window is kept in memory.
+const replicationQuotaWindowNumMax = 10_000
 
 func defaultReplicationConfig() ReplicationConfig {
 	return ReplicationConfig{
@@ -21,6 +29,9 @@ func defaultReplicationConfig() ReplicationConfig {
 		FetchMaxBytes:         mib,
 		FetchResponseMaxBytes: 10 * mib,
 		FetchBackoffMs:        1000,
+
+		QuotaWindowNum:         11,
+		QuotaWindowSizeSeconds: 1,
 	}
 }
 
@@ -48,6 +59,16 @@ func init() {
 		},
 		"replica.fetch.backoff.ms": func(c *BrokerConfig, k, v string) (err error) {
 			c.Replication.FetchBackoffMs, err = parseInt32(k, v, 0, math.MaxInt32)
+			return err
+		},
+		// Kafka's validators: at least 1. The window count bounds the rate's memory; the upper
+		// bounds keep it small and the window in milliseconds representable.
+		"replication.quota.window.num": func(c *BrokerConfig, k, v string) (err error) {
+			c.Replication.QuotaWindowNum, err = parseInt32(k, v, 1, replicationQuotaWindowNumMax)
+			return err
+		},
+		"replication.quota.window.size.seconds": func(c *BrokerConfig, k, v string) (err error) {
+			c.Replication.QuotaWindowSizeSeconds, err = parseInt32(k, v, 1, math.MaxInt32)
 			return err
 		},
 	} {

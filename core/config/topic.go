@@ -13,29 +13,33 @@ import (
 // TopicConfig is a topic's effective configuration: Kafka's topic-level keys, each either a
 // per-topic override or the broker's default (its synonym). Field comments name the key.
 type TopicConfig struct {
-	CleanupPolicy               []string // cleanup.policy: delete, compact
-	CompressionType             string   // compression.type
-	DeleteRetentionMs           int64    // delete.retention.ms
-	FileDeleteDelayMs           int64    // file.delete.delay.ms
-	FlushMessages               int64    // flush.messages
-	FlushMs                     int64    // flush.ms
-	IndexIntervalBytes          int32    // index.interval.bytes
-	MaxCompactionLagMs          int64    // max.compaction.lag.ms
-	MaxMessageBytes             int32    // max.message.bytes
-	MessageTimestampType        string   // message.timestamp.type: CreateTime, LogAppendTime
-	MessageTimestampBeforeMaxMs int64    // message.timestamp.before.max.ms
-	MessageTimestampAfterMaxMs  int64    // message.timestamp.after.max.ms
-	MinCleanableDirtyRatioPpm   int64    // min.cleanable.dirty.ratio, parts per million
-	MinCompactionLagMs          int64    // min.compaction.lag.ms
-	MinInsyncReplicas           int32    // min.insync.replicas
-	Preallocate                 bool     // preallocate
-	RetentionBytes              int64    // retention.bytes; -1 unbounded
-	RetentionMs                 int64    // retention.ms; -1 unbounded
-	SegmentBytes                int32    // segment.bytes
-	SegmentIndexBytes           int32    // segment.index.bytes
-	SegmentJitterMs             int64    // segment.jitter.ms
-	SegmentMs                   int64    // segment.ms
-	UncleanLeaderElectionEnable bool     // unclean.leader.election.enable
+	CleanupPolicy     []string // cleanup.policy: delete, compact
+	CompressionType   string   // compression.type
+	DeleteRetentionMs int64    // delete.retention.ms
+	FileDeleteDelayMs int64    // file.delete.delay.ms
+	FlushMessages     int64    // flush.messages
+	FlushMs           int64    // flush.ms
+	// The replicas throttled by the leader and follower replication throttles (no broker
+	// synonym: the default is the empty list).
+	FollowerReplicationThrottledReplicas ThrottledReplicas // follower.replication.throttled.replicas
+	LeaderReplicationThrottledReplicas   ThrottledReplicas // leader.replication.throttled.replicas
+	IndexIntervalBytes                   int32             // index.interval.bytes
+	MaxCompactionLagMs                   int64             // max.compaction.lag.ms
+	MaxMessageBytes                      int32             // max.message.bytes
+	MessageTimestampType                 string            // message.timestamp.type: CreateTime, LogAppendTime
+	MessageTimestampBeforeMaxMs          int64             // message.timestamp.before.max.ms
+	MessageTimestampAfterMaxMs           int64             // message.timestamp.after.max.ms
+	MinCleanableDirtyRatioPpm            int64             // min.cleanable.dirty.ratio, parts per million
+	MinCompactionLagMs                   int64             // min.compaction.lag.ms
+	MinInsyncReplicas                    int32             // min.insync.replicas
+	Preallocate                          bool              // preallocate
+	RetentionBytes                       int64             // retention.bytes; -1 unbounded
+	RetentionMs                          int64             // retention.ms; -1 unbounded
+	SegmentBytes                         int32             // segment.bytes
+	SegmentIndexBytes                    int32             // segment.index.bytes
+	SegmentJitterMs                      int64             // segment.jitter.ms
+	SegmentMs                            int64             // segment.ms
+	UncleanLeaderElectionEnable          bool              // unclean.leader.election.enable
 }
 
 // TopicKey describes one topic-level key.
@@ -81,11 +85,21 @@ var topicKeys = []TopicKey{
 			t.FlushMs, err = parseInt64(k, v, 0, maxInt64)
 			return err
 		}, get: func(t *TopicConfig) string { return i64(t.FlushMs) }},
+	{Name: FollowerReplicationThrottledReplicasKey,
+		set: func(t *TopicConfig, k, v string) (err error) {
+			t.FollowerReplicationThrottledReplicas, err = ParseThrottledReplicas(k, v)
+			return err
+		}, get: func(t *TopicConfig) string { return t.FollowerReplicationThrottledReplicas.String() }},
 	{Name: "index.interval.bytes", BrokerSynonym: "log.index.interval.bytes",
 		set: func(t *TopicConfig, k, v string) (err error) {
 			t.IndexIntervalBytes, err = parseInt32(k, v, 0, math.MaxInt32)
 			return err
 		}, get: func(t *TopicConfig) string { return i32(t.IndexIntervalBytes) }},
+	{Name: LeaderReplicationThrottledReplicasKey,
+		set: func(t *TopicConfig, k, v string) (err error) {
+			t.LeaderReplicationThrottledReplicas, err = ParseThrottledReplicas(k, v)
+			return err
+		}, get: func(t *TopicConfig) string { return t.LeaderReplicationThrottledReplicas.String() }},
 	{Name: "max.compaction.lag.ms", BrokerSynonym: "log.cleaner.max.compaction.lag.ms",
 		set: func(t *TopicConfig, k, v string) (err error) {
 			t.MaxCompactionLagMs, err = parseInt64(k, v, 1, maxInt64)

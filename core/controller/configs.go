@@ -12,7 +12,9 @@ package controller
 // BROKER resources: the name is a node id or "" for the cluster-wide default (anything else is
 // INVALID_REQUEST). Only the broker keys Weir can change at runtime are accepted: the broker
 // synonyms of the topic keys (log.retention.ms, log.segment.bytes, message.max.bytes, ...),
-// all of them dynamic cluster-wide in Kafka (DynamicLogConfig). Any other key is refused for
+// all of them dynamic cluster-wide in Kafka (DynamicLogConfig), and the dynamic-only broker
+// keys (leader/follower.replication.throttled.rate, Kafka's DynamicConfig.Broker: LONG, at
+// least 0). Any other key is refused for
 // the whole resource with INVALID_REQUEST "Cannot update these configs dynamically: [...]",
 // as Kafka refuses its read-only keys. Values are checked as the topic key they supply.
 //
@@ -50,7 +52,8 @@ const (
 )
 
 // listKeys are the keys, topic or broker, whose values are lists.
-var listKeys = []string{"cleanup.policy", "log.cleanup.policy"}
+var listKeys = []string{"cleanup.policy", "log.cleanup.policy",
+	config.LeaderReplicationThrottledReplicasKey, config.FollowerReplicationThrottledReplicasKey}
 
 // configEdit changes a resource's current configs in place.
 type configEdit func(configs map[string]string) *apiError
@@ -276,12 +279,12 @@ func checkBrokerResourceName(name string) *apiError {
 }
 
 // checkBrokerConfigs checks a broker resource's dynamic configs: every key dynamic in Weir,
-// every value valid for the topic key it supplies.
+// every value valid for the topic key it supplies (or, for a dynamic-only key, for itself).
 func checkBrokerConfigs(configs map[string]string) *apiError {
 	keys := sortedKeys(configs)
 	var static []string
 	for _, k := range keys {
-		if _, ok := topicKeyOfBrokerSynonym(k); !ok {
+		if _, ok := topicKeyOfBrokerSynonym(k); !ok && !config.IsDynamicBrokerKey(k) {
 			static = append(static, k)
 		}
 	}
@@ -289,6 +292,12 @@ func checkBrokerConfigs(configs map[string]string) *apiError {
 		return errorf(errInvalidRequest, "Cannot update these configs dynamically: [%s]", strings.Join(static, ", "))
 	}
 	for _, k := range keys {
+		if config.IsDynamicBrokerKey(k) {
+			if _, err := config.ParseDynamicBrokerValue(k, configs[k]); err != nil {
+				return errorf(errInvalidConfig, "Invalid value %s for configuration %s: %v", configs[k], k, err)
+			}
+			continue
+		}
 		topicKey, _ := topicKeyOfBrokerSynonym(k)
 		if err := config.ValidateTopicConfig(topicKey, configs[k]); err != nil {
 			return errorf(errInvalidConfig, "Invalid value %s for configuration %s: %v", configs[k], k, err)
