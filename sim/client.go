@@ -92,6 +92,20 @@ func (h *ClientHost) CreateTopic(spec client.TopicSpec) client.OpID {
 	return id
 }
 
+// ElectLeaders asks for leader elections; the outcome arrives in AdminResults.
+func (h *ClientHost) ElectLeaders(topic string, partitions []int32, electionType int8) client.OpID {
+	id, rd := h.c.ElectLeaders(topic, partitions, electionType, h.w.NowNs())
+	h.execute(rd)
+	return id
+}
+
+// Reassign asks for partition reassignments; the outcome arrives in AdminResults.
+func (h *ClientHost) Reassign(topic string, partitions []int32, replicas [][]int32) client.OpID {
+	id, rd := h.c.Reassign(topic, partitions, replicas, h.w.NowNs())
+	h.execute(rd)
+	return id
+}
+
 // execute carries out one client Ready.
 func (h *ClientHost) execute(rd client.Ready) {
 	for _, id := range rd.Closes {

@@ -341,22 +341,6 @@ func nameNode(t *testing.T, d *datadriven.TestData, names map[string]int32, id i
 	}
 }
 
-func imagePartition(img *metadata.Image, p int32) *metadata.Partition {
-	if img == nil {
-		return nil
-	}
-	topic, ok := img.TopicByName(workloadTopic)
-	if !ok {
-		return nil
-	}
-	for _, part := range topic.Partitions() {
-		if part.ID == p {
-			return part
-		}
-	}
-	return nil
-}
-
 // partitionLeader is partition p's leader in the active controller's image; -1 none.
 func partitionLeader(c *cluster, p int32) int32 {
 	if part := imagePartition(c.leaderImage(), p); part != nil {

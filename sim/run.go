@@ -51,6 +51,9 @@ type RunOptions struct {
 	// ReplicationFactor is the workload topic's in a cluster: 3 (with min.insync.replicas=2)
 	// or 0/1 for one replica per partition.
 	ReplicationFactor int
+	// Operator, with ReplicationFactor 3, has an operator act during the workload: preferred
+	// leader elections and replica reassignments at drawn times (operator.go).
+	Operator bool
 }
 
 // A cluster's layouts (RunOptions.Roles).
@@ -207,9 +210,12 @@ type cluster struct {
 	plan        *FaultPlan
 	clients     []*ClientHost
 	wl          *workload
-	history     check.History
-	report      check.Report
-	stopNs      int64
+	// admin is the admin client that created the workload topic; the operator uses it too.
+	admin    *ClientHost
+	operator *operator // RunOptions.Operator
+	history  check.History
+	report   check.Report
+	stopNs   int64
 	// damage records the disk damage a scenario names (its `damage` command), excused like
 	// the fault plan's; nil in runs.
 	damage *DamageLog
@@ -371,6 +377,7 @@ func (c *cluster) setUp() string {
 	if r := admin.AdminResults(); len(r) != 1 || r[0].ErrorCode != 0 {
 		return fmt.Sprintf("setup: topic creation: %+v", r)
 	}
+	c.admin = admin
 
 	r := c.w.Rand("run")
 	for i := 1; i <= c.knobs.Clients; i++ {
@@ -471,6 +478,23 @@ func (c *cluster) converged() bool {
 		}
 	}
 	return c.allServing() && c.replicasConverged()
+}
+
+// imagePartition is the workload topic's partition p in img; nil when img or it is missing.
+func imagePartition(img *metadata.Image, p int32) *metadata.Partition {
+	if img == nil {
+		return nil
+	}
+	topic, ok := img.TopicByName(workloadTopic)
+	if !ok {
+		return nil
+	}
+	for _, part := range topic.Partitions() {
+		if part.ID == p {
+			return part
+		}
+	}
+	return nil
 }
 
 // leaderImage is the committed image of the quorum leader's process; nil when none is known.
@@ -623,6 +647,10 @@ func (c *cluster) startWorkload(stopNs int64) {
 	c.stopNs = stopNs
 	c.wl = newWorkload(c.w, &c.history, c.knobs, c.clients, c.opts.OpsPerSecond, stopNs)
 	c.wl.start()
+	if c.opts.Operator && c.clustered() && c.opts.ReplicationFactor == 3 {
+		c.operator = newOperator(c, stopNs)
+		c.operator.start()
+	}
 }
 
 // pending is how many client operations have not completed.

@@ -35,6 +35,8 @@ type simOptions struct {
 	roles string
 	// replicationFactor is the cluster workload topic's (1 or 3).
 	replicationFactor int
+	// operator: preferred elections and reassignments during replicated runs.
+	operator bool
 }
 
 func (o *simOptions) addFlags(cmd *cobra.Command) {
@@ -45,6 +47,7 @@ func (o *simOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&o.nodes, "nodes", 1, "brokers in the simulated cluster: 1 (the embedded single-node default) or 3 to 5 (the first --voters of them also controllers)")
 	cmd.Flags().StringVar(&o.roles, "roles", "", "with --nodes: combined (the first voters are also brokers) or separate (controller-only processes) (default: drawn from the seed)")
 	cmd.Flags().IntVar(&o.replicationFactor, "replication-factor", 1, "with --nodes: the workload topic's replication factor, 1 or 3 (3: min.insync.replicas=2, acks=all)")
+	cmd.Flags().BoolVar(&o.operator, "operator", false, "with --replication-factor 3: an operator runs preferred leader elections and reassignments during the workload")
 	cmd.Flags().StringVar(&o.faults, "faults", "", "inject exactly these fault classes (comma-separated: net, disk, crash, pause, clock, corrupt, full, slowsync, clog; or all, none); default: drawn from the seed")
 }
 
@@ -76,6 +79,7 @@ func (o *simOptions) runOptions(seed uint64) (sim.RunOptions, error) {
 	opts.DurationNs = o.duration.Nanoseconds()
 	if !o.quorum {
 		opts.Nodes, opts.Voters, opts.Roles, opts.ReplicationFactor = o.nodes, o.voters, o.roles, o.replicationFactor
+		opts.Operator = o.operator
 		if err := opts.Validate(); err != nil {
 			return opts, usageError{fmt.Errorf("--nodes/--voters: %w", err)}
 		}
@@ -233,6 +237,9 @@ func sweep(out io.Writer, o simOptions, start, count uint64, parallel int) (int,
 					}
 					if o.replicationFactor > 1 {
 						replay += fmt.Sprintf(" --replication-factor %d", o.replicationFactor)
+					}
+					if o.operator {
+						replay += " --operator"
 					}
 					if o.voters != 0 {
 						replay += fmt.Sprintf(" --voters %d", o.voters)

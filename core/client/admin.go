@@ -14,6 +14,8 @@ const (
 	AdminCreateTopic AdminKind = iota + 1
 	AdminMetadata
 	AdminListOffsets
+	AdminElectLeaders
+	AdminReassign
 )
 
 func (k AdminKind) String() string {
@@ -24,6 +26,10 @@ func (k AdminKind) String() string {
 		return "metadata"
 	case AdminListOffsets:
 		return "list-offsets"
+	case AdminElectLeaders:
+		return "elect-leaders"
+	case AdminReassign:
+		return "alter-partition-reassignments"
 	}
 	return "unknown-admin"
 }
@@ -66,7 +72,22 @@ type AdminResult struct {
 	Offset      int64
 	Timestamp   int64
 	LeaderEpoch int32
+	// PartitionErrors answer AdminElectLeaders and AdminReassign: each partition's error code
+	// (ELECTION_NOT_NEEDED and the like are answers, not failures of the operation).
+	PartitionErrors []PartitionError
 }
+
+// PartitionError is one partition's error code in an admin answer.
+type PartitionError struct {
+	Partition int32
+	ErrorCode int16
+}
+
+// Election types of ElectLeaders (KIP-460).
+const (
+	ElectPreferred int8 = 0
+	ElectUnclean   int8 = 1
+)
 
 // adminOp is an admin operation in progress.
 type adminOp struct {
@@ -84,6 +105,10 @@ type adminOp struct {
 	topic     string   // AdminListOffsets
 	partition int32
 	timestamp int64
+
+	partitions   []int32 // AdminElectLeaders, AdminReassign: partitions of topic
+	electionType int8
+	replicas     [][]int32 // AdminReassign: each partition's target replicas (nil cancels)
 }
 
 // CreateTopic creates a topic; the result comes in a later Ready's AdminCompleted. A retry
@@ -120,6 +145,35 @@ func (c *Client) ListOffsets(topic string, partition int32, timestamp int64, now
 	}
 	c.admins = append(c.admins, a)
 	return a.result.ID, c.finish()
+}
+
+// ElectLeaders asks the controller to elect leaders (ElectPreferred or ElectUnclean) for
+// partitions of topic; each partition's answer is in the result's PartitionErrors.
+func (c *Client) ElectLeaders(topic string, partitions []int32, electionType int8, nowNs int64) (OpID, Ready) {
+	a := c.newAdmin(AdminElectLeaders, nowNs)
+	a.topic, a.partitions, a.electionType = topic, slices.Clone(partitions), electionType
+	return c.admitAdmin(a)
+}
+
+// Reassign asks the controller to move partitions of topic to replicas (one list per
+// partition, the first the preferred leader; nil cancels a reassignment in progress), as
+// AlterPartitionReassignments (KIP-455); each partition's answer is in PartitionErrors.
+func (c *Client) Reassign(topic string, partitions []int32, replicas [][]int32, nowNs int64) (OpID, Ready) {
+	a := c.newAdmin(AdminReassign, nowNs)
+	a.topic, a.partitions = topic, slices.Clone(partitions)
+	for _, r := range replicas {
+		a.replicas = append(a.replicas, slices.Clone(r))
+	}
+	return c.admitAdmin(a)
+}
+
+// controllerConn is where controller requests go: the controller Metadata names when it is
+// known (KRaft brokers forward them anyway), else the least loaded broker.
+func (c *Client) controllerConn() *conn {
+	if _, ok := c.meta.brokerAddr(c.meta.controller); ok {
+		return c.nodeConn(c.meta.controller)
+	}
+	return c.anyConn()
 }
 
 // newAdmin starts an admin operation, counted as pending.
@@ -162,12 +216,31 @@ func (c *Client) trySendAdmin(a *adminOp) {
 	switch a.result.Kind {
 	case AdminCreateTopic:
 		// Kafka wants CreateTopics at the controller; brokers of KRaft clusters forward it.
-		if _, ok := c.meta.brokerAddr(c.meta.controller); ok {
-			cn = c.nodeConn(c.meta.controller)
-		} else {
-			cn = c.anyConn()
-		}
+		cn = c.controllerConn()
 		key, body = keyCreateTopics, c.createTopicsRequest(a)
+	case AdminElectLeaders:
+		cn = c.controllerConn()
+		req := kmsg.NewPtrElectLeadersRequest()
+		req.ElectionType = a.electionType
+		t := kmsg.NewElectLeadersRequestTopic()
+		t.Topic = a.topic
+		t.Partitions = slices.Clone(a.partitions)
+		req.Topics = append(req.Topics, t)
+		req.TimeoutMillis = int32(c.cfg.RequestTimeoutNs / 1_000_000)
+		key, body = keyElectLeaders, req
+	case AdminReassign:
+		cn = c.controllerConn()
+		req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+		t := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+		t.Topic = a.topic
+		for i, p := range a.partitions {
+			rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+			rp.Partition, rp.Replicas = p, slices.Clone(a.replicas[i])
+			t.Partitions = append(t.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, t)
+		req.TimeoutMillis = int32(c.cfg.RequestTimeoutNs / 1_000_000)
+		key, body = keyAlterPartitionReassignments, req
 	case AdminMetadata:
 		cn = c.anyConn()
 		req := kmsg.NewPtrMetadataRequest()
@@ -289,6 +362,34 @@ func (c *Client) handleAdmin(a *adminOp, resp kmsg.Response) {
 			}
 		}
 		c.retryAdmin(a, errUnknownServerError, "the ListOffsets response does not mention the partition")
+	case *kmsg.ElectLeadersResponse:
+		if resp.ErrorCode != errNone {
+			c.adminError(a, resp.ErrorCode, "")
+			return
+		}
+		for _, t := range resp.Topics {
+			if t.Topic != a.topic {
+				continue
+			}
+			for _, p := range t.Partitions {
+				a.result.PartitionErrors = append(a.result.PartitionErrors, PartitionError{Partition: p.Partition, ErrorCode: p.ErrorCode})
+			}
+		}
+		c.finishAdmin(a, errNone, "")
+	case *kmsg.AlterPartitionAssignmentsResponse:
+		if resp.ErrorCode != errNone {
+			c.adminError(a, resp.ErrorCode, derefOr(resp.ErrorMessage))
+			return
+		}
+		for _, t := range resp.Topics {
+			if t.Topic != a.topic {
+				continue
+			}
+			for _, p := range t.Partitions {
+				a.result.PartitionErrors = append(a.result.PartitionErrors, PartitionError{Partition: p.Partition, ErrorCode: p.ErrorCode})
+			}
+		}
+		c.finishAdmin(a, errNone, "")
 	default:
 		panic(fmt.Sprintf("client: admin answered with %T", resp))
 	}

@@ -114,3 +114,56 @@ func TestRefusedAtOnce(t *testing.T) {
 		t.Fatalf("%d pending, want 1", s.c.Pending())
 	}
 }
+
+// TestElectLeadersAndReassign: both go to a broker (forwarded to the controller in KRaft),
+// carry the partitions asked for, and end with each partition's error code.
+func TestElectLeadersAndReassign(t *testing.T) {
+	s := newScript(t, testConfig("seed:9092"))
+	id, r := s.c.ElectLeaders("orders", []int32{0, 2}, client.ElectPreferred, s.nowNs)
+	s.take(r)
+	seed := s.connect("seed:9092")
+	s.handshake(seed, brokerVersions())
+	req := s.next(seed, 43)
+	ereq := req.Body.(*kmsg.ElectLeadersRequest)
+	if ereq.ElectionType != client.ElectPreferred || len(ereq.Topics) != 1 || ereq.Topics[0].Topic != "orders" || len(ereq.Topics[0].Partitions) != 2 {
+		t.Fatalf("elect leaders request %+v", ereq)
+	}
+	eresp := kmsg.NewPtrElectLeadersResponse()
+	et := kmsg.NewElectLeadersResponseTopic()
+	et.Topic = "orders"
+	for _, p := range []struct {
+		id   int32
+		code int16
+	}{{0, 0}, {2, 84}} { // 84: ELECTION_NOT_NEEDED
+		rp := kmsg.NewElectLeadersResponseTopicPartition()
+		rp.Partition, rp.ErrorCode = p.id, p.code
+		et.Partitions = append(et.Partitions, rp)
+	}
+	eresp.Topics = append(eresp.Topics, et)
+	s.answer(seed, req, eresp)
+	got := s.admin[len(s.admin)-1]
+	if got.ID != id || got.Kind != client.AdminElectLeaders || got.ErrorCode != 0 ||
+		len(got.PartitionErrors) != 2 || got.PartitionErrors[1] != (client.PartitionError{Partition: 2, ErrorCode: 84}) {
+		t.Fatalf("elect leaders result %+v", got)
+	}
+
+	id, r = s.c.Reassign("orders", []int32{1}, [][]int32{{3, 1, 2}}, s.nowNs)
+	s.take(r)
+	req = s.next(seed, 45)
+	rreq := req.Body.(*kmsg.AlterPartitionAssignmentsRequest)
+	if p := rreq.Topics[0].Partitions[0]; rreq.Topics[0].Topic != "orders" || p.Partition != 1 || len(p.Replicas) != 3 || p.Replicas[0] != 3 {
+		t.Fatalf("reassignment request %+v", rreq)
+	}
+	rresp := kmsg.NewPtrAlterPartitionAssignmentsResponse()
+	rt := kmsg.NewAlterPartitionAssignmentsResponseTopic()
+	rt.Topic = "orders"
+	rp := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+	rp.Partition = 1
+	rt.Partitions = append(rt.Partitions, rp)
+	rresp.Topics = append(rresp.Topics, rt)
+	s.answer(seed, req, rresp)
+	got = s.admin[len(s.admin)-1]
+	if got.ID != id || got.Kind != client.AdminReassign || got.ErrorCode != 0 || len(got.PartitionErrors) != 1 || got.PartitionErrors[0].ErrorCode != 0 {
+		t.Fatalf("reassignment result %+v", got)
+	}
+}

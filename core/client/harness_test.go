@@ -32,7 +32,7 @@ type script struct {
 // every version of every key kmsg knows, for decoding whatever the client sends.
 var anyVersion = func() wire.VersionTable {
 	var ranges []wire.VersionRange
-	for _, key := range []int16{0, 1, 2, 3, 18, 19, 22, 23} {
+	for _, key := range []int16{0, 1, 2, 3, 18, 19, 22, 23, 43, 45} {
 		ranges = append(ranges, wire.VersionRange{APIKey: key, MinVersion: 0, MaxVersion: kmsg.RequestForKey(key).MaxVersion()})
 	}
 	t, err := wire.NewVersionTable(ranges...)

@@ -19,8 +19,10 @@ const (
 	keyCreateTopics   int16 = 19
 	keyInitProducerID int16 = 22
 	// keyOffsetForLeaderEpoch validates a consumer's position after a leader change (KIP-320).
-	keyOffsetForLeaderEpoch int16 = 23
-	keyCount                      = 24 // one past the largest key the client sends
+	keyOffsetForLeaderEpoch        int16 = 23
+	keyElectLeaders                int16 = 43
+	keyAlterPartitionReassignments int16 = 45
+	keyCount                             = 46 // one past the largest key the client sends
 )
 
 // clientVersions are the versions the client can speak: from the oldest whose fields it relies
@@ -35,6 +37,8 @@ var clientVersions = []wire.VersionRange{
 	{APIKey: keyCreateTopics, MinVersion: 0, MaxVersion: kmsgMax(keyCreateTopics)},
 	{APIKey: keyInitProducerID, MinVersion: 0, MaxVersion: kmsgMax(keyInitProducerID)},
 	{APIKey: keyOffsetForLeaderEpoch, MinVersion: offsetForLeaderEpochMinVersion, MaxVersion: kmsgMax(keyOffsetForLeaderEpoch)},
+	{APIKey: keyElectLeaders, MinVersion: 1, MaxVersion: kmsgMax(keyElectLeaders)}, // v1: ElectionType
+	{APIKey: keyAlterPartitionReassignments, MinVersion: 0, MaxVersion: kmsgMax(keyAlterPartitionReassignments)},
 }
 
 // kmsgMax is the newest version of key that kmsg encodes.
