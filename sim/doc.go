@@ -89,7 +89,11 @@
 //
 //   - workload.go: the clients' operations at a steady rate: produces of unique values to a
 //     random partition; fetches as a consumer makes them (one per partition at a time, from
-//     where the last left off, to the log start after OFFSET_OUT_OF_RANGE).
+//     where the last left off, validated after a leader change as KIP-320 has it, to the log
+//     start after OFFSET_OUT_OF_RANGE).
+//
+//   - operator.go: with RunOptions.Operator (weir sim --operator), an admin's preferred
+//     elections and reassignments during a replicated run.
 //
 //   - run.go: Run(RunOptions) — one seed end to end: knobs, buggify (every site enabled per
 //     seed at FoundationDB's odds, planted bugs on request), the broker, the topic, the
