@@ -101,7 +101,7 @@ func (c *Client) sendFetches() {
 		if !c.canSend(cn) {
 			continue
 		}
-		if c.needsValidation(f, rt) {
+		if c.needsValidation(f, rt, cn) {
 			c.sendValidation(cn, rt, f)
 			continue
 		}

@@ -11,19 +11,18 @@ import (
 // which a consumer sets to -1; Kafka's consumer validates positions from it on.
 const offsetForLeaderEpochMinVersion = 3
 
-// needsValidation reports whether f's position must be validated before it is read from: it
-// continues a consumer position with a known epoch, last valid at another leader epoch than
-// the one the partition's leader has now (Kafka's AWAIT_VALIDATION after a metadata update).
-// A broker that does not speak OffsetForLeaderEpoch v3 is not asked, as Kafka's consumer
-// skips validation then.
-func (c *Client) needsValidation(f *fetchOp, rt route) bool {
+// needsValidation reports whether f's position must be validated on cn, the connection to its
+// leader, before it is read from: it continues a consumer position with a known epoch, last
+// valid at another leader epoch than the one the partition's leader has now (Kafka's
+// AWAIT_VALIDATION after a metadata update). A broker that does not speak OffsetForLeaderEpoch
+// v3 is not asked, as Kafka's consumer skips validation then.
+func (c *Client) needsValidation(f *fetchOp, rt route, cn *conn) bool {
 	if !f.tracked || f.pos.OffsetEpoch < 0 || f.pos.LeaderEpoch == rt.leaderEpoch || rt.leaderEpoch < 0 {
 		return false
 	}
 	if c.cfg.Planted.Planted(buggify.BugConsumerSkipsValidation) {
 		return false
 	}
-	cn := c.nodeConn(rt.leader)
 	_, ok := cn.versions.pick(keyOffsetForLeaderEpoch, kmsgMax(keyOffsetForLeaderEpoch))
 	return ok
 }
