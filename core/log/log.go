@@ -16,6 +16,9 @@ type Log struct {
 	fs  diskio.FS
 	dir string
 	cfg Config
+	// deletedDir is where dir goes when the partition is deleted (OpenOptions.DeletedDir);
+	// every read plan carries it.
+	deletedDir string
 
 	segments []*segment // sorted by base offset, never empty; the last is active
 	lru      []*segment // open inactive segments, at most cfg.OpenSegmentsMax

@@ -24,6 +24,10 @@ type ReadPlan struct {
 	FirstOffset record.Offset
 	NextOffset  record.Offset
 	SizeBytes   int64
+	// DeletedDir is where the log's directory goes if the partition is deleted before the
+	// plan is executed (OpenOptions.DeletedDir); AppendPlan reads a range whose file is gone
+	// from there, under the same base name. "" when the log has none.
+	DeletedDir string
 }
 
 // Read plans a read from offset `from` of at most maxBytes (and ReadPlanBytesMax), never
@@ -41,7 +45,7 @@ func (l *Log) Read(from record.Offset, maxBytes int64, maxOffset record.Offset, 
 	if from < l.startOffset || from > l.endOffset {
 		return ReadPlan{}, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, from, l.startOffset, l.endOffset)
 	}
-	plan := ReadPlan{FirstOffset: from, NextOffset: from}
+	plan := ReadPlan{FirstOffset: from, NextOffset: from, DeletedDir: l.deletedDir}
 	if from == l.endOffset || from >= maxOffset {
 		return plan, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path"
 
 	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/diskio"
@@ -26,13 +27,16 @@ var ErrPlanCut = errors.New("log: read plan cut")
 // Safe for concurrent use when fsys is.
 func AppendPlan(fsys diskio.FS, dst []byte, plan ReadPlan) ([]byte, error) {
 	next := plan.FirstOffset // the lowest base offset the next batch may have
+	// Once the log's directory was renamed for deletion its files are read there only: the
+	// original path may already hold a new incarnation of the partition.
+	deleted := plan.DeletedDir != "" && exists(fsys, plan.DeletedDir)
 	for i, fr := range plan.Ranges {
 		if fr.SizeBytes < 0 || fr.Position < 0 || int64(len(dst))+fr.SizeBytes > math.MaxInt32 {
 			return dst, fmt.Errorf("%w: range %d of %s at %d: size %d bytes cannot be read into a response of %d bytes", ErrPlanCut, i, fr.Path, fr.Position, fr.SizeBytes, len(dst))
 		}
 		start := len(dst)
 		dst = grow(dst, int(fr.SizeBytes))
-		n, readErr := readRange(fsys, dst[start:start+int(fr.SizeBytes)], fr)
+		n, readErr := readRange(fsys, dst[start:start+int(fr.SizeBytes)], fr, plan.DeletedDir, deleted)
 		data := dst[start : start+n]
 		valid, walkErr := walkBatches(data, &next, plan.NextOffset, i == 0)
 		dst = dst[:start+valid]
@@ -47,14 +51,12 @@ func AppendPlan(fsys diskio.FS, dst []byte, plan ReadPlan) ([]byte, error) {
 }
 
 // readRange reads fr into b (len(b) == fr.SizeBytes) and returns how many bytes it got.
-// A segment that retention renamed to *.deleted after the plan was made is read under its new
-// name: Kafka keeps such files file.delete.delay.ms before unlinking them so that reads in
-// flight finish.
-func readRange(fsys diskio.FS, b []byte, fr FileRange) (int, error) {
-	f, err := fsys.Open(fr.Path)
-	if errors.Is(err, diskio.ErrNotExist) {
-		f, err = fsys.Open(fr.Path + deletedSuffix)
-	}
+// A segment renamed after the plan was made is read under its new name: by retention to
+// *.deleted, or with its whole directory to deletedDir by the partition's deletion (and
+// possibly to *.deleted before that; deleted: the plan found deletedDir). Kafka keeps such
+// files file.delete.delay.ms before unlinking them so that reads in flight finish.
+func readRange(fsys diskio.FS, b []byte, fr FileRange, deletedDir string, deleted bool) (int, error) {
+	f, err := openRenamed(fsys, fr.Path, deletedDir, deleted)
 	if err != nil {
 		return 0, err
 	}
@@ -72,6 +74,46 @@ func readRange(fsys diskio.FS, b []byte, fr FileRange) (int, error) {
 		err = closeErr
 	}
 	return n, err
+}
+
+// openRenamed opens a segment file under the names it goes through, in the order it goes
+// through them: segmentPath, segmentPath.deleted, then the same two inside deletedDir; only
+// the last two once the directory is known renamed (deleted). Every rename is one-way and a
+// deleted log's files are renamed no more, so a file that still exists is found even if it
+// moves between two tries. The original path comes first otherwise: it is the name on every
+// fetch that races nothing. (Only a deletion and re-creation of the partition between the
+// caller's look for deletedDir and the open here could show it another incarnation's file;
+// AppendPlan's batch checks stand behind that.)
+func openRenamed(fsys diskio.FS, segmentPath, deletedDir string, deleted bool) (diskio.File, error) {
+	var f diskio.File
+	var err error
+	if !deleted {
+		// The renamed names are built only when needed: this runs for every range of every fetch.
+		if f, err = fsys.Open(segmentPath); !errors.Is(err, diskio.ErrNotExist) {
+			return f, err
+		}
+		if f, err = fsys.Open(segmentPath + deletedSuffix); !errors.Is(err, diskio.ErrNotExist) {
+			return f, err
+		}
+	}
+	if deletedDir == "" {
+		return nil, fmt.Errorf("segment file gone (also as %s%s): %w", segmentPath, deletedSuffix, err)
+	}
+	moved := diskio.Join(deletedDir, path.Base(segmentPath))
+	if f, err = fsys.Open(moved); !errors.Is(err, diskio.ErrNotExist) {
+		return f, err
+	}
+	if f, err = fsys.Open(moved + deletedSuffix); !errors.Is(err, diskio.ErrNotExist) {
+		return f, err
+	}
+	return nil, fmt.Errorf("segment file %s gone, renamed or not, from its directory and from %s: %w", segmentPath, deletedDir, err)
+}
+
+// exists reports whether name is known to exist; an error other than its absence counts as
+// not known, and the reads that follow meet it.
+func exists(fsys diskio.FS, name string) bool {
+	_, err := fsys.Stat(name)
+	return err == nil
 }
 
 // walkBatches checks data's batches in order and returns the length of its whole valid prefix.

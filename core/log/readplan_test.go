@@ -227,3 +227,100 @@ func TestAppendPlanAfterRetention(t *testing.T) {
 		t.Fatalf("after the unlink: %d bytes, %v", len(got), err)
 	}
 }
+
+// TestAppendPlanAfterDirectoryRename: a plan made before its partition was deleted (the
+// directory renamed to the plan's DeletedDir) reads the renamed files, also ones retention
+// renamed to *.deleted before, and never the original path once the directory moved: a new
+// incarnation of the partition may be there with other batches at the same offsets.
+func TestAppendPlanAfterDirectoryRename(t *testing.T) {
+	const dir, deletedDir = "data/p-0", "data/p-0.0123456789abcdef0123456789abcdef-delete"
+	seg := dir + "/00000000000000000000.log"
+	setup := func(t *testing.T) (*memfs.FS, []byte, ReadPlan) {
+		fsys := memfs.New()
+		if err := fsys.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		data, ends := planSegment(t, fsys, seg, 0, 3)
+		plan := wholeFilePlan(seg, 0, ends)
+		plan.DeletedDir = deletedDir
+		return fsys, data, plan
+	}
+	rename := func(t *testing.T, fsys diskio.FS, from, to string) {
+		t.Helper()
+		if err := fsys.Rename(from, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name       string
+		retention  bool // the segment was renamed *.deleted before the directory moved
+		moved      bool // the directory was renamed to DeletedDir
+		recreated  bool // a new incarnation wrote other batches at the original path
+		noDeletion bool // the plan names no DeletedDir
+		wantCut    bool
+	}{
+		{name: "in place"},
+		{name: "retention", retention: true},
+		{name: "deleted", moved: true},
+		{name: "retention then deleted", retention: true, moved: true},
+		{name: "deleted and recreated", moved: true, recreated: true},
+		{name: "retention, deleted and recreated", retention: true, moved: true, recreated: true},
+		{name: "deleted, plan without DeletedDir", moved: true, noDeletion: true, wantCut: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys, data, plan := setup(t)
+			if tc.noDeletion {
+				plan.DeletedDir = ""
+			}
+			if tc.retention {
+				rename(t, fsys, seg, seg+deletedSuffix)
+			}
+			if tc.moved {
+				rename(t, fsys, dir, deletedDir)
+			}
+			if tc.recreated {
+				if err := fsys.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				// The same offsets in one batch of other records, at least as long.
+				records := make([]record.Record, 9)
+				for j := range records {
+					records[j] = record.Record{OffsetDelta: int32(j), Value: bytes.Repeat([]byte{'z'}, 120)}
+				}
+				other, err := record.AppendBatch(nil, record.BatchOptions{
+					PartitionLeaderEpoch: 2, FirstTimestamp: 1700000000000, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+				}, records)
+				if err != nil || len(other) < len(data) {
+					t.Fatalf("new incarnation's batch: %d bytes, %v", len(other), err)
+				}
+				writePlanFile(t, fsys, seg, other)
+			}
+			got, err := AppendPlan(fsys, nil, plan)
+			if tc.wantCut {
+				if !errors.Is(err, ErrPlanCut) || len(got) != 0 {
+					t.Fatalf("got %d bytes, %v; want cut at nothing", len(got), err)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("got %d of %d bytes (equal: %t), %v", len(got), len(data), bytes.Equal(got, data), err)
+			}
+		})
+	}
+}
+
+// TestReadPlanCarriesDeletedDir: every plan names the directory OpenOptions.DeletedDir gave.
+func TestReadPlanCarriesDeletedDir(t *testing.T) {
+	const deletedDir = "data.00000000000000000000000000000001-delete"
+	fsys := newMemFS()
+	l := mustOpen(t, fsys, testConfig(), OpenOptions{DeletedDir: deletedDir})
+	if _, err := l.Append(makeBatch(t, 0, 2, 100, 1000), AppendOptions{AssignOffsets: true, NowMs: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []record.Offset{0, l.EndOffset()} {
+		plan, err := l.Read(from, 1<<20, l.EndOffset(), true)
+		if err != nil || plan.DeletedDir != deletedDir {
+			t.Fatalf("plan from %d names DeletedDir %q, %v; want %q", from, plan.DeletedDir, err, deletedDir)
+		}
+	}
+}

@@ -17,6 +17,11 @@ type OpenOptions struct {
 	RecoveryPoint  record.Offset // from recovery-point-offset-checkpoint; 0 if unknown
 	LogStartOffset record.Offset // from log-start-offset-checkpoint; 0 if unknown
 	NowMs          int64         // wall clock, ms
+	// DeletedDir is the path the log's directory will be renamed to when the partition is
+	// deleted (storage.Manager.DeleteLog), chosen when the log is opened so that read plans
+	// can carry it: a plan made before the rename and executed after it reads there. "" for
+	// a log whose directory is never renamed.
+	DeletedDir string
 }
 
 // epochEntriesMax bounds the leader-epoch-checkpoint a damaged file could make us load.
@@ -50,11 +55,12 @@ func Open(fsys diskio.FS, dir string, cfg Config, opts OpenOptions) (*Log, error
 		return nil, err
 	}
 	l := &Log{
-		fs:        fsys,
-		dir:       dir,
-		cfg:       cfg,
-		headerBuf: make([]byte, record.HeaderSizeBytes),
-		entryBuf:  make([]byte, timeIndexEntryBytes),
+		fs:         fsys,
+		dir:        dir,
+		cfg:        cfg,
+		deletedDir: opts.DeletedDir,
+		headerBuf:  make([]byte, record.HeaderSizeBytes),
+		entryBuf:   make([]byte, timeIndexEntryBytes),
 	}
 	if err := l.open(opts); err != nil {
 		l.closeAll()

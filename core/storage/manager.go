@@ -30,7 +30,8 @@ type ManagerOptions struct {
 	// NowMs is the wall clock at open, ms (segment roll ages start from it).
 	NowMs int64
 	// Random supplies directory ids (for directories an older Kafka formatted without one)
-	// and the unique ids of deleted partitions' directories.
+	// and the unique ids of deleted partitions' directories (one drawn per log as it is opened
+	// or created, so that its read plans can name it).
 	Random io.Reader
 	// PartitionsMax bounds the open logs across all directories; 0 means no bound.
 	PartitionsMax int
@@ -38,10 +39,13 @@ type ManagerOptions struct {
 
 // logEntry is one open partition log.
 type logEntry struct {
-	log     *log.Log
-	logDir  string // the log directory holding it
-	dir     string // the partition directory
-	topicID UUID
+	log    *log.Log
+	logDir string // the log directory holding it
+	dir    string // the partition directory
+	// deleteDir is what DeleteLog renames dir to, drawn when the log was opened so that its
+	// read plans can name it (log.OpenOptions.DeletedDir); each incarnation has its own.
+	deleteDir string
+	topicID   UUID
 	// parentDirty: the partition directory's own entry in logDir is not yet durable; the
 	// next sync of this log must also sync logDir (see PendingSync).
 	parentDirty bool
@@ -209,15 +213,20 @@ func (m *Manager) loadDir(logDir string) error {
 		if err != nil {
 			return err
 		}
+		deleteDir, err := m.newDeleteDir(logDir, tp)
+		if err != nil {
+			return err
+		}
 		l, err := log.Open(m.fsys, path, m.configFor(tp), log.OpenOptions{
 			RecoveryPoint:  recoveryPoints[tp],
 			LogStartOffset: logStarts[tp],
 			NowMs:          m.opts.NowMs,
+			DeletedDir:     deleteDir,
 		})
 		if err != nil {
 			return fmt.Errorf("open log %s: %w", path, err)
 		}
-		m.logs[tp] = &logEntry{log: l, logDir: logDir, dir: path, topicID: topicID}
+		m.logs[tp] = &logEntry{log: l, logDir: logDir, dir: path, deleteDir: deleteDir, topicID: topicID}
 		m.sorted = nil
 	}
 	return nil
@@ -228,6 +237,15 @@ func (m *Manager) configFor(tp TopicPartition) log.Config {
 		return m.opts.ConfigFor(tp)
 	}
 	return log.DefaultConfig()
+}
+
+// newDeleteDir draws the path a partition log opened now goes to when it is deleted.
+func (m *Manager) newDeleteDir(logDir string, tp TopicPartition) (string, error) {
+	name, err := deleteDirName(tp, m.opts.Random)
+	if err != nil {
+		return "", fmt.Errorf("delete dir name for %s: %w", tp, err)
+	}
+	return diskio.Join(logDir, name), nil
 }
 
 // removeTreeOps lists a directory tree as unlinks, children before parents, for the driver.
@@ -358,17 +376,21 @@ func (m *Manager) CreateLog(tp TopicPartition, topicID UUID, cfg log.Config) (*l
 	}
 	logDir := m.nextLogDir()
 	dir := diskio.Join(logDir, PartitionDirName(tp))
+	deleteDir, err := m.newDeleteDir(logDir, tp)
+	if err != nil {
+		return nil, fmt.Errorf("storage: create %s: %w", tp, err)
+	}
 	if err := m.fsys.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: create %s: %w", dir, err)
 	}
 	if err := log.WritePartitionMetadata(m.fsys, dir, topicID); err != nil {
 		return nil, fmt.Errorf("storage: create %s: %w", tp, err)
 	}
-	l, err := log.Open(m.fsys, dir, cfg, log.OpenOptions{NowMs: m.opts.NowMs})
+	l, err := log.Open(m.fsys, dir, cfg, log.OpenOptions{NowMs: m.opts.NowMs, DeletedDir: deleteDir})
 	if err != nil {
 		return nil, fmt.Errorf("storage: create log %s: %w", dir, err)
 	}
-	m.logs[tp] = &logEntry{log: l, logDir: logDir, dir: dir, topicID: topicID, parentDirty: true}
+	m.logs[tp] = &logEntry{log: l, logDir: logDir, dir: dir, deleteDir: deleteDir, topicID: topicID, parentDirty: true}
 	m.sorted = nil
 	return l, nil
 }
@@ -449,8 +471,9 @@ func (m *Manager) Live(ps PartitionSync) bool {
 // renamed at once to "<topic>-<partition>.<id>-delete" (so the name is free for a new
 // incarnation, and a crash cannot bring it back as a live log once the rename is durable);
 // removing the files is returned as FileOps for the driver, to run off the loop (after
-// file.delete.delay.ms, if it wants Kafka's grace period). A missing partition is not an
-// error (no ops).
+// file.delete.delay.ms, if it wants Kafka's grace period: read plans made before the rename
+// name the -delete directory, log.ReadPlan.DeletedDir, and read there until then). A missing
+// partition is not an error (no ops).
 func (m *Manager) DeleteLog(tp TopicPartition) ([]log.FileOp, error) {
 	e, ok := m.logs[tp]
 	if !ok {
@@ -462,11 +485,7 @@ func (m *Manager) DeleteLog(tp TopicPartition) ([]log.FileOp, error) {
 	if err := e.log.Close(); err != nil && !errors.Is(err, log.ErrClosed) {
 		errs = append(errs, fmt.Errorf("close %s: %w", e.dir, err))
 	}
-	name, err := deleteDirName(tp, m.opts.Random)
-	if err != nil {
-		return nil, errors.Join(append(errs, err)...)
-	}
-	renamed := diskio.Join(e.logDir, name)
+	renamed := e.deleteDir
 	if err := m.fsys.Rename(e.dir, renamed); err != nil {
 		return nil, errors.Join(append(errs, fmt.Errorf("rename %s to %s: %w", e.dir, renamed, err))...)
 	}
