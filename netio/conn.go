@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/wire"
 )
 
@@ -481,7 +482,8 @@ func (c *conn) encode(r Response) {
 			c.records, err = c.s.plans.AppendPlan(c.records, rd.Plan)
 			if err != nil {
 				c.s.logger.Warn("serving a fetch short", "conn", uint64(c.id), "client", c.client,
-					"topic_index", rd.TopicIndex, "partition_index", rd.PartitionIndex, "err", err)
+					"topic", rd.Topic, "partition", rd.Partition, "err", err)
+				c.s.reportCut(ReadCut{Topic: rd.Topic, Partition: rd.Partition, Offset: int64(log.CutOffset(rd.Plan, c.records[start:]))})
 			}
 			c.spans = append(c.spans, [2]int{start, len(c.records)})
 		}

@@ -11,6 +11,9 @@ import (
 type PartitionRead struct {
 	TopicIndex, PartitionIndex int
 	Plan                       log.ReadPlan
+	// Topic and Partition name the partition read, for the EventReadCut of a plan served short.
+	Topic     string
+	Partition int32
 }
 
 // ErrPlanCut means a read plan was served only up to its last whole valid batch: a file

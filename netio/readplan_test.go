@@ -107,7 +107,7 @@ func TestFetchReads(t *testing.T) {
 	goodPlan := wholePlan(good, 0, goodEnds)
 	srv.Respond(Response{Conn: ev.Conn, Seq: ev.Seq, Header: ev.Request.Header, Body: resp, Reads: []PartitionRead{
 		{TopicIndex: 0, PartitionIndex: 2, Plan: goodPlan},
-		{TopicIndex: 0, PartitionIndex: 0, Plan: wholePlan(bad, 10, badEnds)},
+		{TopicIndex: 0, PartitionIndex: 0, Plan: wholePlan(bad, 10, badEnds), Topic: "orders", Partition: 0},
 	}})
 	corr, got := c.recv(1, 11)
 	if corr != 9 {
@@ -126,6 +126,10 @@ func TestFetchReads(t *testing.T) {
 	}
 	if text := logs.String(); !bytes.Contains([]byte(text), []byte("bad.log")) {
 		t.Fatalf("the cut is not logged:\n%s", text)
+	}
+	// The loop hears where: after the first batch (offsets 10-12), at 13.
+	if ev := nextEvent(t, srv); ev.Kind != EventReadCut || ev.Cut != (ReadCut{Topic: "orders", Partition: 0, Offset: 13}) {
+		t.Fatalf("after a cut: event %+v, want EventReadCut at orders-0 offset 13", ev)
 	}
 }
 

@@ -25,7 +25,19 @@ const (
 	// EventClosed: the connection is gone, after its last EventRequest; the loop drops its
 	// state for it (Node.ConnClosed). Responds for it afterwards are ignored.
 	EventClosed
+	// EventReadCut: a fetch's read plan was served short (ErrPlanCut); Cut says where. The
+	// loop has the Node look for damage there (Node.ReadCut). Best effort: when the event
+	// queue is full it is dropped (a writer must not wait on the loop), and the next fetch
+	// that meets the damage reports it again.
+	EventReadCut
 )
+
+// ReadCut is where a read plan was served short: the partition and log.CutOffset.
+type ReadCut struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
 
 // Event is one item of the queue to the loop.
 type Event struct {
@@ -42,6 +54,8 @@ type Event struct {
 	// accept: Request.Body is nil and the answer is wire.UnsupportedApiVersionsResponse
 	// (KIP-511). Any other undecodable request closes the connection inside netio.
 	UnsupportedVersion bool
+	// Cut is an EventReadCut's.
+	Cut ReadCut
 }
 
 // Response answers one request.
@@ -255,6 +269,16 @@ func (s *Server) acceptLoop() {
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go c.run()
+	}
+}
+
+// reportCut hands the loop an EventReadCut without waiting: a writer blocked on a busy loop
+// that is itself waiting to hand this writer a response would never finish.
+func (s *Server) reportCut(cut ReadCut) {
+	select {
+	case s.events <- Event{Kind: EventReadCut, Cut: cut}:
+	default:
+		s.logger.Warn("event queue full: not reporting a read plan served short", "topic", cut.Topic, "partition", cut.Partition, "offset", cut.Offset)
 	}
 }
 

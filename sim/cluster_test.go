@@ -282,12 +282,21 @@ func TestClusterLeaseLapse(t *testing.T) {
 //     the replica that came to lead it alone, and the final reads recorded nothing for it.
 func TestReplicationRegressionSeeds(t *testing.T) {
 	for _, tc := range []struct {
-		seed   uint64
-		nodes  int
-		faults string
-	}{{48, 3, "all"}, {66, 3, "all"}, {134, 5, "all"}, {102, 5, "all"}, {25, 3, "all"}, {141, 5, "all"}, {368, 5, ""}} {
+		seed     uint64
+		nodes    int
+		faults   string
+		operator bool
+	}{
+		{48, 3, "all", false}, {66, 3, "all", false}, {134, 5, "all", false}, {102, 5, "all", false}, {25, 3, "all", false},
+		{141, 5, "all", false}, {368, 5, "", false},
+		// A leader's own damaged batch: cut in place (20017), or, below its epoch start, the
+		// leader stops to come back unclean and an ELR member takes over (53).
+		{20017, 3, "all", false}, {53, 3, "all", true},
+		// A read plan of a replica's log that a reassignment deleted meanwhile.
+		{1032, 5, "net,crash,pause,clock,clog", true},
+	} {
 		opts := DefaultRunOptions(tc.seed)
-		opts.Nodes, opts.Faults, opts.ReplicationFactor = tc.nodes, tc.faults, 3
+		opts.Nodes, opts.Faults, opts.ReplicationFactor, opts.Operator = tc.nodes, tc.faults, 3, tc.operator
 		if res := Run(opts); res.Failure != "" {
 			t.Errorf("seed %d (%d brokers): %s", tc.seed, opts.Nodes, res.Failure)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/weirdata/weir/core/log"
 	"github.com/weirdata/weir/core/metadata"
 	"github.com/weirdata/weir/core/quorum"
+	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/core/wire"
 	"github.com/weirdata/weir/diskio"
@@ -907,6 +908,14 @@ func (inc *incarnation) submitSync(s broker.Sync) {
 		}
 		inc.traceLine(inc.lineBuf().str("synced ").num(int64(s.ID)).str(": ").err(err))
 		inc.execute("synced", inc.node.Synced(inc.clocks(), s.ID, err))
+	})
+}
+
+// reportCut hands the Node a read plan served short, as netio's EventReadCut does: a loop
+// event after the write, not a call from inside it.
+func (inc *incarnation) reportCut(tp storage.TopicPartition, offset record.Offset) {
+	inc.schedule(inc.n.w.NowNs(), "read cut", func() {
+		inc.execute("read cut", inc.node.ReadCut(inc.clocks(), tp, offset))
 	})
 }
 

@@ -324,6 +324,7 @@ func (nc *nodeConn) encode(r broker.Response) {
 			if err != nil {
 				nc.inc.n.stats.PlanCuts++
 				nc.inc.tracef("c%d fetch served short (topic %d partition %d): %v", nc.id, rd.TopicIndex, rd.PartitionIndex, err)
+				nc.inc.reportCut(rd.Partition, log.CutOffset(rd.Plan, nc.records[start:]))
 			}
 			nc.spans = append(nc.spans, [2]int{start, len(nc.records)})
 		}

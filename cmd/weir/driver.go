@@ -16,6 +16,7 @@ import (
 	"github.com/weirdata/weir/core/broker"
 	"github.com/weirdata/weir/core/config"
 	"github.com/weirdata/weir/core/log"
+	"github.com/weirdata/weir/core/record"
 	"github.com/weirdata/weir/core/storage"
 	"github.com/weirdata/weir/diskio"
 	"github.com/weirdata/weir/netio"
@@ -334,6 +335,9 @@ func (d *driver) event(ev netio.Event) {
 		d.execute(d.node.Request(d.clocks(), broker.ConnID(ev.Conn), ev.Request))
 	case netio.EventClosed:
 		d.execute(d.node.ConnClosed(d.clocks(), broker.ConnID(ev.Conn)))
+	case netio.EventReadCut:
+		tp := storage.TopicPartition{Topic: ev.Cut.Topic, Partition: ev.Cut.Partition}
+		d.execute(d.node.ReadCut(d.clocks(), tp, record.Offset(ev.Cut.Offset)))
 	default:
 		panic(fmt.Sprintf("driver: invariant: unknown netio event kind %d", ev.Kind))
 	}
@@ -422,7 +426,7 @@ func netReads(reads []broker.PartitionRead) []netio.PartitionRead {
 	}
 	out := make([]netio.PartitionRead, len(reads))
 	for i, r := range reads {
-		out[i] = netio.PartitionRead{TopicIndex: r.TopicIndex, PartitionIndex: r.PartitionIndex, Plan: r.Plan}
+		out[i] = netio.PartitionRead{TopicIndex: r.TopicIndex, PartitionIndex: r.PartitionIndex, Plan: r.Plan, Topic: r.Partition.Topic, Partition: r.Partition.Partition}
 	}
 	return out
 }

@@ -162,7 +162,7 @@ func (n *Node) evaluateFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, []Par
 				hasError = true
 			}
 			if plan.SizeBytes > 0 {
-				reads = append(reads, PartitionRead{TopicIndex: ti, PartitionIndex: pi, Plan: plan})
+				reads = append(reads, PartitionRead{TopicIndex: ti, PartitionIndex: pi, Plan: plan, Partition: storage.TopicPartition{Topic: name, Partition: rp.Partition}})
 				totalBytes += plan.SizeBytes
 				remainingBytes -= plan.SizeBytes
 				if follower >= 0 && n.leaderThrottles(storage.TopicPartition{Topic: name, Partition: rp.Partition}) {
@@ -248,6 +248,9 @@ func (n *Node) fetchPartition(img *metadata.Image, name string, topicCode int16,
 		return errNone, plan
 	case errors.Is(err, log.ErrOffsetOutOfRange):
 		return errOffsetOutOfRange, log.ReadPlan{}
+	case errors.Is(err, log.ErrCorruptLog):
+		n.suspectDamage(tp, from)
+		return errKafkaStorageError, log.ReadPlan{}
 	default:
 		return errKafkaStorageError, log.ReadPlan{}
 	}

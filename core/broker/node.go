@@ -80,6 +80,8 @@ type Node struct {
 	// Parked requests; waitingCount is their total, bounded by cfg.WaitingRequestsMax.
 	produceWaits []*produceWait
 	fetchWaits   []*fetchWait
+	// damageSuspects are places reads found damaged headers at, checked before the Ready.
+	damageSuspects []damageSuspect
 	// deleteRecordsWaits wait for low watermarks (21_delete_records.go); deleteRecordsImg is
 	// the image they were last all checked against.
 	deleteRecordsWaits []*deleteRecordsWait
@@ -337,6 +339,7 @@ func (n *Node) ready() Ready {
 	}
 	n.closing = n.closing[:0]
 	if n.fatal == nil {
+		n.checkDamageSuspects()
 		n.lifecycleStep()
 		n.sendForwards()
 		n.requestPidBlock()

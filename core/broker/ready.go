@@ -86,6 +86,9 @@ type Response struct {
 type PartitionRead struct {
 	TopicIndex, PartitionIndex int
 	Plan                       log.ReadPlan
+	// Partition is the partition read: a driver that serves the plan short reports it with
+	// Node.ReadCut.
+	Partition storage.TopicPartition
 }
 
 // PeerSend is one request to node To; its answer comes back with PeerResponse under

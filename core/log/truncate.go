@@ -61,6 +61,13 @@ func (l *Log) truncateTo(offset record.Offset) error {
 	if err != nil {
 		return err
 	}
+	return l.cutActive(s, cut, dataEnd, offset)
+}
+
+// cutActive cuts the active segment s at position cut, below which its records end at
+// dataEnd, dropping index entries at or above offset (the truncation target, ≥ dataEnd); the
+// log then ends at dataEnd.
+func (l *Log) cutActive(s *segment, cut int64, dataEnd, offset record.Offset) error {
 	if err := s.files.log.file.Truncate(cut); err != nil {
 		return fmt.Errorf("log: truncate %s to %d: %w", s.logPath, cut, err)
 	}
@@ -93,27 +100,10 @@ func (l *Log) truncateTo(offset record.Offset) error {
 // segment's size when there is none), and the offset after the last batch before it (the
 // segment's base when there is none).
 func (l *Log) cutPosition(s *segment, offset record.Offset) (int64, record.Offset, error) {
-	position, dataEnd := int64(0), s.baseOffset
-	if s.indexEntries > 0 {
-		// Start at an indexed batch below offset: its last offset is the entry's.
-		lo, err := l.offsetEntriesBelow(s, offset)
-		if err != nil {
-			return 0, 0, err
-		}
-		if lo > 0 {
-			o, pos, err := l.readOffsetIndexEntry(s, lo-1)
-			if err != nil {
-				return 0, 0, err
-			}
-			h, err := l.readHeader(s, pos)
-			if err != nil {
-				return 0, 0, err
-			}
-			if h.LastOffset() != o {
-				return 0, 0, fmt.Errorf("%w: index %s entry %d points at a batch ending at %d", ErrCorruptLog, s.indexPath, o, h.LastOffset())
-			}
-			position, dataEnd = pos+h.SizeBytes(), o+1
-		}
+	// Start at an indexed batch below offset: its last offset is the entry's.
+	position, dataEnd, err := l.indexedStart(s, offset)
+	if err != nil {
+		return 0, 0, err
 	}
 	for position < s.sizeBytes {
 		h, err := l.readHeader(s, position)

@@ -194,6 +194,23 @@ func (l *Leader) FollowerFetched(id int32, brokerEpoch int64, fetchOffset, logSt
 	return true
 }
 
+// LogCut records that the leader's log now ends at end: its own damaged records from there
+// were cut (they failed their checks on disk). Only records no one can have seen committed may
+// go, those at or above both the high watermark and the epoch start (below the epoch start,
+// an earlier leader may have shown a higher high watermark). Followers' progress past end is
+// forgotten down to end: what they hold there is no longer the leader's, and their next fetch
+// finds them diverged.
+func (l *Leader) LogCut(end record.Offset) {
+	if end < l.hw || end < l.epochStart {
+		panic(fmt.Sprintf("replica: invariant: a leader's log cut to %d below its high watermark %d or epoch start %d", end, l.hw, l.epochStart))
+	}
+	for i := range l.followers {
+		f := &l.followers[i]
+		f.LogEndOffset = min(f.LogEndOffset, end)
+		f.lastFetchLeaderEndOffset = min(f.lastFetchLeaderEndOffset, end)
+	}
+}
+
 // AdvanceHighWatermark moves the high watermark to the minimum of leaderDurable (what the
 // leader has durably) and the followers' fetch offsets over the maximal ISR, once that
 // minimum reaches the epoch start: records of earlier epochs are committed only together with

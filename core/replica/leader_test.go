@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/weirdata/weir/core/record"
 )
 
 const lagMs = 30_000
@@ -198,4 +199,41 @@ func TestLowWatermarkAcrossStates(t *testing.T) {
 
 	next := NewLeader(1, State{LeaderEpoch: 2, PartitionEpoch: 4, Replicas: []int32{1, 3}, ISR: []int32{1, 3}}, 50, 50, 40, lagMs)
 	require.Equal(t, int64(-1), int64(next.LowWatermark(20, alive)))
+}
+
+// A leader's log cut by its own damage (LogCut) may lose only records no one can have seen
+// committed: at or above the high watermark and the epoch start. Followers' progress past the
+// cut goes back to it, so the high watermark does not count records the leader no longer has.
+func TestLogCutOnlyAboveTheHighWatermarkAndEpochStart(t *testing.T) {
+	st := State{LeaderEpoch: 3, PartitionEpoch: 5, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}}
+	for _, tc := range []struct {
+		name      string
+		end       record.Offset
+		wantPanic bool
+	}{
+		{"below the epoch start", 99, true},
+		{"below the high watermark", 104, true},
+		{"at both", 105, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLeader(1, st, 100, 90, 0, lagMs)
+			l.FollowerFetched(2, 7, 110, 0, 110, 0)
+			l.FollowerFetched(3, 7, 105, 0, 110, 0)
+			if !l.AdvanceHighWatermark(110, 2) || l.HighWatermark() != 105 {
+				t.Fatalf("high watermark %d, want 105", l.HighWatermark())
+			}
+			defer func() {
+				if r := recover(); (r != nil) != tc.wantPanic {
+					t.Fatalf("LogCut(%d): panic %v, want one: %v", tc.end, r, tc.wantPanic)
+				}
+			}()
+			l.LogCut(tc.end)
+			if f, _ := l.Follower(2); f.LogEndOffset != tc.end {
+				t.Fatalf("follower 2 at %d after the cut to %d", f.LogEndOffset, tc.end)
+			}
+			if l.AdvanceHighWatermark(tc.end, 2) {
+				t.Fatalf("the high watermark moved to %d past the cut log", l.HighWatermark())
+			}
+		})
+	}
 }

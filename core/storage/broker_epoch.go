@@ -94,3 +94,55 @@ func (m *Manager) BrokerEpochCheckpoints() []CheckpointFile {
 	}
 	return out
 }
+
+// UncleanRestartFile marks a log directory whose broker must come back as from an unclean
+// restart: at runtime the broker found records damaged on disk below what its ISR or ELR
+// standing vouches for, cut them, and stopped (MarkUnclean). The next start registers with
+// PreviousBrokerEpoch -1, so the controller takes it out of every ISR and ELR, as after a lost
+// disk. The broker epoch file cannot carry this: a checkpoint write already in flight in the
+// driver when the broker stops could write the old epoch back.
+const UncleanRestartFile = "unclean-restart-marker"
+
+// MarkUnclean writes UncleanRestartFile into every log directory, durably, inline: the caller
+// stops the broker next (a Fatal) and nothing else runs before.
+func (m *Manager) MarkUnclean() error {
+	m.brokerEpoch = -1 // no more epoch checkpoints from this process
+	for _, id := range m.dirs {
+		if err := diskio.WriteFileAtomic(m.fsys, id.Dir, UncleanRestartFile, []byte("0\n")); err != nil {
+			return fmt.Errorf("mark %s for an unclean restart: %w", id.Dir, err)
+		}
+	}
+	return nil
+}
+
+// takeUncleanMarker reports whether a log directory holds UncleanRestartFile; if one does, the
+// broker epoch files are forgotten (durably) and then the markers removed (durably), so that
+// every later start, until a registration records a new epoch, also reads as unclean.
+func (m *Manager) takeUncleanMarker() (bool, error) {
+	marked := false
+	for _, id := range m.dirs {
+		_, err := m.fsys.Stat(diskio.Join(id.Dir, UncleanRestartFile))
+		if err == nil {
+			marked = true
+			continue
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("stat %s: %w", diskio.Join(id.Dir, UncleanRestartFile), err)
+		}
+	}
+	if !marked {
+		return false, nil
+	}
+	if err := m.forgetBrokerEpoch(); err != nil {
+		return false, err
+	}
+	for _, id := range m.dirs {
+		if err := m.fsys.Remove(diskio.Join(id.Dir, UncleanRestartFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("remove %s: %w", diskio.Join(id.Dir, UncleanRestartFile), err)
+		}
+		if err := diskio.SyncDir(m.fsys, id.Dir); err != nil {
+			return false, fmt.Errorf("sync %s after removing %s: %w", id.Dir, UncleanRestartFile, err)
+		}
+	}
+	return true, nil
+}

@@ -118,6 +118,13 @@ func (m *Manager) open() error {
 		}
 	}
 	m.previousBrokerEpoch = m.readPreviousBrokerEpoch()
+	if marked, err := m.takeUncleanMarker(); err != nil {
+		return err
+	} else if marked {
+		m.warnings = append(m.warnings, fmt.Errorf("the broker stopped after finding records it vouched for damaged on disk (%s); it registers as back from an unclean restart", UncleanRestartFile))
+		m.previousBrokerEpoch = -1
+		return nil
+	}
 	for _, tp := range m.Partitions() {
 		if m.previousBrokerEpoch >= 0 && m.logs[tp].log.RecoveryCutDurable() {
 			// Synced records were found corrupt and cut away: the replica holds less than it
