@@ -242,6 +242,8 @@ func (n *Node) Request(now Clocks, c ConnID, req wire.Request) Ready {
 		n.handleAlterPartitionReassignments(cs, s, body)
 	case *kmsg.ListPartitionReassignmentsRequest:
 		n.handleListPartitionReassignments(cs, s, body)
+	case *kmsg.DescribeTopicPartitionsRequest:
+		n.handleDescribeTopicPartitions(cs, s, body)
 	default:
 		// Config.Versions lists only served keys; a driver decoding with a wider table (it
 		// must use Config.Versions) let this through. Kafka closes a connection that sends a

@@ -19,6 +19,7 @@ var servedKeys = []kmsg.Key{
 	kmsg.DescribeConfigs, kmsg.AlterConfigs, kmsg.CreatePartitions,
 	kmsg.IncrementalAlterConfigs, kmsg.DescribeCluster, kmsg.InitProducerID,
 	kmsg.ElectLeaders, kmsg.AlterPartitionAssignments, kmsg.ListPartitionReassignments,
+	kmsg.DescribeTopicPartitions,
 }
 
 // ServedVersions returns t without the keys the Node does not serve: the table to advertise

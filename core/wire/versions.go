@@ -66,6 +66,7 @@ func DefaultVersions() VersionTable {
 		VersionRange{APIKey: 45, MinVersion: 0, MaxVersion: 0}, // AlterPartitionReassignments
 		VersionRange{APIKey: 46, MinVersion: 0, MaxVersion: 0}, // ListPartitionReassignments
 		VersionRange{APIKey: 60, MinVersion: 0, MaxVersion: 1}, // DescribeCluster
+		VersionRange{APIKey: 75, MinVersion: 0, MaxVersion: 0}, // DescribeTopicPartitions
 	)
 	if err != nil {
 		panic(fmt.Sprintf("wire: the default version table is invalid: %v", err))

@@ -13,14 +13,14 @@ func TestDefaultVersions(t *testing.T) {
 	require.Equal(t, []VersionRange{
 		{0, 0, 11}, {1, 4, 16}, {2, 1, 10}, {3, 0, 12}, {18, 0, 4}, {19, 2, 7}, {20, 1, 6},
 		{21, 0, 2}, {22, 0, 5}, {23, 2, 4}, {32, 1, 4}, {33, 0, 2}, {37, 0, 3}, {43, 0, 2}, {44, 0, 1},
-		{45, 0, 0}, {46, 0, 0}, {60, 0, 1},
+		{45, 0, 0}, {46, 0, 0}, {60, 0, 1}, {75, 0, 0},
 	}, versions.Ranges())
 	for _, r := range versions.Ranges() {
 		require.NotContains(t, internalAPIKeys, r.APIKey)
 		require.LessOrEqual(t, r.MaxVersion, kmsg.RequestForKey(r.APIKey).MaxVersion())
 	}
 	keys := versions.APIKeys()
-	require.Len(t, keys, 18)
+	require.Len(t, keys, 19)
 	require.Equal(t, int16(18), keys[4].ApiKey)
 	require.Equal(t, int16(4), keys[4].MaxVersion)
 
@@ -37,14 +37,14 @@ func TestVersionTableWith(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, withGroups.Supports(11, 9))
 	require.False(t, base.Supports(11, 9), "With must not change the table it was called on")
-	require.Len(t, base.Ranges(), 18)
-	require.Len(t, withGroups.Ranges(), 19)
+	require.Len(t, base.Ranges(), 19)
+	require.Len(t, withGroups.Ranges(), 20)
 
 	replaced, err := withGroups.With(VersionRange{APIKey: 0, MinVersion: 3, MaxVersion: 11})
 	require.NoError(t, err)
 	require.False(t, replaced.Supports(0, 2))
 	require.True(t, withGroups.Supports(0, 2))
-	require.Len(t, replaced.Ranges(), 19)
+	require.Len(t, replaced.Ranges(), 20)
 
 	// A maximum beyond kmsg's is clamped to it.
 	clamped, err := NewVersionTable(VersionRange{APIKey: 18, MinVersion: 0, MaxVersion: 99})
