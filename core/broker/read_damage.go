@@ -25,7 +25,9 @@ import (
 //     and the broker stops, marked to come back as from an unclean restart (KIP-966): the
 //     controller takes it out of every ISR and ELR and elects a replica that holds the records.
 //     This is Kafka's log-directory failure with one directory: the broker halts. With no one
-//     to take over it keeps leading, serving what lies below the damage.
+//     to take over, the last eligible replica cuts what lies above its high watermark (its
+//     epoch then starts at the cut: the loss is the disk's) and keeps what lies below,
+//     serving up to the damage.
 func (n *Node) ReadCut(now Clocks, tp storage.TopicPartition, offset record.Offset) Ready {
 	n.begin(now)
 	if n.fatal == nil {
@@ -57,9 +59,23 @@ func (n *Node) checkDamage(tp storage.TopicPartition, offset record.Offset) {
 	self := n.cfg.Broker.NodeID
 	others := slices.ContainsFunc(r.part.ISR, func(id int32) bool { return id != self }) ||
 		slices.ContainsFunc(r.part.EligibleLeaderReplicas, func(id int32) bool { return id != self })
-	if !others {
-		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: %s: records from %d damaged on disk (%w), below the high watermark %d or the epoch start %d, and no other replica in the ISR %v or the ELR %v to take over: serving what lies below it",
-			tp, d.Offset, d.Err, hw, epochStart, r.part.ISR, r.part.EligibleLeaderReplicas))
+	switch {
+	case others:
+	case d.Offset >= hw:
+		// The last replica standing lost records an earlier leader may have shown committed
+		// (below the epoch start): no one holds them to take over, and waiting for them
+		// leaves the partition unreadable for good. Its epoch starts at the cut; the loss
+		// is the disk's, as with an unclean election.
+		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: %s: records from %d damaged on disk, below the epoch start %d, and no other replica in the ISR %v or the ELR %v: the last eligible replica loses them",
+			tp, d.Offset, epochStart, r.part.ISR, r.part.EligibleLeaderReplicas))
+		n.cutOwnDamage(r, l, d)
+		return
+	default:
+		if !r.damageWarned || r.damageWarnedAt != d.Offset {
+			r.damageWarned, r.damageWarnedAt = true, d.Offset
+			n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: %s: records from %d damaged on disk (%w), below the high watermark %d, and no other replica in the ISR %v or the ELR %v to take over: serving what lies below it",
+				tp, d.Offset, d.Err, hw, r.part.ISR, r.part.EligibleLeaderReplicas))
+		}
 		return
 	}
 	n.mayNeedSync(tp)
@@ -75,8 +91,7 @@ func (n *Node) checkDamage(tp storage.TopicPartition, offset record.Offset) {
 		tp, d.Offset, hw, epochStart, d.Err))
 }
 
-// cutOwnDamage cuts a led partition's log at damage no one can have seen committed (above the
-// high watermark and the epoch start): followers holding records there truncate when their
+// cutOwnDamage cuts a led partition's log at damage above its high watermark: followers holding records there truncate when their
 // next fetch finds them diverged, and the idempotent producers' state goes back with the log.
 func (n *Node) cutOwnDamage(r *partitionReplica, l *log.Log, d log.Damage) {
 	n.mayNeedSync(r.tp)

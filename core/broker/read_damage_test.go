@@ -164,7 +164,8 @@ func TestLeaderStopsOnDamagedCommittedRecords(t *testing.T) {
 }
 
 // With no other replica to take over (replication factor 1), stopping would only take the
-// partition offline: the leader keeps it, says why, and cuts nothing below its high watermark.
+// partition offline: the leader keeps it, says why (once), and cuts nothing below its high
+// watermark.
 func TestLeaderKeepsDamagedCommittedRecordsWithNoOneToTakeOver(t *testing.T) {
 	c := newReplicaCluster(t, 3)
 	req := kmsg.NewPtrCreateTopicsRequest()
@@ -192,6 +193,10 @@ func TestLeaderKeepsDamagedCommittedRecordsWithNoOneToTakeOver(t *testing.T) {
 	}
 	if l, _ := b1.node.Log(tpA); l.EndOffset() != 10 {
 		t.Fatalf("log end %d, want 10: committed records cut", l.EndOffset())
+	}
+	// Every fetch reaching the damage finds it again: it is said once.
+	if rd := b1.node.ReadCut(c.now, tpA, 0); len(rd.Warnings) != 0 || rd.Fatal != nil {
+		t.Fatalf("the same damage again: warnings %v, fatal %v", rd.Warnings, rd.Fatal)
 	}
 	if _, err := b1.fs.Stat(diskio.Join(testLogDir, storage.UncleanRestartFile)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("marked for an unclean restart: %v", err)

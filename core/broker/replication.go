@@ -39,6 +39,10 @@ type partitionReplica struct {
 	// throttle leaves it alone (replication_quota.go).
 	fetchCaughtUp      bool
 	fetchCaughtUpEpoch int32
+	// damageWarned: the leader warned of damage at damageWarnedAt it could not cut (below
+	// its high watermark); every fetch reaching it finds it again, so it is said once.
+	damageWarned   bool
+	damageWarnedAt record.Offset
 }
 
 // following reports whether this broker fetches the partition from another broker.

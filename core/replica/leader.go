@@ -195,15 +195,16 @@ func (l *Leader) FollowerFetched(id int32, brokerEpoch int64, fetchOffset, logSt
 }
 
 // LogCut records that the leader's log now ends at end: its own damaged records from there
-// were cut (they failed their checks on disk). Only records no one can have seen committed may
-// go, those at or above both the high watermark and the epoch start (below the epoch start,
-// an earlier leader may have shown a higher high watermark). Followers' progress past end is
-// forgotten down to end: what they hold there is no longer the leader's, and their next fetch
-// finds them diverged.
+// were cut (they failed their checks on disk). Records below the high watermark never go (it
+// never goes back within a leadership). The caller decides whether records below the epoch
+// start may go (an earlier leader may have shown them committed): when they do, the epoch
+// starts at end. Followers' progress past end is forgotten down to end: what they hold there
+// is no longer the leader's, and their next fetch finds them diverged.
 func (l *Leader) LogCut(end record.Offset) {
-	if end < l.hw || end < l.epochStart {
-		panic(fmt.Sprintf("replica: invariant: a leader's log cut to %d below its high watermark %d or epoch start %d", end, l.hw, l.epochStart))
+	if end < l.hw {
+		panic(fmt.Sprintf("replica: invariant: a leader's log cut to %d below its high watermark %d", end, l.hw))
 	}
+	l.epochStart = min(l.epochStart, end)
 	for i := range l.followers {
 		f := &l.followers[i]
 		f.LogEndOffset = min(f.LogEndOffset, end)

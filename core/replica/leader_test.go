@@ -201,26 +201,28 @@ func TestLowWatermarkAcrossStates(t *testing.T) {
 	require.Equal(t, int64(-1), int64(next.LowWatermark(20, alive)))
 }
 
-// A leader's log cut by its own damage (LogCut) may lose only records no one can have seen
-// committed: at or above the high watermark and the epoch start. Followers' progress past the
-// cut goes back to it, so the high watermark does not count records the leader no longer has.
-func TestLogCutOnlyAboveTheHighWatermarkAndEpochStart(t *testing.T) {
+// A leader's log cut by its own damage (LogCut) never loses records below the high
+// watermark; a cut below the epoch start moves the epoch start down to it. Followers'
+// progress past the cut goes back to it, so the high watermark does not count records the
+// leader no longer has.
+func TestLogCutNeverBelowTheHighWatermark(t *testing.T) {
 	st := State{LeaderEpoch: 3, PartitionEpoch: 5, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2, 3}}
 	for _, tc := range []struct {
-		name      string
-		end       record.Offset
-		wantPanic bool
+		name           string
+		hw, end        record.Offset
+		wantPanic      bool
+		wantEpochStart record.Offset
 	}{
-		{"below the epoch start", 99, true},
-		{"below the high watermark", 104, true},
-		{"at both", 105, false},
+		{"below the high watermark", 105, 104, true, 0},
+		{"at the high watermark", 105, 105, false, 100},
+		{"below the epoch start, above the high watermark", 90, 95, false, 95},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := NewLeader(1, st, 100, 90, 0, lagMs)
 			l.FollowerFetched(2, 7, 110, 0, 110, 0)
-			l.FollowerFetched(3, 7, 105, 0, 110, 0)
-			if !l.AdvanceHighWatermark(110, 2) || l.HighWatermark() != 105 {
-				t.Fatalf("high watermark %d, want 105", l.HighWatermark())
+			l.FollowerFetched(3, 7, tc.hw, 0, 110, 0)
+			if tc.hw > 90 && (!l.AdvanceHighWatermark(110, 2) || l.HighWatermark() != tc.hw) {
+				t.Fatalf("high watermark %d, want %d", l.HighWatermark(), tc.hw)
 			}
 			defer func() {
 				if r := recover(); (r != nil) != tc.wantPanic {
@@ -228,10 +230,13 @@ func TestLogCutOnlyAboveTheHighWatermarkAndEpochStart(t *testing.T) {
 				}
 			}()
 			l.LogCut(tc.end)
+			if l.EpochStart() != tc.wantEpochStart {
+				t.Fatalf("epoch start %d after the cut to %d, want %d", l.EpochStart(), tc.end, tc.wantEpochStart)
+			}
 			if f, _ := l.Follower(2); f.LogEndOffset != tc.end {
 				t.Fatalf("follower 2 at %d after the cut to %d", f.LogEndOffset, tc.end)
 			}
-			if l.AdvanceHighWatermark(tc.end, 2) {
+			if l.AdvanceHighWatermark(tc.end, 2) && l.HighWatermark() > tc.end {
 				t.Fatalf("the high watermark moved to %d past the cut log", l.HighWatermark())
 			}
 		})
