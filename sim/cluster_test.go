@@ -286,17 +286,21 @@ func TestReplicationRegressionSeeds(t *testing.T) {
 		nodes    int
 		faults   string
 		operator bool
+		wipes    bool
 	}{
-		{48, 3, "all", false}, {66, 3, "all", false}, {134, 5, "all", false}, {102, 5, "all", false}, {25, 3, "all", false},
-		{141, 5, "all", false}, {368, 5, "", false},
+		{48, 3, "all", false, false}, {66, 3, "all", false, false}, {134, 5, "all", false, false}, {102, 5, "all", false, false},
+		{25, 3, "all", false, false}, {141, 5, "all", false, false}, {368, 5, "", false, false},
 		// A leader's own damaged batch: cut in place (20017), or, below its epoch start, the
 		// leader stops to come back unclean and an ELR member takes over (53).
-		{20017, 3, "all", false}, {53, 3, "all", true},
+		{20017, 3, "all", false, false}, {53, 3, "all", true, false},
+		// The last eligible replica's damaged batch below its epoch start, the disk of the
+		// partition's other eligible replica wiped.
+		{91, 4, "all", false, true},
 		// A read plan of a replica's log that a reassignment deleted meanwhile.
-		{1032, 5, "net,crash,pause,clock,clog", true},
+		{1032, 5, "net,crash,pause,clock,clog", true, false},
 	} {
 		opts := DefaultRunOptions(tc.seed)
-		opts.Nodes, opts.Faults, opts.ReplicationFactor, opts.Operator = tc.nodes, tc.faults, 3, tc.operator
+		opts.Nodes, opts.Faults, opts.ReplicationFactor, opts.Operator, opts.Wipes = tc.nodes, tc.faults, 3, tc.operator, tc.wipes
 		if res := Run(opts); res.Failure != "" {
 			t.Errorf("seed %d (%d brokers): %s", tc.seed, opts.Nodes, res.Failure)
 		}

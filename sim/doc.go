@@ -93,7 +93,9 @@
 //     start after OFFSET_OUT_OF_RANGE).
 //
 //   - operator.go: with RunOptions.Operator (weir sim --operator), an admin's preferred
-//     elections and reassignments during a replicated run.
+//     elections and reassignments during a replicated run. With RunOptions.Wipes (weir sim
+//     --wipes) the fault plan replaces one broker-only node's disk with an empty one at one
+//     of its crashes (FaultPlan.SetWipe): one lost replica per run.
 //
 //   - run.go: Run(RunOptions) — one seed end to end: knobs, buggify (every site enabled per
 //     seed at FoundationDB's odds, planted bugs on request), the broker, the topic, the

@@ -139,6 +139,7 @@ type FaultStats struct {
 	EIOWindows, EIOs                                            int64
 	FullWindows, SlowSyncWindows, CorruptWindows                int64
 	BitFlips, MisdirectedWrites, LatentErrors                   int64
+	Wipes                                                       int64
 }
 
 // String is the counts in one line for the run summary.
@@ -146,7 +147,15 @@ func (s FaultStats) String() string {
 	return fmt.Sprintf("faults: sigterms=%d exits=%d (armed crashes %d) restarts=%d (failed %d) pauses=%d clock-jumps=%d drift=%d client-clocks=%d resets=%d partitions=%d one-way=%d swizzles=%d (links %d) eio=%d windows/%d errors full=%d slow-sync=%d corrupt=%d windows: flips=%d misdirected=%d latent=%d",
 		s.Shutdowns, s.Crashes, s.ArmedCrashes, s.Restarts, s.RestartFailures, s.Pauses, s.ClockJumps, s.DriftChanges, s.ClientClockFaults,
 		s.Resets, s.Partitions, s.OneWayCuts, s.Swizzles, s.LinkClogs, s.EIOWindows, s.EIOs,
-		s.FullWindows, s.SlowSyncWindows, s.CorruptWindows, s.BitFlips, s.MisdirectedWrites, s.LatentErrors)
+		s.FullWindows, s.SlowSyncWindows, s.CorruptWindows, s.BitFlips, s.MisdirectedWrites, s.LatentErrors) + s.wipes()
+}
+
+// wipes is the summary's wipe count, when the plan wiped a disk (SetWipe).
+func (s FaultStats) wipes() string {
+	if s.Wipes == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" wipes=%d", s.Wipes)
 }
 
 // FaultPlan injects a run's faults: which classes are enabled and every draw of when, where and
@@ -171,7 +180,10 @@ type FaultPlan struct {
 	// move them too (they stamp the records, and so drive time retention).
 	clientClocks []hostClock
 	healed       bool
-	started      bool
+	// wipe empties a node's disk (SetWipe); nil: the plan wipes none.
+	wipe     func(n *Node) error
+	wipeRand *rand.Rand
+	started  bool
 	// controllers are a cluster's controller-only processes: crashed (and restarted), paused,
 	// their clocks moved and their hosts cut off like the brokers'.
 	controllers []*ControllerNode
@@ -225,6 +237,32 @@ func NewFaultPlan(w *World, cfg FaultConfig) *FaultPlan {
 
 // Classes are the enabled fault classes.
 func (p *FaultPlan) Classes() FaultClass { return p.classes }
+
+// SetWipe lets the plan replace one broker-only node's disk with an empty one, at most once
+// in the run (one lost replica): a crash it injects on such a node is, one time in
+// wipeOneInCrashes, wipe instead (which crashes the node and empties its disk; the restart
+// formats it). Draws come from their own PRNG, so the other faults' draws do not move.
+func (p *FaultPlan) SetWipe(wipe func(n *Node) error) {
+	p.wipe = wipe
+	p.wipeRand = p.w.Rand("faults/wipe")
+}
+
+// wipeOneInCrashes is the chance a crash of a broker-only node becomes the run's wipe.
+const wipeOneInCrashes = 4
+
+// maybeWipe wipes pn's disk in place of a crash when SetWipe allows it and the draw says so;
+// it reports whether it did.
+func (p *FaultPlan) maybeWipe(pn *planNode) bool {
+	if p.wipe == nil || p.stats.Wipes > 0 || !pn.n.BrokerOnly() || p.wipeRand.IntN(wipeOneInCrashes) != 0 {
+		return false
+	}
+	p.w.Tracef("fault wipe node%d", pn.id)
+	if err := p.wipe(pn.n); err != nil {
+		panic(fmt.Sprintf("sim: invariant: wiping broker-only node %d: %v", pn.id, err))
+	}
+	p.stats.Wipes++
+	return true
+}
 
 // Stats returns the counts so far.
 func (p *FaultPlan) Stats() FaultStats { return p.stats }
@@ -597,6 +635,9 @@ func (p *FaultPlan) inject(class FaultClass, r *rand.Rand) bool {
 			return true
 		}
 		if r.IntN(2) == 0 {
+			if p.maybeWipe(pn) {
+				return true
+			}
 			p.w.Tracef("fault crash node%d", pn.id)
 			n.Crash()
 		} else {

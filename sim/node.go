@@ -477,6 +477,12 @@ func (n *Node) SetSyncSlowdown(factor int64) { n.syncSlowdown = max(factor, 1) }
 // RestoreDiskCapacity returns to NodeConfig.DiskBytesMax.
 func (n *Node) SetDiskCapacityBytes(capacityBytes int64) { n.mem.SetCapacityBytes(capacityBytes) }
 
+// BrokerOnly reports whether the node is a cluster broker without a controller role: the only
+// kind whose disk Wipe may replace.
+func (n *Node) BrokerOnly() bool {
+	return n.cfg.ClusterID != "" && !slices.Contains(n.cfg.Voters, n.cfg.ID)
+}
+
 // Wipe gives a node that is down an empty disk, as an operator replacing a failed drive does:
 // the next Restart formats it with the cluster id (`weir storage format`) and the broker starts
 // over with no log. Only a broker-only cluster member: a voter's disk holds its quorum state.
@@ -484,7 +490,7 @@ func (n *Node) Wipe() error {
 	if n.inc != nil {
 		return fmt.Errorf("sim: node %d: wipe while running", n.cfg.ID)
 	}
-	if n.cfg.ClusterID == "" || slices.Contains(n.cfg.Voters, n.cfg.ID) {
+	if !n.BrokerOnly() {
 		return fmt.Errorf("sim: node %d: only a broker-only cluster member's disk is wiped", n.cfg.ID)
 	}
 	n.mem = memfs.New()

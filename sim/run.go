@@ -54,6 +54,10 @@ type RunOptions struct {
 	// Operator, with ReplicationFactor 3, has an operator act during the workload: preferred
 	// leader elections and replica reassignments at drawn times (operator.go).
 	Operator bool
+	// Wipes, with ReplicationFactor 3, lets the fault plan replace one broker-only node's disk
+	// with an empty one at a crash (at most one per run: one lost replica), as an operator
+	// replacing a failed drive does (FaultPlan.SetWipe).
+	Wipes bool
 }
 
 // A cluster's layouts (RunOptions.Roles).
@@ -638,6 +642,9 @@ func (c *cluster) startFaults() {
 	for _, h := range c.clients {
 		hosts = append(hosts, h.Host())
 		c.plan.AddClientClock(h.Host(), h.Clock())
+	}
+	if c.opts.Wipes && c.clustered() && c.opts.ReplicationFactor == 3 {
+		c.plan.SetWipe(c.wipe)
 	}
 	c.plan.Start(c.network, c.nodes, hosts)
 }

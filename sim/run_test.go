@@ -21,6 +21,9 @@ import (
 // ciReplicatedSeeds and ciReplicatedAllFaultSeeds with an RF=3, min.insync.replicas=2 topic
 // and acks=all producers; WEIR_SIM_CLUSTER_SEEDS, WEIR_SIM_CLUSTER_ALL_FAULT_SEEDS,
 // WEIR_SIM_REPLICATED_SEEDS and WEIR_SIM_REPLICATED_ALL_FAULT_SEEDS override them.
+// ciOperatorSeeds run the replicated workload under every fault class with the operator
+// (preferred elections and reassignments, RunOptions.Operator), ciWipeSeeds with one disk
+// wiped (RunOptions.Wipes); WEIR_SIM_OPERATOR_SEEDS and WEIR_SIM_WIPE_SEEDS override them.
 const (
 	ciSeeds                   = 2500
 	ciAllFaultSeeds           = 3000
@@ -28,18 +31,22 @@ const (
 	ciClusterAllFaultSeeds    = 150
 	ciReplicatedSeeds         = 250
 	ciReplicatedAllFaultSeeds = 250
+	ciOperatorSeeds           = 200
+	ciWipeSeeds               = 200
 	shortSeeds                = 8
 	shortAllFaultSet          = 4
 )
 
 // seedRun is one seed of the CI set, with the faults it runs under ("" draws them), its
-// cluster size (0: the single-node default) and the workload topic's replication factor (0:
-// one).
+// cluster size (0: the single-node default), the workload topic's replication factor (0:
+// one) and whether the operator runs.
 type seedRun struct {
-	seed   uint64
-	faults string
-	nodes  int
-	rf     int
+	seed     uint64
+	faults   string
+	nodes    int
+	rf       int
+	operator bool
+	wipes    bool
 }
 
 // TestRunSeeds runs the CI seed sets, each seed twice: every run must pass and replay to the
@@ -63,29 +70,45 @@ func TestRunSeeds(t *testing.T) {
 	clusterAll = seedCount(t, "WEIR_SIM_CLUSTER_ALL_FAULT_SEEDS", clusterAll)
 	replicatedDrawn = seedCount(t, "WEIR_SIM_REPLICATED_SEEDS", replicatedDrawn)
 	replicatedAll = seedCount(t, "WEIR_SIM_REPLICATED_ALL_FAULT_SEEDS", replicatedAll)
+	operatorAll := uint64(ciOperatorSeeds)
+	if testing.Short() {
+		operatorAll = shortAllFaultSet
+	}
+	operatorAll = seedCount(t, "WEIR_SIM_OPERATOR_SEEDS", operatorAll)
+	wipeAll := uint64(ciWipeSeeds)
+	if testing.Short() {
+		wipeAll = shortAllFaultSet
+	}
+	wipeAll = seedCount(t, "WEIR_SIM_WIPE_SEEDS", wipeAll)
 	var runs []seedRun
-	for seed := uint64(1); seed <= max(drawn, all, clusterDrawn, clusterAll, replicatedDrawn, replicatedAll); seed++ {
+	for seed := uint64(1); seed <= max(drawn, all, clusterDrawn, clusterAll, replicatedDrawn, replicatedAll, operatorAll, wipeAll); seed++ {
 		nodes := 3 + int(seed%3)
 		if seed <= drawn {
-			runs = append(runs, seedRun{seed, "", 0, 0})
+			runs = append(runs, seedRun{seed, "", 0, 0, false, false})
 		}
 		if seed <= all {
-			runs = append(runs, seedRun{seed, "all", 0, 0})
+			runs = append(runs, seedRun{seed, "all", 0, 0, false, false})
 		}
 		if seed <= clusterDrawn {
-			runs = append(runs, seedRun{seed, "", nodes, 0})
+			runs = append(runs, seedRun{seed, "", nodes, 0, false, false})
 		}
 		if seed <= clusterAll {
-			runs = append(runs, seedRun{seed, "all", nodes, 0})
+			runs = append(runs, seedRun{seed, "all", nodes, 0, false, false})
 		}
 		if seed <= replicatedDrawn {
-			runs = append(runs, seedRun{seed, "", nodes, 3})
+			runs = append(runs, seedRun{seed, "", nodes, 3, false, false})
 		}
 		if seed <= replicatedAll {
-			runs = append(runs, seedRun{seed, "all", nodes, 3})
+			runs = append(runs, seedRun{seed, "all", nodes, 3, false, false})
+		}
+		if seed <= operatorAll {
+			runs = append(runs, seedRun{seed, "all", nodes, 3, true, false})
+		}
+		if seed <= wipeAll {
+			runs = append(runs, seedRun{seed, "all", nodes, 3, false, true})
 		}
 	}
-	runSeeds(t, runs, func(t *testing.T, r seedRun) { checkSeed(t, r.seed, r.faults, r.nodes, r.rf) })
+	runSeeds(t, runs, func(t *testing.T, r seedRun) { checkSeed(t, r) })
 }
 
 // runSeeds runs check on every run, one worker per core, each taking whole seeds (a run is
@@ -127,18 +150,23 @@ func seedCount(t *testing.T, env string, def uint64) uint64 {
 	return n
 }
 
-// checkSeed runs seed twice under faults ("" draws them) on nodes brokers (0: one) with an
-// rf-replicated workload topic (0: one replica) and fails on a failing run or a differing
-// trace.
-func checkSeed(t *testing.T, seed uint64, faults string, nodes, rf int) {
+// checkSeed runs a seed twice as r says and fails on a failing run or a differing trace.
+func checkSeed(t *testing.T, r seedRun) {
+	seed, faults, nodes, rf := r.seed, r.faults, r.nodes, r.rf
 	opts := DefaultRunOptions(seed)
-	opts.Faults, opts.Nodes, opts.ReplicationFactor = faults, nodes, rf
+	opts.Faults, opts.Nodes, opts.ReplicationFactor, opts.Operator, opts.Wipes = faults, nodes, rf, r.operator, r.wipes
 	replay := fmt.Sprintf("weir sim --seed %d", seed)
 	if nodes > 1 {
 		replay += fmt.Sprintf(" --nodes %d", nodes)
 	}
 	if rf > 1 {
 		replay += fmt.Sprintf(" --replication-factor %d", rf)
+	}
+	if r.operator {
+		replay += " --operator"
+	}
+	if r.wipes {
+		replay += " --wipes"
 	}
 	if faults != "" {
 		replay += " --faults " + faults

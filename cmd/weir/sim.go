@@ -37,6 +37,8 @@ type simOptions struct {
 	replicationFactor int
 	// operator: preferred elections and reassignments during replicated runs.
 	operator bool
+	// wipes: one broker-only node's disk replaced by an empty one during replicated runs.
+	wipes bool
 }
 
 func (o *simOptions) addFlags(cmd *cobra.Command) {
@@ -48,6 +50,7 @@ func (o *simOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.roles, "roles", "", "with --nodes: combined (the first voters are also brokers) or separate (controller-only processes) (default: drawn from the seed)")
 	cmd.Flags().IntVar(&o.replicationFactor, "replication-factor", 1, "with --nodes: the workload topic's replication factor, 1 or 3 (3: min.insync.replicas=2, acks=all)")
 	cmd.Flags().BoolVar(&o.operator, "operator", false, "with --replication-factor 3: an operator runs preferred leader elections and reassignments during the workload")
+	cmd.Flags().BoolVar(&o.wipes, "wipes", false, "with --replication-factor 3 and crash faults: one crash of a broker-only node may come back with an empty disk (a replaced drive)")
 	cmd.Flags().StringVar(&o.faults, "faults", "", "inject exactly these fault classes (comma-separated: net, disk, crash, pause, clock, corrupt, full, slowsync, clog; or all, none); default: drawn from the seed")
 }
 
@@ -79,7 +82,7 @@ func (o *simOptions) runOptions(seed uint64) (sim.RunOptions, error) {
 	opts.DurationNs = o.duration.Nanoseconds()
 	if !o.quorum {
 		opts.Nodes, opts.Voters, opts.Roles, opts.ReplicationFactor = o.nodes, o.voters, o.roles, o.replicationFactor
-		opts.Operator = o.operator
+		opts.Operator, opts.Wipes = o.operator, o.wipes
 		if err := opts.Validate(); err != nil {
 			return opts, usageError{fmt.Errorf("--nodes/--voters: %w", err)}
 		}
@@ -240,6 +243,9 @@ func sweep(out io.Writer, o simOptions, start, count uint64, parallel int) (int,
 					}
 					if o.operator {
 						replay += " --operator"
+					}
+					if o.wipes {
+						replay += " --wipes"
 					}
 					if o.voters != 0 {
 						replay += fmt.Sprintf(" --voters %d", o.voters)
