@@ -298,6 +298,9 @@ func TestReplicationRegressionSeeds(t *testing.T) {
 		{91, 4, "all", false, true},
 		// A read plan of a replica's log that a reassignment deleted meanwhile.
 		{1032, 5, "net,crash,pause,clock,clog", true, false},
+		// Followers whose logs retention emptied past a leader's end (that leader lost records
+		// to its disk), their fetches out of range for good.
+		{30751, 3, "all", false, false},
 	} {
 		opts := DefaultRunOptions(tc.seed)
 		opts.Nodes, opts.Faults, opts.ReplicationFactor, opts.Operator, opts.Wipes = tc.nodes, tc.faults, 3, tc.operator, tc.wipes

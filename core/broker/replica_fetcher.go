@@ -347,7 +347,8 @@ func (n *Node) truncateReplica(r *partitionReplica, l *log.Log, to record.Offset
 
 // fetchOutOfRange handles a fetch offset the leader does not have (Kafka's
 // handleOutOfRangeError): below the leader's log start, the log starts over at it; past the
-// leader's end (a log without epochs to check), it is cut back to the high watermark.
+// leader's end (a log without epochs to check), it is cut back to the high watermark (and
+// starts over there when it starts past it).
 func (n *Node) fetchOutOfRange(r *partitionReplica, l *log.Log, rp *kmsg.FetchResponseTopicPartition) {
 	lso, hw := record.Offset(rp.LogStartOffset), record.Offset(rp.HighWatermark)
 	switch {
@@ -363,7 +364,10 @@ func (n *Node) fetchOutOfRange(r *partitionReplica, l *log.Log, rp *kmsg.FetchRe
 			n.fail(err)
 		}
 	case hw >= 0 && l.EndOffset() > hw:
-		n.truncateReplica(r, l, max(hw, l.StartOffset()))
+		// A log starting past the high watermark (retention took all it had) starts over at
+		// it, as Kafka truncates to the leader's end even below its own log start: cutting
+		// only to its own start would leave it fetching past the leader's end forever.
+		n.truncateReplica(r, l, max(hw, lso))
 	default:
 		r.fetchRetryMs = n.now.MonotonicMs + int64(n.cfg.Broker.Replication.FetchBackoffMs)
 	}
