@@ -110,19 +110,10 @@ func (l *Log) CutDamage(d Damage) error {
 
 func (l *Log) cutDamage(d Damage) error {
 	l.lowerDurable(d.Offset)
-	for len(l.segments) > d.index+1 {
-		if err := l.removeSegmentNow(l.active()); err != nil {
-			return err
-		}
-		l.segments[len(l.segments)-1] = nil
-		l.segments = l.segments[:len(l.segments)-1]
-	}
-	s := l.active()
-	l.lruRemove(s)
-	if _, err := l.files(s); err != nil {
+	if err := l.dropSegmentsFrom(d.index + 1); err != nil {
 		return err
 	}
-	return l.cutActive(s, d.position, d.Offset, d.Offset)
+	return l.cutActive(l.active(), d.position, d.Offset, d.Offset)
 }
 
 // indexedStart is where a scan of s for the batch holding offset may start: the batch of the

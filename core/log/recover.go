@@ -263,7 +263,8 @@ func (l *Log) writeEpochCheckpointIfChanged(saved []EpochEntry) error {
 	return l.writeEpochCheckpoint()
 }
 
-// dropSegmentsFrom deletes segments i and later (recovery found them past a corrupt tail).
+// dropSegmentsFrom deletes segments i and later (recovery or CutDamage found them past a
+// corrupt batch) and opens the segment left last as the active one.
 func (l *Log) dropSegmentsFrom(i int) error {
 	for len(l.segments) > i {
 		s := l.segments[len(l.segments)-1]
@@ -276,8 +277,8 @@ func (l *Log) dropSegmentsFrom(i int) error {
 	if len(l.segments) == 0 {
 		panic("log: invariant: recovery dropped every segment")
 	}
-	// The new last segment was scanned (recovery drops only segments after a scanned one):
-	// reopen it as the active segment.
+	// Reopen the new last segment as the active one (recovery scanned it; CutDamage cuts it
+	// next).
 	s := l.active()
 	l.lruRemove(s)
 	_, err := l.files(s)
