@@ -61,6 +61,7 @@ func (n *Node) checkDamage(tp storage.TopicPartition, offset record.Offset) {
 		slices.ContainsFunc(r.part.EligibleLeaderReplicas, func(id int32) bool { return id != self })
 	switch {
 	case others:
+		n.stopForDamage(r, l, d)
 	case d.Offset >= hw:
 		// The last replica standing lost records an earlier leader may have shown committed
 		// (below the epoch start): no one holds them to take over, and waiting for them
@@ -69,30 +70,32 @@ func (n *Node) checkDamage(tp storage.TopicPartition, offset record.Offset) {
 		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: %s: records from %d damaged on disk, below the epoch start %d, and no other replica in the ISR %v or the ELR %v: the last eligible replica loses them",
 			tp, d.Offset, epochStart, r.part.ISR, r.part.EligibleLeaderReplicas))
 		n.cutOwnDamage(r, l, d)
-		return
-	default:
-		if !r.damageWarned || r.damageWarnedAt != d.Offset {
-			r.damageWarned, r.damageWarnedAt = true, d.Offset
-			n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: %s: records from %d damaged on disk (%w), below the high watermark %d, and no other replica in the ISR %v or the ELR %v to take over: serving what lies below it",
-				tp, d.Offset, d.Err, hw, r.part.ISR, r.part.EligibleLeaderReplicas))
-		}
-		return
+	case !r.damageWarned || r.damageWarnedAt != d.Offset:
+		r.damageWarned, r.damageWarnedAt = true, d.Offset
+		n.out.Warnings = append(n.out.Warnings, fmt.Errorf("broker: %s: records from %d damaged on disk (%w), below the high watermark %d, and no other replica in the ISR %v or the ELR %v to take over: serving what lies below it",
+			tp, d.Offset, d.Err, hw, r.part.ISR, r.part.EligibleLeaderReplicas))
 	}
-	n.mayNeedSync(tp)
+}
+
+// stopForDamage cuts a led partition's log at damage below what its leadership vouches for and
+// stops the broker, its log dirs marked for an unclean restart (ReadCut).
+func (n *Node) stopForDamage(r *partitionReplica, l *log.Log, d log.Damage) {
+	n.mayNeedSync(r.tp)
 	if err := l.CutDamage(d); err != nil {
-		n.fail(fmt.Errorf("broker: %s: cutting records damaged on disk at %d: %w", tp, d.Offset, err))
+		n.fail(fmt.Errorf("broker: %s: cutting records damaged on disk at %d: %w", r.tp, d.Offset, err))
 		return
 	}
 	if err := n.logs.MarkUnclean(); err != nil {
-		n.fail(fmt.Errorf("broker: %s: records at %d damaged on disk (%w), and marking the log dirs for an unclean restart failed: %w", tp, d.Offset, d.Err, err))
+		n.fail(fmt.Errorf("broker: %s: records at %d damaged on disk (%w), and marking the log dirs for an unclean restart failed: %w", r.tp, d.Offset, d.Err, err))
 		return
 	}
 	n.fail(fmt.Errorf("broker: %s: records at %d, below the high watermark %d or the epoch start %d this leader vouches for, damaged on disk (%w): cut them and stopping, to come back as from an unclean restart so that a replica holding them takes over",
-		tp, d.Offset, hw, epochStart, d.Err))
+		r.tp, d.Offset, r.leader.HighWatermark(), r.leader.EpochStart(), d.Err))
 }
 
-// cutOwnDamage cuts a led partition's log at damage above its high watermark: followers holding records there truncate when their
-// next fetch finds them diverged, and the idempotent producers' state goes back with the log.
+// cutOwnDamage cuts a led partition's log at damage above its high watermark: followers
+// holding records there truncate when their next fetch finds them diverged, and the
+// idempotent producers' state goes back with the log.
 func (n *Node) cutOwnDamage(r *partitionReplica, l *log.Log, d log.Damage) {
 	n.mayNeedSync(r.tp)
 	if err := l.CutDamage(d); err != nil {
