@@ -18,18 +18,7 @@ import (
 func newReplicatedA(t *testing.T, records int) *replicaCluster {
 	t.Helper()
 	c := newReplicaCluster(t, 3)
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "a", -1, -1
-	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-	ra.Partition, ra.Replicas = 0, []int32{1, 2, 3}
-	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
-	req.Topics = append(req.Topics, rt)
-	resp, ok := c.answer(c.request(1, 7, req), 5000).(*kmsg.CreateTopicsResponse)
-	if !ok || resp.Topics[0].ErrorCode != errNone {
-		t.Fatalf("create: %+v", resp)
-	}
+	c.createAssigned("a", []int32{1, 2, 3})
 	// Every replica has the log and the leader knows every follower's log start.
 	c.advanceUntil(5000, "every follower fetched", func() bool {
 		return followersReported(c, 0)

@@ -302,20 +302,7 @@ func TestDescribeTopicPartitionsCarriesELR(t *testing.T) {
 	if !c.image().ELREnabled() {
 		t.Fatal("the cluster does not use eligible leader replicas")
 	}
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "e", -1, -1
-	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-	ra.Partition, ra.Replicas = 0, []int32{1, 2, 3}
-	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
-	cfg := kmsg.NewCreateTopicsRequestTopicConfig()
-	cfg.Name, cfg.Value = "min.insync.replicas", strp("2")
-	rt.Configs = append(rt.Configs, cfg)
-	req.Topics = append(req.Topics, rt)
-	if resp, ok := c.answer(c.request(1, 7, req), 5000).(*kmsg.CreateTopicsResponse); !ok || resp.Topics[0].ErrorCode != errNone {
-		t.Fatalf("create: %+v", resp)
-	}
+	c.createAssigned("e", []int32{1, 2, 3}, "min.insync.replicas", "2")
 	partition := func() *metadata.Partition {
 		tp, ok := c.image().TopicByName("e")
 		if !ok {

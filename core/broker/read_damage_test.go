@@ -168,17 +168,7 @@ func TestLeaderStopsOnDamagedCommittedRecords(t *testing.T) {
 // watermark.
 func TestLeaderKeepsDamagedCommittedRecordsWithNoOneToTakeOver(t *testing.T) {
 	c := newReplicaCluster(t, 3)
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "a", -1, -1
-	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-	ra.Partition, ra.Replicas = 0, []int32{1}
-	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
-	req.Topics = append(req.Topics, rt)
-	if resp, ok := c.answer(c.request(1, 7, req), 5000).(*kmsg.CreateTopicsResponse); !ok || resp.Topics[0].ErrorCode != errNone {
-		t.Fatalf("create: %+v", resp)
-	}
+	c.createAssigned("a", []int32{1})
 	if code := produceAnswerCode(t, c.answer(c.request(1, 9, produceRequest(t, -1, 10)), 5000)); code != errNone {
 		t.Fatalf("produce: %s", errName(code))
 	}

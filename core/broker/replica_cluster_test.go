@@ -134,6 +134,28 @@ func (c *replicaCluster) startController(fsys *memfs.FS, bc config.BrokerConfig)
 
 func (c *replicaCluster) broker(id int32) *clusterBroker { return c.brokers[id-1] }
 
+// createAssigned creates topic name with one partition on replicas (the first leads) and the
+// given topic configs (name, value pairs), failing the test unless it is created.
+func (c *replicaCluster) createAssigned(name string, replicas []int32, configs ...string) {
+	c.t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, -1, -1
+	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	ra.Partition, ra.Replicas = 0, replicas
+	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+	for i := 0; i+1 < len(configs); i += 2 {
+		cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+		cfg.Name, cfg.Value = configs[i], strp(configs[i+1])
+		rt.Configs = append(rt.Configs, cfg)
+	}
+	req.Topics = append(req.Topics, rt)
+	if resp, ok := c.answer(c.request(1, 7, req), 5000).(*kmsg.CreateTopicsResponse); !ok || resp.Topics[0].ErrorCode != errNone {
+		c.t.Fatalf("create %s: %+v", name, resp)
+	}
+}
+
 // deliver queues an event for broker b, dropped if b is stopped when its turn comes.
 func (c *replicaCluster) deliver(b *clusterBroker, event func() Ready) {
 	c.queue = append(c.queue, func() {
